@@ -1,0 +1,40 @@
+"""Exception types raised by progressgym_env.
+
+Every error names what was expected, what was found and, where it helps, what to do. They subclass
+the built-in type a caller would naturally catch (``ValueError`` for bad input, ``RuntimeError`` for
+calls in the wrong order) so generic handlers keep working.
+"""
+
+from __future__ import annotations
+
+
+class ProgressGymError(Exception):
+    """Base class of every error raised by progressgym_env."""
+
+
+class InvalidActionError(ProgressGymError, ValueError):
+    """An action has the wrong shape, dtype, non-finite entries or values outside [-1, 1]."""
+
+
+class HistoryFormatError(ProgressGymError, ValueError):
+    """A history (trajectory file or in-memory array) is malformed."""
+
+
+class EpisodeOrderError(ProgressGymError, RuntimeError):
+    """``step`` was called before ``reset`` or after the episode terminated."""
+
+
+class ConfigError(ProgressGymError, ValueError):
+    """An env kwarg or config field is unknown or out of range."""
+
+
+class MissingExtraError(ProgressGymError, ImportError):
+    """An optional dependency is needed; the message names the extra to install."""
+
+    def __init__(self, feature: str, extra: str, module: str) -> None:
+        super().__init__(
+            f"{feature} needs the optional dependency '{module}', which is not installed. "
+            f"Install it with: pip install 'progressgym_env[{extra}]'"
+        )
+        self.extra = extra
+        self.module = module
