@@ -38,3 +38,19 @@ class MissingExtraError(ProgressGymError, ImportError):
         )
         self.extra = extra
         self.module = module
+
+
+class QuestionBankError(ProgressGymError, ValueError):
+    """A question-bank file is malformed (missing column, bad label) or a split leaves a dim empty."""
+
+
+class ChooserOutputError(ProgressGymError, ValueError):
+    """A chooser returned probabilities of the wrong length, negative, non-finite or all zero."""
+
+
+class EvaluationError(ProgressGymError, RuntimeError):
+    """An evaluation could not produce a value for some dimension (e.g. every answer was refused)."""
+
+
+class ModelLoadError(ProgressGymError, OSError):
+    """A model or tokenizer could not be loaded: missing path, or a folder without a tokenizer."""

@@ -1,0 +1,1 @@
+"""LLM backend: real Hugging Face causal LMs as agent models, human proxies and simulated humans."""
