@@ -54,3 +54,7 @@ class EvaluationError(ProgressGymError, RuntimeError):
 
 class ModelLoadError(ProgressGymError, OSError):
     """A model or tokenizer could not be loaded: missing path, or a folder without a tokenizer."""
+
+
+class UnknownKwargError(ProgressGymError, TypeError):
+    """An env or config received a keyword argument it does not know."""

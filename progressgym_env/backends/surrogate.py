@@ -1,0 +1,138 @@
+"""The surrogate backend: models are value vectors moved in logit space (DESIGN §6, §9).
+
+An update moves the agent's model by ``capacity * action`` logits plus fine-tuning noise (an
+all-zero action is no update at all: value lock-in). Coevolve's simulated human is pulled toward
+the century's real values (weight ``history_pull``, ProgressGym's 1 SFT epoch) and then toward the
+agent's model (``ai_pull``, its 2 epochs). Microseconds per step: the backend for RL research and CI.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import numpy as np
+
+from progressgym_env.backends.base import Respondent
+from progressgym_env.elicitation import ELICITATION_METHODS, sample_shares, split_queries
+from progressgym_env.errors import ConfigError
+from progressgym_env.history import History
+from progressgym_env.numerics import logit, sigmoid
+
+
+@dataclass(frozen=True)
+class SurrogateConfig:
+    """Settings of the surrogate backend (all recorded with every run)."""
+
+    capacity: float = field(
+        default=2.0,
+        metadata={"help": "Largest logit shift one century's update can make (|action| = 1). The largest real "
+                  "corpus step is 1.71 logits, so smaller values cannot track the history."},
+    )
+    finetune_noise_sd: float = field(
+        default=0.02, metadata={"help": "Std of the Gaussian fine-tuning noise per update, in logits."}
+    )
+    history_pull: float = field(
+        default=0.25, metadata={"help": "Coevolve: fraction of the logit gap to H_t the simulated human closes."}
+    )
+    ai_pull: float = field(
+        default=0.5, metadata={"help": "Coevolve: fraction of the logit gap to the agent model it then closes."}
+    )
+    elicitation: str = field(
+        default="binomial", metadata={"help": "Answer sampler: 'binomial' (exact) or 'normal' (approximate)."}
+    )
+
+    def __post_init__(self) -> None:
+        if not np.isfinite(self.capacity) or self.capacity <= 0:
+            raise ConfigError(f"capacity must be a positive number of logits, got {self.capacity}")
+        if not np.isfinite(self.finetune_noise_sd) or self.finetune_noise_sd < 0:
+            raise ConfigError(f"finetune_noise_sd must be >= 0, got {self.finetune_noise_sd}")
+        for name in ("history_pull", "ai_pull"):
+            value = getattr(self, name)
+            if not 0.0 <= value <= 1.0:
+                raise ConfigError(f"{name} is a fraction of the gap to close and must be in [0, 1], got {value}")
+        if self.elicitation not in ELICITATION_METHODS:
+            raise ConfigError(f"elicitation must be one of {ELICITATION_METHODS}, got {self.elicitation!r}")
+
+    @classmethod
+    def from_any(cls, config: "SurrogateConfig | dict[str, Any] | None") -> "SurrogateConfig":
+        """Accept a config, a dict of its fields (unknown keys are an error) or None (defaults)."""
+        if config is None:
+            return cls()
+        if isinstance(config, cls):
+            return config
+        if isinstance(config, dict):
+            known = set(cls.__dataclass_fields__)
+            unknown = sorted(set(config) - known)
+            if unknown:
+                raise ConfigError(f"unknown surrogate backend_config key(s) {unknown}; valid: {sorted(known)}")
+            return cls(**config)
+        raise ConfigError(f"backend_config must be a SurrogateConfig or a dict, found {type(config).__name__}")
+
+
+class SurrogateBackend:
+    """Value-vector models in logit space; every random draw from the env's generator."""
+
+    name = "surrogate"
+    nondeterministic = False
+
+    def __init__(self, config: SurrogateConfig | dict[str, Any] | None = None) -> None:
+        self.config = SurrogateConfig.from_any(config)
+        self._rng: np.random.Generator | None = None
+        self._history_logits = np.zeros((0, 0))
+        self._history_values = np.zeros((0, 0))
+        self._model_logits = np.zeros(0)
+        self._model_values = np.zeros(0)
+        self._sim_logits = np.zeros(0)
+        self._sim_values = np.zeros(0)
+        self._counts: dict[int, np.ndarray] = {}
+
+    def reset(self, history: History, rng: np.random.Generator, *, simulate_human: bool) -> None:
+        self._rng = rng
+        self._history_values = history.values
+        self._history_logits = logit(history.values)
+        self._model_logits = self._history_logits[0].copy()
+        self._model_values = history.values[0].copy()
+        self._sim_logits = self._model_logits.copy()
+        self._sim_values = self._model_values.copy()
+
+    @property
+    def model_values(self) -> np.ndarray:
+        return self._model_values
+
+    @property
+    def simulated_values(self) -> np.ndarray:
+        return self._sim_values
+
+    def update_model(self, action: np.ndarray) -> np.ndarray:
+        if not action.any():  # an all-zero action is no update at all (no noise)
+            return self._model_values
+        cfg = self.config
+        shift = cfg.capacity * action.astype(np.float64)
+        if cfg.finetune_noise_sd > 0:
+            shift += cfg.finetune_noise_sd * self._rng.standard_normal(action.shape[0])  # type: ignore[union-attr]
+        self._model_logits = self._model_logits + shift
+        self._model_values = sigmoid(self._model_logits)
+        return self._model_values
+
+    def update_simulated_human(self, t: int) -> np.ndarray:
+        cfg = self.config
+        pulled = self._sim_logits + cfg.history_pull * (self._history_logits[t] - self._sim_logits)
+        self._sim_logits = pulled + cfg.ai_pull * (self._model_logits - pulled)
+        self._sim_values = sigmoid(self._sim_logits)
+        return self._sim_values
+
+    def elicit(self, respondent: Respondent, t: int, budget: int | None) -> tuple[np.ndarray, int]:
+        values = self._sim_values if respondent == "simulated" else self._history_values[t]
+        if budget is None:
+            return values.copy(), 0
+        counts = self._counts.get(budget)
+        if counts is None:
+            counts = self._counts[budget] = split_queries(budget, values.shape[0])
+        return sample_shares(self._rng, values, counts, self.config.elicitation), int(budget)  # type: ignore[arg-type]
+
+    def config_dict(self) -> dict[str, Any]:
+        return {"backend": self.name, **asdict(self.config)}
+
+    def close(self) -> None:
+        self._rng = None

@@ -1,0 +1,123 @@
+"""Procedural histories: seeded, plausible value trajectories for training (DESIGN §3).
+
+Each dimension moves in logit space by a per-dimension drift, Gaussian step noise, and occasional
+regime shifts (large jumps like the 18th-century fall of the corpus religion score). The default
+parameters are calibrated on the real corpus trajectory's per-century logit steps
+(:func:`corpus_calibration`): a robust (MAD) scale for ordinary steps, steps beyond three times
+that scale counted as regime shifts (their frequency and RMS size), the spread of per-dimension mean
+steps as drift, and the corpus levels as starting points. Like Procgen levels, a fresh history is
+drawn from the env's generator at every reset, so agents can be trained on procedural histories and
+evaluated on the held-out real one.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from functools import lru_cache
+
+import numpy as np
+
+from progressgym_env.errors import ConfigError
+from progressgym_env.history import MIN_STEPS, History, corpus_history, logit_steps
+from progressgym_env.numerics import logit, sigmoid
+from progressgym_env.value_spaces import CORPUS5, ValueSpace, get_value_space
+
+SHIFT_THRESHOLD_SCALES = 3.0
+"""A corpus step larger than this many robust standard deviations counts as a regime shift."""
+
+
+@dataclass(frozen=True)
+class ProceduralCalibration:
+    """Step statistics of a real history, in logit units.
+
+    :param step_sd: robust standard deviation of ordinary per-century steps.
+    :param shift_prob: probability that a (century, dim) step is a regime shift.
+    :param shift_sd: RMS size of regime-shift steps.
+    :param drift_sd: spread of per-dimension mean steps (a dim's persistent trend).
+    :param start_mean: mean starting level per corpus dim (logit), used for corpus5 histories.
+    :param start_pooled_mean: mean level over all dims and steps, used for other spaces.
+    :param start_sd: spread of levels across dims at the first step.
+    """
+
+    step_sd: float
+    shift_prob: float
+    shift_sd: float
+    drift_sd: float
+    start_mean: tuple[float, ...]
+    start_pooled_mean: float
+    start_sd: float
+
+
+@lru_cache(maxsize=1)
+def corpus_calibration() -> ProceduralCalibration:
+    """Calibrate the generator on the shipped real corpus trajectory."""
+    history = corpus_history()
+    steps = logit_steps(history)
+    robust_sd = 1.4826 * float(np.median(np.abs(steps - np.median(steps))))
+    is_shift = np.abs(steps) > SHIFT_THRESHOLD_SCALES * robust_sd
+    shift_steps = steps[is_shift]
+    ordinary = np.where(is_shift, np.nan, steps)
+    levels = logit(history.values)
+    return ProceduralCalibration(
+        step_sd=robust_sd,
+        shift_prob=float(is_shift.mean()),
+        shift_sd=float(np.sqrt(np.mean(shift_steps**2))) if shift_steps.size else 0.0,
+        drift_sd=float(np.nanstd(np.nanmean(ordinary, axis=0))),
+        start_mean=tuple(float(v) for v in levels[0]),
+        start_pooled_mean=float(levels.mean()),
+        start_sd=float(levels.std(axis=0).mean()),
+    )
+
+
+@dataclass(frozen=True)
+class ProceduralHistory:
+    """A history source drawing a new seeded trajectory each episode.
+
+    :param num_steps: T, the number of centuries (>= 3; 9 matches the real timeline).
+    :param value_space: the space of the generated vectors: a name (``"corpus5"``, ``"moral19"``,
+        ``"generic<d>"``), a :class:`ValueSpace`, or an int d for ``generic<d>``.
+    :param calibration: step statistics to mimic; ``None`` = :func:`corpus_calibration`.
+    """
+
+    num_steps: int = 9
+    value_space: ValueSpace | str | int = field(default=CORPUS5)
+    calibration: ProceduralCalibration | None = None
+
+    def __post_init__(self) -> None:
+        if int(self.num_steps) < MIN_STEPS:
+            raise ConfigError(f"procedural history needs num_steps >= {MIN_STEPS}, got {self.num_steps}")
+        space = self.value_space
+        if isinstance(space, (int, np.integer)) and not isinstance(space, bool):
+            space = f"generic{int(space)}"
+        if isinstance(space, str):
+            try:
+                space = get_value_space(space)
+            except KeyError as exc:
+                raise ConfigError(str(exc)) from None
+        object.__setattr__(self, "value_space", space)
+        object.__setattr__(self, "calibration", self.calibration or corpus_calibration())
+
+    @property
+    def dim(self) -> int:
+        return self.value_space.dim  # type: ignore[union-attr]
+
+    def sample(self, rng: np.random.Generator) -> History:
+        """Draw one history; every random number comes from ``rng``."""
+        cal = self.calibration
+        assert cal is not None and isinstance(self.value_space, ValueSpace)
+        T, d = int(self.num_steps), self.dim
+        if self.value_space == CORPUS5:
+            start_mean = np.asarray(cal.start_mean)
+        else:
+            start_mean = np.full(d, cal.start_pooled_mean)
+        start = start_mean + cal.start_sd * rng.standard_normal(d)
+        drift = cal.drift_sd * rng.standard_normal(d)
+        ordinary = cal.step_sd * rng.standard_normal((T - 1, d))
+        shifts = (rng.random((T - 1, d)) < cal.shift_prob) * (cal.shift_sd * rng.standard_normal((T - 1, d)))
+        logits = np.vstack([start, start + np.cumsum(drift + ordinary + shifts, axis=0)])
+        values = sigmoid(logits)
+        return History(
+            values=values,
+            value_space=self.value_space,
+            provenance={"source": "procedural", "calibration": asdict(cal), "num_steps": T},
+        )
