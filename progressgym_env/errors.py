@@ -58,3 +58,7 @@ class ModelLoadError(ProgressGymError, OSError):
 
 class UnknownKwargError(ProgressGymError, TypeError):
     """An env or config received a keyword argument it does not know."""
+
+
+class DeviceUnavailableError(ProgressGymError, RuntimeError):
+    """A feature needs an accelerator (e.g. CUDA for vLLM) that this machine does not have."""
