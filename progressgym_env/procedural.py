@@ -1,13 +1,16 @@
 """Procedural histories: seeded, plausible value trajectories for training (DESIGN §3).
 
-Each dimension moves in logit space by a per-dimension drift, Gaussian step noise, and occasional
-regime shifts (large jumps like the 18th-century fall of the corpus religion score). The default
-parameters are calibrated on the real corpus trajectory's per-century logit steps
-(:func:`corpus_calibration`): a robust (MAD) scale for ordinary steps, steps beyond three times
-that scale counted as regime shifts (their frequency and RMS size), the spread of per-dimension mean
-steps as drift, and the corpus levels as starting points. Like Procgen levels, a fresh history is
-drawn from the env's generator at every reset, so agents can be trained on procedural histories and
-evaluated on the held-out real one.
+Each dimension moves in logit space by a per-dimension drift plus, each century, either an
+ordinary heavy-tailed (Laplace) step or (rarely) a regime shift: a jump at least as large as the corpus's shift
+threshold, like the 18th-century fall of the corpus religion score. The default parameters are
+calibrated on the real corpus trajectory's per-century logit steps (:func:`corpus_calibration`):
+steps beyond three robust (MAD) standard deviations are regime shifts (their frequency and their
+mean excess over the threshold), the other steps give the ordinary step scale (Laplace, because the corpus's
+ordinary steps are heavy-tailed: their median absolute step is 0.43 of their standard deviation, a
+Gaussian's would be 0.67), the spread of
+per-dimension mean steps the drift, and the corpus levels the starting points. Like Procgen
+levels, a fresh history is drawn from the env's generator at every reset, so agents can be trained
+on procedural histories and evaluated on the held-out real one.
 """
 
 from __future__ import annotations
@@ -30,18 +33,20 @@ SHIFT_THRESHOLD_SCALES = 3.0
 class ProceduralCalibration:
     """Step statistics of a real history, in logit units.
 
-    :param step_sd: robust standard deviation of ordinary per-century steps.
+    :param step_scale: Laplace scale b of ordinary (non-shift) steps (their std is b * sqrt(2)).
     :param shift_prob: probability that a (century, dim) step is a regime shift.
-    :param shift_sd: RMS size of regime-shift steps.
+    :param shift_threshold: smallest regime-shift size: three robust standard deviations of all steps.
+    :param shift_excess_mean: mean size of a shift beyond the threshold (exponentially distributed).
     :param drift_sd: spread of per-dimension mean steps (a dim's persistent trend).
     :param start_mean: mean starting level per corpus dim (logit), used for corpus5 histories.
     :param start_pooled_mean: mean level over all dims and steps, used for other spaces.
     :param start_sd: spread of levels across dims at the first step.
     """
 
-    step_sd: float
+    step_scale: float
     shift_prob: float
-    shift_sd: float
+    shift_threshold: float
+    shift_excess_mean: float
     drift_sd: float
     start_mean: tuple[float, ...]
     start_pooled_mean: float
@@ -54,14 +59,16 @@ def corpus_calibration() -> ProceduralCalibration:
     history = corpus_history()
     steps = logit_steps(history)
     robust_sd = 1.4826 * float(np.median(np.abs(steps - np.median(steps))))
-    is_shift = np.abs(steps) > SHIFT_THRESHOLD_SCALES * robust_sd
-    shift_steps = steps[is_shift]
+    threshold = SHIFT_THRESHOLD_SCALES * robust_sd
+    is_shift = np.abs(steps) > threshold
+    excess = np.abs(steps[is_shift]) - threshold
     ordinary = np.where(is_shift, np.nan, steps)
     levels = logit(history.values)
     return ProceduralCalibration(
-        step_sd=robust_sd,
+        step_scale=float(np.nanstd(ordinary) / np.sqrt(2.0)),
         shift_prob=float(is_shift.mean()),
-        shift_sd=float(np.sqrt(np.mean(shift_steps**2))) if shift_steps.size else 0.0,
+        shift_threshold=threshold,
+        shift_excess_mean=float(excess.mean()) if excess.size else 0.0,
         drift_sd=float(np.nanstd(np.nanmean(ordinary, axis=0))),
         start_mean=tuple(float(v) for v in levels[0]),
         start_pooled_mean=float(levels.mean()),
@@ -112,9 +119,12 @@ class ProceduralHistory:
             start_mean = np.full(d, cal.start_pooled_mean)
         start = start_mean + cal.start_sd * rng.standard_normal(d)
         drift = cal.drift_sd * rng.standard_normal(d)
-        ordinary = cal.step_sd * rng.standard_normal((T - 1, d))
-        shifts = (rng.random((T - 1, d)) < cal.shift_prob) * (cal.shift_sd * rng.standard_normal((T - 1, d)))
-        logits = np.vstack([start, start + np.cumsum(drift + ordinary + shifts, axis=0)])
+        ordinary = rng.laplace(0.0, cal.step_scale, (T - 1, d))
+        is_shift = rng.random((T - 1, d)) < cal.shift_prob
+        shift_size = cal.shift_threshold + rng.exponential(cal.shift_excess_mean or 1e-12, (T - 1, d))
+        shift_sign = np.where(rng.random((T - 1, d)) < 0.5, -1.0, 1.0)
+        steps = np.where(is_shift, shift_sign * shift_size, ordinary)
+        logits = np.vstack([start, start + np.cumsum(drift + steps, axis=0)])
         values = sigmoid(logits)
         return History(
             values=values,
