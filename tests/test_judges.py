@@ -58,8 +58,8 @@ def test_coevolve_progress_score_by_hand() -> None:
     judge = CoevolveJudge(H)
     frozen, undisturbed = judge.reference_scores()
     assert frozen == pytest.approx((1 + R) / 3)
-    # S = H: [(1+R)/3, mean(max(R,1), max(1,R), 1) = 1, 1]
-    assert undisturbed == pytest.approx(((1 + R) / 3 + 1 + 1) / 3)
+    # S = H: s = H1 has cos [R, 1, R], suffix maxima [1, 1, R]; s = H2 scores 1
+    assert undisturbed == pytest.approx(((1 + R) / 3 + (2 + R) / 3 + 1) / 3)
     assert judge.step_reward(1, H[0], simulated=H[2]) == pytest.approx(1.0)
     with pytest.raises(ValueError, match="simulated"):
         judge.step_reward(1, H[0])
