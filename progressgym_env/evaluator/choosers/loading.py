@@ -32,11 +32,15 @@ def _looks_like_path(name: str) -> bool:
 def resolve_model_source(model_path_or_id: str | Path, tokenizer_path: str | Path | None = None) -> tuple[str, str]:
     """Check a model reference and return (model source, tokenizer source) for ``from_pretrained``.
 
-    :param model_path_or_id: a local model folder or a hub id.
+    :param model_path_or_id: a local model folder, a hub id, or a registered model source name such as
+        ``smollm2-135m-instruct`` (converted once into a local cache, see
+        :mod:`progressgym_env.llm.model_sources`).
     :param tokenizer_path: where the tokenizer lives, when not beside the weights.
     :raises ModelLoadError: a path that does not exist, is not a model folder, or has no tokenizer.
     """
-    name = str(model_path_or_id)
+    from progressgym_env.llm.model_sources import resolve_model  # registered names -> cached folder
+
+    name = str(resolve_model(model_path_or_id))
     path = Path(name).expanduser()
     if path.exists():
         if not path.is_dir():
