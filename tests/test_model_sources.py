@@ -218,3 +218,17 @@ def test_smollm2_converts_loads_and_matches_the_gguf_load(tmp_path: Path) -> Non
     with torch.inference_mode():
         ref_logits = reference(**inputs).logits
     assert torch.equal(logits, ref_logits)
+
+
+def test_chooser_loading_accepts_a_registered_name(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The evaluator's loader (and the LLM backend, which goes through it) resolves registered names."""
+    from progressgym_env.evaluator.choosers.loading import resolve_model_source
+
+    _no_package(monkeypatch)
+    monkeypatch.setenv(ms.CACHE_ENV_VAR, str(tmp_path))
+    target = tmp_path / "models" / SMOL
+    target.mkdir(parents=True)
+    for name in ("config.json", "tokenizer.json"):
+        (target / name).write_text("{}")
+    (target / ms.MARKER_FILE).write_text(json.dumps({"source": SMOL, "version": "0.1.2"}))
+    assert resolve_model_source(SMOL) == (str(target), str(target))
