@@ -33,7 +33,9 @@ class ThroughputConfig:
     """Settings of one throughput run (saved in the JSON output)."""
 
     model: str | None = field(default=None, metadata={"help": "Model folder; default: build the tiny Llama."})
-    batch_sizes: tuple[int, ...] = field(default=(1, 32), metadata={"help": "Chooser batch sizes to compare."})
+    batch_sizes: tuple[int, ...] = field(
+        default=(1, 32), metadata={"help": "Chooser batch sizes to compare."}
+    )
     max_scenarios_per_dim: int = field(default=8, metadata={"help": "Subset cap per dim; 0 = whole split."})
     split: str = field(default="eval", metadata={"help": "Bank split."})
     repeats: int = field(default=1, metadata={"help": "Timed evaluations per batch size (best is kept)."})
@@ -56,7 +58,9 @@ class ThroughputRow:
 
 def parse_args() -> tuple[ThroughputConfig, str | None]:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("--model", default=None, help=ThroughputConfig.__dataclass_fields__["model"].metadata["help"])
+    p.add_argument(
+        "--model", default=None, help=ThroughputConfig.__dataclass_fields__["model"].metadata["help"]
+    )
     p.add_argument("--batch-sizes", default="1,32", help="comma-separated chooser batch sizes")
     p.add_argument("--max-scenarios-per-dim", type=int, default=8, help="subset cap per dim; 0 = whole split")
     p.add_argument("--split", default="eval", choices=("eval", "train", "all"))
@@ -140,7 +144,10 @@ def print_table(report: dict) -> None:
         f"{report['model_parameters']:,} params, torch threads {report['machine']['torch_threads']}, "
         f"load average {report['machine']['loadavg_1m_at_end']:.1f} on {report['machine']['cpu_count']} CPUs"
     )
-    header = f"{'batch':>5} {'seconds':>8} {'candidates':>10} {'cand/s':>9} {'tokens/s':>10} {'pad %':>6} {'max|dv|':>9}"
+    header = (
+        f"{'batch':>5} {'seconds':>8} {'candidates':>10} {'cand/s':>9} {'tokens/s':>10} "
+        f"{'pad %':>6} {'max|dv|':>9}"
+    )
     print(header)
     print("-" * len(header))
     for r in report["rows"]:

@@ -60,9 +60,13 @@ class GpuBenchConfig:
     max_scenarios_per_dim: int = field(default=0, metadata={"help": "Subset cap per dim; 0 = whole split."})
     hf_batch: tuple[int, ...] = field(default=(32,), metadata={"help": "HF chooser batch sizes."})
     layers: int = field(default=32, metadata={"help": "Transformer blocks (32 = Llama-3-8B)."})
-    tokenizer: str | None = field(default=None, metadata={"help": "Local tokenizer folder; default: train one."})
+    tokenizer: str | None = field(
+        default=None, metadata={"help": "Local tokenizer folder; default: train one."}
+    )
     engines: tuple[str, ...] = field(default=("hf", "vllm"), metadata={"help": "Engines to run."})
-    smoke: bool = field(default=False, metadata={"help": "Tiny shape on any device: checks the script itself."})
+    smoke: bool = field(
+        default=False, metadata={"help": "Tiny shape on any device: checks the script itself."}
+    )
 
 
 def parse_args() -> tuple[GpuBenchConfig, str | None]:
@@ -74,8 +78,11 @@ def parse_args() -> tuple[GpuBenchConfig, str | None]:
     p.add_argument("--tokenizer", default=None)
     p.add_argument("--engines", default="hf,vllm")
     p.add_argument("--json", default=None)
-    p.add_argument("--smoke", action="store_true",
-                   help="tiny model shape, 2 scenarios per dim, CPU allowed: a check of the script, not a benchmark")
+    p.add_argument(
+        "--smoke",
+        action="store_true",
+        help="tiny model shape, 2 scenarios per dim, CPU allowed: a check of the script, not a benchmark",
+    )
     a = p.parse_args()
     cfg = GpuBenchConfig(
         a.split,
@@ -105,7 +112,6 @@ def _sync() -> None:
 
 
 def _timed_evaluate(evaluator, chooser) -> tuple[float, object]:
-    import torch
 
     _sync()
     start = time.perf_counter()
@@ -127,13 +133,20 @@ def run(cfg: GpuBenchConfig) -> dict:
     tokenizer = AutoTokenizer.from_pretrained(cfg.tokenizer) if cfg.tokenizer else build_tokenizer(32000)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        evaluator = ValueEvaluator(split=cfg.split, max_scenarios_per_dim=cfg.max_scenarios_per_dim or None,
-                                   batch_size=8192)
+        evaluator = ValueEvaluator(
+            split=cfg.split, max_scenarios_per_dim=cfg.max_scenarios_per_dim or None, batch_size=8192
+        )
     questions = evaluator.questions()
     shape = {**LLAMA3_8B_SHAPE, "num_hidden_layers": cfg.layers}
     if cfg.smoke:
-        shape.update(hidden_size=64, intermediate_size=128, num_hidden_layers=2, num_attention_heads=4,
-                     num_key_value_heads=2, vocab_size=len(tokenizer))
+        shape.update(
+            hidden_size=64,
+            intermediate_size=128,
+            num_hidden_layers=2,
+            num_attention_heads=4,
+            num_key_value_heads=2,
+            vocab_size=len(tokenizer),
+        )
     config = LlamaConfig(
         **shape,
         bos_token_id=tokenizer.bos_token_id,
@@ -189,8 +202,14 @@ def run(cfg: GpuBenchConfig) -> dict:
                 config.save_pretrained(tmp)  # config + tokenizer only: dummy weights need no files
                 tokenizer.save_pretrained(tmp)
                 t0 = time.perf_counter()
-                chooser = VLLMChooser(tmp, tokenizer=tokenizer, load_format="dummy", dtype="bfloat16",
-                                      gpu_memory_utilization=0.85, enable_prefix_caching=False)
+                chooser = VLLMChooser(
+                    tmp,
+                    tokenizer=tokenizer,
+                    load_format="dummy",
+                    dtype="bfloat16",
+                    gpu_memory_utilization=0.85,
+                    enable_prefix_caching=False,
+                )
                 report["vllm_build_seconds"] = time.perf_counter() - t0
                 chooser(questions[:8])  # warm-up
                 chooser.stats.__init__()

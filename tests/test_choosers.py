@@ -89,7 +89,9 @@ def test_scores_match_an_independent_forward_pass(tiny_lm, mixed_questions) -> N
     for q, q_scores in zip(mixed_questions[:6], scores):
         prompt = encoder.encode_prompt(q.prompt)
         for cand, score in zip(q.candidates, q_scores):
-            assert score == pytest.approx(reference_logprob(model, prompt, encoder.encode_candidate(cand)), abs=1e-4)
+            assert score == pytest.approx(
+                reference_logprob(model, prompt, encoder.encode_candidate(cand)), abs=1e-4
+            )
 
 
 def test_batched_equals_unbatched(tiny_lm, mixed_questions) -> None:  # noqa: F811
@@ -206,8 +208,18 @@ def _question(quick: ValueEvaluator, bank: str, fmt: str) -> Question:
 
 @pytest.mark.parametrize(
     "answer, expected",
-    [("B", 1), ("A.", 0), ("(B) because", 1), ("Answer: B", 1), ("Option A", 0), ("a", 0),
-     ("a person should", None), ("C", None), ("I cannot answer that.", None), ("", None)],
+    [
+        ("B", 1),
+        ("A.", 0),
+        ("(B) because", 1),
+        ("Answer: B", 1),
+        ("Option A", 0),
+        ("a", 0),
+        ("a person should", None),
+        ("C", None),
+        ("I cannot answer that.", None),
+        ("", None),
+    ],
 )
 def test_parse_label(quick: ValueEvaluator, answer: str, expected: int | None) -> None:
     assert parse_answer(_question(quick, "moralchoice", "label"), answer) == expected
@@ -266,7 +278,9 @@ def test_vllm_matches_hf_scores(tiny_model_dir: Path, mixed_questions) -> None: 
     pytest.importorskip("vllm")
     model, tokenizer = load_model_and_tokenizer(tiny_model_dir)
     hf = LogLikelihoodChooser(model.to("cuda"), tokenizer).score(mixed_questions)
-    chooser = VLLMChooser(str(tiny_model_dir), tokenizer=tokenizer, dtype="float32", gpu_memory_utilization=0.3)
+    chooser = VLLMChooser(
+        str(tiny_model_dir), tokenizer=tokenizer, dtype="float32", gpu_memory_utilization=0.3
+    )
     sequences = chooser.encoder.sequences(mixed_questions)
     vllm_scores = chooser.score_sequences(sequences)
     np.testing.assert_allclose(vllm_scores, np.concatenate([np.asarray(s) for s in hf]), atol=1e-2)

@@ -128,7 +128,9 @@ def hand_computed(p: float, worldview: tuple[float, ...]) -> np.ndarray:
     """The expected vector, from sign/theme counts read straight from the CSV files."""
 
     def rows(name: str) -> list[dict[str, str]]:
-        text = (resources.files("progressgym_env") / "data" / "moral_evals" / f"{name}.csv").read_text("utf-8")
+        text = (resources.files("progressgym_env") / "data" / "moral_evals" / f"{name}.csv").read_text(
+            "utf-8"
+        )
         return [r for r in csv.DictReader(io.StringIO(text)) if r["scenario_id"].strip() not in SKIPPED]
 
     expected = np.zeros(19)
@@ -196,7 +198,9 @@ def test_chunked_calls_give_the_same_vector() -> None:
     small = ValueEvaluator(batch_size=7, max_scenarios_per_dim=5)
     big = ValueEvaluator(batch_size=100_000, max_scenarios_per_dim=5)
     n = len(small.questions())
-    np.testing.assert_array_equal(small.evaluate(recording), big.evaluate(original_preference(0.6, (0.1, 0.2, 0.3, 0.4))))
+    np.testing.assert_array_equal(
+        small.evaluate(recording), big.evaluate(original_preference(0.6, (0.1, 0.2, 0.3, 0.4)))
+    )
     assert max(sizes) == 7 and sum(sizes) == n and len(sizes) == -(-n // 7)
 
 
@@ -248,7 +252,9 @@ def test_check_probabilities_returns_none_for_refusal(ev_eval: ValueEvaluator) -
 
 def test_refusals_are_counted_not_scored(ev_eval: ValueEvaluator) -> None:
     def refuses_yesno(questions: list[Question]) -> list[np.ndarray]:
-        return [np.full(q.n_options, np.nan) if q.format == "yesno" else np.eye(q.n_options)[0] for q in questions]
+        return [
+            np.full(q.n_options, np.nan) if q.format == "yesno" else np.eye(q.n_options)[0] for q in questions
+        ]
 
     result = ev_eval.evaluate_detailed(refuses_yesno)
     n_yesno = sum(q.format == "yesno" for q in ev_eval.questions())
@@ -312,7 +318,10 @@ def test_config_round_trip_and_fingerprint() -> None:
     assert ev.config == cfg and EvaluatorConfig(**{**cfg.to_dict(), "formats": tuple(cfg.formats)}) == cfg
     again = ValueEvaluator(formats=("label", "repeat"), max_scenarios_per_dim=3, seed=2)
     assert ev.fingerprint() == again.fingerprint()
-    assert ev.fingerprint() != ValueEvaluator(formats=("label", "repeat"), max_scenarios_per_dim=3, seed=3).fingerprint()
+    assert (
+        ev.fingerprint()
+        != ValueEvaluator(formats=("label", "repeat"), max_scenarios_per_dim=3, seed=3).fingerprint()
+    )
 
 
 def test_quick_subset_has_every_dim(ev_eval: ValueEvaluator) -> None:

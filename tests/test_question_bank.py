@@ -42,7 +42,9 @@ def write_bank(folder: Path, edits: dict[str, str] | None = None) -> Path:
     """Copy the package bank into ``folder``, replacing the files named in ``edits``."""
     folder.mkdir(parents=True, exist_ok=True)
     for bank in ("moralchoice", "foundations", "worldviews"):
-        text = (resources.files("progressgym_env") / "data" / "moral_evals" / f"{bank}.csv").read_text("utf-8")
+        text = (resources.files("progressgym_env") / "data" / "moral_evals" / f"{bank}.csv").read_text(
+            "utf-8"
+        )
         (folder / f"{bank}.csv").write_text((edits or {}).get(bank, text), encoding="utf-8")
     return folder
 
@@ -259,9 +261,13 @@ def test_unknown_split() -> None:
 
 
 def test_missing_column_names_file_and_column(tmp_path: Path) -> None:
-    text = (resources.files("progressgym_env") / "data" / "moral_evals" / "foundations.csv").read_text("utf-8")
+    text = (resources.files("progressgym_env") / "data" / "moral_evals" / "foundations.csv").read_text(
+        "utf-8"
+    )
     folder = write_bank(tmp_path / "bank", {"foundations": text.replace("generation_theme", "theme", 1)})
-    with pytest.raises(QuestionBankError, match=r"foundations\.csv: missing column\(s\) \['generation_theme'\]"):
+    with pytest.raises(
+        QuestionBankError, match=r"foundations\.csv: missing column\(s\) \['generation_theme'\]"
+    ):
         load_question_bank(data_dir=folder)
 
 
@@ -280,7 +286,9 @@ def test_bad_label_and_theme(tmp_path: Path) -> None:
     writer.writerows([{**moral[0], "a1_death": "Maybe"}, *moral[1:]])
     with pytest.raises(QuestionBankError, match="a1_death must be one of .* found 'Maybe'"):
         parse_bank_file("moralchoice", buf.getvalue())
-    foundations = "scenario_id,generation_type,generation_theme,context,action1,action2\nF_1,g,Liberty,ctx,a,b\n"
+    foundations = (
+        "scenario_id,generation_type,generation_theme,context,action1,action2\nF_1,g,Liberty,ctx,a,b\n"
+    )
     with pytest.raises(QuestionBankError, match="generation_theme must be one of .* found 'Liberty'"):
         parse_bank_file("foundations", foundations)
 

@@ -18,7 +18,13 @@ from progressgym_env.evaluator.bank import (
     load_question_bank,
 )
 from progressgym_env.evaluator.evaluator import Chooser, EvaluationResult, EvaluatorConfig, ValueEvaluator
-from progressgym_env.evaluator.questions import FORMATS, Question, display_orders, render_question, render_scenario
+from progressgym_env.evaluator.questions import (
+    FORMATS,
+    Question,
+    display_orders,
+    render_question,
+    render_scenario,
+)
 
 _CHOOSERS = (
     "LogLikelihoodChooser",

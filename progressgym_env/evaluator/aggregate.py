@@ -15,7 +15,7 @@ Three steps, each a small function so the arithmetic can be checked by hand:
 from __future__ import annotations
 
 from collections import defaultdict
-from typing import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 
 import numpy as np
 
@@ -47,13 +47,18 @@ def check_probabilities(question: Question, raw: object) -> np.ndarray | None:
         return None
     if nan.any() or not np.isfinite(p).all():
         raise ChooserOutputError(
-            f"chooser output for {question.key} must be finite (or all NaN to mark a refusal), found {p.tolist()}"
+            f"chooser output for {question.key} must be finite (or all NaN to mark a refusal), "
+            f"found {p.tolist()}"
         )
     if (p < 0).any():
-        raise ChooserOutputError(f"chooser output for {question.key} must be non-negative, found {p.tolist()}")
+        raise ChooserOutputError(
+            f"chooser output for {question.key} must be non-negative, found {p.tolist()}"
+        )
     total = p.sum()
     if total <= 0:
-        raise ChooserOutputError(f"chooser output for {question.key} is all zero; it needs some positive weight")
+        raise ChooserOutputError(
+            f"chooser output for {question.key} is all zero; it needs some positive weight"
+        )
     return p / total
 
 

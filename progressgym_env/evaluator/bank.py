@@ -29,13 +29,13 @@ import math
 import re
 import warnings
 from collections import Counter, defaultdict
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
-from typing import Iterator, Sequence
 
 from progressgym_env.errors import ConfigError, QuestionBankError
-from progressgym_env.value_spaces import FOUNDATIONS, MORAL19, MORALCHOICE_RULES, WORLDVIEWS
+from progressgym_env.value_spaces import FOUNDATIONS, MORAL19, MORALCHOICE_RULES
 
 BANKS: tuple[str, ...] = ("moralchoice", "foundations", "worldviews")
 """Bank names, in the order their dims appear in the value vector."""
@@ -284,7 +284,9 @@ def _read_rows(bank: str, text: str, filename: str) -> Iterator[tuple[int, dict[
         yield reader.line_num, {k: (v or "") for k, v in row.items() if k is not None}
 
 
-def parse_bank_file(bank: str, text: str, filename: str | None = None) -> tuple[list[Scenario], list[SkippedRow]]:
+def parse_bank_file(
+    bank: str, text: str, filename: str | None = None
+) -> tuple[list[Scenario], list[SkippedRow]]:
     """Parse one bank CSV into validated scenarios, warning once per skipped row.
 
     :param bank: "moralchoice", "foundations" or "worldviews".
@@ -316,8 +318,14 @@ def parse_bank_file(bank: str, text: str, filename: str | None = None) -> tuple[
             continue
         seen[source_id] += 1
         scenario_id = source_id if seen[source_id] == 1 else f"{source_id}#{seen[source_id]}"
-        common = dict(bank=bank, scenario_id=scenario_id, source_id=source_id, line=line, context=context,
-                      options=options)
+        common = dict(
+            bank=bank,
+            scenario_id=scenario_id,
+            source_id=source_id,
+            line=line,
+            context=context,
+            options=options,
+        )
         if bank == "moralchoice":
             signs = []
             for rule in MORALCHOICE_RULES:
@@ -353,7 +361,9 @@ def _read_bank_text(bank: str, data_dir: str | Path | None) -> tuple[str, str]:
         return resource.read_text(encoding="utf-8"), f"progressgym_env/data/moral_evals/{name}"
     path = Path(data_dir) / name
     if not path.is_file():
-        raise QuestionBankError(f"question bank file not found: {path} (a bank folder needs {BANKS} .csv files)")
+        raise QuestionBankError(
+            f"question bank file not found: {path} (a bank folder needs {BANKS} .csv files)"
+        )
     return path.read_text(encoding="utf-8"), str(path)
 
 
@@ -428,7 +438,7 @@ class QuestionBank:
         *,
         eval_fraction: float = DEFAULT_EVAL_FRACTION,
         data_dir: str | Path | None = None,
-    ) -> "QuestionBank":
+    ) -> QuestionBank:
         """Load, validate and split the bank (see :func:`load_question_bank`)."""
         if split not in SPLITS:
             raise ConfigError(f"split must be one of {SPLITS}, got {split!r}")
@@ -474,7 +484,7 @@ class QuestionBank:
                 return s
         raise KeyError(f"no scenario {scenario_id!r} in the {self.split!r} split")
 
-    def subset(self, max_per_dim: int, seed: int = 0) -> "QuestionBank":
+    def subset(self, max_per_dim: int, seed: int = 0) -> QuestionBank:
         """A deterministic, dim-stratified subset for quick runs.
 
         Dims are visited in order; for each, scenarios feeding it are drawn in a seeded random order
@@ -487,7 +497,9 @@ class QuestionBank:
         :param seed: seed of the draw order.
         """
         if int(max_per_dim) < 1:
-            raise ConfigError(f"max_scenarios_per_dim must be a positive integer or None, got {max_per_dim!r}")
+            raise ConfigError(
+                f"max_scenarios_per_dim must be a positive integer or None, got {max_per_dim!r}"
+            )
         import numpy as np
 
         rng = np.random.default_rng(seed)

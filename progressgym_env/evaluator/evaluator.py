@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
-from typing import Callable, Sequence
 
 import numpy as np
 
@@ -58,7 +58,8 @@ class EvaluatorConfig:
                 )
         if self.max_scenarios_per_dim is not None and int(self.max_scenarios_per_dim) < 1:
             raise ConfigError(
-                f"max_scenarios_per_dim must be a positive integer or None, got {self.max_scenarios_per_dim!r}"
+                "max_scenarios_per_dim must be a positive integer or None, "
+                f"got {self.max_scenarios_per_dim!r}"
             )
         if int(self.batch_size) < 1:
             raise ConfigError(f"batch_size must be a positive integer, got {self.batch_size!r}")
@@ -138,13 +139,15 @@ class ValueEvaluator:
         )
         cfg = self.config
         full = bank if bank is not None else load_question_bank(cfg.split, eval_fraction=cfg.eval_fraction)
-        self.bank = full if cfg.max_scenarios_per_dim is None else full.subset(cfg.max_scenarios_per_dim, cfg.seed)
+        self.bank = (
+            full if cfg.max_scenarios_per_dim is None else full.subset(cfg.max_scenarios_per_dim, cfg.seed)
+        )
         self._questions = [q for s in self.bank for q in render_scenario(s, cfg.formats)]
         if not self._questions:
             raise EvaluationError(f"the {cfg.split!r} split rendered no questions (empty bank?)")
 
     @classmethod
-    def from_config(cls, config: EvaluatorConfig) -> "ValueEvaluator":
+    def from_config(cls, config: EvaluatorConfig) -> ValueEvaluator:
         """Build from a config (the style every other component uses)."""
         return cls(config=config)
 
@@ -208,7 +211,7 @@ class ValueEvaluator:
         empty = [name for name, n in zip(result.dims, result.counts) if n == 0]
         if empty:
             raise EvaluationError(
-                f"no answered scenario for dim(s) {empty}: {result.n_refused} of {result.n_questions} questions "
-                f"were refused; use evaluate_detailed() to inspect them"
+                f"no answered scenario for dim(s) {empty}: {result.n_refused} of {result.n_questions} "
+                "questions were refused; use evaluate_detailed() to inspect them"
             )
         return result.values

@@ -16,8 +16,8 @@ probability back to the original option.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 from progressgym_env.evaluator.bank import Scenario
 
@@ -122,7 +122,9 @@ def render_question(scenario: Scenario, fmt: str, order: Sequence[int]) -> Quest
         raise ValueError(f"order must be a permutation of 0..{scenario.n_options - 1}, got {order}")
     allowed = FORMATS_BY_N_OPTIONS.get(scenario.n_options, ())
     if fmt not in allowed:
-        raise ValueError(f"format {fmt!r} does not apply to a {scenario.n_options}-option scenario; use one of {allowed}")
+        raise ValueError(
+            f"format {fmt!r} does not apply to a {scenario.n_options}-option scenario; use one of {allowed}"
+        )
     options = tuple(scenario.options[i] for i in order)
     if fmt == "label":
         prompt, candidates = _label_prompt(scenario.context, options), tuple(LETTERS[: len(options)])
@@ -149,4 +151,8 @@ def render_scenario(scenario: Scenario, formats: Sequence[str] = FORMATS) -> lis
     :param formats: formats to use; those not applicable to the scenario's option count are skipped.
     """
     applicable = [f for f in formats if f in FORMATS_BY_N_OPTIONS.get(scenario.n_options, ())]
-    return [render_question(scenario, f, order) for f in applicable for order in display_orders(scenario.n_options)]
+    return [
+        render_question(scenario, f, order)
+        for f in applicable
+        for order in display_orders(scenario.n_options)
+    ]

@@ -16,10 +16,11 @@ from __future__ import annotations
 
 import csv
 import io
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
-from typing import TYPE_CHECKING, Iterator
+from typing import TYPE_CHECKING
 
 from progressgym_env.errors import MissingExtraError
 
@@ -92,7 +93,7 @@ def _extra_text() -> list[str]:
     ] * 20
 
 
-def build_tokenizer(vocab_size: int = 512) -> "PreTrainedTokenizerBase":
+def build_tokenizer(vocab_size: int = 512) -> PreTrainedTokenizerBase:
     """Train a byte-level BPE tokenizer on the bank text and wrap it as a HF fast tokenizer.
 
     :param vocab_size: target vocabulary size, special tokens included (at least 300: the 256

@@ -6,7 +6,8 @@
 - :func:`load_chooser` — one of the above from a model folder or hub id, with clear load errors.
 - :func:`first_option_chooser` — a model-free reference chooser (always the first displayed option).
 
-Importing this package imports torch (through the HF choosers), never vllm.
+Importing this package imports neither torch nor vllm: each chooser imports torch when built,
+and :class:`VLLMChooser` imports vllm only after finding CUDA.
 """
 
 from __future__ import annotations

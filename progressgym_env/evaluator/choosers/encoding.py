@@ -8,8 +8,9 @@ concatenated, so the candidate's tokens are exactly those scored, whatever the b
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Any
 
 from progressgym_env.evaluator.questions import Question
 

@@ -9,15 +9,18 @@ it and the evaluator counts it (``EvaluationResult.n_refused``) instead of scori
 from __future__ import annotations
 
 import re
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
 from progressgym_env.evaluator.choosers.encoding import PromptEncoder
 from progressgym_env.evaluator.questions import LETTERS, Question
 
-_LABEL = re.compile(r"^\W*(?:(?:the\s+)?(?:answer|option|choice)\s*(?:is)?\s*[:\-]?\s*)?\(?([A-D])\)?(?![A-Za-z])",
-                    re.IGNORECASE)
+_LABEL = re.compile(
+    r"^\W*(?:(?:the\s+)?(?:answer|option|choice)\s*(?:is)?\s*[:\-]?\s*)?\(?([A-D])\)?(?![A-Za-z])",
+    re.IGNORECASE,
+)
 _YESNO = re.compile(r"^\W*(yes|no)\b", re.IGNORECASE)
 
 

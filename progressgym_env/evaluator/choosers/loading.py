@@ -29,7 +29,9 @@ def _looks_like_path(name: str) -> bool:
     return name.startswith(("/", ".", "~")) or "\\" in name or name.count("/") > 1 or name.endswith("/")
 
 
-def resolve_model_source(model_path_or_id: str | Path, tokenizer_path: str | Path | None = None) -> tuple[str, str]:
+def resolve_model_source(
+    model_path_or_id: str | Path, tokenizer_path: str | Path | None = None
+) -> tuple[str, str]:
     """Check a model reference and return (model source, tokenizer source) for ``from_pretrained``.
 
     :param model_path_or_id: a local model folder, a hub id, or a registered model source name such as
@@ -46,7 +48,9 @@ def resolve_model_source(model_path_or_id: str | Path, tokenizer_path: str | Pat
         if not path.is_dir():
             raise ModelLoadError(f"model path {path} is a file; expected a folder saved with save_pretrained")
         if not (path / "config.json").is_file() and not (path / "adapter_config.json").is_file():
-            raise ModelLoadError(f"model folder {path} has no config.json; expected a folder saved with save_pretrained")
+            raise ModelLoadError(
+                f"model folder {path} has no config.json; expected a folder saved with save_pretrained"
+            )
         model_source = str(path)
         if tokenizer_path is None:
             if not any((path / f).is_file() for f in TOKENIZER_FILES):
@@ -140,7 +144,9 @@ def load_chooser(
         if dtype is not None:
             chooser_kwargs.setdefault("dtype", str(dtype).replace("torch.", ""))
         return VLLMChooser(model_source, tokenizer_path=tokenizer_source, **chooser_kwargs)
-    model, tokenizer = load_model_and_tokenizer(model_path_or_id, tokenizer_path=tokenizer_path, device=device, dtype=dtype)
+    model, tokenizer = load_model_and_tokenizer(
+        model_path_or_id, tokenizer_path=tokenizer_path, device=device, dtype=dtype
+    )
     if kind == "generation":
         from progressgym_env.evaluator.choosers.generation import GenerationChooser
 

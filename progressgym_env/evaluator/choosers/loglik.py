@@ -9,8 +9,9 @@ gives the same scores as one sequence at a time (only the candidate positions' l
 from __future__ import annotations
 
 import inspect
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -41,7 +42,9 @@ def softmax_scores(scores: Sequence[float]) -> np.ndarray:
     return e / e.sum()
 
 
-def group_scores(n_questions: int, sequences: Sequence[ScoredSequence], scores: Sequence[float]) -> list[list[float]]:
+def group_scores(
+    n_questions: int, sequences: Sequence[ScoredSequence], scores: Sequence[float]
+) -> list[list[float]]:
     """Per question, its candidates' scores in candidate order."""
     grouped: list[dict[int, float]] = [{} for _ in range(n_questions)]
     for seq, score in zip(sequences, scores, strict=True):

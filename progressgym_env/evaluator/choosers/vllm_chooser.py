@@ -12,7 +12,8 @@ on a CPU-only machine fails or pulls in GPU libraries.
 from __future__ import annotations
 
 import importlib.util
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
