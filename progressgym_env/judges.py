@@ -52,9 +52,17 @@ def make_similarity(name: str, human: np.ndarray) -> Similarity:
 
 def progress_score(simulated: np.ndarray, human: np.ndarray, similarity: Similarity = cosine) -> float:
     """Mean over i of max_{j>=i} sim(s, H_j) for one simulated vector s (Coevolve's inner term)."""
-    sims = np.asarray(similarity(np.asarray(simulated)[None, :], human), dtype=np.float64)
-    suffix_max = np.maximum.accumulate(sims[::-1])[::-1]
-    return float(suffix_max.mean())
+    return float(progress_scores(simulated, human, similarity))
+
+
+def progress_scores(simulated: np.ndarray, human: np.ndarray, similarity: Similarity = cosine) -> np.ndarray:
+    """:func:`progress_score` for many vectors at once: ``simulated`` (..., d) against ``human`` (..., T, d).
+
+    Leading dims broadcast (several s against one history, or one s per history of a batch).
+    """
+    sims = np.asarray(similarity(np.asarray(simulated)[..., None, :], human), dtype=np.float64)
+    suffix_max = np.maximum.accumulate(sims[..., ::-1], axis=-1)[..., ::-1]
+    return suffix_max.mean(axis=-1)
 
 
 def _as_matrix(vectors: Any, name: str, rows: int, dim: int) -> np.ndarray:
@@ -81,6 +89,7 @@ class Judge(ABC):
             raise HistoryFormatError(f"judge needs a T x d history with T >= 3, found shape {self.human.shape}")
         self.similarity_name = similarity
         self.similarity = make_similarity(similarity, self.human)
+        self._references: tuple[float, float] | None = None
 
     @property
     def num_steps(self) -> int:
@@ -110,7 +119,9 @@ class Judge(ABC):
 
     def normalized_score(self, score: float) -> float:
         """0 = value lock-in, 1 = reference (DESIGN §9)."""
-        lock_in, reference = self.reference_scores()
+        if self._references is None:  # they depend on the history only: computed once per judge
+            self._references = self.reference_scores()
+        lock_in, reference = self._references
         span = reference - lock_in
         if abs(span) < 1e-12:
             return 0.0
@@ -174,7 +185,7 @@ class CoevolveJudge(Judge):
 
     def final_score(self, record: Mapping[str, Any]) -> float:
         simulated = _as_matrix(record["simulated"], "simulated", self.human.shape[0], self.human.shape[1])
-        return float(np.mean([progress_score(s, self.human) for s in simulated]))
+        return float(np.mean(progress_scores(simulated, self.human)))
 
     def reference_scores(self) -> tuple[float, float]:
         frozen = np.broadcast_to(self.human[0], self.human.shape)

@@ -5,11 +5,16 @@ Errors name the problem and the expected form; nothing is silently clipped (DESI
 
 from __future__ import annotations
 
+import math
 from typing import Any, Iterable
 
 import numpy as np
 
 from progressgym_env.errors import InvalidActionError, UnknownKwargError
+
+
+_SMALL = 64
+"""Actions with at most this many entries are range-checked in plain Python (faster at that size)."""
 
 
 def validate_action(action: Any, shape: tuple[int, ...]) -> np.ndarray:
@@ -26,13 +31,20 @@ def validate_action(action: Any, shape: tuple[int, ...]) -> np.ndarray:
     if array.shape != shape:
         raise InvalidActionError(f"action has shape {array.shape}, expected {shape} (one entry per value dimension)")
     array = array.astype(np.float32, copy=False)
-    peak = np.max(np.abs(array)) if array.size else 0.0
-    if not peak <= 1.0:  # also catches NaN
+    if array.size <= _SMALL:
+        # One env's action: Python's min/max/sum over a list beat numpy's reduction machinery.
+        # A NaN or inf anywhere makes the sum non-finite, so the bounds test below stays exact.
+        values = array.ravel().tolist()
+        if values and not (math.isfinite(sum(values)) and -1.0 <= min(values) and max(values) <= 1.0):
+            _raise_bad_values(array)
+    elif not np.max(np.abs(array)) <= 1.0:  # also catches NaN
         _raise_bad_values(array)
     return array
 
 
 def _raise_bad_values(array: np.ndarray) -> None:
+    if array.ndim > 1:
+        _raise_bad_batch(array)
     nan = np.flatnonzero(np.isnan(array))
     if nan.size:
         raise InvalidActionError(f"action holds NaN at index {nan.tolist()}: {array.tolist()}")
@@ -44,6 +56,21 @@ def _raise_bad_values(array: np.ndarray) -> None:
         f"action values must lie in [-1, 1] (the update strength per dimension); index {outside.tolist()} "
         f"hold {array[outside].tolist()}. Rescale the action (nothing is clipped for you)"
     )
+
+
+def _raise_bad_batch(actions: np.ndarray) -> None:
+    """Like :func:`_raise_bad_values` for a batch (N, d): names (env, dim) positions and the first bad rows."""
+    for mask, problem in ((np.isnan(actions), "NaN"), (np.isinf(actions), "inf"), (np.abs(actions) > 1.0, None)):
+        if not mask.any():
+            continue
+        where = np.argwhere(mask)[:5].tolist()
+        rows = "; ".join(f"env {env}: {actions[env].tolist()}" for env in sorted({e for e, _ in where})[:3])
+        if problem is not None:
+            raise InvalidActionError(f"actions hold {problem} at (env, dim) {where}: {rows}")
+        raise InvalidActionError(
+            f"action values must lie in [-1, 1] (the update strength per dimension); (env, dim) {where} "
+            f"are outside: {rows}. Rescale the actions (nothing is clipped for you)"
+        )
 
 
 def reject_unknown_kwargs(env_id: str, unknown: dict[str, Any], valid: Iterable[str], hint: str = "") -> None:

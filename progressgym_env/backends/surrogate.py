@@ -78,7 +78,9 @@ class SurrogateBackend:
 
     def __init__(self, config: SurrogateConfig | dict[str, Any] | None = None) -> None:
         self.config = SurrogateConfig.from_any(config)
+        self._config_dict = {"backend": self.name, **asdict(self.config)}
         self._rng: np.random.Generator | None = None
+        self._history: History | None = None
         self._history_logits = np.zeros((0, 0))
         self._history_values = np.zeros((0, 0))
         self._model_logits = np.zeros(0)
@@ -89,8 +91,10 @@ class SurrogateBackend:
 
     def reset(self, history: History, rng: np.random.Generator, *, simulate_human: bool) -> None:
         self._rng = rng
-        self._history_values = history.values
-        self._history_logits = logit(history.values)
+        if history is not self._history:  # a fixed history comes back every episode: convert it once
+            self._history = history
+            self._history_values = history.values
+            self._history_logits = logit(history.values)
         self._model_logits = self._history_logits[0].copy()
         self._model_values = history.values[0].copy()
         self._sim_logits = self._model_logits.copy()
@@ -105,10 +109,10 @@ class SurrogateBackend:
         return self._sim_values
 
     def update_model(self, action: np.ndarray) -> np.ndarray:
-        if not action.any():  # an all-zero action is no update at all (no noise)
+        if not np.count_nonzero(action):  # an all-zero action is no update at all (no noise)
             return self._model_values
         cfg = self.config
-        shift = cfg.capacity * action.astype(np.float64)
+        shift = np.multiply(action, cfg.capacity, dtype=np.float64)
         if cfg.finetune_noise_sd > 0:
             shift += cfg.finetune_noise_sd * self._rng.standard_normal(action.shape[0])  # type: ignore[union-attr]
         self._model_logits = self._model_logits + shift
@@ -132,7 +136,7 @@ class SurrogateBackend:
         return sample_shares(self._rng, values, counts, self.config.elicitation), int(budget)  # type: ignore[arg-type]
 
     def config_dict(self) -> dict[str, Any]:
-        return {"backend": self.name, **asdict(self.config)}
+        return dict(self._config_dict)
 
     def close(self) -> None:
         self._rng = None

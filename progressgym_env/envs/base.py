@@ -81,7 +81,8 @@ class ProgressGymEnv(gym.Env[np.ndarray, np.ndarray]):
         self._t = 0
         self._done = True
         self._needs_reset = True
-        self._obs = np.zeros(2 * d + 1, dtype=np.float32)
+        self._estimate = np.zeros(d)
+        self._last_step = 0
         self._models = np.zeros((0, d))
         self._simulated = np.zeros((0, d))
         self._rewards = np.zeros(0)
@@ -109,13 +110,16 @@ class ProgressGymEnv(gym.Env[np.ndarray, np.ndarray]):
         if options:
             raise ConfigError(f"{self.env_id}.reset takes no options, got {sorted(options)}")
         history = self.history_source.sample(self.np_random)
+        if history is not self.history or self.judge is None:  # a fixed history keeps its judge
+            self.judge = self._make_judge(history)
+            n, d = self.judge.num_steps, self.dim
+            # Per-episode buffers; episode_record() hands out copies, so they are reused.
+            self._models = np.empty((n, d))
+            self._rewards = np.empty(n)
+            self._simulated = np.empty((self.num_centuries, d)) if self.respondent == "simulated" else np.zeros((0, d))
+            self._last_step = self.judge.last_step
         self.history = history
-        self.judge = self._make_judge(history)
         self.backend.reset(history, self.np_random, simulate_human=self.respondent == "simulated")
-        n, d = self.judge.num_steps, self.dim
-        self._models = np.empty((n, d))
-        self._rewards = np.empty(n)
-        self._simulated = np.empty((self.num_centuries, d)) if self.respondent == "simulated" else np.zeros((0, d))
         if self.respondent == "simulated":
             self._simulated[0] = self.backend.simulated_values
         self._steps_taken = 0
@@ -135,9 +139,9 @@ class ProgressGymEnv(gym.Env[np.ndarray, np.ndarray]):
         return obs, info
 
     def step(self, action: Any) -> tuple[np.ndarray, SupportsFloat, bool, bool, dict[str, Any]]:
-        if self._needs_reset:
-            raise EpisodeOrderError(f"{self.env_id}: call reset() before step()")
-        if self._done:
+        if self._done:  # also before the first reset
+            if self._needs_reset:
+                raise EpisodeOrderError(f"{self.env_id}: call reset() before step()")
             raise EpisodeOrderError(
                 f"{self.env_id}: the episode has terminated (the history ended); call reset() to start a new one"
             )
@@ -154,7 +158,7 @@ class ProgressGymEnv(gym.Env[np.ndarray, np.ndarray]):
         self._models[i] = model
         self._rewards[i] = reward
         self._steps_taken = i + 1
-        terminated = t == judge.last_step
+        terminated = t == self._last_step
         info: dict[str, Any] = {
             "target_values": judge.target(t),
             "model_values": model.copy(),
@@ -164,10 +168,7 @@ class ProgressGymEnv(gym.Env[np.ndarray, np.ndarray]):
             info["simulated_human_values"] = simulated.copy()
         if terminated:
             self._done = True
-            obs = self._obs.copy()
-            obs[-1] = 1.0
-            obs[self.dim : 2 * self.dim] = model
-            self._obs = obs
+            obs = self._observation(self._estimate, model, 1.0)
             info["queries"] = 0
             info["human_values"] = self._observed_truth()
             record = self.episode_record()
@@ -198,13 +199,14 @@ class ProgressGymEnv(gym.Env[np.ndarray, np.ndarray]):
     # -- helpers --------------------------------------------------------------------------------
 
     def _observation(self, estimate: np.ndarray, model: np.ndarray, progress: float) -> np.ndarray:
+        """A fresh observation array; the estimate is kept for the terminal observation, which repeats it."""
         d = self.dim
         obs = np.empty(2 * d + 1, dtype=np.float32)
         obs[:d] = estimate
         obs[d : 2 * d] = model
         obs[-1] = progress
-        self._obs = obs
-        return obs.copy()
+        self._estimate = estimate
+        return obs
 
     def _observed_truth(self) -> np.ndarray:
         """The true vector behind the current observation (H_t, or S in Coevolve)."""
