@@ -110,6 +110,22 @@ class ProceduralHistory:
 
     def sample(self, rng: np.random.Generator) -> History:
         """Draw one history; every random number comes from ``rng``."""
+        return History(values=self.sample_values(rng), value_space=self.value_space, provenance=self.provenance())
+
+    def provenance(self) -> dict:
+        """The provenance every history of this source carries (a fresh dict)."""
+        assert self.calibration is not None
+        return {"source": "procedural", "calibration": asdict(self.calibration), "num_steps": int(self.num_steps)}
+
+    def sample_values(self, rng: np.random.Generator, batch: tuple[int, ...] = ()) -> np.ndarray:
+        """The values of ``batch`` independent histories, shape (*batch, T, d), from one draw per quantity.
+
+        With ``batch=()`` the draws, and so the values, are exactly those of :meth:`sample`; the
+        native vector env passes ``(N,)`` to draw the histories of N sub-envs at once.
+
+        :param rng: the generator every random number comes from.
+        :param batch: leading batch shape.
+        """
         cal = self.calibration
         assert cal is not None and isinstance(self.value_space, ValueSpace)
         T, d = int(self.num_steps), self.dim
@@ -117,17 +133,14 @@ class ProceduralHistory:
             start_mean = np.asarray(cal.start_mean)
         else:
             start_mean = np.full(d, cal.start_pooled_mean)
-        start = start_mean + cal.start_sd * rng.standard_normal(d)
-        drift = cal.drift_sd * rng.standard_normal(d)
-        ordinary = rng.laplace(0.0, cal.step_scale, (T - 1, d))
-        is_shift = rng.random((T - 1, d)) < cal.shift_prob
-        shift_size = cal.shift_threshold + rng.exponential(cal.shift_excess_mean or 1e-12, (T - 1, d))
-        shift_sign = np.where(rng.random((T - 1, d)) < 0.5, -1.0, 1.0)
+        shape, steps_shape = (*batch, d), (*batch, T - 1, d)
+        start = start_mean + cal.start_sd * rng.standard_normal(shape)
+        drift = cal.drift_sd * rng.standard_normal(shape)
+        ordinary = rng.laplace(0.0, cal.step_scale, steps_shape)
+        is_shift = rng.random(steps_shape) < cal.shift_prob
+        shift_size = cal.shift_threshold + rng.exponential(cal.shift_excess_mean or 1e-12, steps_shape)
+        shift_sign = np.where(rng.random(steps_shape) < 0.5, -1.0, 1.0)
         steps = np.where(is_shift, shift_sign * shift_size, ordinary)
-        logits = np.vstack([start, start + np.cumsum(drift + steps, axis=0)])
-        values = sigmoid(logits)
-        return History(
-            values=values,
-            value_space=self.value_space,
-            provenance={"source": "procedural", "calibration": asdict(cal), "num_steps": T},
-        )
+        start = start[..., None, :]
+        logits = np.concatenate([start, start + np.cumsum(drift[..., None, :] + steps, axis=-2)], axis=-2)
+        return sigmoid(logits)
