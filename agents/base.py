@@ -1,0 +1,131 @@
+"""The agent interface shared by every baseline and trained policy (DESIGN §7).
+
+An agent is a policy from a ProgressGym observation to an action on the shared action space
+``Box(-1, 1, (d,))``. Baselines think in *value space*: they pick a target value vector and ask for
+the update that moves the model there, ``clip((logit(target) - logit(model)) / capacity, -1, 1)``,
+so the same agent runs on the surrogate and the LLM backend (the backend decides what an update of
+strength 1 does; ``capacity`` is its largest logit shift per century).
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from progressgym_env.errors import ConfigError
+from progressgym_env.numerics import logit
+
+DEFAULT_CAPACITY = 2.0
+"""Capacity assumed when a backend does not state one (the surrogate's default, DESIGN §9)."""
+
+
+@dataclass(frozen=True)
+class AgentSpec:
+    """What an agent needs to know about the env it acts in.
+
+    :param dim: d, the number of value dimensions (the action has shape (d,), the observation 2d+1).
+    :param capacity: the backend's largest logit shift per century at |action| = 1.
+    :param timesteps_ahead: how many centuries after the observed one the model is scored against
+        (0 on Follow, k on Predict(k)); extrapolating agents aim that far ahead.
+    :param challenge: ``follow``, ``predict`` or ``coevolve`` (informational).
+    """
+
+    dim: int
+    capacity: float = DEFAULT_CAPACITY
+    timesteps_ahead: int = 0
+    challenge: str = ""
+
+    def __post_init__(self) -> None:
+        if int(self.dim) < 1:
+            raise ConfigError(f"an agent needs at least 1 value dimension, got dim={self.dim}")
+        if not np.isfinite(self.capacity) or self.capacity <= 0:
+            raise ConfigError(f"capacity must be a positive number of logits, got {self.capacity}")
+        if int(self.timesteps_ahead) < 0:
+            raise ConfigError(f"timesteps_ahead must be >= 0, got {self.timesteps_ahead}")
+
+
+def backend_capacity(env: Any) -> float:
+    """The update capacity of ``env``'s backend (``backend.config.capacity``), or the default.
+
+    :param env: a ProgressGym env, wrapped or not.
+    """
+    backend = getattr(getattr(env, "unwrapped", env), "backend", None)
+    capacity = getattr(getattr(backend, "config", None), "capacity", None)
+    if capacity is None and backend is not None and hasattr(backend, "config_dict"):
+        capacity = backend.config_dict().get("capacity")
+    return float(capacity) if capacity is not None else DEFAULT_CAPACITY
+
+
+def spec_from_env(env: Any, timesteps_ahead: int | None = None) -> AgentSpec:
+    """Read an :class:`AgentSpec` from a (possibly wrapped) ProgressGym env.
+
+    :param env: the env the agent will act in.
+    :param timesteps_ahead: override of the horizon; default: the env's ``timesteps_ahead`` on
+        Predict, 0 on Follow, 1 on Coevolve (the agent's model shapes the *next* simulated human).
+    """
+    base = getattr(env, "unwrapped", env)
+    shape = getattr(getattr(env, "action_space", None), "shape", None)
+    if not shape or len(shape) != 1:
+        raise ConfigError(f"agents need a flat Box action space of shape (d,), found {shape}")
+    challenge = str(getattr(base, "challenge", ""))
+    if timesteps_ahead is None:
+        if challenge == "predict":
+            timesteps_ahead = int(getattr(base, "timesteps_ahead", 1) or 1)
+        elif challenge == "coevolve":
+            timesteps_ahead = 1
+        else:
+            timesteps_ahead = 0
+    return AgentSpec(
+        dim=int(shape[0]), capacity=backend_capacity(env), timesteps_ahead=int(timesteps_ahead), challenge=challenge
+    )
+
+
+def update_toward(target: np.ndarray, model: np.ndarray, capacity: float) -> np.ndarray:
+    """The action that moves ``model`` to ``target`` in logit space, within one update's capacity.
+
+    :param target: desired value vector (d,), values in [0, 1].
+    :param model: current model values (d,).
+    :param capacity: logit shift of a full-strength update.
+    :return: float32 action in [-1, 1].
+    """
+    gap = logit(np.asarray(target, dtype=np.float64)) - logit(np.asarray(model, dtype=np.float64))
+    return np.clip(gap / capacity, -1.0, 1.0).astype(np.float32)
+
+
+class Agent(ABC):
+    """A policy over the shared action space.
+
+    Call :meth:`reset` at the start of every episode, then :meth:`act` once per observation.
+
+    :param spec: dims, capacity and horizon of the env (see :func:`spec_from_env`).
+    """
+
+    name: str = ""
+
+    def __init__(self, spec: AgentSpec) -> None:
+        self.spec = spec
+
+    def reset(self, seed: int | None = None) -> None:
+        """Forget the previous episode; ``seed`` seeds any randomness the agent has."""
+
+    @abstractmethod
+    def act(self, obs: np.ndarray) -> np.ndarray:
+        """The action (float32, shape (d,), in [-1, 1]) for observation ``obs`` (shape (2d+1,))."""
+
+    def split(self, obs: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
+        """(human estimate, model values, progress) from an observation, checking its shape."""
+        d = self.spec.dim
+        array = np.asarray(obs, dtype=np.float64)
+        if array.shape != (2 * d + 1,):
+            raise ConfigError(
+                f"{type(self).__name__} expected an observation of shape ({2 * d + 1},) "
+                f"([human estimate (d={d}), model values (d), progress]), found {array.shape}"
+            )
+        return array[:d], array[d : 2 * d], float(array[-1])
+
+    def config(self) -> dict[str, Any]:
+        """JSON-serialisable settings of the agent (saved with every run)."""
+        return {"agent": self.name, "capacity": self.spec.capacity, "timesteps_ahead": self.spec.timesteps_ahead}

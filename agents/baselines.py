@@ -1,0 +1,118 @@
+"""The paper's baseline alignment algorithms, expressed in value space (DESIGN §7).
+
+- :class:`StaticAgent`: never updates (value lock-in; the paper's "static" model).
+- :class:`LifelongAgent`: each century, updates toward the observed human values (lifelong
+  RLHF/DPO on that century's preferences).
+- :class:`ExtrapolativeAgent`: updates toward the observed values extrapolated ``timesteps_ahead``
+  centuries ahead by finite differences of order up to k (extrapolative RLHF/DPO).
+- :class:`RandomAgent`: uniform random updates (a floor, not an algorithm).
+"""
+
+from __future__ import annotations
+
+from math import comb
+from typing import Any
+
+import numpy as np
+
+from agents.base import Agent, AgentSpec, update_toward
+from progressgym_env.errors import ConfigError
+
+
+class StaticAgent(Agent):
+    """No update at all: the model stays at H_0 (value lock-in). On Follow its score is the judge's
+    lock-in reference exactly, because an all-zero action adds no fine-tuning noise."""
+
+    name = "static"
+
+    def act(self, obs: np.ndarray) -> np.ndarray:
+        self.split(obs)
+        return np.zeros(self.spec.dim, dtype=np.float32)
+
+
+class LifelongAgent(Agent):
+    """Move the model to the human values observed this century (as far as capacity allows)."""
+
+    name = "lifelong"
+
+    def act(self, obs: np.ndarray) -> np.ndarray:
+        estimate, model, _ = self.split(obs)
+        return update_toward(estimate, model, self.spec.capacity)
+
+
+def extrapolate(points: np.ndarray, order: int, steps_ahead: int) -> np.ndarray:
+    """Newton backward-difference extrapolation of a trajectory ``steps_ahead`` steps past its end.
+
+    Uses the last ``order + 1`` points (fewer if fewer are available, so the order grows with the
+    history); with ``steps_ahead = 0`` or a flat history it returns the last point. Never divides,
+    so zero differences are harmless.
+
+    :param points: array (n, d), n >= 1, oldest first.
+    :param order: largest finite-difference order (>= 0).
+    :param steps_ahead: h >= 0, how far past the last point.
+    :return: the extrapolated vector (d,).
+    """
+    points = np.asarray(points, dtype=np.float64)
+    if points.ndim != 2 or points.shape[0] < 1:
+        raise ConfigError(f"extrapolate needs an (n, d) array with n >= 1, found shape {points.shape}")
+    usable = min(int(order), points.shape[0] - 1)
+    result = points[-1].copy()
+    differences = points[-(usable + 1) :]
+    for j in range(1, usable + 1):
+        differences = np.diff(differences, axis=0)  # j-th backward differences; last row is ∇^j x_n
+        result += comb(steps_ahead + j - 1, j) * differences[-1]
+    return result
+
+
+class ExtrapolativeAgent(Agent):
+    """Update toward the observed human values extrapolated ``spec.timesteps_ahead`` centuries ahead.
+
+    Keeps the human estimates observed this episode; the extrapolation order is
+    ``min(order, observations - 1)``, so the first century behaves like lifelong. The target is
+    clipped to [0, 1] (finite differences of noisy shares can overshoot).
+
+    :param spec: the env's dims, capacity and horizon.
+    :param order: k, the largest finite-difference order (1 = linear, 2 = quadratic).
+    """
+
+    def __init__(self, spec: AgentSpec, order: int = 1) -> None:
+        super().__init__(spec)
+        if isinstance(order, bool) or not isinstance(order, (int, np.integer)) or order < 1:
+            raise ConfigError(f"extrapolation order must be an int >= 1, got {order!r}")
+        self.order = int(order)
+        self.name = f"extrapolative-{self.order}"
+        self._observed: list[np.ndarray] = []
+
+    def reset(self, seed: int | None = None) -> None:
+        self._observed = []
+
+    def act(self, obs: np.ndarray) -> np.ndarray:
+        estimate, model, _ = self.split(obs)
+        self._observed.append(estimate)
+        target = extrapolate(np.stack(self._observed), self.order, self.spec.timesteps_ahead)
+        return update_toward(np.clip(target, 0.0, 1.0), model, self.spec.capacity)
+
+    def config(self) -> dict[str, Any]:
+        return {**super().config(), "order": self.order}
+
+
+class RandomAgent(Agent):
+    """Uniform random updates in [-1, 1]^d, seeded by :meth:`reset`.
+
+    :param spec: the env's dims.
+    :param seed: seed used until :meth:`reset` passes another.
+    """
+
+    name = "random"
+
+    def __init__(self, spec: AgentSpec, seed: int | None = None) -> None:
+        super().__init__(spec)
+        self._rng = np.random.default_rng(seed)
+
+    def reset(self, seed: int | None = None) -> None:
+        if seed is not None:
+            self._rng = np.random.default_rng(seed)
+
+    def act(self, obs: np.ndarray) -> np.ndarray:
+        self.split(obs)
+        return self._rng.uniform(-1.0, 1.0, self.spec.dim).astype(np.float32)

@@ -1,0 +1,69 @@
+"""The oracle: reads the hidden target from the env. An upper-bound reference, not an algorithm.
+
+It breaks the POMDP on purpose: it reads ``env.unwrapped.judge`` (the true target vectors),
+``env.unwrapped.history`` and the backend's exact model values, which no real alignment algorithm
+can see. It marks how high a score the challenge allows, so the leaderboard shows it apart.
+
+- Follow / Predict(k): the update that lands the model exactly on the step's target H_t / H_{t+k}
+  given the backend's capacity (only the fine-tuning noise remains).
+- Coevolve: steers the simulated human toward the values of the last real century, H_{T-1} (a
+  human holding them scores 1: for every i, max_{j>=i} cos(S, H_j) includes j = T-1). With the
+  surrogate's pulls it picks the model that makes S_t land there after this century's history pull
+  and AI pull; on other backends it moves the model itself to H_{T-1}. This is greedy, so on
+  Coevolve it is a strong reference rather than a proven bound.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from agents.base import Agent, AgentSpec, update_toward
+from progressgym_env.errors import ConfigError, EpisodeOrderError
+from progressgym_env.numerics import logit
+
+
+class OracleAgent(Agent):
+    """Privileged agent acting on the hidden target (upper bound).
+
+    :param spec: the env's dims, capacity and horizon.
+    :param env: the env it acts in (read through ``env.unwrapped`` at every step).
+    """
+
+    name = "oracle"
+
+    def __init__(self, spec: AgentSpec, env: Any) -> None:
+        super().__init__(spec)
+        base = getattr(env, "unwrapped", env)
+        for attribute in ("judge", "history", "backend", "num_centuries"):
+            if not hasattr(base, attribute):
+                raise ConfigError(
+                    f"the oracle reads the hidden target from a ProgressGym env; {type(base).__name__} "
+                    f"has no {attribute!r} attribute"
+                )
+        self._env = base
+
+    def _century_index(self, progress: float) -> int:
+        return int(round(progress * (self._env.num_centuries - 1)))
+
+    def act(self, obs: np.ndarray) -> np.ndarray:
+        _, _, progress = self.split(obs)
+        env = self._env
+        if env.judge is None or env.history is None:
+            raise EpisodeOrderError("the oracle acts only after env.reset()")
+        t = self._century_index(progress)
+        model = np.asarray(env.backend.model_values, dtype=np.float64)
+        if env.challenge != "coevolve":
+            return update_toward(env.judge.target(t), model, self.spec.capacity)
+        goal = env.history.values[-1]
+        pulls = getattr(env.backend, "config", None)
+        history_pull = getattr(pulls, "history_pull", None)
+        ai_pull = getattr(pulls, "ai_pull", None)
+        if history_pull is None or not ai_pull:
+            return update_toward(goal, model, self.spec.capacity)
+        simulated = logit(np.asarray(env.backend.simulated_values, dtype=np.float64))
+        pulled = simulated + history_pull * (logit(env.history.values[t]) - simulated)
+        wanted_model = pulled + (logit(goal) - pulled) / ai_pull
+        gap = wanted_model - logit(model)
+        return np.clip(gap / self.spec.capacity, -1.0, 1.0).astype(np.float32)

@@ -1,0 +1,73 @@
+"""Agents by name: ``make_agent("lifelong", env)``, ``make_agent("ppo:path/model.zip", env)``.
+
+Names: ``static``, ``lifelong``, ``extrapolative-1``, ``extrapolative-2`` (any ``extrapolative-<k>``),
+``random``, ``oracle`` (privileged upper bound), and ``<algo>:<path>`` for a saved SB3 model
+(algo = ppo, sac, td3, a2c, or ``sb3`` to read it from the ``config.json`` beside the model).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any, Callable
+
+from agents.base import Agent, AgentSpec, spec_from_env
+from agents.baselines import ExtrapolativeAgent, LifelongAgent, RandomAgent, StaticAgent
+from agents.oracle import OracleAgent
+from agents.sb3_agent import ALGO_NAMES, SB3Agent
+from progressgym_env.errors import ConfigError
+
+AgentFactory = Callable[..., Agent]
+
+BASELINES: tuple[str, ...] = ("static", "lifelong", "extrapolative-1", "extrapolative-2", "random", "oracle")
+"""The baseline agents a benchmark runs by default, in leaderboard order."""
+
+PRIVILEGED: frozenset[str] = frozenset({"oracle"})
+"""Agents that read hidden state: upper bounds, marked as such on the leaderboard."""
+
+_FACTORIES: dict[str, AgentFactory] = {
+    "static": lambda spec, env, **kw: StaticAgent(spec, **kw),
+    "lifelong": lambda spec, env, **kw: LifelongAgent(spec, **kw),
+    "random": lambda spec, env, **kw: RandomAgent(spec, **kw),
+    "oracle": lambda spec, env, **kw: OracleAgent(spec, env, **kw),
+}
+_EXTRAPOLATIVE = re.compile(r"^extrapolative-(\d+)$")
+
+
+def register_agent(name: str, factory: AgentFactory) -> None:
+    """Add an agent: ``factory(spec, env, **kwargs)`` returns an :class:`Agent`."""
+    if name in _FACTORIES or ":" in name:
+        raise ConfigError(f"agent name {name!r} is taken or contains ':' (reserved for '<algo>:<path>')")
+    _FACTORIES[name] = factory
+
+
+def agent_names() -> tuple[str, ...]:
+    """Every registered name, plus the ``<algo>:<path>`` forms."""
+    return (*_FACTORIES, "extrapolative-<k>", *(f"{algo}:<path>" for algo in (*ALGO_NAMES, "sb3")))
+
+
+def make_agent(name: str, env: Any, timesteps_ahead: int | None = None, **kwargs: Any) -> Agent:
+    """Build agent ``name`` for ``env``.
+
+    :param name: a registered name, ``extrapolative-<k>`` or ``<algo>:<path to model.zip>``.
+    :param env: the env it will act in (dims, backend capacity, horizon are read from it).
+    :param timesteps_ahead: override the extrapolation horizon (default from the env, see
+        :func:`agents.base.spec_from_env`).
+    :param kwargs: passed to the agent's constructor (e.g. ``seed`` for ``random``).
+    """
+    spec = spec_from_env(env, timesteps_ahead)
+    if ":" in name:
+        algo, _, path = name.partition(":")
+        if algo not in (*ALGO_NAMES, "sb3") or not path:
+            raise ConfigError(
+                f"agent {name!r}: expected '<algo>:<path to model.zip>' with algo in {(*ALGO_NAMES, 'sb3')}"
+            )
+        return SB3Agent(spec, path, algo=None if algo == "sb3" else algo, **kwargs)
+    match = _EXTRAPOLATIVE.match(name)
+    if match:
+        return ExtrapolativeAgent(spec, order=int(match.group(1)), **kwargs)
+    if name not in _FACTORIES:
+        raise ConfigError(f"unknown agent {name!r}; known agents: {', '.join(agent_names())}")
+    return _FACTORIES[name](spec, env, **kwargs)
+
+
+__all__ = ["AgentSpec", "BASELINES", "PRIVILEGED", "make_agent", "register_agent", "agent_names"]
