@@ -1,0 +1,287 @@
+"""The main job: every agent on every challenge over several seeds, logged, saved and tabulated.
+
+:func:`run_benchmark` takes a :class:`BenchmarkConfig` and writes into ``config.out``::
+
+    results.json           every run (see :mod:`progressgym_env.benchmark.results`), appended
+    leaderboard.md         recomputed from results.json by the judges after every benchmark
+    plots/<challenge>__<agent>.png   human / model (/ simulated human) trajectories, first seed
+    benchmark_config.json  the configs of every benchmark written into this folder
+    wandb/                 one offline wandb run per agent × challenge × seed
+
+Command line: ``progressgym benchmark`` (:mod:`progressgym_env.cli.benchmark`).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Callable
+
+from progressgym_env.benchmark.challenges import CHALLENGES, Challenge, get_challenge
+from progressgym_env.benchmark.episode import run_episode, to_jsonable
+from progressgym_env.benchmark.leaderboard import leaderboard_markdown
+from progressgym_env.benchmark.results import (
+    RESULTS_FILE,
+    ResultsFileError,
+    folder_lock,
+    load_results,
+    run_key,
+    write_results,
+)
+from progressgym_env.errors import ConfigError
+from progressgym_env.history import atomic_write_text
+
+DEFAULT_AGENTS = ("static", "lifelong", "extrapolative-1", "extrapolative-2", "random", "oracle")
+LEADERBOARD_FILE = "leaderboard.md"
+CONFIG_FILE = "benchmark_config.json"
+PLOT_DPI = 80
+_LABEL = re.compile(r"^[A-Za-z0-9_.+-]+$")
+
+
+@dataclass
+class BenchmarkConfig:
+    """Settings of one benchmark (saved in ``benchmark_config.json`` next to the results)."""
+
+    agents: list[str] = field(
+        default_factory=lambda: list(DEFAULT_AGENTS),
+        metadata={"help": "Agents: baseline names, '<algo>:<model.zip>' (the path may contain '{challenge}'), "
+                  "or 'LABEL=<spec>' to name one."},
+    )
+    challenges: list[str] = field(
+        default_factory=lambda: list(CHALLENGES), metadata={"help": f"Challenge keys: {', '.join(CHALLENGES)}."}
+    )
+    seeds: int = field(default=3, metadata={"help": "Seeds per agent and challenge (0..seeds-1)."})
+    history: str = field(default="corpus", metadata={"help": "History name or trajectory file path."})
+    out: str = field(default="results/benchmark", metadata={"help": "Output folder (appended to if it exists)."})
+    backend: str = field(default="surrogate", metadata={"help": "Backend name: surrogate or llm."})
+    backend_config: dict[str, Any] = field(default_factory=dict, metadata={"help": "Backend settings."})
+    query_budget: int | None = field(default=512, metadata={"help": "Answers elicited per century."})
+    wandb: bool = field(default=True, metadata={"help": "Log every run to wandb."})
+    wandb_project: str = field(default="progressgym-benchmark", metadata={"help": "wandb project."})
+    wandb_mode: str = field(default="offline", metadata={"help": "wandb mode: offline, online or disabled."})
+    plots: bool = field(default=True, metadata={"help": "Write PNG trajectory plots per challenge and agent."})
+    progress: bool = field(default=True, metadata={"help": "Show a rich progress bar."})
+
+    def __post_init__(self) -> None:
+        if not self.agents:
+            raise ConfigError("the benchmark needs at least one agent")
+        if not self.challenges:
+            raise ConfigError("the benchmark needs at least one challenge")
+        for key in self.challenges:
+            get_challenge(key)
+        if isinstance(self.seeds, bool) or not isinstance(self.seeds, int) or self.seeds < 1:
+            raise ConfigError(f"seeds must be an int >= 1, got {self.seeds!r}")
+        labels = [parse_agent(spec)[0] for spec in self.agents]
+        duplicates = sorted({label for label in labels if labels.count(label) > 1})
+        if duplicates:
+            raise ConfigError(
+                f"agent label(s) {duplicates} appear twice; name them apart with LABEL=<spec>, "
+                "e.g. ppo-a=ppo:runs/a/model.zip,ppo-b=ppo:runs/b/model.zip"
+            )
+
+
+def parse_agent(spec: str) -> tuple[str, str]:
+    """(label, agent spec) of an ``--agents`` entry: ``[LABEL=]name`` or ``[LABEL=]<algo>:<path>``."""
+    label, sep, rest = spec.partition("=")
+    if sep and ":" not in label and _LABEL.match(label):
+        return label, rest
+    if ":" in spec:
+        return spec.partition(":")[0], spec
+    return spec, spec
+
+
+@dataclass
+class BenchmarkSummary:
+    """What a benchmark did.
+
+    :param out: the output folder. :param new_runs: runs executed now.
+    :param skipped_runs: runs already in results.json (not repeated). :param total_runs: runs in the file.
+    """
+
+    out: Path
+    new_runs: int
+    skipped_runs: int
+    total_runs: int
+
+    @property
+    def results_path(self) -> Path:
+        return self.out / RESULTS_FILE
+
+    @property
+    def leaderboard_path(self) -> Path:
+        return self.out / LEADERBOARD_FILE
+
+
+def _check_history(existing: list[dict[str, Any]], history: str, path: Path) -> None:
+    found = sorted({str(r.get("history")) for r in existing} - {history})
+    if found:
+        raise ResultsFileError(
+            f"{path} holds runs on history {found}, not {history!r}; a leaderboard compares one history. "
+            "Write to another --out folder"
+        )
+
+
+def run_benchmark(config: BenchmarkConfig, console: Any = None) -> BenchmarkSummary:
+    """Run ``config``: each agent on each challenge for seeds 0..seeds-1, then write the outputs.
+
+    Runs already present in ``results.json`` are skipped (resume); results are saved after each
+    challenge, so an interrupted benchmark keeps what it finished.
+    """
+    import gymnasium as gym
+
+    import progressgym_env  # noqa: F401  (registers the ids)
+    from agents.registry import make_agent
+
+    out = Path(config.out)
+    results_path = out / RESULTS_FILE
+    with folder_lock(out):
+        runs = load_results(results_path)  # raises on a corrupt file before anything is written
+        _check_history(runs, config.history, results_path)
+        done = {run_key(r) for r in runs}
+        tracker = None
+        if config.wandb:
+            from progressgym_env.benchmark.tracking import WandbTracker
+
+            tracker = WandbTracker(out, config.wandb_project, config.wandb_mode)
+        _append_config(out, config)
+        agents = [parse_agent(spec) for spec in config.agents]
+        planned = [
+            (challenge, label, spec, seed)
+            for challenge in (get_challenge(k) for k in config.challenges)
+            for label, spec in agents
+            for seed in range(config.seeds)
+        ]
+        todo = [p for p in planned if (p[1], p[0].key, p[3]) not in done]
+        plotted: set[tuple[str, str]] = set()
+        with _progress(config.progress, len(todo), console) as advance:
+            for challenge in (get_challenge(k) for k in config.challenges):
+                env_kwargs = _env_kwargs(config, challenge)
+                env = gym.make(challenge.env_id, **env_kwargs)
+                try:
+                    for label, spec in agents:
+                        seeds = [s for s in range(config.seeds) if (label, challenge.key, s) not in done]
+                        if not seeds:
+                            continue
+                        agent = make_agent(spec.replace("{challenge}", challenge.key), env)
+                        for seed in seeds:
+                            run = _run_one(env, agent, label, challenge, env_kwargs, seed, config.history)
+                            first_plot = config.plots and (challenge.key, label) not in plotted
+                            image = _plot_image(run) if (tracker is not None or first_plot) else None
+                            if tracker is not None:
+                                run["wandb_dir"] = tracker.log_run(run, image)
+                            if first_plot:
+                                plotted.add((challenge.key, label))
+                                _save_png(out, challenge.key, label, image)
+                            runs.append(run)
+                            advance(f"{label} · {challenge.key} · seed {seed}")
+                finally:
+                    env.close()
+                write_results(results_path, runs)
+        write_results(results_path, runs)
+        atomic_write_text(out / LEADERBOARD_FILE, leaderboard_markdown(runs))
+    return BenchmarkSummary(out, len(todo), len(planned) - len(todo), len(runs))
+
+
+def _env_kwargs(config: BenchmarkConfig, challenge: Challenge) -> dict[str, Any]:
+    kwargs: dict[str, Any] = {
+        **challenge.kwargs,
+        "history": config.history,
+        "backend": config.backend,
+        "query_budget": config.query_budget,
+    }
+    if config.backend_config:
+        kwargs["backend_config"] = dict(config.backend_config)
+    return kwargs
+
+
+def _run_one(
+    env: Any, agent: Any, label: str, challenge: Challenge, env_kwargs: dict[str, Any], seed: int, history: str
+) -> dict[str, Any]:
+    result = run_episode(env, agent, seed)
+    return {
+        "agent": label,
+        "agent_config": to_jsonable(agent.config()),
+        "challenge": challenge.key,
+        "env_id": challenge.env_id,
+        "kwargs": to_jsonable(env_kwargs),
+        "seed": seed,
+        "history": history,
+        "final_score": result.final_score,
+        "normalized_score": result.normalized_score,
+        "rewards": result.rewards,
+        "episode_record": result.episode_record,
+        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+    }
+
+
+def _plot_image(run: dict[str, Any]) -> Any:
+    """The run's trajectory plot (:func:`~progressgym_env.rendering.plot_record`) as an RGB array,
+    drawn once and shared by the wandb image and the PNG file."""
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    from progressgym_env.rendering import plot_record
+
+    figure = plot_record(run["episode_record"], title=f"{run['agent']} on {run['challenge']} (seed {run['seed']})")
+    try:
+        figure.set_dpi(PLOT_DPI)
+        figure.canvas.draw()
+        return np.asarray(figure.canvas.buffer_rgba())[..., :3].copy()
+    finally:
+        plt.close(figure)
+
+
+def _save_png(out: Path, challenge: str, label: str, image: Any) -> None:
+    from PIL import Image
+
+    folder = out / "plots"
+    folder.mkdir(parents=True, exist_ok=True)
+    safe = re.sub(r"[^A-Za-z0-9_.+-]", "_", label)
+    Image.fromarray(image).save(folder / f"{challenge}__{safe}.png")
+
+
+def _append_config(out: Path, config: BenchmarkConfig) -> None:
+    path = out / CONFIG_FILE
+    entries: list[Any] = []
+    if path.exists():
+        try:
+            entries = json.loads(path.read_text(encoding="utf-8")).get("benchmarks", [])
+        except (json.JSONDecodeError, AttributeError):
+            raise ResultsFileError(f"{path} is not valid JSON; it was left untouched (move it aside)") from None
+    entries.append({**asdict(config), "started": datetime.now(timezone.utc).isoformat(timespec="seconds")})
+    atomic_write_text(path, json.dumps({"benchmarks": entries}, indent=2) + "\n")
+
+
+class _progress:
+    """A rich progress bar over the planned runs (a no-op when disabled or rich is missing)."""
+
+    def __init__(self, enabled: bool, total: int, console: Any = None) -> None:
+        self.enabled, self.total, self.console = enabled, total, console
+        self._bar: Any = None
+
+    def __enter__(self) -> Callable[[str], None]:
+        if self.enabled:
+            try:
+                from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+            except ImportError:
+                self.enabled = False
+            else:
+                self._bar = Progress(
+                    TextColumn("[bold]benchmark"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                    TextColumn("{task.description}"), console=self.console,
+                )
+                self._bar.start()
+                self._task = self._bar.add_task("", total=self.total)
+
+        def advance(description: str) -> None:
+            if self._bar is not None:
+                self._bar.update(self._task, advance=1, description=description)
+
+        return advance
+
+    def __exit__(self, *exc: Any) -> None:
+        if self._bar is not None:
+            self._bar.stop()

@@ -1,0 +1,136 @@
+"""The main job: outputs, wandb runs, leaderboard recomputation, results integrity."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from progressgym_env.benchmark import BenchmarkConfig, ResultsFileError, load_results, run_benchmark
+from progressgym_env.benchmark.leaderboard import leaderboard_markdown
+from progressgym_env.cli import main
+from progressgym_env.errors import ConfigError
+from progressgym_env.judges import score_record
+
+AGENTS = ["static", "lifelong", "oracle"]
+CHALLENGES = ["follow", "predict2", "coevolve"]
+SEEDS = 2
+
+
+@pytest.fixture(scope="module")
+def benchmark_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("bench")
+    config = BenchmarkConfig(agents=AGENTS, challenges=CHALLENGES, seeds=SEEDS, out=str(out), progress=False)
+    summary = run_benchmark(config)
+    assert summary.new_runs == len(AGENTS) * len(CHALLENGES) * SEEDS
+    return out
+
+
+def test_benchmark_writes_results_leaderboard_and_plots(benchmark_dir: Path) -> None:
+    runs = load_results(benchmark_dir / "results.json")
+    assert len(runs) == len(AGENTS) * len(CHALLENGES) * SEEDS
+    assert {(r["agent"], r["challenge"], r["seed"]) for r in runs} == {
+        (a, c, s) for a in AGENTS for c in CHALLENGES for s in range(SEEDS)
+    }
+    for run in runs:
+        assert run["final_score"] == score_record(run["episode_record"])
+        assert len(run["rewards"]) == len(run["episode_record"]["model"])
+        assert run["kwargs"]["history"] == "corpus"
+    predict2 = next(r for r in runs if r["challenge"] == "predict2")
+    assert predict2["kwargs"]["timesteps_ahead"] == 2 and predict2["env_id"] == "PG-Predict-v0"
+    table = (benchmark_dir / "leaderboard.md").read_text()
+    assert "## PG-Predict (k=2)" in table and "oracle †" in table and "lifelong" in table
+    plots = sorted(p.name for p in (benchmark_dir / "plots").glob("*.png"))
+    assert plots == sorted(f"{c}__{a}.png" for c in CHALLENGES for a in AGENTS)
+    config = json.loads((benchmark_dir / "benchmark_config.json").read_text())
+    assert config["benchmarks"][0]["agents"] == AGENTS
+
+
+def test_one_offline_wandb_run_per_agent_challenge_and_seed(benchmark_dir: Path) -> None:
+    run_dirs = sorted((benchmark_dir / "wandb").glob("offline-run-*"))
+    assert len(run_dirs) == len(AGENTS) * len(CHALLENGES) * SEEDS
+    recorded = {Path(r["wandb_dir"]).name for r in load_results(benchmark_dir / "results.json")}
+    assert recorded == {d.name for d in run_dirs}
+    for run_dir in run_dirs:
+        assert list(run_dir.glob("run-*.wandb")), f"{run_dir} holds no wandb log"
+
+
+def test_leaderboard_command_reproduces_the_table(benchmark_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["leaderboard", str(benchmark_dir)]) == 0
+    assert capsys.readouterr().out == (benchmark_dir / "leaderboard.md").read_text()
+
+
+def test_leaderboard_recomputes_scores_and_ignores_stored_ones(benchmark_dir: Path, tmp_path: Path,
+                                                               capsys: pytest.CaptureFixture[str]) -> None:
+    data = json.loads((benchmark_dir / "results.json").read_text())
+    for run in data["runs"]:
+        run["final_score"] = 0.123  # tampered: the table must not change
+        run["normalized_score"] = 9.9
+    (tmp_path / "results.json").write_text(json.dumps(data))
+    assert main(["leaderboard", str(tmp_path)]) == 2
+    out = capsys.readouterr().out
+    assert out.startswith((benchmark_dir / "leaderboard.md").read_text())
+    assert "warning:" in out and "stored final_score 0.123" in out
+
+
+def test_second_benchmark_appends_and_skips_runs_already_there(tmp_path: Path) -> None:
+    base = dict(challenges=["follow"], seeds=2, out=str(tmp_path), progress=False, wandb=False)
+    run_benchmark(BenchmarkConfig(agents=["static"], **base))
+    first = load_results(tmp_path / "results.json")
+    summary = run_benchmark(BenchmarkConfig(agents=["static", "lifelong"], **base))
+    assert (summary.new_runs, summary.skipped_runs, summary.total_runs) == (2, 2, 4)
+    after = load_results(tmp_path / "results.json")
+    assert after[:2] == first  # earlier runs kept byte for byte
+    again = run_benchmark(BenchmarkConfig(agents=["static", "lifelong"], **base))
+    assert again.new_runs == 0 and len(load_results(tmp_path / "results.json")) == 4
+    assert "lifelong" in (tmp_path / "leaderboard.md").read_text()
+
+
+def test_corrupt_results_are_reported_and_never_overwritten(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    corrupt = '{"format": "progressgym-results", "version": 1, "runs": [{"agent": "static"'
+    (tmp_path / "results.json").write_text(corrupt)
+    config = BenchmarkConfig(agents=["static"], challenges=["follow"], seeds=1, out=str(tmp_path), progress=False,
+                             wandb=False)
+    with pytest.raises(ResultsFileError, match="not readable JSON.*left untouched"):
+        run_benchmark(config)
+    assert (tmp_path / "results.json").read_text() == corrupt
+    assert not (tmp_path / "leaderboard.md").exists()
+    assert main(["benchmark", "--agents", "static", "--challenges", "follow", "--seeds", "1",
+                 "--out", str(tmp_path), "--no-wandb", "--no-progress"]) == 1
+    assert "not readable JSON" in capsys.readouterr().out
+    assert main(["leaderboard", str(tmp_path)]) == 1
+    assert (tmp_path / "results.json").read_text() == corrupt
+
+
+def test_results_of_the_wrong_shape_are_reported(tmp_path: Path) -> None:
+    (tmp_path / "results.json").write_text(json.dumps({"format": "progressgym-results", "version": 1,
+                                                       "runs": [{"agent": "x"}]}))
+    with pytest.raises(ResultsFileError, match=r"run 0 lacks \['challenge'"):
+        load_results(tmp_path / "results.json")
+
+
+def test_a_folder_holds_one_history(tmp_path: Path) -> None:
+    base = dict(agents=["static"], challenges=["follow"], seeds=1, out=str(tmp_path), progress=False, wandb=False)
+    run_benchmark(BenchmarkConfig(**base))
+    with pytest.raises(ResultsFileError, match="holds runs on history \\['corpus'\\]"):
+        run_benchmark(BenchmarkConfig(history="procedural", **base))
+
+
+def test_cli_benchmark_without_wandb(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code = main(["benchmark", "--agents", "lifelong,extrapolative-1", "--challenges", "predict1", "--seeds", "1",
+                 "--out", str(tmp_path), "--no-wandb", "--no-progress"])
+    assert code == 0
+    assert "## PG-Predict (k=1)" in capsys.readouterr().out
+    assert not (tmp_path / "wandb").exists()
+    runs = load_results(tmp_path / "results.json")
+    assert leaderboard_markdown(runs) == (tmp_path / "leaderboard.md").read_text()
+
+
+def test_config_errors_name_the_problem() -> None:
+    with pytest.raises(ConfigError, match="unknown challenge 'predict9'"):
+        BenchmarkConfig(challenges=["predict9"])
+    with pytest.raises(ConfigError, match="appear twice"):
+        BenchmarkConfig(agents=["ppo:a.zip", "ppo:b.zip"])
+    with pytest.raises(ConfigError, match="seeds must be an int >= 1"):
+        BenchmarkConfig(seeds=0)
