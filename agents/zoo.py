@@ -1,0 +1,104 @@
+"""Zoo-style hyperparameters: one YAML file per algorithm, keyed by env id (rl-baselines3-zoo layout).
+
+``agents/hyperparams/<algo>.yml`` maps each env id to the algorithm's constructor kwargs plus these
+zoo keys, which are consumed here rather than passed to SB3:
+
+- ``n_timesteps``: default training length; ``n_envs``: parallel training envs;
+- ``env_kwargs``: kwargs of the *training* envs (e.g. ``similarity: centered``);
+- ``noise_type`` (``normal``) and ``noise_std``: action noise of TD3/SAC.
+
+``policy_kwargs`` is a YAML mapping (not a Python string as in the zoo; nothing is ``eval``-ed);
+``activation_fn`` may name a ``torch.nn`` class (``ReLU``, ``Tanh``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from progressgym_env.errors import ConfigError, MissingExtraError
+
+ZOO_KEYS = ("n_timesteps", "n_envs", "env_kwargs", "noise_type", "noise_std")
+
+
+@dataclass
+class ZooHyperparams:
+    """The hyperparameters of one algorithm on one env, split into zoo keys and SB3 kwargs.
+
+    :param n_timesteps: default number of training steps.
+    :param n_envs: number of training envs.
+    :param env_kwargs: kwargs of the training envs.
+    :param algo_kwargs: everything passed to the SB3 constructor (policy, learning_rate, ...).
+    :param noise_type: action noise (``normal``) for off-policy algorithms, or None.
+    :param noise_std: its standard deviation.
+    :param source: the YAML file and key they came from.
+    """
+
+    n_timesteps: int
+    n_envs: int = 1
+    env_kwargs: dict[str, Any] = field(default_factory=dict)
+    algo_kwargs: dict[str, Any] = field(default_factory=dict)
+    noise_type: str | None = None
+    noise_std: float = 0.1
+    source: str = ""
+
+
+def default_hyperparams_path(algo: str) -> Path:
+    """The shipped ``agents/hyperparams/<algo>.yml``."""
+    return Path(str(resources.files("agents") / "hyperparams" / f"{algo.lower()}.yml"))
+
+
+def load_hyperparams(algo: str, env_id: str, path: str | Path | None = None) -> ZooHyperparams:
+    """Read the hyperparameters of ``algo`` on ``env_id`` from a zoo-style YAML file.
+
+    :param algo: ppo, sac, td3 or a2c (picks the default file).
+    :param env_id: the key to read (an env id such as ``PG-Follow-v0``).
+    :param path: another YAML file of the same layout; ``None`` = the shipped one.
+    """
+    try:
+        import yaml
+    except ImportError:
+        raise MissingExtraError("zoo-style hyperparameter files", "sb3", "pyyaml") from None
+    file = Path(path) if path is not None else default_hyperparams_path(algo)
+    if not file.is_file():
+        raise ConfigError(f"hyperparameter file {str(file)!r} does not exist")
+    try:
+        table = yaml.safe_load(file.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{file}: not valid YAML ({exc})") from None
+    if not isinstance(table, dict):
+        raise ConfigError(f"{file}: expected a mapping of env ids to hyperparameters, found {type(table).__name__}")
+    if env_id not in table:
+        raise ConfigError(f"{file} has no entry for {env_id!r}; it covers: {', '.join(map(str, table))}")
+    entry = dict(table[env_id] or {})
+    if "n_timesteps" not in entry:
+        raise ConfigError(f"{file}: entry {env_id!r} needs 'n_timesteps'")
+    algo_kwargs = {k: v for k, v in entry.items() if k not in ZOO_KEYS}
+    algo_kwargs.setdefault("policy", "MlpPolicy")
+    if "policy_kwargs" in algo_kwargs:
+        algo_kwargs["policy_kwargs"] = _resolve_policy_kwargs(dict(algo_kwargs["policy_kwargs"] or {}), file)
+    env_kwargs = entry.get("env_kwargs") or {}
+    if not isinstance(env_kwargs, dict):
+        raise ConfigError(f"{file}: 'env_kwargs' of {env_id!r} must be a mapping, found {env_kwargs!r}")
+    return ZooHyperparams(
+        n_timesteps=int(float(entry["n_timesteps"])),
+        n_envs=int(entry.get("n_envs", 1)),
+        env_kwargs=dict(env_kwargs),
+        algo_kwargs=algo_kwargs,
+        noise_type=entry.get("noise_type"),
+        noise_std=float(entry.get("noise_std", 0.1)),
+        source=f"{file}#{env_id}",
+    )
+
+
+def _resolve_policy_kwargs(policy_kwargs: dict[str, Any], file: Path) -> dict[str, Any]:
+    activation = policy_kwargs.get("activation_fn")
+    if isinstance(activation, str):
+        import torch.nn
+
+        if not hasattr(torch.nn, activation):
+            raise ConfigError(f"{file}: activation_fn {activation!r} is not a torch.nn class (e.g. 'ReLU', 'Tanh')")
+        policy_kwargs["activation_fn"] = getattr(torch.nn, activation)
+    return policy_kwargs

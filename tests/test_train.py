@@ -1,0 +1,103 @@
+"""SB3 training: zoo hyperparameters, a CI-sized PPO run, the trained model on the leaderboard."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import gymnasium as gym
+import pytest
+
+import progressgym_env  # noqa: F401
+from agents import SB3Agent, make_agent
+from agents.train import TrainConfig, train
+from agents.zoo import load_hyperparams
+from progressgym_env.benchmark import BenchmarkConfig, load_results, run_benchmark
+from progressgym_env.benchmark.episode import run_episode
+from progressgym_env.cli import main
+from progressgym_env.errors import ConfigError
+
+
+@pytest.fixture(scope="module")
+def ppo_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, object]:
+    out = tmp_path_factory.mktemp("ppo")
+    config = TrainConfig(algo="ppo", env="predict1", total_timesteps=2048, seed=0, eval_episodes=2, out=str(out),
+                         track=True)
+    return out, train(config)
+
+
+def test_ppo_trains_saves_and_evaluates_on_the_corpus(ppo_run) -> None:
+    out, result = ppo_run
+    assert (out / "model.zip").is_file()
+    saved = json.loads((out / "config.json").read_text())
+    assert saved["algo"] == "ppo" and saved["env_id"] == "PG-Predict-v0"
+    assert saved["train_env_kwargs"]["history"] == "procedural"
+    assert saved["train_env_kwargs"]["timesteps_ahead"] == 1
+    assert saved["eval_env_kwargs"] == {"timesteps_ahead": 1, "history": "corpus"}
+    assert saved["hyperparams"]["algo_kwargs"]["n_steps"] == 64  # from agents/hyperparams/ppo.yml
+    assert saved["evaluation"]["eval_episodes"] == 2
+    assert len(result.eval_final_scores) == 2
+    assert all(0.0 < s <= 1.0 for s in result.eval_final_scores)
+
+
+def test_tracked_training_writes_an_offline_wandb_run(ppo_run) -> None:
+    out, _ = ppo_run
+    assert len(list((out / "wandb").glob("offline-run-*"))) == 1
+
+
+def test_saved_model_is_an_agent_and_enters_the_benchmark_by_path(ppo_run, tmp_path: Path) -> None:
+    out, result = ppo_run
+    env = gym.make("PG-Predict-v0", timesteps_ahead=1)
+    agent = make_agent(f"sb3:{out / 'model.zip'}", env)  # algo read from config.json
+    assert isinstance(agent, SB3Agent) and agent.algo == "ppo"
+    assert run_episode(env, agent, seed=0).final_score == result.eval_final_scores[0]
+    config = BenchmarkConfig(agents=["static", f"ppo:{out / 'model.zip'}"], challenges=["predict1"], seeds=2,
+                             out=str(tmp_path), wandb=False, progress=False)
+    run_benchmark(config)
+    runs = [r for r in load_results(tmp_path / "results.json") if r["agent"] == "ppo"]
+    assert [r["final_score"] for r in runs] == result.eval_final_scores
+    assert "| ppo |" in (tmp_path / "leaderboard.md").read_text()
+
+
+def test_model_of_another_value_space_is_refused(ppo_run) -> None:
+    out, _ = ppo_run
+    env = gym.make("PG-Follow-v0", history="procedural-moral19")
+    with pytest.raises(ConfigError, match=r"trained on observations \(11,\).*this env has observations \(39,\)"):
+        make_agent(f"ppo:{out / 'model.zip'}", env)
+
+
+def test_train_command_runs_a2c(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code = main(["train", "--algo", "a2c", "--env", "PG-Follow-v0", "--timesteps", "256", "--eval-episodes", "1",
+                 "--out", str(tmp_path)])
+    assert code == 0
+    assert "corpus history, 1 episodes" in capsys.readouterr().out
+    assert (tmp_path / "model.zip").is_file()
+
+
+@pytest.mark.parametrize("algo", ["ppo", "sac", "td3", "a2c"])
+def test_every_algorithm_has_hyperparameters_for_every_env(algo: str) -> None:
+    for env_id in progressgym_env.ENV_IDS:
+        hp = load_hyperparams(algo, env_id)
+        assert hp.n_timesteps > 0 and hp.algo_kwargs["policy"] == "MlpPolicy"
+        assert hp.env_kwargs.get("similarity") == "centered"
+    assert load_hyperparams("td3", "PG-Follow-v0").noise_type == "normal"
+
+
+def test_hyperparameter_errors_name_the_file_and_key(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="has no entry for 'PG-Nope-v0'; it covers: PG-Follow-v0"):
+        load_hyperparams("ppo", "PG-Nope-v0")
+    custom = tmp_path / "custom.yml"
+    custom.write_text("PG-Follow-v0:\n  n_timesteps: 1e3\n  policy_kwargs:\n    activation_fn: Tanh\n")
+    hp = load_hyperparams("ppo", "PG-Follow-v0", custom)
+    assert hp.n_timesteps == 1000 and hp.algo_kwargs["policy_kwargs"]["activation_fn"].__name__ == "Tanh"
+    custom.write_text("PG-Follow-v0:\n  policy: MlpPolicy\n")
+    with pytest.raises(ConfigError, match="needs 'n_timesteps'"):
+        load_hyperparams("ppo", "PG-Follow-v0", custom)
+
+
+def test_train_config_errors() -> None:
+    with pytest.raises(ConfigError, match="unknown algo 'dqn'"):
+        TrainConfig(algo="dqn")
+    with pytest.raises(ConfigError, match="neither a challenge key"):
+        TrainConfig(env="CartPole-v1").env_spec()
+    assert TrainConfig(env="predict2").env_spec() == ("PG-Predict-v0", {"timesteps_ahead": 2})
