@@ -274,6 +274,9 @@ def _start_wandb(config: TrainConfig, out: Path, env_id: str, saved: dict[str, A
         import wandb
     except ImportError:
         raise MissingExtraError("--track", "wandb", "wandb") from None
+    from progressgym_env.benchmark.tracking import silence_weave_hint
+
+    silence_weave_hint()
     return wandb.init(
         project=config.wandb_project,
         dir=str(out),

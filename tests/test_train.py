@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import gymnasium as gym
@@ -57,6 +58,19 @@ def test_saved_model_is_an_agent_and_enters_the_benchmark_by_path(ppo_run, tmp_p
     runs = [r for r in load_results(tmp_path / "results.json") if r["agent"] == "ppo"]
     assert [r["final_score"] for r in runs] == result.eval_final_scores
     assert "| ppo |" in (tmp_path / "leaderboard.md").read_text()
+
+
+def test_challenge_placeholder_picks_one_model_per_challenge(ppo_run, tmp_path: Path) -> None:
+    out, result = ppo_run
+    models = tmp_path / "models"
+    (models / "predict1").mkdir(parents=True)
+    shutil.copy(out / "model.zip", models / "predict1" / "model.zip")
+    config = BenchmarkConfig(agents=[f"mine=ppo:{models}/{{challenge}}/model.zip"], challenges=["predict1"], seeds=1,
+                             out=str(tmp_path / "bench"), wandb=False, progress=False)
+    run_benchmark(config)
+    (run,) = load_results(tmp_path / "bench" / "results.json")
+    assert run["agent"] == "mine" and run["agent_config"]["path"] == str(models / "predict1" / "model.zip")
+    assert run["final_score"] == result.eval_final_scores[0]
 
 
 def test_model_of_another_value_space_is_refused(ppo_run) -> None:

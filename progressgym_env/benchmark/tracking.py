@@ -8,12 +8,22 @@ summary. Runs live in ``<out>/wandb/``; the mode is offline unless asked otherwi
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
 from progressgym_env.errors import ConfigError, MissingExtraError
 
 WANDB_MODES = ("offline", "online", "disabled")
+
+
+def silence_weave_hint() -> None:
+    """Stop wandb from suggesting Weave at every ``init``.
+
+    wandb mistakes this project's top-level ``agents`` package for the OpenAI Agents SDK and prints
+    "Detected [agents] in use ... install Weave" on each run. ``setdefault`` keeps a user's choice.
+    """
+    os.environ.setdefault("WANDB_DISABLE_WEAVE", "true")
 
 
 class WandbTracker:
@@ -44,6 +54,7 @@ class WandbTracker:
             ``wandb.Image``.
         """
         wandb = self._wandb
+        silence_weave_hint()
         self.out_dir.mkdir(parents=True, exist_ok=True)
         config = {**run["kwargs"], "seed": run["seed"], "challenge": run["challenge"], "agent": run["agent_config"]}
         wb_run = wandb.init(
