@@ -134,3 +134,11 @@ def test_config_errors_name_the_problem() -> None:
         BenchmarkConfig(agents=["ppo:a.zip", "ppo:b.zip"])
     with pytest.raises(ConfigError, match="seeds must be an int >= 1"):
         BenchmarkConfig(seeds=0)
+
+
+def test_a_bad_agent_fails_before_any_run(tmp_path: Path) -> None:
+    config = BenchmarkConfig(agents=["static", "ppo:/nonexistent/{challenge}/model.zip"], challenges=["follow"],
+                             seeds=1, out=str(tmp_path), wandb=False, progress=False)
+    with pytest.raises(ConfigError, match="/nonexistent/follow/model.zip' does not exist"):
+        run_benchmark(config)
+    assert not (tmp_path / "results.json").exists()

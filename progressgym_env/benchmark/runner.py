@@ -146,40 +146,42 @@ def run_benchmark(config: BenchmarkConfig, console: Any = None) -> BenchmarkSumm
             from progressgym_env.benchmark.tracking import WandbTracker
 
             tracker = WandbTracker(out, config.wandb_project, config.wandb_mode)
-        _append_config(out, config)
         agents = [parse_agent(spec) for spec in config.agents]
-        planned = [
-            (challenge, label, spec, seed)
-            for challenge in (get_challenge(k) for k in config.challenges)
-            for label, spec in agents
-            for seed in range(config.seeds)
-        ]
-        todo = [p for p in planned if (p[1], p[0].key, p[3]) not in done]
-        plotted: set[tuple[str, str]] = set()
-        with _progress(config.progress, len(todo), console) as advance:
-            for challenge in (get_challenge(k) for k in config.challenges):
-                env_kwargs = _env_kwargs(config, challenge)
-                env = gym.make(challenge.env_id, **env_kwargs)
-                try:
-                    for label, spec in agents:
-                        seeds = [s for s in range(config.seeds) if (label, challenge.key, s) not in done]
-                        if not seeds:
-                            continue
-                        agent = make_agent(spec.replace("{challenge}", challenge.key), env)
-                        for seed in seeds:
+        challenges = [get_challenge(key) for key in config.challenges]
+        planned = [(c.key, label, seed) for c in challenges for label, _ in agents for seed in range(config.seeds)]
+        todo = [(key, label, seed) for key, label, seed in planned if (label, key, seed) not in done]
+        envs = {c.key: gym.make(c.env_id, **_env_kwargs(config, c)) for c in challenges}
+        try:
+            # Build every agent before the first episode, so a bad spec (e.g. a missing model file)
+            # fails at once rather than after minutes of runs.
+            built = {
+                (key, label): make_agent(spec.replace("{challenge}", key), env)
+                for key, env in envs.items()
+                for label, spec in agents
+            }
+            _append_config(out, config)
+            with _progress(config.progress, len(todo), console) as advance:
+                for challenge in challenges:
+                    env, env_kwargs = envs[challenge.key], _env_kwargs(config, challenge)
+                    for label, _ in agents:
+                        for seed in range(config.seeds):
+                            if (label, challenge.key, seed) in done:
+                                continue
+                            agent = built[(challenge.key, label)]
                             run = _run_one(env, agent, label, challenge, env_kwargs, seed, config.history)
-                            first_plot = config.plots and (challenge.key, label) not in plotted
+                            png = _plot_path(out, challenge.key, label)
+                            first_plot = config.plots and not png.exists()
                             image = _plot_image(run) if (tracker is not None or first_plot) else None
                             if tracker is not None:
                                 run["wandb_dir"] = tracker.log_run(run, image)
                             if first_plot:
-                                plotted.add((challenge.key, label))
-                                _save_png(out, challenge.key, label, image)
+                                _save_png(png, image)
                             runs.append(run)
                             advance(f"{label} · {challenge.key} · seed {seed}")
-                finally:
-                    env.close()
-                write_results(results_path, runs)
+                    write_results(results_path, runs)
+        finally:
+            for env in envs.values():
+                env.close()
         write_results(results_path, runs)
         atomic_write_text(out / LEADERBOARD_FILE, leaderboard_markdown(runs))
     return BenchmarkSummary(out, len(todo), len(planned) - len(todo), len(runs))
@@ -234,13 +236,17 @@ def _plot_image(run: dict[str, Any]) -> Any:
         plt.close(figure)
 
 
-def _save_png(out: Path, challenge: str, label: str, image: Any) -> None:
+def _plot_path(out: Path, challenge: str, label: str) -> Path:
+    """``plots/<challenge>__<agent>.png`` (the agent label made file-name safe)."""
+    safe = re.sub(r"[^A-Za-z0-9_.+-]", "_", label)
+    return out / "plots" / f"{challenge}__{safe}.png"
+
+
+def _save_png(path: Path, image: Any) -> None:
     from PIL import Image
 
-    folder = out / "plots"
-    folder.mkdir(parents=True, exist_ok=True)
-    safe = re.sub(r"[^A-Za-z0-9_.+-]", "_", label)
-    Image.fromarray(image).save(folder / f"{challenge}__{safe}.png")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.fromarray(image).save(path)
 
 
 def _append_config(out: Path, config: BenchmarkConfig) -> None:
