@@ -62,6 +62,10 @@ class LogLikelihoodChooser:
     :param use_chat_template: wrap prompts in the chat template; ``None`` = when the tokenizer has one.
     :param length_normalize: divide each candidate's score by its token count (off by default: the
         evaluator's contract is the summed log-probability).
+    :param share_prompt_cache: compute each shared prompt prefix once and continue its KV cache for
+        the candidates (:mod:`progressgym_env.evaluator.cached_scoring`; same scores up to float
+        rounding, several times fewer tokens). ``batch_size`` then caps the rows per forward pass.
+        Falls back to one pass per prompt+candidate for models whose forward cannot continue a cache.
     """
 
     def __init__(
@@ -72,6 +76,7 @@ class LogLikelihoodChooser:
         device: Any = None,
         use_chat_template: bool | None = None,
         length_normalize: bool = False,
+        share_prompt_cache: bool = True,
     ) -> None:
         import torch
 
@@ -95,6 +100,7 @@ class LogLikelihoodChooser:
         self._pass_positions = "position_ids" in params
         self._keep_logits = "logits_to_keep" in params
         self.stats = ScoringStats()
+        self.share_prompt_cache = bool(share_prompt_cache)
 
     @property
     def use_chat_template(self) -> bool:
@@ -117,6 +123,13 @@ class LogLikelihoodChooser:
         """Summed candidate-token log-probabilities of each sequence, in input order."""
         import torch
 
+        if self.share_prompt_cache:
+            from progressgym_env.evaluator.cached_scoring import score_with_prefix_cache
+
+            cached = score_with_prefix_cache(self, sequences)
+            if cached is not None:
+                return cached
+            self.share_prompt_cache = False  # the model cannot continue a cache: plain path from now on
         order = sorted(range(len(sequences)), key=lambda i: len(sequences[i].ids), reverse=True)
         scores = [0.0] * len(sequences)
         was_training = getattr(self.model, "training", False)
