@@ -41,7 +41,7 @@ def mixed_questions(quick: ValueEvaluator) -> list[Question]:
     picked: list[Question] = []
     for bank in ("moralchoice", "foundations", "worldviews"):
         for fmt in ("label", "yesno", "repeat"):
-            picked.extend([q for q in qs if q.bank == bank and q.format == fmt][:2])
+            picked.extend([q for q in qs if q.bank == bank and q.format == fmt][:1])
     return picked
 
 
@@ -78,15 +78,24 @@ def test_tiny_model_is_seeded(tmp_path: Path, tiny_model_dir: Path) -> None:  # 
     assert torch.equal(wa, wb) and not torch.equal(wa, wc)
 
 
+def test_tiny_builder_rejects_bad_shapes(tmp_path: Path) -> None:
+    from progressgym_env.llm.tiny import build_tiny_model, build_tokenizer
+
+    with pytest.raises(ValueError, match="vocab_size must be at least"):
+        build_tokenizer(100)
+    with pytest.raises(ValueError, match="multiple of num_heads"):
+        build_tiny_model(tmp_path / "bad", hidden_size=30)
+
+
 # --------------------------------------------------------------------------- log-likelihood
 
 
 def test_scores_match_an_independent_forward_pass(tiny_lm, mixed_questions) -> None:  # noqa: F811
     model, tokenizer = tiny_lm
     chooser = LogLikelihoodChooser(model, tokenizer, batch_size=8)
-    scores = chooser.score(mixed_questions[:6])
+    scores = chooser.score(mixed_questions)
     encoder = PromptEncoder(tokenizer)
-    for q, q_scores in zip(mixed_questions[:6], scores):
+    for q, q_scores in zip(mixed_questions, scores):
         prompt = encoder.encode_prompt(q.prompt)
         for cand, score in zip(q.candidates, q_scores):
             assert score == pytest.approx(
@@ -129,10 +138,11 @@ def test_chat_template_use(tiny_lm, mixed_questions) -> None:  # noqa: F811
     assert all(np.isfinite(x).all() for x in p)
 
 
-def test_evaluate_with_the_tiny_model(tiny_lm, quick: ValueEvaluator) -> None:  # noqa: F811
+def test_evaluate_with_the_tiny_model(tiny_lm) -> None:  # noqa: F811
     model, tokenizer = tiny_lm
     model.train()
-    values = quick.evaluate(LogLikelihoodChooser(model, tokenizer, batch_size=32))
+    small = ValueEvaluator(max_scenarios_per_dim=1, formats=("label",))
+    values = small.evaluate(LogLikelihoodChooser(model, tokenizer, batch_size=32))
     assert model.training  # the chooser restores the caller's mode
     model.eval()
     assert values.shape == (19,) and np.isfinite(values).all()
