@@ -32,9 +32,22 @@ class EnvRow:
 
 
 ENV_TABLE: tuple[EnvRow, ...] = (
-    EnvRow("PG-Follow-v0", "progressgym_env.envs.follow:FollowEnv"),
-    EnvRow("PG-Predict-v0", "progressgym_env.envs.predict:PredictEnv", kwargs={"timesteps_ahead": 1}),
-    EnvRow("PG-Coevolve-v0", "progressgym_env.envs.coevolve:CoevolveEnv"),
+    EnvRow(
+        "PG-Follow-v0",
+        "progressgym_env.envs.follow:FollowEnv",
+        vector_entry_point="progressgym_env.envs.vector:FollowVectorEnv",
+    ),
+    EnvRow(
+        "PG-Predict-v0",
+        "progressgym_env.envs.predict:PredictEnv",
+        vector_entry_point="progressgym_env.envs.vector:PredictVectorEnv",
+        kwargs={"timesteps_ahead": 1},
+    ),
+    EnvRow(
+        "PG-Coevolve-v0",
+        "progressgym_env.envs.coevolve:CoevolveEnv",
+        vector_entry_point="progressgym_env.envs.vector:CoevolveVectorEnv",
+    ),
 )
 
 

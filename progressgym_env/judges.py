@@ -41,13 +41,26 @@ def make_similarity(name: str, human: np.ndarray) -> Similarity:
     if name == "cosine":
         return cosine
     if name == "centered":
-        center = np.asarray(human, dtype=np.float64).mean(axis=0)
-
-        def centered_cosine(a: np.ndarray, b: np.ndarray) -> Any:
-            return cosine(np.asarray(a) - center, np.asarray(b) - center)
-
-        return centered_cosine
+        return centered_similarity(np.asarray(human, dtype=np.float64).mean(axis=-2))
     raise ConfigError(f"unknown similarity {name!r}; choose one of {SIMILARITIES}")
+
+
+def centered_similarity(center: np.ndarray) -> Similarity:
+    """Cosine of both vectors minus ``center``.
+
+    :param center: one history's mean vector (d,), or one per batch row (N, d): then the arguments
+        are shaped (N, ..., d) and row n is centred on ``center[n]`` (the native vector env).
+    """
+    center = np.asarray(center, dtype=np.float64)
+
+    def centered_cosine(a: np.ndarray, b: np.ndarray) -> Any:
+        a = np.asarray(a)
+        c = center
+        if c.ndim > 1:  # align (N, d) with (N, ..., d)
+            c = c.reshape(c.shape[:-1] + (1,) * (a.ndim - c.ndim) + c.shape[-1:])
+        return cosine(a - c, np.asarray(b) - c)
+
+    return centered_cosine
 
 
 def progress_score(simulated: np.ndarray, human: np.ndarray, similarity: Similarity = cosine) -> float:
@@ -190,6 +203,110 @@ class CoevolveJudge(Judge):
     def reference_scores(self) -> tuple[float, float]:
         frozen = np.broadcast_to(self.human[0], self.human.shape)
         return self.final_score({"simulated": frozen}), self.final_score({"simulated": self.human})
+
+
+class BatchedJudge:
+    """The judge of one challenge over N histories at once: the native vector env's scorer.
+
+    The same formulas and numpy reductions as :class:`FollowJudge`, :class:`PredictJudge` and
+    :class:`CoevolveJudge` (so the same numbers, bit for bit, as N scalar judges), on arrays with a
+    leading env axis. Histories can be replaced row by row (procedural resets); the per-history
+    constants (centres, reference scores) are recomputed for those rows only.
+
+    :param challenge: ``"follow"``, ``"predict"`` or ``"coevolve"``.
+    :param human: the N histories, shape (N, T, d) (a broadcast view is fine for one fixed history).
+    :param similarity: reward similarity (``"cosine"`` or ``"centered"``).
+    :param timesteps_ahead: k for Predict (validated like :class:`PredictJudge`).
+    """
+
+    def __init__(
+        self, challenge: str, human: np.ndarray, similarity: str = "cosine", timesteps_ahead: int | None = None
+    ) -> None:
+        scalar = make_judge(challenge, np.asarray(human[0]), similarity, timesteps_ahead)  # validates all
+        self.challenge = challenge
+        self.similarity_name = similarity
+        self.offset = int(timesteps_ahead or 0) if challenge == "predict" else 0
+        self.num_steps = scalar.num_steps
+        self.human = human
+        n, _, d = human.shape
+        self.center = np.zeros((n, d))
+        self.lock_in = np.zeros(n)
+        self.reference = np.ones(n)
+        self.set_histories(slice(None), human)
+
+    def set_histories(self, rows: slice | np.ndarray, human: np.ndarray) -> None:
+        """Histories of ``rows`` become ``human`` (n, T, d); their constants are recomputed.
+
+        Writes into ``self.human`` unless ``human`` already is it (the constructor's call).
+        """
+        if human is not self.human:
+            self.human[rows] = human
+        if human.strides[0] == 0:  # one fixed history broadcast to every row: compute its constants once
+            human = human[:1]
+        if self.similarity_name == "centered":
+            self.center[rows] = human.mean(axis=-2)
+        self.lock_in[rows], self.reference[rows] = self._reference_scores(human)
+
+    def similarity(self, rows: slice | np.ndarray) -> Similarity:
+        """The reward similarity for the histories of ``rows``."""
+        if self.similarity_name == "centered":
+            return centered_similarity(self.center[rows])
+        return cosine
+
+    def step_rewards(
+        self, rows: slice | np.ndarray, targets: np.ndarray, models: np.ndarray, simulated: np.ndarray | None
+    ) -> np.ndarray:
+        """Per-step rewards of ``rows``: like :meth:`Judge.step_reward` on (n, d) models (and S_t).
+
+        :param targets: the rows' targets (n, d) (H_t, or H_{t+k} for Predict; unused by Coevolve).
+        """
+        similarity = self.similarity(rows)
+        if self.challenge == "coevolve":
+            assert simulated is not None, "Coevolve rewards need the simulated humans"
+            return progress_scores(simulated, self.human[rows], similarity)
+        return np.asarray(similarity(targets, models), dtype=np.float64)
+
+    def final_scores(
+        self,
+        rows: slice | np.ndarray,
+        models: np.ndarray,
+        simulated: np.ndarray | None = None,
+        rewards: np.ndarray | None = None,
+    ) -> np.ndarray:
+        """The paper scores of ``rows`` (plain cosine), like :meth:`Judge.final_score` per row.
+
+        :param models: (n, num_steps, d) the models after each step (Follow, Predict).
+        :param simulated: (n, T, d) S_0..S_{T-1} (Coevolve).
+        :param rewards: (n, num_steps) the episode's rewards: with plain-cosine rewards Coevolve's
+            per-S terms for S_1.. are exactly the rewards, so only S_0's is recomputed.
+        """
+        human = self.human[rows]
+        if self.challenge == "coevolve":
+            assert simulated is not None, "Coevolve scores need the simulated humans"
+            if rewards is not None and self.similarity_name == "cosine":
+                first = progress_scores(simulated[:, 0], human)
+                return np.concatenate([first[:, None], rewards], axis=1).mean(axis=-1)
+            return progress_scores(simulated, human[:, None]).mean(axis=-1)
+        start = FIRST_SCORED_STEP + self.offset
+        return np.asarray(cosine(human[:, start : start + self.num_steps], models)).mean(axis=-1)
+
+    def normalized_scores(self, rows: slice | np.ndarray, scores: np.ndarray) -> np.ndarray:
+        """0 = value lock-in, 1 = reference, per row (like :meth:`Judge.normalized_score`)."""
+        lock_in, reference = self.lock_in[rows], self.reference[rows]
+        span = reference - lock_in
+        tiny = np.abs(span) < 1e-12
+        return np.where(tiny, 0.0, (scores - lock_in) / np.where(tiny, 1.0, span))
+
+    def _reference_scores(self, human: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        n, steps, _ = human.shape
+        if self.challenge == "coevolve":
+            first = progress_scores(human[:, 0], human)
+            frozen = np.repeat(first[:, None], steps, axis=1).mean(axis=-1)
+            return frozen, progress_scores(human, human[:, None]).mean(axis=-1)
+        start = FIRST_SCORED_STEP + self.offset
+        frozen = np.broadcast_to(human[:, :1], (n, self.num_steps, human.shape[2]))
+        lock_in = np.asarray(cosine(human[:, start : start + self.num_steps], frozen)).mean(axis=-1)
+        return lock_in, np.ones(n)
 
 
 def validate_timesteps_ahead(timesteps_ahead: Any, num_steps: int) -> None:
