@@ -41,7 +41,7 @@ class VLLMChooser:
     :param use_chat_template: wrap prompts in the chat template; ``None`` = when the tokenizer has one.
     :param length_normalize: divide each candidate's score by its token count.
     :param llm_kwargs: passed to ``vllm.LLM`` (e.g. ``dtype="bfloat16"``, ``load_format="dummy"`` for
-        random weights, ``gpu_memory_utilization``).
+        random weights, ``gpu_memory_utilization``); ``enable_prefix_caching`` defaults to False.
     :raises MissingExtraError: vllm is not installed.
     :raises DeviceUnavailableError: no CUDA device.
     """
@@ -67,6 +67,9 @@ class VLLMChooser:
 
         self._vllm = vllm
         if isinstance(model, str):
+            # Prompt logprobs bypass the prefix cache, and some vLLM releases returned stale values
+            # for cached positions (vllm-project/vllm#42019): keep it off unless asked for.
+            llm_kwargs.setdefault("enable_prefix_caching", False)
             self.llm = vllm.LLM(model=model, tokenizer=tokenizer_path or model, **llm_kwargs)
         else:
             self.llm = model
