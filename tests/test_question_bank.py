@@ -100,7 +100,9 @@ def test_option_texts_are_cleaned(bank_all: QuestionBank) -> None:
         "Support the decision out of respect for their authority",
         "Challenge the decision based on its merits and your own judgment",
     )
+    assert bank_all.get("F_184").context == "You witness a child being bullied at the park. Do you intervene?"
     for s in bank_all:
+        assert s.context == s.context.strip() and s.context[:1] not in '"“”'
         for text in s.options:
             assert text == text.strip() and not text.endswith(";") and text[:1] not in '"“”'
 

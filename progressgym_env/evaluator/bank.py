@@ -11,8 +11,9 @@ dimensions of :data:`progressgym_env.value_spaces.MORAL19`:
 
 The files carry known defects (see the data README). They are handled here, never by editing the
 files: duplicate moralchoice ids become distinct scenarios with a ``#<n>`` suffix; option texts are
-stripped of whitespace, a trailing ``;`` and stray surrounding quotes; rows whose options fail the
-validation rules of :func:`option_defects` are skipped with a :class:`BankDefectWarning` naming each.
+stripped of whitespace, a trailing ``;`` and stray surrounding quotes (contexts of whitespace and a
+surrounding pair of quotes); rows whose options fail the validation rules of :func:`option_defects`
+are skipped with a :class:`BankDefectWarning` naming each.
 
 The bank is split deterministically into an *eval* part (what the evaluator measures) and a *train*
 part (what the LLM backend builds preference data from), so update data never touches evaluation
@@ -110,6 +111,16 @@ def clean_option(text: str) -> str:
             text = text[1:]
         if text[-1:] in _DOUBLE_QUOTES:
             text = text[:-1]
+    return text
+
+
+def clean_context(text: str) -> str:
+    """Strip a context of surrounding whitespace and one pair of surrounding double quotes."""
+    text = text.strip()
+    if len(text) >= 2 and text[0] in _DOUBLE_QUOTES and text[-1] in _DOUBLE_QUOTES:
+        inner = text[1:-1].strip()
+        if quotes_balanced(inner):
+            return inner
     return text
 
 
@@ -304,7 +315,7 @@ def parse_bank_file(
     for line, row in _read_rows(bank, text, filename):
         source_id = row["scenario_id"].strip()
         options = tuple(clean_option(row[c]) for c in _OPTION_COLUMNS[bank])
-        context = row["context"].strip()
+        context = clean_context(row["context"])
         reasons = option_defects(options)
         if not context:
             reasons.insert(0, "context is empty")
