@@ -1,0 +1,366 @@
+"""The ``llm`` backend: real HF causal LMs as the agent's model, human proxies and simulated human.
+
+How each call of the backend protocol (:mod:`progressgym_env.backends.base`) is realised:
+
+- ``reset``: the agent's model is its starting checkpoint (the century-13 proxy unless
+  ``agent_model`` is set; loaded lazily), the simulated human (PG-Coevolve) the century-13 proxy.
+  Their starting vectors come from the ``models`` history of the nine proxies, measured once and
+  cached on disk (:class:`~progressgym_env.llm.measure.ProxyPanel`).
+- ``update_model(action)``: an all-zero action is no update. Otherwise a preference dataset is drawn
+  from the bank's *train* split (:mod:`~progressgym_env.llm.preference_data`: for dim i,
+  ``round(|a_i| * pairs_per_unit)`` pairs whose chosen option raises dim i if a_i > 0, lowers it if
+  a_i < 0), the model is trained on it with TRL's ``DPOTrainer`` and a fresh LoRA adapter that is then
+  merged (:mod:`~progressgym_env.llm.dpo_update`), and the evaluator (eval split) measures it.
+- ``update_simulated_human(t)``: SFT on answers sampled from proxy t (``sft_history_epochs``, 1), then
+  on answers sampled from the agent's model (``sft_ai_epochs``, 2) (:mod:`~progressgym_env.llm.sft_update`);
+  then the evaluator measures it.
+- ``elicit(respondent, t, budget)``: the budget is split evenly across the 19 dims; each query draws a
+  train-split question feeding the dim from the elicitation pool and samples the respondent's answer
+  from its choice probabilities (the proxies' are cached); the estimate is the share of answers that
+  uphold the dim. ``budget=None`` returns the exact vector.
+
+Every random draw (pairs, formats, orders, answers, trainer seeds) comes from the env's generator, so
+an episode is reproducible from its seed on CPU (``nondeterministic`` is True on CUDA). With
+``run_dir`` set, each call is checkpointed and a re-run resumes (:mod:`~progressgym_env.llm.checkpoint`).
+"""
+
+from __future__ import annotations
+
+import time
+import warnings
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from progressgym_env.backends.base import Respondent
+from progressgym_env.elicitation import split_queries
+from progressgym_env.errors import ConfigError
+from progressgym_env.evaluator.bank import load_question_bank
+from progressgym_env.history import History
+from progressgym_env.llm.checkpoint import EpisodeJournal, action_digest, history_digest, rng_state
+from progressgym_env.llm.config import LLMConfig
+from progressgym_env.llm.measure import ProxyPanel
+from progressgym_env.llm.model_loading import (
+    apply_adapters,
+    check_model_source,
+    identities_key,
+    load_causal_lm,
+    model_identity,
+    resolve_device,
+)
+from progressgym_env.llm.proxies import (
+    HistoryCacheError,
+    answer_shares,
+    build_elicitation_pool,
+    draw_queries,
+    pad_probs,
+    save_json,
+)
+from progressgym_env.value_spaces import MORAL19
+
+_SEED_HIGH = 2**31 - 1
+
+
+class LLMBackend:
+    """Backend whose models are HF causal LMs updated with TRL (DPO for the agent, SFT for Coevolve's human).
+
+    :param config: an :class:`LLMConfig` or a dict of its fields (None = defaults: the 8B proxies).
+    :raises ModelLoadError: a proxy or agent path that does not exist or has no tokenizer.
+    """
+
+    name = "llm"
+
+    def __init__(self, config: LLMConfig | dict[str, Any] | None = None) -> None:
+        self.config = LLMConfig.from_any(config)
+        cfg = self.config
+        self.device = resolve_device(cfg.device)
+        self.nondeterministic = self.device.startswith("cuda")
+        check_model_source(cfg.agent_id())
+        self._train_bank = load_question_bank("train")
+        self.pool = build_elicitation_pool(cfg.elicit_max_scenarios_per_dim, cfg.train_formats, self._train_bank)
+        self.panel = ProxyPanel(cfg, self.pool)
+        self.evaluator = self.panel.evaluator
+        self.timings: list[dict[str, Any]] = []
+        """One dict per live (not replayed) call: call, century, seconds of training and measuring."""
+        self.stats = {"dpo_updates": 0, "sft_updates": 0, "evaluations": 0, "replayed_calls": 0}
+        self._episode = -1
+        self._rng: np.random.Generator | None = None
+        self._history: History | None = None
+        self._journal: EpisodeJournal | None = None
+        self._century = 1
+        self._model_values = np.zeros(MORAL19.dim)
+        self._sim_values = np.zeros(MORAL19.dim)
+        self._agent: tuple[Any, Any] | None = None
+        self._sim: tuple[Any, Any] | None = None
+        self._agent_adapters: list[Path] = []
+        self._sim_adapters: list[Path] = []
+
+    # -- histories ----------------------------------------------------------------------------
+
+    def models_history(self) -> History:
+        """The nine proxies' measured vectors as a moral19 history (cached on disk)."""
+        return self.panel.history()
+
+    def _agent_initial_values(self) -> np.ndarray:
+        cfg = self.config
+        if cfg.agent_id() == cfg.proxy_ids()[0]:
+            return self.models_history().values[0].copy()
+        identity = model_identity(cfg.agent_id())
+        key = identities_key([identity], self.evaluator.fingerprint())
+        path = cfg.cache_dir() / f"model-vector-{key[:16]}.json"
+        if path.exists():
+            import json
+
+            try:
+                data = json.loads(path.read_text(encoding="utf-8"))
+                values = np.array(data["values"], dtype=np.float64)
+                ok = data["key"] == key and values.shape == (MORAL19.dim,) and np.isfinite(values).all()
+            except (OSError, ValueError, KeyError, TypeError) as exc:
+                raise HistoryCacheError(f"the cached agent vector {path} is corrupt ({exc}); delete it") from None
+            if not ok:
+                raise HistoryCacheError(f"the cached agent vector {path} does not match the agent model; delete it")
+            return values
+        model, tokenizer = self._load(cfg.agent_id(), [])
+        values = self._measure(model, tokenizer)
+        save_json(path, {"key": key, "model": cfg.agent_id(), "values": values.tolist()})
+        return values
+
+    # -- protocol -------------------------------------------------------------------------------
+
+    def reset(self, history: History, rng: np.random.Generator, *, simulate_human: bool) -> None:
+        """Start an episode: models back to their starting checkpoints; open (or replay) the checkpoint."""
+        if tuple(history.dims) != MORAL19.dims:
+            raise ConfigError(
+                f"the llm backend measures models on the 19 moral19 dims, but the history is in "
+                f"{history.value_space.name!r} ({history.dim} dims); use history='models' (the proxies' "
+                "measured vectors) or a moral19 trajectory file"
+            )
+        n_proxies = len(self.config.proxy_ids())
+        if history.num_steps != n_proxies:
+            raise ConfigError(f"the history has {history.num_steps} time steps but the llm backend has {n_proxies} proxies")
+        measured = self.models_history()
+        if history_digest(history) != history_digest(measured):
+            warnings.warn(
+                "the env's history is not the one measured from this backend's proxies: rewards are scored "
+                "against it while observations and Coevolve's history pull come from the proxies",
+                stacklevel=2,
+            )
+        self._rng = rng
+        self._history = history
+        self._episode += 1
+        self._century = 1
+        self._agent = self._sim = None
+        self._agent_adapters, self._sim_adapters = [], []
+        self._model_values = self._agent_initial_values()
+        self._sim_values = measured.values[0].copy()
+        self._journal = None
+        if self.config.run_dir is not None:
+            header = {
+                "config_fingerprint": self.config.fingerprint(),
+                "history_sha256": history_digest(history),
+                "simulate_human": bool(simulate_human),
+                "rng_at_reset": rng_state(rng),
+                "episode": self._episode,
+                "agent_initial_values": self._model_values.tolist(),
+            }
+            folder = Path(self.config.run_dir) / f"episode-{self._episode:04d}"
+            self._journal = EpisodeJournal(folder, header)
+            self.config.save_json(Path(self.config.run_dir) / "llm_config.json")
+
+    @property
+    def model_values(self) -> np.ndarray:
+        return self._model_values
+
+    @property
+    def simulated_values(self) -> np.ndarray:
+        return self._sim_values
+
+    def update_model(self, action: np.ndarray) -> np.ndarray:
+        """One century's DPO update (no update for an all-zero action); returns the measured vector."""
+        rng = self._require_rng()
+        t = self._century
+        self._century += 1
+        args = {"century": t, "action_sha256": action_digest(action)}
+        entry = self._replay("update_model", args)
+        if entry is not None:
+            self._model_values = np.array(entry["result"]["model_values"], dtype=np.float64)
+            self._agent_adapters += [self._journal.folder / rel for rel in entry["adapters"]]  # type: ignore[union-attr]
+            self._agent = None if entry["adapters"] else self._agent
+            return self._model_values
+        before = rng_state(rng)
+        adapters: list[str] = []
+        timing: dict[str, float] = {}
+        if np.any(action):
+            from progressgym_env.evaluator.choosers.encoding import PromptEncoder
+            from progressgym_env.llm.dpo_update import dpo_update
+            from progressgym_env.llm.preference_data import build_preference_pairs, dpo_rows
+
+            cfg = self.config
+            pairs = build_preference_pairs(self._train_bank, action, cfg.pairs_per_unit, rng, cfg.train_formats)
+            seed = int(rng.integers(_SEED_HIGH))
+            model, tokenizer = self._agent_model()
+            adapter_dir = self._journal.adapter_dir(t, "agent") if self._journal else None
+            model, stats = dpo_update(
+                model, tokenizer, dpo_rows(pairs, PromptEncoder(tokenizer)), cfg,
+                device=self.device, seed=seed, adapter_dir=adapter_dir,
+            )
+            self._agent = (model, tokenizer)
+            self.stats["dpo_updates"] += 1
+            start = time.perf_counter()
+            self._model_values = self._measure(model, tokenizer)
+            timing = {"dpo_s": stats.seconds, "eval_s": time.perf_counter() - start, "dpo_steps": stats.steps,
+                      "pairs": stats.examples}
+            if adapter_dir is not None:
+                self._agent_adapters.append(adapter_dir)
+                adapters.append(self._journal.relative(adapter_dir))  # type: ignore[union-attr]
+            self.timings.append({"call": "update_model", "century": t, **timing})
+        self._record("update_model", args, before, {"model_values": self._model_values.tolist()}, adapters, timing)
+        return self._model_values
+
+    def update_simulated_human(self, t: int) -> np.ndarray:
+        """S_t: SFT on proxy t's answers, then on the agent model's answers; returns the measured vector."""
+        rng = self._require_rng()
+        args = {"century": int(t)}
+        entry = self._replay("update_simulated_human", args)
+        if entry is not None:
+            self._sim_values = np.array(entry["result"]["simulated_values"], dtype=np.float64)
+            self._sim_adapters += [self._journal.folder / rel for rel in entry["adapters"]]  # type: ignore[union-attr]
+            self._sim = None if entry["adapters"] else self._sim
+            return self._sim_values
+        from progressgym_env.evaluator.choosers.encoding import PromptEncoder
+        from progressgym_env.evaluator.choosers.loglik import LogLikelihoodChooser
+        from progressgym_env.llm.sft_update import answer_rows, sample_choices, sft_update
+
+        cfg = self.config
+        before = rng_state(rng)
+        model, tokenizer = self._sim_model()
+        encoder = PromptEncoder(tokenizer)
+        adapters: list[str] = []
+        timing: dict[str, float] = {}
+        pulls = (("sim-history", cfg.sft_history_epochs), ("sim-ai", cfg.sft_ai_epochs))
+        for role, epochs in pulls:
+            idx = rng.integers(len(self.pool.questions), size=cfg.sft_questions)
+            questions = [self.pool.questions[int(i)] for i in idx]
+            if role == "sim-history":
+                probs = [p[: q.n_options] for p, q in zip(self.panel.probs()[t][idx], questions)]
+            else:
+                agent, agent_tok = self._agent_model()
+                probs = LogLikelihoodChooser(agent, agent_tok, batch_size=cfg.eval_batch_size)(questions)
+            choices = sample_choices(rng, probs)
+            seed = int(rng.integers(_SEED_HIGH))
+            adapter_dir = self._journal.adapter_dir(t, role) if self._journal and epochs > 0 else None
+            model, stats = sft_update(
+                model, tokenizer, answer_rows(questions, choices, encoder), cfg,
+                epochs=epochs, device=self.device, seed=seed, adapter_dir=adapter_dir,
+            )
+            self.stats["sft_updates"] += int(stats.steps > 0)
+            timing[f"{role}_s"] = stats.seconds
+            if adapter_dir is not None:
+                self._sim_adapters.append(adapter_dir)
+                adapters.append(self._journal.relative(adapter_dir))  # type: ignore[union-attr]
+        self._sim = (model, tokenizer)
+        start = time.perf_counter()
+        self._sim_values = self._measure(model, tokenizer)
+        timing["eval_s"] = time.perf_counter() - start
+        self.timings.append({"call": "update_simulated_human", "century": int(t), **timing})
+        self._record("update_simulated_human", args, before, {"simulated_values": self._sim_values.tolist()},
+                     adapters, timing)
+        return self._sim_values
+
+    def elicit(self, respondent: Respondent, t: int, budget: int | None) -> tuple[np.ndarray, int]:
+        """Sampled answers of proxy ``t`` (``history``) or of the simulated human -> per-dim estimate."""
+        rng = self._require_rng()
+        if respondent not in ("history", "simulated"):
+            raise ConfigError(f"respondent must be 'history' or 'simulated', got {respondent!r}")
+        if budget is None:
+            exact = self._history.values[t] if respondent == "history" else self._sim_values  # type: ignore[union-attr]
+            return np.array(exact, dtype=np.float64), 0
+        args = {"respondent": respondent, "century": int(t), "budget": int(budget)}
+        entry = self._replay("elicit", args)
+        if entry is not None:
+            return np.array(entry["result"]["estimate"], dtype=np.float64), int(entry["result"]["queries"])
+        before = rng_state(rng)
+        picks = draw_queries(rng, self.pool, split_queries(int(budget), MORAL19.dim))
+        if respondent == "history":
+            table = self.panel.probs()[t]
+
+            def probs_of(idx: np.ndarray) -> np.ndarray:
+                return table[idx]
+        else:
+            from progressgym_env.evaluator.choosers.loglik import LogLikelihoodChooser
+
+            model, tokenizer = self._sim_model()
+            chooser = LogLikelihoodChooser(model, tokenizer, batch_size=self.config.eval_batch_size)
+
+            def probs_of(idx: np.ndarray) -> np.ndarray:
+                return pad_probs(chooser([self.pool.questions[int(i)] for i in idx]))
+
+        estimate = answer_shares(rng, self.pool, picks, probs_of)
+        self._record("elicit", args, before, {"estimate": estimate.tolist(), "queries": int(budget)})
+        return estimate, int(budget)
+
+    def config_dict(self) -> dict[str, Any]:
+        return {"backend": self.name, **self.config.to_dict()}
+
+    def close(self) -> None:
+        """Drop the models (and free GPU memory)."""
+        self._agent = self._sim = None
+        self._rng = None
+        from progressgym_env.llm.proxies import _free_accelerator_memory
+
+        _free_accelerator_memory()
+
+    # -- helpers --------------------------------------------------------------------------------
+
+    def _require_rng(self) -> np.random.Generator:
+        if self._rng is None:
+            from progressgym_env.errors import EpisodeOrderError
+
+            raise EpisodeOrderError("LLMBackend: call reset() before updating or eliciting")
+        return self._rng
+
+    def _replay(self, call: str, args: dict[str, Any]) -> dict[str, Any] | None:
+        if self._journal is None:
+            return None
+        entry = self._journal.replay(call, args, self._require_rng())
+        if entry is not None:
+            self.stats["replayed_calls"] += 1
+        return entry
+
+    def _record(
+        self,
+        call: str,
+        args: dict[str, Any],
+        rng_before: dict[str, Any],
+        result: dict[str, Any],
+        adapters: list[str] | None = None,
+        timings: dict[str, float] | None = None,
+    ) -> None:
+        if self._journal is not None:
+            self._journal.append(call, args, rng_before, self._require_rng(), result, adapters, timings)
+
+    def _load(self, source: str, adapters: list[Path]) -> tuple[Any, Any]:
+        model, tokenizer = load_causal_lm(source, device=self.device, dtype=self.config.dtype)
+        if adapters:
+            model = apply_adapters(model, adapters)
+        return model, tokenizer
+
+    def _agent_model(self) -> tuple[Any, Any]:
+        """The agent's model, loading the base and merging recorded adapters when needed."""
+        if self._agent is None:
+            self._agent = self._load(self.config.agent_id(), self._agent_adapters)
+        return self._agent
+
+    def _sim_model(self) -> tuple[Any, Any]:
+        """The simulated human's model (the century-13 proxy plus its recorded adapters)."""
+        if self._sim is None:
+            self._sim = self._load(self.config.proxy_ids()[0], self._sim_adapters)
+        return self._sim
+
+    def _measure(self, model: Any, tokenizer: Any) -> np.ndarray:
+        from progressgym_env.evaluator.choosers.loglik import LogLikelihoodChooser
+
+        self.stats["evaluations"] += 1
+        chooser = LogLikelihoodChooser(model, tokenizer, batch_size=self.config.eval_batch_size)
+        return np.asarray(self.evaluator.evaluate(chooser), dtype=np.float64)

@@ -1,0 +1,134 @@
+"""Turn an action into DPO preference data from the *train* split of the question bank (DESIGN §6).
+
+For each dimension i with a_i != 0, the pool is every (scenario, chosen option, rejected option)
+of the train split whose choice moves dim i in the direction sign(a_i)
+(:meth:`~progressgym_env.evaluator.QuestionBank.preference_pairs`). ``round(|a_i| * pairs_per_unit)``
+pairs are drawn from it with the env's generator (without replacement while the pool lasts), and
+each is rendered as a question in a random format and display order, exactly as the evaluator renders
+questions; the chosen and rejected answers are the candidates of the chosen and rejected options. The
+prompts go through the same :class:`~progressgym_env.evaluator.choosers.encoding.PromptEncoder` the
+log-likelihood chooser uses, so training and measuring see the same text. Evaluation questions are
+never used (they live in the other split).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Sequence
+
+import numpy as np
+
+from progressgym_env.errors import ConfigError
+from progressgym_env.evaluator.bank import QuestionBank, Scenario
+from progressgym_env.evaluator.questions import FORMATS_BY_N_OPTIONS, Question, display_orders, render_question
+
+
+@dataclass(frozen=True)
+class PreferencePair:
+    """One DPO example.
+
+    :param dim: the value dim the pair was drawn for.
+    :param direction: +1 (chosen raises ``dim``) or -1 (chosen lowers it).
+    :param question: the rendered question.
+    :param chosen: the candidate answer of the chosen option.
+    :param rejected: the candidate answer of the rejected option.
+    """
+
+    dim: int
+    direction: int
+    question: Question
+    chosen: str
+    rejected: str
+
+
+def pair_counts(action: np.ndarray, pairs_per_unit: int) -> np.ndarray:
+    """Pairs per dim: ``round(|a_i| * pairs_per_unit)`` (int array)."""
+    return np.rint(np.abs(np.asarray(action, dtype=np.float64)) * pairs_per_unit).astype(np.int64)
+
+
+def render_pair(
+    scenario: Scenario, chosen: int, rejected: int, fmt: str, order: Sequence[int]
+) -> tuple[Question, str, str]:
+    """Render a (chosen, rejected) option pair of ``scenario`` as a question and its two answers.
+
+    :param chosen: original index of the preferred option.
+    :param rejected: original index of the other option.
+    :param fmt: question format (must apply to the scenario).
+    :param order: display permutation (displayed position -> original index).
+    """
+    question = render_question(scenario, fmt, order)
+    position = {original: shown for shown, original in enumerate(question.order)}
+    return question, question.candidates[position[chosen]], question.candidates[position[rejected]]
+
+
+def build_preference_pairs(
+    bank: QuestionBank,
+    action: np.ndarray,
+    pairs_per_unit: int,
+    rng: np.random.Generator,
+    formats: Sequence[str] = ("label", "yesno", "repeat"),
+) -> list[PreferencePair]:
+    """Draw one century's preference pairs for ``action``.
+
+    :param bank: the *train* split (an eval split is refused: update data must not touch it).
+    :param action: the (19,) action in [-1, 1].
+    :param pairs_per_unit: pairs per dim at |a_i| = 1.
+    :param rng: the env's generator (every draw comes from it).
+    :param formats: formats to render in (those not applying to a scenario's option count are skipped).
+    :return: the pairs, dim by dim.
+    """
+    if bank.split == "eval":
+        raise ConfigError("preference data must come from the 'train' split, not the held-out 'eval' split")
+    action = np.asarray(action, dtype=np.float64)
+    pairs: list[PreferencePair] = []
+    for dim, count in enumerate(pair_counts(action, pairs_per_unit)):
+        if count == 0:
+            continue
+        direction = 1 if action[dim] > 0 else -1
+        pool = bank.preference_pairs(dim, direction)
+        if not pool:
+            raise ConfigError(f"the {bank.split!r} split has no preference pair for dim {dim} direction {direction:+d}")
+        picks = rng.choice(len(pool), size=int(count), replace=bool(count > len(pool)))
+        for index in picks:
+            scenario, chosen, rejected = pool[int(index)]
+            allowed = [f for f in formats if f in FORMATS_BY_N_OPTIONS[scenario.n_options]]
+            if not allowed:
+                raise ConfigError(f"train_formats {tuple(formats)} render no {scenario.n_options}-option question")
+            fmt = allowed[int(rng.integers(len(allowed)))]
+            orders = display_orders(scenario.n_options)
+            order = orders[int(rng.integers(len(orders)))]
+            question, chosen_text, rejected_text = render_pair(scenario, chosen, rejected, fmt, order)
+            pairs.append(PreferencePair(dim, direction, question, chosen_text, rejected_text))
+    return pairs
+
+
+def prompt_text(encoder: Any, prompt: str) -> str:
+    """The prompt string a TRL trainer should see so it tokenises as the chooser does.
+
+    TRL tokenises prompts without special tokens; when no chat template is used the chooser lets the
+    tokenizer add its BOS, so the BOS text is prepended here.
+    """
+    text = encoder.prompt_text(prompt)
+    if not encoder.use_chat_template:
+        bos = getattr(encoder.tokenizer, "bos_token", None)
+        ids = encoder.tokenizer("x", add_special_tokens=True)["input_ids"]
+        if bos and ids and ids[0] == encoder.tokenizer.bos_token_id:
+            text = bos + text
+    return text
+
+
+def completion_text(encoder: Any, candidate: str) -> str:
+    """A candidate answer as the chooser scores it (a leading space without chat template)."""
+    return candidate if encoder.use_chat_template else " " + candidate
+
+
+def dpo_rows(pairs: Sequence[PreferencePair], encoder: Any) -> list[dict[str, str]]:
+    """TRL's standard preference format: ``{"prompt", "chosen", "rejected"}`` strings."""
+    return [
+        {
+            "prompt": prompt_text(encoder, p.question.prompt),
+            "chosen": completion_text(encoder, p.chosen),
+            "rejected": completion_text(encoder, p.rejected),
+        }
+        for p in pairs
+    ]

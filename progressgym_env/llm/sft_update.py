@@ -1,0 +1,90 @@
+"""PG-Coevolve's pulls on the simulated human: SFT on another model's answers (TRL ``SFTTrainer``).
+
+ProgressGym moves the simulated human toward the century's proxy with 1 epoch of SFT on that proxy's
+answers, then toward the agent's model with 2 epochs on the agent's answers. Answers are *sampled*
+from the answering model's choice probabilities on train-split questions (with the env generator),
+so the simulated human learns the answerer's distribution, not only its argmax.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+
+from progressgym_env.evaluator.questions import Question
+from progressgym_env.llm.config import LLMConfig
+from progressgym_env.llm.dpo_update import UpdateStats
+from progressgym_env.llm.preference_data import completion_text, prompt_text
+from progressgym_env.llm.training import lora_config, quiet_training, save_and_merge, silence_printer, trainer_kwargs
+
+
+def sample_choices(rng: np.random.Generator, probs: Sequence[np.ndarray]) -> np.ndarray:
+    """One displayed-option index per probability array, drawn with ``rng`` (inverse CDF, one uniform each)."""
+    uniforms = rng.random(len(probs))
+    out = np.empty(len(probs), dtype=np.int64)
+    for i, (p, u) in enumerate(zip(probs, uniforms)):
+        cdf = np.cumsum(np.asarray(p, dtype=np.float64))
+        out[i] = min(int(np.searchsorted(cdf, u * cdf[-1], side="right")), len(cdf) - 1)
+    return out
+
+
+def answer_rows(questions: Sequence[Question], choices: Sequence[int], encoder: Any) -> list[dict[str, str]]:
+    """TRL's prompt-completion format: the question and the candidate of the chosen displayed option."""
+    return [
+        {"prompt": prompt_text(encoder, q.prompt), "completion": completion_text(encoder, q.candidates[int(c)])}
+        for q, c in zip(questions, choices)
+    ]
+
+
+def sft_update(
+    model: Any,
+    tokenizer: Any,
+    rows: Sequence[dict[str, str]],
+    config: LLMConfig,
+    *,
+    epochs: float,
+    device: str,
+    seed: int,
+    adapter_dir: str | Path | None = None,
+) -> tuple[Any, UpdateStats]:
+    """Fine-tune ``model`` on prompt-completion ``rows`` (loss on the completion only) and merge.
+
+    :param model: the simulated human's causal LM (no adapter attached).
+    :param tokenizer: its tokenizer.
+    :param rows: ``{"prompt", "completion"}`` strings (see :func:`answer_rows`).
+    :param config: batch size, learning rate, max length and LoRA settings.
+    :param epochs: SFT epochs (0 = no pull).
+    :param device: ``cpu`` or ``cuda[:N]``.
+    :param seed: seed of the adapter init and data order.
+    :param adapter_dir: where to save the trained adapter (None: not saved).
+    :return: (the updated model, statistics).
+    """
+    if not rows or epochs <= 0:
+        return model, UpdateStats(0, 0, 0.0, 0.0)
+    from datasets import Dataset
+    from trl import SFTConfig, SFTTrainer
+
+    start = time.perf_counter()
+    with quiet_training() as scratch:
+        args = SFTConfig(
+            **trainer_kwargs(config, device, seed, scratch),
+            per_device_train_batch_size=config.sft_batch_size,
+            num_train_epochs=float(epochs),
+            learning_rate=config.sft_learning_rate,
+            completion_only_loss=True,
+            packing=False,
+        )
+        trainer = SFTTrainer(
+            model=model,
+            args=args,
+            train_dataset=Dataset.from_list(list(rows)),
+            processing_class=tokenizer,
+            peft_config=lora_config(config),
+        )
+        silence_printer(trainer)
+        output = trainer.train()
+        merged = save_and_merge(trainer.model, adapter_dir)
+    return merged, UpdateStats(len(rows), int(output.global_step), time.perf_counter() - start, float(output.training_loss))
