@@ -58,6 +58,16 @@ class ProgressGymEnv(gym.Env[np.ndarray, np.ndarray]):
             raise ConfigError(
                 f"render_mode {render_mode!r} is not supported; choose one of {self.metadata['render_modes']} or None"
             )
+        backend_obj: Backend | None = None
+        if isinstance(history, str) and history == "models":
+            # The models history is measured from the backend's human proxies (llm backend).
+            backend_obj = make_backend(backend, backend_config)
+            provider = getattr(backend_obj, "models_history", None)
+            if provider is None:
+                raise ConfigError(
+                    f"history='models' is measured from human-proxy models and needs backend='llm', got {backend_obj.name!r}"
+                )
+            history = provider()
         self.history_source: HistorySource = resolve_history(history)
         self.num_centuries = int(self.history_source.num_steps)
         self.value_space = self.history_source.value_space
@@ -67,7 +77,7 @@ class ProgressGymEnv(gym.Env[np.ndarray, np.ndarray]):
         self.query_budget = query_budget
         self.timesteps_ahead = timesteps_ahead
         self._validate_extra_kwargs()
-        self.backend: Backend = make_backend(backend, backend_config)
+        self.backend: Backend = backend_obj if backend_obj is not None else make_backend(backend, backend_config)
         self.render_mode = render_mode
 
         d = self.dim
