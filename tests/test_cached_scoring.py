@@ -204,3 +204,19 @@ def test_smollm2_cached_scores_equal_plain() -> None:
               [("moralchoice", "label"), ("moralchoice", "yesno"), ("foundations", "repeat"), ("worldviews", "label")]]
     for a, b in zip(cached.score(picked), plain.score(picked)):
         np.testing.assert_allclose(a, b, atol=TOL, rtol=0)
+
+
+def test_compaction_keeps_every_rows_real_columns_in_order() -> None:
+    from progressgym_env.evaluator.cached_scoring import _compact, _Past
+
+    mask = torch.tensor([[0, 1, 0, 0, 1, 1] + [0] * 20, [1, 0, 1, 1, 0, 0] + [0] * 19 + [1]])
+    keys = [torch.arange(2 * 3 * 26 * 2, dtype=torch.float32).reshape(2, 3, 26, 2)]
+    past = _Past(keys, [k + 1000 for k in keys], mask, mask.sum(-1))
+    out = _compact(past, slack=4)
+    assert out.mask.tolist() == [[0, 1, 1, 1], [1, 1, 1, 1]]
+    for row in range(2):
+        real = mask[row].nonzero().squeeze(-1)
+        kept = out.mask[row].nonzero().squeeze(-1)
+        assert torch.equal(out.keys[0][row][:, kept], keys[0][row][:, real])
+        assert torch.equal(out.values[0][row][:, kept], keys[0][row][:, real] + 1000)
+    assert _compact(past, slack=40) is past  # little padding: left alone

@@ -250,19 +250,20 @@ class PrefixTreeScorer:
 
         items.sort(key=lambda item: len(item[0].tokens))
         for chunk in self._chunks(items):
-            past = None
+            rows = None
             if parent is not None:
                 rows = torch.tensor([row for _, row in chunk], dtype=torch.long, device=parent.mask.device)
-                past = parent.select(rows)
             needs_cache = any(node.children for node, _ in chunk)
-            extended = self._forward([node for node, _ in chunk], past, needs_cache)
+            extended = self._forward([node for node, _ in chunk], parent, rows, needs_cache)
             children = [(child, row) for row, (node, _) in enumerate(chunk) for child in node.children.values()]
             if children:
                 self._run_level(children, extended)
 
-    def _forward(self, nodes: list[_Node], past: _Past | None, needs_cache: bool) -> _Past | None:
-        """One forward pass over ``nodes`` continuing ``past``; records requested log-probs."""
+    def _forward(self, nodes: list[_Node], parent: _Past | None, rows: Any, needs_cache: bool) -> _Past | None:
+        """One forward pass over ``nodes`` continuing rows ``rows`` of ``parent``; records requested log-probs."""
         import torch
+
+        past = parent.select(rows) if parent is not None else None
 
         width = max(len(node.tokens) for node in nodes)
         n = len(nodes)
@@ -284,6 +285,7 @@ class PrefixTreeScorer:
         }
         if past is not None:
             kwargs[self._cache_arg] = _to_cache(past)
+            past.keys, past.values = [], []  # the cache holds its own copies now
         if self._keep_logits:
             kwargs["logits_to_keep"] = keep
         out = self.model(**kwargs)
@@ -299,7 +301,7 @@ class PrefixTreeScorer:
         if returned is None:
             returned = getattr(out, "past_key_values", None)
         keys, values = _from_cache(returned)
-        return _Past(keys, values, mask, base_lengths + seg_mask.sum(-1))
+        return _compact(_Past(keys, values, mask, base_lengths + seg_mask.sum(-1)))
 
     def _record(self, nodes: list[_Node], logits: Any, keep: int) -> None:
         """Add each request's log-probability to its sequence's score."""
@@ -320,6 +322,37 @@ class PrefixTreeScorer:
         values = logprobs.gather(-1, torch.tensor(targets, device=device)[:, None]).squeeze(-1).tolist()
         for seq, value in zip(owners, values):
             self._scores[seq] += value
+
+
+def _compact(past: _Past, slack: int = 16) -> _Past:
+    """Drop padding columns from a cache: every row's real tokens move, in order, to the right end.
+
+    Each level left-pads its segments, so without this the cache grows by the widest segment of every
+    level it passed (several times the real length after ten levels) in memory and attention cost.
+    Keys already carry their rotary positions, so moving columns changes nothing else.
+
+    :param past: the cache to compact.
+    :param slack: leave it as is when it has fewer than this many surplus columns.
+    """
+    import torch
+
+    width = past.mask.shape[1]
+    longest = int(past.lengths.max())
+    if width - longest < slack:
+        return past
+    # a stable sort of the 0/1 mask puts each row's pads first, real tokens last and in order
+    order = torch.argsort(past.mask, dim=1, stable=True)[:, width - longest :]
+    index = order[:, None, :, None]
+
+    def gather(t: Any) -> Any:
+        return t.gather(2, index.expand(-1, t.shape[1], -1, t.shape[3]))
+
+    return _Past(
+        [gather(k) for k in past.keys],
+        [gather(v) for v in past.values],
+        past.mask.gather(1, order),
+        past.lengths,
+    )
 
 
 def _to_cache(past: _Past) -> Any:
