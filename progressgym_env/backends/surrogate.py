@@ -114,9 +114,12 @@ class SurrogateBackend:
         cfg = self.config
         shift = np.multiply(action, cfg.capacity, dtype=np.float64)
         if cfg.finetune_noise_sd > 0:
-            shift += cfg.finetune_noise_sd * self._rng.standard_normal(action.shape[0])  # type: ignore[union-attr]
-        self._model_logits = self._model_logits + shift
-        self._model_values = sigmoid(self._model_logits)
+            noise = self._rng.standard_normal(action.shape[0])  # type: ignore[union-attr]
+            noise *= cfg.finetune_noise_sd
+            shift += noise
+        shift += self._model_logits  # the new logits (the old array may be referenced elsewhere)
+        self._model_logits = shift
+        self._model_values = sigmoid(shift)
         return self._model_values
 
     def update_simulated_human(self, t: int) -> np.ndarray:

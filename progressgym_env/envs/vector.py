@@ -26,8 +26,9 @@ Infos: Gymnasium's dict-of-arrays form, exactly the layout ``SyncVectorEnv`` bui
     int64/float64 for numbers, object arrays for strings and lists) and ``_key`` a bool mask of the
     sub-envs that set it; ``episode_record`` is a nested dict of the same form (its record arrays are
     (N, T, d), (N, steps, d), ...). :func:`episode_record_at` recovers one sub-env's plain record,
-    ready for :func:`~progressgym_env.judges.score_record`. Record fields that every sub-env shares
-    (names, config, provenance) are the same objects across the sub-envs of one step.
+    ready for :func:`~progressgym_env.judges.score_record` (its own copies). The record fields every
+    sub-env shares (names, config, provenance) are built once: their object arrays are fresh at every
+    step but hold the same list objects, so treat them as read-only.
 
 Random numbers: ``rng_mode``
     Same seed ⇒ same trajectories needs each sub-env to draw from its own generator, seeded like the
@@ -198,9 +199,13 @@ class ProgressGymVectorEnv(VectorEnv):
         self._simulated = np.zeros((n, T, d)) if self._simulates else np.zeros((n, 0, d))
         self._last_obs = np.zeros((n, 2 * d + 1), dtype=np.float32)
         self._autoreset = np.zeros(n, dtype=bool)
+        self._any_autoreset = False
         self._needs_reset = True
         self._env_rngs: list[np.random.Generator | None] = [None] * n
         self._action_shape = (n, d)
+        self._all = _Rows(np.arange(n), n)
+        self._ones = np.ones(d, dtype=np.float32)
+        self._full_constants: dict[str, Any] | None = None  # the shared record fields, every row set
 
     # -- Gymnasium vector API ---------------------------------------------------------------------
 
@@ -213,7 +218,7 @@ class ProgressGymVectorEnv(VectorEnv):
         if options:
             raise ConfigError(f"{self.env_id} vector env: reset takes only the 'reset_mask' option, got {sorted(options)}")
         if mask is None:
-            rows = _Rows(np.arange(self.num_envs), self.num_envs)
+            rows = self._all
         else:
             rows = _Rows.of(self._checked_mask(mask))
         if mask is not None and self._needs_reset:
@@ -223,6 +228,7 @@ class ProgressGymVectorEnv(VectorEnv):
         infos: dict[str, Any] = {}
         self._reset_rows(rows, obs, infos)
         self._autoreset[rows.sel] = False
+        self._any_autoreset = bool(self._autoreset.any())
         self._needs_reset = False
         self._last_obs = obs
         return obs.copy(), infos
@@ -237,15 +243,16 @@ class ProgressGymVectorEnv(VectorEnv):
         rewards = np.zeros(n)
         terminated = np.zeros(n, dtype=bool)
         infos: dict[str, Any] = {}
-        if self._autoreset.any():
+        if self._any_autoreset:
             stepping, resetting = _Rows.of(~self._autoreset), _Rows.of(self._autoreset)
         else:
-            stepping, resetting = _Rows(np.arange(n), n), None
+            stepping, resetting = self._all, None
         if stepping.count:
             self._step_rows(stepping, actions, obs, rewards, terminated, infos)
         if resetting is not None:
             self._reset_rows(resetting, obs, infos)
         self._autoreset = terminated.copy()
+        self._any_autoreset = bool(terminated.any())
         self._last_obs = obs
         return obs.copy(), rewards, terminated, np.zeros(n, dtype=bool), infos
 
@@ -395,7 +402,7 @@ class ProgressGymVectorEnv(VectorEnv):
         t_rows = self._t[sel]
         t: int | np.ndarray = int(t_rows[0]) if (t_rows == t_rows[0]).all() else t_rows
         action = actions[sel]
-        moving = np.abs(action) @ np.ones(d, dtype=np.float32) > 0  # an all-zero action is no update at all
+        moving = np.abs(action) @ self._ones > 0  # an all-zero action is no update at all
         shift = np.multiply(action, cfg.capacity, dtype=np.float64)
         if cfg.finetune_noise_sd > 0:
             shift += cfg.finetune_noise_sd * self._noise(rows, moving)
@@ -425,6 +432,12 @@ class ProgressGymVectorEnv(VectorEnv):
         if simulated is not None:
             _put(infos, "simulated_human_values", rows, simulated.copy())
 
+        if isinstance(t, int):  # every row at the same century (the usual lockstep)
+            if t == self._last_step:
+                self._terminate(rows, t, model, obs, terminated, infos)
+            else:
+                self._observe_next(rows, t, model, simulated, obs, infos)
+            return
         done = t_rows == self._last_step
         if not done.any():
             self._observe_next(rows, t, model, simulated, obs, infos)
@@ -489,7 +502,12 @@ class ProgressGymVectorEnv(VectorEnv):
         _put(record, "rewards", rows, np.array(rewards))
         if simulated is not None:
             _put(record, "simulated", rows, np.array(simulated))
-        if self._template is not None:
+        if self._template is not None and rows.full:  # the usual case: build once, hand out copies
+            if self._full_constants is None:
+                self._full_constants = {}
+                _put_constants(self._full_constants, rows, self._template)
+            record.update(_copy_arrays(self._full_constants))
+        elif self._template is not None:
             _put_constants(record, rows, copy.deepcopy(self._template))
         else:
             for i in rows.index.tolist():
@@ -538,6 +556,11 @@ def _put(infos: dict[str, Any], key: str, rows: _Rows, values: np.ndarray) -> No
     infos[f"_{key}"][rows.sel] = True
 
 
+def _copy_arrays(info: Mapping[str, Any]) -> dict[str, Any]:
+    """Fresh arrays (and nested dicts) for an info structure; object entries keep their objects."""
+    return {k: _copy_arrays(v) if isinstance(v, dict) else v.copy() for k, v in info.items()}
+
+
 def _put_constants(record: dict[str, Any], rows: _Rows, constants: Mapping[str, Any]) -> None:
     """Broadcast the shared record fields into ``record`` for ``rows``, with SyncVectorEnv's dtypes."""
     num_envs = rows.num_envs
@@ -582,7 +605,7 @@ def _unbatch(batched: Mapping[str, Any], index: int) -> dict[str, Any]:
             out[key] = _unbatch(value, index)
         elif batched[f"_{key}"][index]:
             item = value[index]
-            out[key] = item.item() if isinstance(item, np.generic) else item
+            out[key] = item.item() if isinstance(item, np.generic) else copy.deepcopy(item)
     return out
 
 
