@@ -63,7 +63,11 @@ class FollowEnv(ProgressGymEnv):
     | `render_mode`    | str or None                   | `None`         | `ansi` (table) or `rgb_array` (matplotlib plot)     |
 
     ## Vectorized environment
-    ``gym.make_vec("PG-Follow-v0", num_envs=N)`` with ``vectorization_mode="sync"`` or ``"async"``.
+    ``gym.make_vec("PG-Follow-v0", num_envs=N)`` builds the native
+    :class:`~progressgym_env.envs.vector.FollowVectorEnv` (all N sub-envs stepped as numpy arrays,
+    surrogate backend, ``NEXT_STEP`` autoreset; ``rng_mode="exact"`` gives trajectories equal to N
+    single envs seeded alike). ``vectorization_mode="sync"`` or ``"async"`` vectorises single envs
+    (any backend). The same holds for ``PG-Predict-v0`` and ``PG-Coevolve-v0``.
 
     ## Version History
     * v0: initial version (surrogate and LLM backends, corpus and procedural histories).
