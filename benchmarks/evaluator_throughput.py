@@ -2,12 +2,15 @@
 
 Builds the tiny test Llama (or loads ``--model``), renders a stratified subset of the eval split and
 measures the HF log-likelihood chooser at each ``--batch-sizes`` value on the same questions, after a
-warm-up. Reports scored candidates/s, real tokens/s, padding overhead, and the largest difference of
-the value vector against the first batch size (batching must not change results).
+warm-up, in each ``--modes`` mode: ``plain`` (one forward pass per prompt+candidate,
+``share_prompt_cache=False``) and ``prefix`` (shared prompt prefixes computed once and their KV cache
+continued, the chooser's default; ``batch_size`` then caps rows per pass). Reports scored
+candidates/s, real tokens/s, padding overhead, and the largest difference of the value vector from the
+first row's (batching and prefix sharing must not change results).
 
 Usage::
 
-    python benchmarks/evaluator_throughput.py                      # batch sizes 1 and 32
+    python benchmarks/evaluator_throughput.py                      # batch sizes 1 and 32, both modes
     python benchmarks/evaluator_throughput.py --batch-sizes 1,8,32,64 --threads 2 --json out.json
     python benchmarks/evaluator_throughput.py --max-scenarios-per-dim 0   # whole eval split
 """
@@ -36,6 +39,9 @@ class ThroughputConfig:
     batch_sizes: tuple[int, ...] = field(
         default=(1, 32), metadata={"help": "Chooser batch sizes to compare."}
     )
+    modes: tuple[str, ...] = field(
+        default=("plain", "prefix"), metadata={"help": "plain and/or prefix scoring."}
+    )
     max_scenarios_per_dim: int = field(default=8, metadata={"help": "Subset cap per dim; 0 = whole split."})
     split: str = field(default="eval", metadata={"help": "Bank split."})
     repeats: int = field(default=1, metadata={"help": "Timed evaluations per batch size (best is kept)."})
@@ -46,6 +52,7 @@ class ThroughputConfig:
 class ThroughputRow:
     """One measured batch size."""
 
+    mode: str
     batch_size: int
     seconds: float
     candidates: int
@@ -62,6 +69,7 @@ def parse_args() -> tuple[ThroughputConfig, str | None]:
         "--model", default=None, help=ThroughputConfig.__dataclass_fields__["model"].metadata["help"]
     )
     p.add_argument("--batch-sizes", default="1,32", help="comma-separated chooser batch sizes")
+    p.add_argument("--modes", default="plain,prefix", help="comma-separated: plain, prefix")
     p.add_argument("--max-scenarios-per-dim", type=int, default=8, help="subset cap per dim; 0 = whole split")
     p.add_argument("--split", default="eval", choices=("eval", "train", "all"))
     p.add_argument("--repeats", type=int, default=1)
@@ -69,7 +77,11 @@ def parse_args() -> tuple[ThroughputConfig, str | None]:
     p.add_argument("--json", default=None, help="write the results to this JSON file")
     a = p.parse_args()
     sizes = tuple(int(x) for x in a.batch_sizes.split(",") if x.strip())
-    cfg = ThroughputConfig(a.model, sizes, a.max_scenarios_per_dim, a.split, a.repeats, a.threads)
+    modes = tuple(m.strip() for m in a.modes.split(",") if m.strip())
+    unknown = [m for m in modes if m not in ("plain", "prefix")]
+    if unknown:
+        p.error(f"--modes takes plain and/or prefix, got {unknown}")
+    cfg = ThroughputConfig(a.model, sizes, modes, a.max_scenarios_per_dim, a.split, a.repeats, a.threads)
     return cfg, a.json
 
 
@@ -93,36 +105,41 @@ def run(cfg: ThroughputConfig) -> dict:
             split=cfg.split, max_scenarios_per_dim=cfg.max_scenarios_per_dim or None, batch_size=4096
         )
     questions = evaluator.questions()
-    LogLikelihoodChooser(model, tokenizer, batch_size=8)(questions[:8])  # warm-up
+    for share in (False, True):  # warm-up both paths
+        LogLikelihoodChooser(model, tokenizer, batch_size=8, share_prompt_cache=share)(questions[:8])
 
     rows: list[ThroughputRow] = []
     first_values = None
-    for bs in cfg.batch_sizes:
-        best = None
-        for _ in range(max(1, cfg.repeats)):
-            chooser = LogLikelihoodChooser(model, tokenizer, batch_size=bs)
-            start = time.perf_counter()
-            values = evaluator.evaluate(chooser)
-            seconds = time.perf_counter() - start
-            if best is None or seconds < best[0]:
-                best = (seconds, values, chooser.stats)
-        seconds, values, stats = best
-        if first_values is None:
-            first_values = values
-        rows.append(
-            ThroughputRow(
-                batch_size=bs,
-                seconds=seconds,
-                candidates=stats.candidates,
-                tokens=stats.tokens,
-                padded_tokens=stats.padded_tokens,
-                candidates_per_s=stats.candidates / seconds,
-                tokens_per_s=stats.tokens / seconds,
-                max_abs_diff_vs_first=float(np.max(np.abs(values - first_values))),
+    for mode in cfg.modes:
+        for bs in cfg.batch_sizes:
+            best = None
+            for _ in range(max(1, cfg.repeats)):
+                chooser = LogLikelihoodChooser(
+                    model, tokenizer, batch_size=bs, share_prompt_cache=mode == "prefix"
+                )
+                start = time.perf_counter()
+                values = evaluator.evaluate(chooser)
+                seconds = time.perf_counter() - start
+                if best is None or seconds < best[0]:
+                    best = (seconds, values, chooser.stats)
+            seconds, values, stats = best
+            if first_values is None:
+                first_values = values
+            rows.append(
+                ThroughputRow(
+                    mode=mode,
+                    batch_size=bs,
+                    seconds=seconds,
+                    candidates=stats.candidates,
+                    tokens=stats.tokens,
+                    padded_tokens=stats.padded_tokens,
+                    candidates_per_s=stats.candidates / seconds,
+                    tokens_per_s=stats.tokens / seconds,
+                    max_abs_diff_vs_first=float(np.max(np.abs(values - first_values))),
+                )
             )
-        )
     return {
-        "config": {**asdict(cfg), "batch_sizes": list(cfg.batch_sizes)},
+        "config": {**asdict(cfg), "batch_sizes": list(cfg.batch_sizes), "modes": list(cfg.modes)},
         "machine": {
             "platform": platform.platform(),
             "processor": platform.processor() or platform.machine(),
@@ -145,7 +162,7 @@ def print_table(report: dict) -> None:
         f"load average {report['machine']['loadavg_1m_at_end']:.1f} on {report['machine']['cpu_count']} CPUs"
     )
     header = (
-        f"{'batch':>5} {'seconds':>8} {'candidates':>10} {'cand/s':>9} {'tokens/s':>10} "
+        f"{'mode':>6} {'batch':>5} {'seconds':>8} {'candidates':>10} {'cand/s':>9} {'tokens/s':>10} "
         f"{'pad %':>6} {'max|dv|':>9}"
     )
     print(header)
@@ -153,7 +170,8 @@ def print_table(report: dict) -> None:
     for r in report["rows"]:
         pad = 100 * (1 - r["tokens"] / r["padded_tokens"]) if r["padded_tokens"] else 0.0
         print(
-            f"{r['batch_size']:>5} {r['seconds']:>8.2f} {r['candidates']:>10} {r['candidates_per_s']:>9.0f} "
+            f"{r['mode']:>6} {r['batch_size']:>5} {r['seconds']:>8.2f} {r['candidates']:>10} "
+            f"{r['candidates_per_s']:>9.0f} "
             f"{r['tokens_per_s']:>10.0f} {pad:>6.1f} {r['max_abs_diff_vs_first']:>9.1e}"
         )
 
