@@ -10,7 +10,8 @@ with ``--tokenizer``.
 For each engine it times ``ValueEvaluator.evaluate`` over the whole split (or a ``--max-scenarios-
 per-dim`` subset) and reports wall time, scored candidates/s, prompt tokens/s and peak GPU memory:
 
-- ``hf``: :class:`LogLikelihoodChooser` (transformers, SDPA attention), batch sizes ``--hf-batch``;
+- ``hf-prefix`` / ``hf-plain``: :class:`LogLikelihoodChooser` (transformers, SDPA attention) with
+  shared-prefix KV caching (its default) or one pass per prompt+candidate, batch sizes ``--hf-batch``;
 - ``vllm``: :class:`VLLMChooser` with ``load_format="dummy"`` (random weights from the same config),
   only when vllm is importable.
 
@@ -59,6 +60,9 @@ class GpuBenchConfig:
     split: str = field(default="eval", metadata={"help": "Bank split to evaluate."})
     max_scenarios_per_dim: int = field(default=0, metadata={"help": "Subset cap per dim; 0 = whole split."})
     hf_batch: tuple[int, ...] = field(default=(32,), metadata={"help": "HF chooser batch sizes."})
+    hf_modes: tuple[str, ...] = field(
+        default=("prefix", "plain"), metadata={"help": "HF scoring: prefix (shared KV cache), plain."}
+    )
     layers: int = field(default=32, metadata={"help": "Transformer blocks (32 = Llama-3-8B)."})
     tokenizer: str | None = field(
         default=None, metadata={"help": "Local tokenizer folder; default: train one."}
@@ -74,6 +78,7 @@ def parse_args() -> tuple[GpuBenchConfig, str | None]:
     p.add_argument("--split", default="eval", choices=("eval", "train", "all"))
     p.add_argument("--max-scenarios-per-dim", type=int, default=0)
     p.add_argument("--hf-batch", default="32", help="comma-separated HF chooser batch sizes")
+    p.add_argument("--hf-modes", default="prefix,plain", help="comma-separated: prefix, plain")
     p.add_argument("--layers", type=int, default=32)
     p.add_argument("--tokenizer", default=None)
     p.add_argument("--engines", default="hf,vllm")
@@ -88,6 +93,7 @@ def parse_args() -> tuple[GpuBenchConfig, str | None]:
         a.split,
         a.max_scenarios_per_dim,
         tuple(int(x) for x in a.hf_batch.split(",") if x.strip()),
+        tuple(m.strip() for m in a.hf_modes.split(",") if m.strip()),
         a.layers,
         a.tokenizer,
         tuple(e.strip() for e in a.engines.split(",") if e.strip()),
@@ -112,7 +118,7 @@ def _sync() -> None:
 
 
 def _timed_evaluate(evaluator, chooser) -> tuple[float, object]:
-
+    """Wall time of one full evaluation, GPU work included."""
     _sync()
     start = time.perf_counter()
     values = evaluator.evaluate(chooser)
@@ -154,7 +160,12 @@ def run(cfg: GpuBenchConfig) -> dict:
         pad_token_id=tokenizer.pad_token_id,
     )
     report: dict = {
-        "config": {**asdict(cfg), "hf_batch": list(cfg.hf_batch), "engines": list(cfg.engines)},
+        "config": {
+            **asdict(cfg),
+            "hf_batch": list(cfg.hf_batch),
+            "hf_modes": list(cfg.hf_modes),
+            "engines": list(cfg.engines),
+        },
         "device": torch.cuda.get_device_name(0) if torch.cuda.is_available() else "cpu",
         "torch": torch.__version__,
         "model_shape": shape,
@@ -176,15 +187,22 @@ def run(cfg: GpuBenchConfig) -> dict:
         model.eval()
         report["hf_build_seconds"] = time.perf_counter() - t0
         report["parameters"] = sum(p.numel() for p in model.parameters())
-        LogLikelihoodChooser(model, tokenizer, batch_size=8)(questions[:8])  # warm-up (kernels, allocator)
-        for bs in cfg.hf_batch:
-            if torch.cuda.is_available():
-                torch.cuda.reset_peak_memory_stats()
-            chooser = LogLikelihoodChooser(model, tokenizer, batch_size=bs)
-            seconds, values = _timed_evaluate(evaluator, chooser)
-            hf_values = values if hf_values is None else hf_values
-            report["runs"].append(_row("hf", bs, seconds, chooser.stats, values))
-            print(_format(report["runs"][-1]), flush=True)
+        for share in (False, True):  # warm-up (kernels, allocator) of both scoring paths
+            LogLikelihoodChooser(model, tokenizer, batch_size=8, share_prompt_cache=share)(questions[:8])
+        for mode in cfg.hf_modes:
+            for bs in cfg.hf_batch:
+                if torch.cuda.is_available():
+                    torch.cuda.reset_peak_memory_stats()
+                chooser = LogLikelihoodChooser(
+                    model, tokenizer, batch_size=bs, share_prompt_cache=mode == "prefix"
+                )
+                seconds, values = _timed_evaluate(evaluator, chooser)
+                row = _row(f"hf-{mode}", bs, seconds, chooser.stats, values)
+                if hf_values is None:
+                    hf_values = values
+                row["max_abs_diff_vs_first_hf"] = float(np.max(np.abs(np.asarray(values) - hf_values)))
+                report["runs"].append(row)
+                print(_format(row), flush=True)
         del model, chooser
         gc.collect()
         if torch.cuda.is_available():
@@ -214,7 +232,11 @@ def run(cfg: GpuBenchConfig) -> dict:
                 chooser(questions[:8])  # warm-up
                 chooser.stats.__init__()
                 seconds, values = _timed_evaluate(evaluator, chooser)
-                report["runs"].append(_row("vllm", None, seconds, chooser.stats, values))
+                row = _row("vllm", None, seconds, chooser.stats, values)
+                row["peak_gpu_gib"] = None  # vLLM preallocates gpu_memory_utilization of the card
+                if hf_values is not None:  # same random config, but not the same random weights
+                    row["note"] = "dummy weights differ from the HF model's: vectors are not comparable"
+                report["runs"].append(row)
                 print(_format(report["runs"][-1]), flush=True)
     for r in report["runs"]:
         r["values_finite"] = bool(np.isfinite(np.asarray(r["values"])).all())
@@ -240,9 +262,10 @@ def _row(engine: str, batch: int | None, seconds: float, stats, values) -> dict:
 
 def _format(r: dict) -> str:
     return (
-        f"{r['engine']:>5} batch={r['batch_size']} evaluation {r['seconds']:.1f} s  "
+        f"{r['engine']:>10} batch={r['batch_size']} evaluation {r['seconds']:.1f} s  "
         f"{r['candidates']} candidates ({r['candidates_per_s']:.0f}/s)  {r['tokens']} tokens "
-        f"({r['tokens_per_s']:.0f}/s)  peak {r['peak_gpu_gib']:.1f} GiB"
+        f"({r['tokens_per_s']:.0f}/s)  peak "
+        + (f"{r['peak_gpu_gib']:.1f} GiB" if r["peak_gpu_gib"] is not None else "n/a")
     )
 
 
