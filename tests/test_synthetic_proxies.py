@@ -1,0 +1,152 @@
+"""Synthetic century proxies (make-proxies) on a tiny local model: outputs, resume, bad settings."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+pytest.importorskip("torch")
+pytest.importorskip("trl")
+
+from llm_fixtures import tiny_model_dir  # noqa: E402,F401
+
+from progressgym_env.errors import ConfigError, HistoryFormatError  # noqa: E402
+from progressgym_env.history import load_history_file  # noqa: E402
+from progressgym_env.llm import synthetic_proxies as sp  # noqa: E402
+
+pytestmark = pytest.mark.filterwarnings("ignore::progressgym_env.evaluator.bank.BankDefectWarning")
+
+CENTURIES = list(range(13, 22))
+
+
+def _config(base: Path, out: Path, **kw: Any) -> sp.SyntheticProxyConfig:
+    settings = dict(
+        base=str(base), out=str(out), eval_max_scenarios_per_dim=1, pairs_per_unit=2, dpo_max_steps=1,
+        dpo_batch_size=2, lora_r=2, progress=False, device="cpu",
+    )
+    settings.update(kw)
+    return sp.SyntheticProxyConfig(**settings)
+
+
+@pytest.fixture(scope="module")
+def built(tiny_model_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[sp.SyntheticProxyConfig, Any, list]:  # noqa: F811
+    config = _config(tiny_model_dir, tmp_path_factory.mktemp("proxies") / "out")
+    history, records = sp.build_synthetic_proxies(config)
+    return config, history, records
+
+
+def test_century_action_is_the_clipped_logit_gap() -> None:
+    target = np.full(19, 0.5)
+    measured = np.full(19, 0.5)
+    measured[0], measured[1] = 0.269, 0.99  # logit -1.0, +4.6
+    a = sp.century_action(target, measured, capacity=2.0)
+    assert a.dtype == np.float32 and a.shape == (19,)
+    assert a[0] == pytest.approx(0.5, abs=1e-3) and a[1] == -1.0 and np.all(a[2:] == 0)
+
+
+def test_nine_proxies_and_a_measured_history(built: Any) -> None:
+    config, history, records = built
+    out = Path(config.out)
+    assert [r.century for r in records] == CENTURIES
+    for century in CENTURIES:
+        folder = out / f"C{century:03d}"
+        assert (folder / "config.json").is_file() and (folder / "tokenizer.json").is_file()
+        assert (folder / sp.CENTURY_RECORD).is_file()
+    on_disk = load_history_file(out / "history.json")
+    assert on_disk.value_space.name == "moral19" and on_disk.values.shape == (9, 19)
+    np.testing.assert_allclose(on_disk.values, [r.values for r in records])
+    # the history records what was measured, not the targets
+    targets = load_history_file(out / "targets.json")
+    assert not np.allclose(on_disk.values, targets.values)
+    np.testing.assert_allclose(on_disk.provenance["targets"], targets.values)
+    assert on_disk.provenance["source"] == "synthetic-proxies"
+    assert len(on_disk.provenance["models"]) == 9
+    for record in records:
+        assert record.pairs > 0 and record.dpo_steps == 1
+        # chained: each century starts where the previous one was measured
+    for before, after in zip(records, records[1:]):
+        np.testing.assert_allclose(after.start_values, before.values)
+
+
+def test_proxies_load_as_ordinary_checkpoints(built: Any) -> None:
+    from progressgym_env.evaluator.choosers import load_chooser
+
+    config, _, _ = built
+    chooser = load_chooser(Path(config.out) / "C015")
+    assert chooser.model.config.model_type == "llama"
+
+
+def test_rerun_resumes_without_training(built: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    config, history, _ = built
+
+    def no_training(*args: Any, **kwargs: Any) -> Any:
+        raise AssertionError("a finished century was trained again")
+
+    monkeypatch.setattr("progressgym_env.llm.dpo_update.dpo_update", no_training)
+    again, _ = sp.build_synthetic_proxies(config)
+    np.testing.assert_array_equal(again.values, history.values)
+
+
+def test_interrupted_run_finishes_only_the_missing_centuries(
+    built: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    config, history, records = built
+    copy = tmp_path / "copy"
+    shutil.copytree(config.out, copy)
+    for century in (19, 20, 21):
+        shutil.rmtree(copy / f"C{century:03d}")
+    (copy / "history.json").unlink()
+    (copy / ".C019.tmp-crashed").mkdir()  # debris of a killed save
+    import progressgym_env.llm.dpo_update as dpo_module
+
+    calls: list[int] = []
+    real = dpo_module.dpo_update
+
+    def counting(*args: Any, **kwargs: Any) -> Any:
+        calls.append(1)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(dpo_module, "dpo_update", counting)
+    resumed, new_records = sp.build_synthetic_proxies(replace(config, out=str(copy)))
+    assert len(calls) == 3
+    np.testing.assert_array_equal(resumed.values[:6], history.values[:6])
+    assert [r.century for r in new_records] == CENTURIES
+    assert (copy / "history.json").is_file()
+
+
+def test_other_settings_in_the_same_folder_are_refused(built: Any) -> None:
+    config, _, _ = built
+    with pytest.raises(ConfigError, match="other settings.*capacity"):
+        sp.build_synthetic_proxies(replace(config, capacity=3.0))
+
+
+def test_target_history_must_be_moral19(tiny_model_dir: Path, tmp_path: Path) -> None:  # noqa: F811
+    with pytest.raises(HistoryFormatError, match="moral19"):
+        sp.build_synthetic_proxies(_config(tiny_model_dir, tmp_path / "x", history="corpus"))
+
+
+def test_bad_settings_are_config_errors() -> None:
+    with pytest.raises(ConfigError, match="capacity"):
+        sp.SyntheticProxyConfig(capacity=0)
+    with pytest.raises(ConfigError, match="dpo_max_steps"):
+        sp.SyntheticProxyConfig(dpo_max_steps=0)
+
+
+def test_cli_is_discovered() -> None:
+    from progressgym_env.cli import build_parser
+
+    args = build_parser().parse_args(["make-proxies", "--out", "d", "--no-chain", "--eval-max-scenarios-per-dim", "none"])
+    assert args.out == "d" and args.chain is False and args.eval_max_scenarios_per_dim is None
+    assert args.base == "smollm2-135m-instruct" and args.history == "procedural-moral19"
+
+
+def test_records_are_json(built: Any) -> None:
+    config, _, _ = built
+    data = json.loads((Path(config.out) / "C013" / sp.CENTURY_RECORD).read_text())
+    assert set(data) >= {"century", "target", "action", "values", "dpo_seconds", "eval_seconds"}
