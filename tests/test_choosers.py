@@ -90,9 +90,14 @@ def test_tiny_builder_rejects_bad_shapes(tmp_path: Path) -> None:
 # --------------------------------------------------------------------------- log-likelihood
 
 
-def test_scores_match_an_independent_forward_pass(tiny_lm, mixed_questions) -> None:  # noqa: F811
+@pytest.mark.parametrize("share_prompt_cache", [False, True], ids=["plain", "prefix-cache"])
+def test_scores_match_an_independent_forward_pass(
+    tiny_lm,  # noqa: F811
+    mixed_questions,
+    share_prompt_cache: bool,
+) -> None:
     model, tokenizer = tiny_lm
-    chooser = LogLikelihoodChooser(model, tokenizer, batch_size=8)
+    chooser = LogLikelihoodChooser(model, tokenizer, batch_size=8, share_prompt_cache=share_prompt_cache)
     scores = chooser.score(mixed_questions)
     encoder = PromptEncoder(tokenizer)
     for q, q_scores in zip(mixed_questions, scores):
@@ -103,13 +108,15 @@ def test_scores_match_an_independent_forward_pass(tiny_lm, mixed_questions) -> N
             )
 
 
-def test_batched_equals_unbatched(tiny_lm, mixed_questions) -> None:  # noqa: F811
+@pytest.mark.parametrize("share_prompt_cache", [False, True], ids=["plain", "prefix-cache"])
+def test_batched_equals_unbatched(tiny_lm, mixed_questions, share_prompt_cache: bool) -> None:  # noqa: F811
     model, tokenizer = tiny_lm
-    batched = LogLikelihoodChooser(model, tokenizer, batch_size=16).score(mixed_questions)
-    single = LogLikelihoodChooser(model, tokenizer, batch_size=1).score(mixed_questions)
+    kwargs = {"share_prompt_cache": share_prompt_cache}
+    batched = LogLikelihoodChooser(model, tokenizer, batch_size=16, **kwargs).score(mixed_questions)
+    single = LogLikelihoodChooser(model, tokenizer, batch_size=1, **kwargs).score(mixed_questions)
     flat_b = np.concatenate([np.asarray(s) for s in batched])
     flat_s = np.concatenate([np.asarray(s) for s in single])
-    assert flat_b.shape == flat_s.shape
+    assert flat_b.shape == flat_s.shape == (sum(q.n_options for q in mixed_questions),)
     np.testing.assert_allclose(flat_b, flat_s, atol=1e-4, rtol=0)
 
 
