@@ -21,8 +21,9 @@ import os
 import platform
 import time
 import tracemalloc
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
@@ -259,19 +260,18 @@ def summarise(timings: list[Timing], config: PerfConfig) -> dict[str, Any]:
     dummy = rate(f"SB3 DummyVecEnv, N={base}")
     native_base = rate(f"native vector, N={base}")
     single = rate("single (env.unwrapped)")
+    exact = rate(f"native vector exact rng, N={base}")
     block: dict[str, Any] = {
         "single_steps_per_s": single,
         "single_us_per_step": None if not single else 1e6 / single,
         "single_make_steps_per_s": rate("single (gym.make)"),
         "vector_steps_per_s": vector,
-        "vector_exact_steps_per_s_%d" % base: rate(f"native vector exact rng, N={base}"),
-        "sync_vector_steps_per_s_%d" % base: sync,
-        "dummy_vec_steps_per_s_%d" % base: dummy,
-        "ratio_vector_vs_sync_%d" % base: None if not (native_base and sync) else native_base / sync,
-        "ratio_vector_vs_dummy_%d" % base: None if not (native_base and dummy) else native_base / dummy,
-        "ratio_exact_vs_sync_%d" % base: None
-        if not (sync and rate(f"native vector exact rng, N={base}"))
-        else rate(f"native vector exact rng, N={base}") / sync,  # type: ignore[operator]
+        f"vector_exact_steps_per_s_{base}": exact,
+        f"sync_vector_steps_per_s_{base}": sync,
+        f"dummy_vec_steps_per_s_{base}": dummy,
+        f"ratio_vector_vs_sync_{base}": None if not (native_base and sync) else native_base / sync,
+        f"ratio_vector_vs_dummy_{base}": None if not (native_base and dummy) else native_base / dummy,
+        f"ratio_exact_vs_sync_{base}": None if not (exact and sync) else exact / sync,
         "peak_mib": {t.name: round(t.peak_mib, 2) for t in timings if t.peak_mib is not None},
         "timings": [asdict(t) for t in timings],
     }
@@ -305,14 +305,15 @@ def format_table(result: dict[str, Any]) -> str:
     """A Markdown table of every configuration of every env id."""
     config = result["config"]
     clock = config["clock"]
-    lines = [
-        f"| env | configuration | env-steps/s ({clock}) | us/env-step | env-steps/s ({'wall' if clock == 'cpu' else 'cpu'}) "
-        f"| vs SyncVectorEnv N={config['baseline_envs']} | peak MiB |",
-        "|---|---|---:|---:|---:|---:|---:|",
-    ]
+    other_clock = "wall" if clock == "cpu" else "cpu"
+    header = (
+        f"| env | configuration | env-steps/s ({clock}) | us/env-step | env-steps/s ({other_clock}) "
+        f"| vs SyncVectorEnv N={config['baseline_envs']} | peak MiB |"
+    )
+    lines = [header, "|---|---|---:|---:|---:|---:|---:|"]
     for env_id in config["env_ids"]:
         block = result[env_id]
-        sync = block["sync_vector_steps_per_s_%d" % config["baseline_envs"]]
+        sync = block[f"sync_vector_steps_per_s_{config['baseline_envs']}"]
         for timing in block["timings"]:
             main = timing["cpu_steps_per_s" if clock == "cpu" else "wall_steps_per_s"]
             other = timing["wall_steps_per_s" if clock == "cpu" else "cpu_steps_per_s"]

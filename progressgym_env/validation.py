@@ -6,12 +6,12 @@ Errors name the problem and the expected form; nothing is silently clipped (DESI
 from __future__ import annotations
 
 import math
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 import numpy as np
 
 from progressgym_env.errors import InvalidActionError, UnknownKwargError
-
 
 _SMALL = 64
 """Actions with at most this many entries are range-checked in plain Python (faster at that size)."""

@@ -22,7 +22,12 @@ from progressgym_env.envs.vector import (
     PredictVectorEnv,
     episode_record_at,
 )
-from progressgym_env.errors import ConfigError, EpisodeOrderError, InvalidActionError, UnknownKwargError
+from progressgym_env.errors import (
+    ConfigError,
+    EpisodeOrderError,
+    InvalidActionError,
+    UnknownKwargError,
+)
 from progressgym_env.history import History, corpus_history
 from progressgym_env.judges import normalized_score_record, score_record
 from progressgym_env.procedural import ProceduralHistory
@@ -240,7 +245,7 @@ def test_fast_mode_uses_the_table_only_for_fixed_history_answers() -> None:
 )
 def test_bad_batched_actions_raise_and_change_nothing(action: np.ndarray, message: str) -> None:
     envs = gym.make_vec("PG-Follow-v0", num_envs=4, rng_mode="exact")
-    obs, _ = envs.reset(seed=0)
+    envs.reset(seed=0)
     before = envs.unwrapped._model_values.copy()
     with pytest.raises(InvalidActionError, match=message):
         envs.step(action)

@@ -66,7 +66,8 @@ Backend: ``"surrogate"`` only (with ``backend_config`` as a dict or
 from __future__ import annotations
 
 import copy
-from typing import Any, ClassVar, Mapping, Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any, ClassVar
 
 import numpy as np
 from gymnasium.utils import seeding
@@ -93,7 +94,7 @@ _RECORD_ARRAYS = ("human", "model", "rewards", "simulated")
 class _Rows:
     """A selection of sub-envs: ``index`` (sorted ints) and ``sel`` (a slice when all are selected)."""
 
-    __slots__ = ("index", "sel", "count", "full", "num_envs")
+    __slots__ = ("count", "full", "index", "num_envs", "sel")
 
     def __init__(self, index: np.ndarray, num_envs: int) -> None:
         self.index = index
@@ -103,10 +104,10 @@ class _Rows:
         self.sel: slice | np.ndarray = slice(None) if self.full else index
 
     @classmethod
-    def of(cls, mask: np.ndarray) -> "_Rows":
+    def of(cls, mask: np.ndarray) -> _Rows:
         return cls(np.flatnonzero(mask), mask.shape[0])
 
-    def subset(self, local: np.ndarray) -> "_Rows":
+    def subset(self, local: np.ndarray) -> _Rows:
         """The rows of this selection where the (count,) bool array ``local`` is True."""
         return _Rows(self.index[local], self.num_envs)
 
@@ -176,9 +177,9 @@ class ProgressGymVectorEnv(VectorEnv):
             self._centuries = np.zeros((n, T), dtype=np.int64)
         self._judge = BatchedJudge(self.challenge, self._human, self.similarity, self.timesteps_ahead)
         self._table: BinomialTable | None = None
-        if rng_mode == "fast" and self._fixed and not self._simulates and self._counts is not None:
-            if self.config.elicitation == "binomial":
-                self._table = BinomialTable(history.values, self._counts)
+        exact_answers = self._counts is not None and self.config.elicitation == "binomial"
+        if rng_mode == "fast" and self._fixed and not self._simulates and exact_answers:
+            self._table = BinomialTable(history.values, self._counts)
         # Record fields every sub-env shares; None for custom sources (assembled per sub-env).
         self._template: dict[str, Any] | None = None
         self._custom_records: list[dict[str, Any] | None] = [None] * n
@@ -398,7 +399,7 @@ class ProgressGymVectorEnv(VectorEnv):
         infos: dict[str, Any],
     ) -> None:
         """One century for the sub-envs of ``rows``: update, pull, score, then observe or terminate."""
-        sel, d, cfg = rows.sel, self.dim, self.config
+        sel, cfg = rows.sel, self.config
         t_rows = self._t[sel]
         t: int | np.ndarray = int(t_rows[0]) if (t_rows == t_rows[0]).all() else t_rows
         action = actions[sel]
