@@ -317,3 +317,25 @@ def test_procedural_fast_mode_records_are_per_sub_env() -> None:
     assert record["history_provenance"]["source"] == "procedural"
     assert score_record(record) == pytest.approx(infos["final_score"][2], abs=1e-12)
     assert isinstance(envs.unwrapped.history_source, ProceduralHistory)
+
+
+@pytest.mark.parametrize("env_id", progressgym_env.ENV_IDS)
+def test_fast_mode_without_randomness_equals_sync(env_id: str) -> None:
+    # No elicitation noise and no fine-tuning noise: the fast mode's arithmetic alone must match.
+    kwargs = {"query_budget": None, "backend_config": {"finetune_noise_sd": 0.0}}
+    native = gym.make_vec(env_id, num_envs=3, **kwargs)
+    sync = gym.make_vec(env_id, num_envs=3, vectorization_mode="sync", **kwargs)
+    assert native.unwrapped.rng_mode == "fast"
+    assert_identical(sync.reset(seed=0), native.reset(seed=0), "reset")
+    for k, action in enumerate(actions_for(native, 18)):
+        assert_identical(sync.step(action), native.step(action), f"{env_id} step {k}")
+
+
+@pytest.mark.parametrize("env_id", ["PG-Follow-v0", "PG-Coevolve-v0"])  # table and Generator.binomial paths
+def test_fast_mode_answer_shares_are_unbiased(env_id: str) -> None:
+    envs = gym.make_vec(env_id, num_envs=20_000)
+    obs, infos = envs.reset(seed=0)
+    counts = split_queries(512, 5)
+    np.testing.assert_allclose(obs[:, :5] * counts, np.round(obs[:, :5] * counts), atol=1e-3)
+    truth = infos["human_values"][0]
+    assert np.all(np.abs(obs[:, :5].mean(axis=0) - truth) < 5 * np.sqrt(truth * (1 - truth) / counts / 20_000))
