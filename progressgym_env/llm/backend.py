@@ -148,7 +148,7 @@ class LLMBackend:
             )
         self._rng = rng
         self._history = history
-        self._episode += 1
+        episode = self._episode + 1  # counted once the episode has started (a failed reset can be retried)
         self._century = 1
         self._agent = self._sim = None
         self._agent_adapters, self._sim_adapters = [], []
@@ -161,12 +161,13 @@ class LLMBackend:
                 "history_sha256": history_digest(history),
                 "simulate_human": bool(simulate_human),
                 "rng_at_reset": rng_state(rng),
-                "episode": self._episode,
+                "episode": episode,
                 "agent_initial_values": self._model_values.tolist(),
             }
-            folder = Path(self.config.run_dir) / f"episode-{self._episode:04d}"
+            folder = Path(self.config.run_dir) / f"episode-{episode:04d}"
             self._journal = EpisodeJournal(folder, header)
             self.config.save_json(Path(self.config.run_dir) / "llm_config.json")
+        self._episode = episode
 
     @property
     def model_values(self) -> np.ndarray:

@@ -48,7 +48,15 @@ def load_causal_lm(path_or_id: str, *, device: str = "cpu", dtype: str = "auto")
     """
     from progressgym_env.evaluator.choosers.loading import load_model_and_tokenizer
 
-    model, tokenizer = load_model_and_tokenizer(path_or_id, device=device, dtype=resolve_dtype(dtype, device))
+    from transformers.utils import logging as hf_logging
+
+    bars_on = hf_logging.is_progress_bar_enabled()
+    hf_logging.disable_progress_bar()  # a "Loading weights" bar per century would drown the env's output
+    try:
+        model, tokenizer = load_model_and_tokenizer(path_or_id, device=device, dtype=resolve_dtype(dtype, device))
+    finally:
+        if bars_on:
+            hf_logging.enable_progress_bar()
     if tokenizer.pad_token is None:
         if tokenizer.eos_token is None:
             raise ModelLoadError(f"the tokenizer of {path_or_id!r} has neither a pad nor an eos token")

@@ -47,7 +47,7 @@ def trainer_kwargs(config: LLMConfig, device: str, seed: int, output_dir: str) -
         "use_cpu": on_cpu,
         "bf16": bf16,
         "fp16": False,
-        "gradient_checkpointing": config.gradient_checkpointing,
+        _checkpointing_field(): config.gradient_checkpointing,
         "report_to": "none",
         "save_strategy": "no",
         "logging_strategy": "no",
@@ -57,6 +57,14 @@ def trainer_kwargs(config: LLMConfig, device: str, seed: int, output_dir: str) -
         "dataloader_num_workers": 0,
         "max_length": config.max_length,
     }
+
+
+def _checkpointing_field() -> str:
+    """``activation_checkpointing`` (transformers >= 5.x name) or the older ``gradient_checkpointing``."""
+    from transformers import TrainingArguments
+
+    fields = TrainingArguments.__dataclass_fields__
+    return "activation_checkpointing" if "activation_checkpointing" in fields else "gradient_checkpointing"
 
 
 @contextlib.contextmanager
