@@ -9,11 +9,12 @@ recomputed from the episode record by the judges, wall time per step) go to ``--
 First build the proxies, e.g.::
 
     progressgym make-proxies --base smollm2-135m-instruct --history procedural-moral19 \\
-        --out runs/proxies --eval-max-scenarios-per-dim 3 --dpo-max-steps 10 --threads 1
+        --out runs/proxies --eval-max-scenarios-per-dim 2 --dpo-max-steps 3 --dpo-batch-size 4 \\
+        --dpo-learning-rate 5e-4 --pairs-per-unit 8 --threads 1
 
 then::
 
-    python benchmarks/smollm2_follow.py --proxies runs/proxies --run-dir runs/follow --json follow.json
+    python benchmarks/smollm2_follow.py --proxies runs/proxies --run-dir runs/follow --threads 1 --json follow.json
 
 CPU cost is dominated by measuring models (each proxy once, then the agent after each update) and by
 DPO steps; ``--eval-max-scenarios-per-dim`` and ``--dpo-max-steps`` trade accuracy for time.
@@ -48,6 +49,7 @@ def run_agent(agent_name: str, args: argparse.Namespace) -> dict[str, Any]:
         elicit_max_scenarios_per_dim=args.elicit_max_scenarios_per_dim,
         pairs_per_unit=args.pairs_per_unit,
         dpo_max_steps=args.dpo_max_steps,
+        dpo_batch_size=args.dpo_batch_size,
         dpo_learning_rate=args.dpo_learning_rate,
         run_dir=str(Path(args.run_dir) / agent_name),
         history_cache_dir=str(Path(args.run_dir) / "cache"),
@@ -90,11 +92,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--proxies", required=True, help="output folder of progressgym make-proxies")
     parser.add_argument("--run-dir", required=True, help="checkpoints and caches (re-run to resume)")
     parser.add_argument("--agents", nargs="+", default=["static", "lifelong"])
-    parser.add_argument("--eval-max-scenarios-per-dim", type=int, default=3)
-    parser.add_argument("--elicit-max-scenarios-per-dim", type=int, default=2)
-    parser.add_argument("--pairs-per-unit", type=int, default=16)
-    parser.add_argument("--dpo-max-steps", type=int, default=10)
-    parser.add_argument("--dpo-learning-rate", type=float, default=2e-4)
+    parser.add_argument("--eval-max-scenarios-per-dim", type=int, default=2)
+    parser.add_argument("--elicit-max-scenarios-per-dim", type=int, default=1)
+    parser.add_argument("--pairs-per-unit", type=int, default=8)
+    parser.add_argument("--dpo-max-steps", type=int, default=3)
+    parser.add_argument("--dpo-batch-size", type=int, default=4,
+                        help="pairs per DPO step (8 needs ~17 GB RSS on SmolLM2 in fp32; 4 about 6 GB)")
+    parser.add_argument("--dpo-learning-rate", type=float, default=5e-4)
     parser.add_argument("--max-steps", type=int, default=None, help="stop each episode after this many centuries")
     parser.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: default)")
     parser.add_argument("--seed", type=int, default=0)
