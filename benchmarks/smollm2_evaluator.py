@@ -135,7 +135,9 @@ def run(cfg: SmolBenchConfig, json_path: str | None = None) -> dict[str, Any]:
         f"(x{results['throughput']['speedup']:.2f}); max |dp| = {diff:.2e}"
     )
 
-    evaluations = [("subset", ValueEvaluator(split="eval", max_scenarios_per_dim=cfg.subset_per_dim, seed=cfg.seed))]
+    evaluations = [
+        ("subset", ValueEvaluator(split="eval", max_scenarios_per_dim=cfg.subset_per_dim, seed=cfg.seed))
+    ]
     if cfg.full:
         evaluations.append(("full", ValueEvaluator(split="eval")))
     for name, evaluator in evaluations:
@@ -151,13 +153,17 @@ def run(cfg: SmolBenchConfig, json_path: str | None = None) -> dict[str, Any]:
             "seconds": seconds,
             "candidates_per_s": n_candidates / seconds,
             "tokens_fed": chooser.stats.tokens,
-            "plain_tokens_estimate": sum(len(s.ids) for s in chooser.encoder.sequences(evaluator.questions())),
+            "plain_tokens_estimate": sum(
+                len(s.ids) for s in chooser.encoder.sequences(evaluator.questions())
+            ),
             "values": [round(float(v), 6) for v in values],
             "load_average_end": os.getloadavg()[0],
         }
         results["peak_rss_mib"] = _peak_rss_mib()
         _save(results, json_path)
-        print(f"eval {name}: {len(evaluator.questions())} questions in {seconds:.1f} s; vector {np.round(values, 3)}")
+        print(
+            f"eval {name}: {len(evaluator.questions())} questions in {seconds:.1f} s; vector {np.round(values, 3)}"
+        )
     results["peak_rss_mib"] = _peak_rss_mib()
     _save(results, json_path)
     print(f"peak RSS {results['peak_rss_mib']:.0f} MiB")

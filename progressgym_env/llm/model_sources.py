@@ -31,9 +31,9 @@ import shutil
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Union
 
 from progressgym_env.errors import ModelLoadError
 
@@ -319,11 +319,11 @@ def _looks_like_path(text: str) -> bool:
 
 
 def resolve_model(
-    name_or_path: Union[str, os.PathLike],
+    name_or_path: str | os.PathLike,
     *,
     cache_dir: str | os.PathLike | None = None,
     progress: Progress | None = _stderr,
-) -> Union[Path, str]:
+) -> Path | str:
     """Turn a model reference into something ``from_pretrained`` loads.
 
     - a registered model source name (see :data:`MODEL_SOURCES`): its cached folder, converted on first
@@ -347,9 +347,13 @@ def resolve_model(
         text = name_or_path
         path_given = False
     else:
-        raise TypeError(f"a model name or path must be a str or os.PathLike, got {type(name_or_path).__name__}")
+        raise TypeError(
+            f"a model name or path must be a str or os.PathLike, got {type(name_or_path).__name__}"
+        )
     if not text.strip():
-        raise ModelLoadError("empty model name or path; give a folder, a hub id or one of " f"{sorted(MODEL_SOURCES)}")
+        raise ModelLoadError(
+            f"empty model name or path; give a folder, a hub id or one of {sorted(MODEL_SOURCES)}"
+        )
     if not path_given and text in MODEL_SOURCES:
         return prepare_model_source(text, cache_dir, progress=progress)
     path = Path(text).expanduser()

@@ -33,14 +33,15 @@ import os
 import shutil
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
 from progressgym_env.errors import ConfigError, HistoryFormatError
-from progressgym_env.history import History, atomic_write_text, load_history_file, resolve_history, save_history
+from progressgym_env.history import History, atomic_write_text, resolve_history, save_history
 from progressgym_env.value_spaces import MORAL19
 
 CENTURY_RECORD = "century.json"
@@ -54,7 +55,8 @@ class SyntheticProxyConfig:
     """Settings of :func:`build_synthetic_proxies` (saved as ``OUT/config.json``)."""
 
     base: str = field(
-        default="smollm2-135m-instruct", metadata={"help": "Base model: a model source name, folder or hub id."}
+        default="smollm2-135m-instruct",
+        metadata={"help": "Base model: a model source name, folder or hub id."},
     )
     history: str = field(
         default="procedural-moral19",
@@ -67,19 +69,24 @@ class SyntheticProxyConfig:
     )
     chain: bool = field(
         default=True,
-        metadata={"help": "Train each century from the previous proxy (True) or every century from the base."},
+        metadata={
+            "help": "Train each century from the previous proxy (True) or every century from the base."
+        },
     )
     pairs_per_unit: int = field(default=8, metadata={"help": "Preference pairs for a dim at |a_i| = 1."})
     dpo_max_steps: int = field(default=3, metadata={"help": "Optimiser steps per century (-1: one epoch)."})
     dpo_batch_size: int = field(
         default=4,
-        metadata={"help": "Preference pairs per optimiser step (SmolLM2 in fp32 on CPU: ~6 GB RSS at 4, ~17 GB at 8)."},
+        metadata={
+            "help": "Preference pairs per optimiser step (SmolLM2 in fp32 on CPU: ~6 GB RSS at 4, ~17 GB at 8)."
+        },
     )
     dpo_learning_rate: float = field(default=5e-4, metadata={"help": "DPO learning rate (LoRA parameters)."})
     dpo_beta: float = field(default=0.1, metadata={"help": "DPO beta."})
     lora_r: int = field(default=16, metadata={"help": "LoRA rank."})
     eval_max_scenarios_per_dim: int | None = field(
-        default=2, metadata={"help": "Stratified eval subset per dim for the measurements (None: whole split)."}
+        default=2,
+        metadata={"help": "Stratified eval subset per dim for the measurements (None: whole split)."},
     )
     eval_batch_size: int = field(default=16, metadata={"help": "Rows per forward pass when measuring."})
     seed: int = field(default=0, metadata={"help": "Seed of the preference data and LoRA init."})
@@ -187,7 +194,9 @@ def _check_or_write_config(out: Path, config: SyntheticProxyConfig) -> None:
         try:
             found = json.loads(path.read_text(encoding="utf-8"))
         except (OSError, ValueError) as exc:
-            raise ConfigError(f"{path} is unreadable ({exc}); delete the folder or choose another --out") from None
+            raise ConfigError(
+                f"{path} is unreadable ({exc}); delete the folder or choose another --out"
+            ) from None
         found = {k: v for k, v in found.items() if k not in _OPERATIONAL}
         differing = sorted(k for k in set(wanted) | set(found) if wanted.get(k) != found.get(k))
         if differing:
@@ -254,11 +263,22 @@ def build_synthetic_proxies(
             folder = century_dir(out, century)
             record = _read_record(folder)
             if record is None:
-                start_model = base if (t == 0 or not config.chain) else str(century_dir(out, centuries[t - 1]))
+                start_model = (
+                    base if (t == 0 or not config.chain) else str(century_dir(out, centuries[t - 1]))
+                )
                 start_values = previous if config.chain else base_values
                 record = _build_century(
-                    config, llm_config, evaluator, start_model, start_values, targets.values[t], century, t,
-                    folder, device, bar,
+                    config,
+                    llm_config,
+                    evaluator,
+                    start_model,
+                    start_values,
+                    targets.values[t],
+                    century,
+                    t,
+                    folder,
+                    device,
+                    bar,
                 )
                 say(
                     f"C{century:03d}: {record.pairs} pairs, {record.dpo_steps} DPO steps in {record.dpo_seconds:.0f} s, "
@@ -325,7 +345,9 @@ def _base_values(
     _stage(bar, "measuring the base model")
     model, tokenizer = load_causal_lm(base, device=device)
     values, seconds = _measure(model, tokenizer, evaluator, config.eval_batch_size)
-    atomic_write_text(path, json.dumps({"model": base, "values": values.tolist(), "seconds": seconds}, indent=2))
+    atomic_write_text(
+        path, json.dumps({"model": base, "values": values.tolist(), "seconds": seconds}, indent=2)
+    )
     say(f"base model measured in {seconds:.0f} s")
     return values.tolist()
 
@@ -358,7 +380,9 @@ def _build_century(
         load_question_bank("train"), action, llm_config.pairs_per_unit, rng, llm_config.train_formats
     )
     rows = dpo_rows(pairs, PromptEncoder(tokenizer))
-    model, stats = dpo_update(model, tokenizer, rows, llm_config, device=device, seed=int(rng.integers(2**31)))
+    model, stats = dpo_update(
+        model, tokenizer, rows, llm_config, device=device, seed=int(rng.integers(2**31))
+    )
     _stage(bar, f"C{century:03d}: measuring")
     values, eval_seconds = _measure(model, tokenizer, evaluator, config.eval_batch_size)
     record = CenturyRecord(
