@@ -173,6 +173,8 @@ class PrefixTreeScorer:
     :param max_rows: most rows (tree nodes) per forward pass.
     :param max_tokens: most padded new tokens per forward pass (rows x longest segment); a single
         longer segment still runs alone.
+    :param max_padding: largest share of padding in a forward pass's padded tokens before the group
+        is split (a single row never pads).
     :param stats: an object with ``candidates``, ``tokens``, ``padded_tokens`` and ``forward_passes``
         counters to increase (e.g. the chooser's ``ScoringStats``), or None.
     """
@@ -185,6 +187,7 @@ class PrefixTreeScorer:
         pad_id: int,
         max_rows: int = 32,
         max_tokens: int = 2048,
+        max_padding: float = 0.25,
         stats: Any = None,
     ) -> None:
         if int(max_rows) < 1 or int(max_tokens) < 1:
@@ -205,6 +208,7 @@ class PrefixTreeScorer:
         self.pad_id = int(pad_id)
         self.max_rows = int(max_rows)
         self.max_tokens = int(max_tokens)
+        self.max_padding = float(max_padding)
         self.stats = stats
         self._scores: list[float] = []
 
@@ -234,18 +238,28 @@ class PrefixTreeScorer:
         return scores
 
     def _chunks(self, items: list[tuple[_Node, int]]) -> Iterator[list[tuple[_Node, int]]]:
-        """Consecutive groups within the row and token budgets (items sorted by segment length)."""
+        """Consecutive groups within the row, token and padding budgets (items sorted by length).
+
+        A group closes when one more item would exceed ``max_rows``, ``max_tokens`` padded tokens,
+        or make padding more than ``max_padding`` of the group's padded size (left-padding every
+        row to the longest costs compute like real tokens).
+        """
         chunk: list[tuple[_Node, int]] = []
-        longest = 0
+        longest = real = 0
         for item in items:
             length = len(item[0].tokens)
-            if chunk and (
-                len(chunk) >= self.max_rows or max(longest, length) * (len(chunk) + 1) > self.max_tokens
-            ):
-                yield chunk
-                chunk, longest = [], 0
+            if chunk:
+                padded = max(longest, length) * (len(chunk) + 1)
+                if (
+                    len(chunk) >= self.max_rows
+                    or padded > self.max_tokens
+                    or padded - (real + length) > self.max_padding * padded
+                ):
+                    yield chunk
+                    chunk, longest, real = [], 0, 0
             chunk.append(item)
             longest = max(longest, length)
+            real += length
         if chunk:
             yield chunk
 
