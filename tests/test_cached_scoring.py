@@ -92,14 +92,28 @@ def test_tree_saves_most_tokens_on_the_bank(tiny_lm: Any, questions: list) -> No
 # ------------------------------------------------------------------------------ equality
 
 
-@pytest.mark.parametrize("max_rows,max_tokens", [(16, 2048), (1, 2048), (5, 64)])
-def test_scores_equal_the_plain_path(tiny_lm: Any, questions: list, max_rows: int, max_tokens: int) -> None:  # noqa: F811
+@pytest.mark.parametrize(
+    "max_rows,max_tokens,max_padding",
+    [(16, 2048, 0.25), (1, 2048, 0.25), (5, 64, 0.25), (16, 4096, 0.0), (16, 4096, 1.0)],
+)
+def test_scores_equal_the_plain_path(
+    tiny_lm: Any,  # noqa: F811
+    questions: list,
+    max_rows: int,
+    max_tokens: int,
+    max_padding: float,
+) -> None:
     model, tokenizer = tiny_lm
     plain = _plain(model, tokenizer, batch_size=8)
     seqs = plain.encoder.sequences(questions)
     expected = plain.score_sequences(seqs)
     scorer = PrefixTreeScorer(
-        model, device=torch.device("cpu"), pad_id=plain.pad_id, max_rows=max_rows, max_tokens=max_tokens
+        model,
+        device=torch.device("cpu"),
+        pad_id=plain.pad_id,
+        max_rows=max_rows,
+        max_tokens=max_tokens,
+        max_padding=max_padding,
     )
     got = scorer.score(seqs)
     np.testing.assert_allclose(got, expected, atol=TOL, rtol=0)
