@@ -45,7 +45,7 @@ class OracleAgent(Agent):
         self._env = base
 
     def _century_index(self, progress: float) -> int:
-        return int(round(progress * (self._env.num_centuries - 1)))
+        return round(progress * (self._env.num_centuries - 1))
 
     def act(self, obs: np.ndarray) -> np.ndarray:
         _, _, progress = self.split(obs)

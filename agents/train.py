@@ -25,7 +25,7 @@ import numpy as np
 from agents.registry import make_agent
 from agents.sb3_agent import ALGO_NAMES, algo_class
 from agents.zoo import ZooHyperparams, load_hyperparams
-from progressgym_env.benchmark.challenges import CHALLENGES, challenge_key
+from progressgym_env.benchmark.challenges import CHALLENGES
 from progressgym_env.errors import ConfigError, MissingExtraError
 from progressgym_env.history import atomic_write_text
 
@@ -94,7 +94,7 @@ class TrainConfig:
         """The run's output folder."""
         if self.out:
             return Path(self.out)
-        env_id, kwargs = self.env_spec()
+        env_id, _ = self.env_spec()
         name = self.env if self.env in CHALLENGES else env_id
         return Path("runs") / "train" / f"{self.algo}-{name}-seed{self.seed}"
 
