@@ -22,6 +22,18 @@ How each call of the backend protocol (:mod:`progressgym_env.backends.base`) is 
 Every random draw (pairs, formats, orders, answers, trainer seeds) comes from the env's generator, so
 an episode is reproducible from its seed on CPU (``nondeterministic`` is True on CUDA). With
 ``run_dir`` set, each call is checkpointed and a re-run resumes (:mod:`~progressgym_env.llm.checkpoint`).
+
+Example (nine local checkpoints; the history is the proxies' own measured vectors)::
+
+    import gymnasium as gym
+    import progressgym_env
+    from progressgym_env.llm.config import LLMConfig
+
+    cfg = LLMConfig(proxy_models=[f"ckpt/C0{c}" for c in range(13, 22)], run_dir="runs/follow-seed0")
+    env = gym.make("PG-Follow-v0", history="models", backend="llm", backend_config=cfg)
+    obs, info = env.reset(seed=0)   # re-running this script after a crash resumes from run_dir
+
+``history`` may also be a trajectory file written by ``progressgym measure-history``.
 """
 
 from __future__ import annotations
