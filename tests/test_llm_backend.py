@@ -185,6 +185,7 @@ def test_dpo_update_raises_the_pushed_dimension(tiny_proxies: list[str]) -> None
 # ------------------------------------------------------------------------------------ episodes
 
 
+@pytest.mark.slow  # the fast default run covers full Follow episodes in test_follow_kill_and_resume_redoes_nothing
 def test_follow_episode_end_to_end(tiny_proxies: list[str], history_cache: Path) -> None:
     cfg = tiny_config(tiny_proxies, history_cache)
     env = gym.make("PG-Follow-v0", history="models", backend="llm", backend_config=cfg, query_budget=38)
