@@ -7,29 +7,14 @@ century's checkpoint.
 
 from __future__ import annotations
 
-import time
-from dataclasses import dataclass
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 from progressgym_env.llm.config import LLMConfig
-from progressgym_env.llm.training import lora_config, quiet_training, save_and_merge, silence_printer, trainer_kwargs
+from progressgym_env.llm.training import UpdateStats, train_lora_update
 
-
-@dataclass
-class UpdateStats:
-    """What one DPO or SFT update did.
-
-    :param examples: training examples.
-    :param steps: optimiser steps.
-    :param seconds: wall time of the training (trainer build + train + merge).
-    :param loss: mean training loss.
-    """
-
-    examples: int
-    steps: int
-    seconds: float
-    loss: float
+__all__ = ["UpdateStats", "dpo_update"]
 
 
 def dpo_update(
@@ -55,27 +40,24 @@ def dpo_update(
     """
     if not rows:
         return model, UpdateStats(0, 0, 0.0, 0.0)
-    from datasets import Dataset
     from trl import DPOConfig, DPOTrainer
 
-    start = time.perf_counter()
-    with quiet_training() as scratch:
-        args = DPOConfig(
-            **trainer_kwargs(config, device, seed, scratch),
-            per_device_train_batch_size=config.dpo_batch_size,
-            num_train_epochs=config.dpo_epochs,
-            max_steps=config.dpo_max_steps,
-            learning_rate=config.dpo_learning_rate,
-            beta=config.dpo_beta,
-        )
-        trainer = DPOTrainer(
-            model=model,
-            args=args,
-            train_dataset=Dataset.from_list(list(rows)),
-            processing_class=tokenizer,
-            peft_config=lora_config(config),
-        )
-        silence_printer(trainer)
-        output = trainer.train()
-        merged = save_and_merge(trainer.model, adapter_dir)
-    return merged, UpdateStats(len(rows), int(output.global_step), time.perf_counter() - start, float(output.training_loss))
+    method_args = {
+        "per_device_train_batch_size": config.dpo_batch_size,
+        "num_train_epochs": config.dpo_epochs,
+        "max_steps": config.dpo_max_steps,
+        "learning_rate": config.dpo_learning_rate,
+        "beta": config.dpo_beta,
+    }
+    return train_lora_update(
+        DPOTrainer,
+        DPOConfig,
+        model,
+        tokenizer,
+        rows,
+        config,
+        device=device,
+        seed=seed,
+        adapter_dir=adapter_dir,
+        method_args=method_args,
+    )

@@ -8,17 +8,16 @@ so the simulated human learns the answerer's distribution, not only its argmax.
 
 from __future__ import annotations
 
-import time
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 
 from progressgym_env.evaluator.questions import Question
 from progressgym_env.llm.config import LLMConfig
-from progressgym_env.llm.dpo_update import UpdateStats
 from progressgym_env.llm.preference_data import completion_text, prompt_text
-from progressgym_env.llm.training import lora_config, quiet_training, save_and_merge, silence_printer, trainer_kwargs
+from progressgym_env.llm.training import UpdateStats, train_lora_update
 
 
 def sample_choices(rng: np.random.Generator, probs: Sequence[np.ndarray]) -> np.ndarray:
@@ -34,7 +33,10 @@ def sample_choices(rng: np.random.Generator, probs: Sequence[np.ndarray]) -> np.
 def answer_rows(questions: Sequence[Question], choices: Sequence[int], encoder: Any) -> list[dict[str, str]]:
     """TRL's prompt-completion format: the question and the candidate of the chosen displayed option."""
     return [
-        {"prompt": prompt_text(encoder, q.prompt), "completion": completion_text(encoder, q.candidates[int(c)])}
+        {
+            "prompt": prompt_text(encoder, q.prompt),
+            "completion": completion_text(encoder, q.candidates[int(c)]),
+        }
         for q, c in zip(questions, choices)
     ]
 
@@ -64,27 +66,24 @@ def sft_update(
     """
     if not rows or epochs <= 0:
         return model, UpdateStats(0, 0, 0.0, 0.0)
-    from datasets import Dataset
     from trl import SFTConfig, SFTTrainer
 
-    start = time.perf_counter()
-    with quiet_training() as scratch:
-        args = SFTConfig(
-            **trainer_kwargs(config, device, seed, scratch),
-            per_device_train_batch_size=config.sft_batch_size,
-            num_train_epochs=float(epochs),
-            learning_rate=config.sft_learning_rate,
-            completion_only_loss=True,
-            packing=False,
-        )
-        trainer = SFTTrainer(
-            model=model,
-            args=args,
-            train_dataset=Dataset.from_list(list(rows)),
-            processing_class=tokenizer,
-            peft_config=lora_config(config),
-        )
-        silence_printer(trainer)
-        output = trainer.train()
-        merged = save_and_merge(trainer.model, adapter_dir)
-    return merged, UpdateStats(len(rows), int(output.global_step), time.perf_counter() - start, float(output.training_loss))
+    method_args = {
+        "per_device_train_batch_size": config.sft_batch_size,
+        "num_train_epochs": float(epochs),
+        "learning_rate": config.sft_learning_rate,
+        "completion_only_loss": True,
+        "packing": False,
+    }
+    return train_lora_update(
+        SFTTrainer,
+        SFTConfig,
+        model,
+        tokenizer,
+        rows,
+        config,
+        device=device,
+        seed=seed,
+        adapter_dir=adapter_dir,
+        method_args=method_args,
+    )

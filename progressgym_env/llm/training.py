@@ -12,8 +12,11 @@ import contextlib
 import logging
 import shutil
 import tempfile
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 from progressgym_env.llm.config import LLMConfig
 
@@ -110,3 +113,59 @@ def silence_printer(trainer: Any) -> None:
 
     trainer.remove_callback(PrinterCallback)
     trainer.remove_callback(ProgressCallback)
+
+
+@dataclass
+class UpdateStats:
+    """What one DPO or SFT update did.
+
+    :param examples: training examples.
+    :param steps: optimiser steps.
+    :param seconds: wall time of the training (trainer build + train + merge).
+    :param loss: mean training loss.
+    """
+
+    examples: int
+    steps: int
+    seconds: float
+    loss: float
+
+
+def train_lora_update(
+    trainer_cls: Any,
+    args_cls: Any,
+    model: Any,
+    tokenizer: Any,
+    rows: Sequence[dict[str, str]],
+    config: LLMConfig,
+    *,
+    device: str,
+    seed: int,
+    adapter_dir: str | Path | None,
+    method_args: dict[str, Any],
+) -> tuple[Any, UpdateStats]:
+    """Train a fresh LoRA adapter with a TRL trainer on ``rows``, save it, merge it; the shared DPO/SFT core.
+
+    :param trainer_cls: ``DPOTrainer`` or ``SFTTrainer``.
+    :param args_cls: its config class (``DPOConfig`` or ``SFTConfig``).
+    :param method_args: the method's own config fields (batch size, epochs, lr, beta, ...).
+    """
+    from datasets import Dataset
+
+    start = time.perf_counter()
+    with quiet_training() as scratch:
+        args = args_cls(**trainer_kwargs(config, device, seed, scratch), **method_args)
+        trainer = trainer_cls(
+            model=model,
+            args=args,
+            train_dataset=Dataset.from_list(list(rows)),
+            processing_class=tokenizer,
+            peft_config=lora_config(config),
+        )
+        silence_printer(trainer)
+        output = trainer.train()
+        merged = save_and_merge(trainer.model, adapter_dir)
+    stats = UpdateStats(
+        len(rows), int(output.global_step), time.perf_counter() - start, float(output.training_loss)
+    )
+    return merged, stats
