@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 
 from progressgym_env.backends.base import Respondent
+from progressgym_env.configs import config_from_any
 from progressgym_env.elicitation import ELICITATION_METHODS, sample_shares, split_queries
 from progressgym_env.errors import ConfigError
 from progressgym_env.history import History
@@ -57,17 +58,7 @@ class SurrogateConfig:
     @classmethod
     def from_any(cls, config: "SurrogateConfig | dict[str, Any] | None") -> "SurrogateConfig":
         """Accept a config, a dict of its fields (unknown keys are an error) or None (defaults)."""
-        if config is None:
-            return cls()
-        if isinstance(config, cls):
-            return config
-        if isinstance(config, dict):
-            known = set(cls.__dataclass_fields__)
-            unknown = sorted(set(config) - known)
-            if unknown:
-                raise ConfigError(f"unknown surrogate backend_config key(s) {unknown}; valid: {sorted(known)}")
-            return cls(**config)
-        raise ConfigError(f"backend_config must be a SurrogateConfig or a dict, found {type(config).__name__}")
+        return config_from_any(cls, config, "surrogate backend_config")
 
 
 class SurrogateBackend:

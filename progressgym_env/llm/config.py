@@ -13,10 +13,11 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from progressgym_env.configs import config_from_any
 from progressgym_env.errors import ConfigError
 
 PROXY_CENTURIES: tuple[int, ...] = tuple(range(13, 22))
@@ -162,17 +163,7 @@ class LLMConfig:
     @classmethod
     def from_any(cls, config: "LLMConfig | dict[str, Any] | None") -> "LLMConfig":
         """Accept a config, a dict of its fields (unknown keys are an error) or None (defaults)."""
-        if config is None:
-            return cls()
-        if isinstance(config, cls):
-            return config
-        if isinstance(config, dict):
-            known = {f.name for f in fields(cls)}
-            unknown = sorted(set(config) - known)
-            if unknown:
-                raise ConfigError(f"unknown llm backend_config key(s) {unknown}; valid: {sorted(known)}")
-            return cls(**config)
-        raise ConfigError(f"backend_config must be an LLMConfig or a dict, found {type(config).__name__}")
+        return config_from_any(cls, config, "llm backend_config")
 
     @classmethod
     def from_json(cls, path: str | Path) -> "LLMConfig":
