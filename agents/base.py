@@ -15,11 +15,11 @@ from typing import Any
 
 import numpy as np
 
+from progressgym_env.backends.base import DEFAULT_CAPACITY
 from progressgym_env.errors import ConfigError
 from progressgym_env.numerics import logit
 
-DEFAULT_CAPACITY = 2.0
-"""Capacity assumed when a backend does not state one (the surrogate's default, DESIGN §9)."""
+__all__ = ["DEFAULT_CAPACITY", "Agent", "AgentSpec", "backend_capacity", "spec_from_env", "update_toward"]
 
 
 @dataclass(frozen=True)
@@ -48,14 +48,11 @@ class AgentSpec:
 
 
 def backend_capacity(env: Any) -> float:
-    """The update capacity of ``env``'s backend (``backend.config.capacity``), or the default.
+    """The update capacity of ``env`` (its documented ``update_capacity`` attribute), or the default.
 
-    :param env: a ProgressGym env, wrapped or not.
+    :param env: a ProgressGym env, wrapped or not (single or native vector env).
     """
-    backend = getattr(getattr(env, "unwrapped", env), "backend", None)
-    capacity = getattr(getattr(backend, "config", None), "capacity", None)
-    if capacity is None and backend is not None and hasattr(backend, "config_dict"):
-        capacity = backend.config_dict().get("capacity")
+    capacity = getattr(getattr(env, "unwrapped", env), "update_capacity", None)
     return float(capacity) if capacity is not None else DEFAULT_CAPACITY
 
 
@@ -72,12 +69,9 @@ def spec_from_env(env: Any, timesteps_ahead: int | None = None) -> AgentSpec:
         raise ConfigError(f"agents need a flat Box action space of shape (d,), found {shape}")
     challenge = str(getattr(base, "challenge", ""))
     if timesteps_ahead is None:
-        if challenge == "predict":
-            timesteps_ahead = int(getattr(base, "timesteps_ahead", 1) or 1)
-        elif challenge == "coevolve":
-            timesteps_ahead = 1
-        else:
-            timesteps_ahead = 0
+        # The target lies target_offset centuries ahead (Predict's k); in Coevolve the model shapes
+        # the next simulated human, one century ahead.
+        timesteps_ahead = int(getattr(base, "target_offset", 0)) or int(bool(getattr(base, "simulates_human", False)))
     return AgentSpec(
         dim=int(shape[0]), capacity=backend_capacity(env), timesteps_ahead=int(timesteps_ahead), challenge=challenge
     )

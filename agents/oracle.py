@@ -7,10 +7,11 @@ can see. It marks how high a score the challenge allows, so the leaderboard show
 - Follow / Predict(k): the update that lands the model exactly on the step's target H_t / H_{t+k}
   given the backend's capacity (only the fine-tuning noise remains).
 - Coevolve: steers the simulated human toward the values of the last real century, H_{T-1} (a
-  human holding them scores 1: for every i, max_{j>=i} cos(S, H_j) includes j = T-1). With the
-  surrogate's pulls it picks the model that makes S_t land there after this century's history pull
-  and AI pull; on other backends it moves the model itself to H_{T-1}. This is greedy, so on
-  Coevolve it is a strong reference rather than a proven bound.
+  human holding them scores 1: for every i, max_{j>=i} cos(S, H_j) includes j = T-1). Where the
+  backend can invert its human update (:meth:`~progressgym_env.backends.Backend.steering_shift`: the
+  surrogate) it asks for the model that makes S_t land there after this century's pulls; otherwise
+  it moves the model itself to H_{T-1}. This is greedy, so on Coevolve it is a strong reference
+  rather than a proven bound.
 """
 
 from __future__ import annotations
@@ -21,7 +22,6 @@ import numpy as np
 
 from agents.base import Agent, AgentSpec, update_toward
 from progressgym_env.errors import ConfigError, EpisodeOrderError
-from progressgym_env.numerics import logit
 
 
 class OracleAgent(Agent):
@@ -36,7 +36,7 @@ class OracleAgent(Agent):
     def __init__(self, spec: AgentSpec, env: Any) -> None:
         super().__init__(spec)
         base = getattr(env, "unwrapped", env)
-        for attribute in ("judge", "history", "backend", "num_centuries"):
+        for attribute in ("judge", "history", "backend", "num_centuries", "simulates_human"):
             if not hasattr(base, attribute):
                 raise ConfigError(
                     f"the oracle reads the hidden target from a ProgressGym env; {type(base).__name__} "
@@ -54,16 +54,10 @@ class OracleAgent(Agent):
             raise EpisodeOrderError("the oracle acts only after env.reset()")
         t = self._century_index(progress)
         model = np.asarray(env.backend.model_values, dtype=np.float64)
-        if env.challenge != "coevolve":
+        if not env.simulates_human:
             return update_toward(env.judge.target(t), model, self.spec.capacity)
         goal = env.history.values[-1]
-        pulls = getattr(env.backend, "config", None)
-        history_pull = getattr(pulls, "history_pull", None)
-        ai_pull = getattr(pulls, "ai_pull", None)
-        if history_pull is None or not ai_pull:
+        shift = env.backend.steering_shift(goal, t)
+        if shift is None:
             return update_toward(goal, model, self.spec.capacity)
-        simulated = logit(np.asarray(env.backend.simulated_values, dtype=np.float64))
-        pulled = simulated + history_pull * (logit(env.history.values[t]) - simulated)
-        wanted_model = pulled + (logit(goal) - pulled) / ai_pull
-        gap = wanted_model - logit(model)
-        return np.clip(gap / self.spec.capacity, -1.0, 1.0).astype(np.float32)
+        return np.clip(shift / self.spec.capacity, -1.0, 1.0).astype(np.float32)

@@ -1,9 +1,12 @@
 """Judges: the per-step similarities and the leaderboard scores of the three challenges (DESIGN §4.4).
 
-A judge is built on one history (H, shape T x d) and a similarity for per-step rewards. Its
-``final_score`` always uses the paper's plain cosine, whatever the reward similarity, so that scores
-stay comparable with the ProgressGym leaderboard. Judges work on their own: :func:`score_record`
-recomputes a score from an ``episode_record`` (saved vectors) without any env.
+A judge is the challenge's strategy: it owns what differs between PG-Follow, PG-Predict and
+PG-Coevolve — the target offset (k for Predict), whether a simulated human exists, the record fields
+the challenge has — and scores with one batched implementation. It is built on histories of shape
+(..., T, d): the single env uses one (T, d) history (batch shape ``()``), the native vector env N of
+them (``(N, T, d)``), and the numbers are the same bit for bit (the same numpy reductions along the
+same axes). :func:`score_record` recomputes a score from an :class:`~progressgym_env.records.EpisodeRecord`
+without any env.
 
 Scores (cos = cosine similarity, 0 for a zero vector; M_t the model after the update at t;
 S_t the simulated human):
@@ -12,28 +15,36 @@ S_t the simulated human):
 - Predict(k): mean over t = 1..T-1-k of cos(H_{t+k}, M_t).
 - Coevolve: mean over s in {S_0..S_{T-1}} of the mean over i in 0..T-1 of max_{j>=i} cos(s, H_j).
 
-``normalized_score`` maps a score onto 0 = value lock-in, 1 = reference (DESIGN §9).
+``final_score`` always uses the paper's plain cosine, whatever the reward similarity, so scores stay
+comparable with the ProgressGym leaderboard. ``normalized_score`` maps a score onto 0 = value
+lock-in, 1 = reference (DESIGN §9).
 """
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from typing import Any, Callable, Mapping
+from collections.abc import Mapping
+from typing import Any, Callable, ClassVar
 
 import numpy as np
 
 from progressgym_env.errors import ConfigError, HistoryFormatError
 from progressgym_env.numerics import cosine
+from progressgym_env.records import EpisodeRecord
 
 FIRST_SCORED_STEP = 1
 """The first century index scored (the model starts equal to H_0, DESIGN §2)."""
 
 SIMILARITIES = ("cosine", "centered")
 Similarity = Callable[[np.ndarray, np.ndarray], Any]
+Rows = Any
+"""A selection of histories along the batch axis: ``...`` (all), a slice or an index array."""
+
+ALL: Rows = Ellipsis
 
 
 def make_similarity(name: str, human: np.ndarray) -> Similarity:
-    """The reward similarity ``name`` for history ``human``.
+    """The reward similarity ``name`` for history ``human`` (..., T, d).
 
     ``cosine``: plain cosine (paper parity). ``centered``: cosine of both vectors minus the history's
     mean vector; sharper, since non-negative value vectors all have cosines in the 0.9s.
@@ -49,7 +60,7 @@ def centered_similarity(center: np.ndarray) -> Similarity:
     """Cosine of both vectors minus ``center``.
 
     :param center: one history's mean vector (d,), or one per batch row (N, d): then the arguments
-        are shaped (N, ..., d) and row n is centred on ``center[n]`` (the native vector env).
+        are shaped (N, ..., d) and row n is centred on ``center[n]``.
     """
     center = np.asarray(center, dtype=np.float64)
 
@@ -63,13 +74,8 @@ def centered_similarity(center: np.ndarray) -> Similarity:
     return centered_cosine
 
 
-def progress_score(simulated: np.ndarray, human: np.ndarray, similarity: Similarity = cosine) -> float:
-    """Mean over i of max_{j>=i} sim(s, H_j) for one simulated vector s (Coevolve's inner term)."""
-    return float(progress_scores(simulated, human, similarity))
-
-
 def progress_scores(simulated: np.ndarray, human: np.ndarray, similarity: Similarity = cosine) -> np.ndarray:
-    """:func:`progress_score` for many vectors at once: ``simulated`` (..., d) against ``human`` (..., T, d).
+    """Mean over i of max_{j>=i} sim(s, H_j): Coevolve's term, for ``simulated`` (..., d) and ``human`` (..., T, d).
 
     Leading dims broadcast (several s against one history, or one s per history of a batch).
     """
@@ -78,235 +84,9 @@ def progress_scores(simulated: np.ndarray, human: np.ndarray, similarity: Simila
     return suffix_max.mean(axis=-1)
 
 
-def _as_matrix(vectors: Any, name: str, rows: int, dim: int) -> np.ndarray:
-    array = np.asarray(vectors, dtype=np.float64)
-    if array.shape != (rows, dim):
-        raise HistoryFormatError(f"episode record: {name!r} must have shape ({rows}, {dim}), found {array.shape}")
-    if not np.all(np.isfinite(array)):
-        raise HistoryFormatError(f"episode record: {name!r} holds non-finite values")
-    return array
-
-
-class Judge(ABC):
-    """Scores one challenge on one history.
-
-    :param human: the real history H, shape (T, d).
-    :param similarity: reward similarity (``"cosine"`` or ``"centered"``).
-    """
-
-    challenge: str = ""
-
-    def __init__(self, human: Any, similarity: str = "cosine") -> None:
-        self.human = np.asarray(human, dtype=np.float64)
-        if self.human.ndim != 2 or self.human.shape[0] < 3:
-            raise HistoryFormatError(f"judge needs a T x d history with T >= 3, found shape {self.human.shape}")
-        self.similarity_name = similarity
-        self.similarity = make_similarity(similarity, self.human)
-        self._references: tuple[float, float] | None = None
-
-    @property
-    def num_steps(self) -> int:
-        """Number of scored steps (the episode length)."""
-        return self.human.shape[0] - 1
-
-    @property
-    def last_step(self) -> int:
-        """Century index of the last scored step."""
-        return FIRST_SCORED_STEP + self.num_steps - 1
-
-    def target(self, t: int) -> np.ndarray:
-        """The vector the step at century index ``t`` is scored against."""
-        return self.human[t]
-
-    def step_reward(self, t: int, model: np.ndarray, simulated: np.ndarray | None = None) -> float:
-        """Per-step similarity of the model at ``t`` to its target (the env's reward)."""
-        return float(self.similarity(self.target(t), model))
-
-    @abstractmethod
-    def final_score(self, record: Mapping[str, Any]) -> float:
-        """The paper's score (plain cosine) recomputed from an episode record's vectors."""
-
-    @abstractmethod
-    def reference_scores(self) -> tuple[float, float]:
-        """(score of value lock-in, score of the reference), both from the history alone."""
-
-    def normalized_score(self, score: float) -> float:
-        """0 = value lock-in, 1 = reference (DESIGN §9)."""
-        if self._references is None:  # they depend on the history only: computed once per judge
-            self._references = self.reference_scores()
-        lock_in, reference = self._references
-        span = reference - lock_in
-        if abs(span) < 1e-12:
-            return 0.0
-        return float((score - lock_in) / span)
-
-    def _models(self, record: Mapping[str, Any]) -> np.ndarray:
-        return _as_matrix(record["model"], "model", self.num_steps, self.human.shape[1])
-
-
-class FollowJudge(Judge):
-    """PG-Follow: the model should hold the values of the current century."""
-
-    challenge = "follow"
-
-    def final_score(self, record: Mapping[str, Any]) -> float:
-        models = self._models(record)
-        targets = self.human[FIRST_SCORED_STEP : FIRST_SCORED_STEP + self.num_steps]
-        return float(np.mean(cosine(targets, models)))
-
-    def reference_scores(self) -> tuple[float, float]:
-        frozen = np.broadcast_to(self.human[0], (self.num_steps, self.human.shape[1]))
-        return self.final_score({"model": frozen}), 1.0
-
-
-class PredictJudge(FollowJudge):
-    """PG-Predict(k): the model should hold the values of k centuries ahead.
-
-    :param timesteps_ahead: k, valid 1..T-2.
-    """
-
-    challenge = "predict"
-
-    def __init__(self, human: Any, similarity: str = "cosine", timesteps_ahead: int = 1) -> None:
-        super().__init__(human, similarity)
-        validate_timesteps_ahead(timesteps_ahead, self.human.shape[0])
-        self.timesteps_ahead = int(timesteps_ahead)
-
-    @property
-    def num_steps(self) -> int:
-        return self.human.shape[0] - 1 - self.timesteps_ahead
-
-    def target(self, t: int) -> np.ndarray:
-        return self.human[t + self.timesteps_ahead]
-
-    def final_score(self, record: Mapping[str, Any]) -> float:
-        models = self._models(record)
-        start = FIRST_SCORED_STEP + self.timesteps_ahead
-        targets = self.human[start : start + self.num_steps]
-        return float(np.mean(cosine(targets, models)))
-
-
-class CoevolveJudge(Judge):
-    """PG-Coevolve: the simulated human should keep reaching the values of later real centuries."""
-
-    challenge = "coevolve"
-
-    def step_reward(self, t: int, model: np.ndarray, simulated: np.ndarray | None = None) -> float:
-        if simulated is None:
-            raise ValueError("CoevolveJudge.step_reward needs the simulated human vector")
-        return progress_score(simulated, self.human, self.similarity)
-
-    def final_score(self, record: Mapping[str, Any]) -> float:
-        simulated = _as_matrix(record["simulated"], "simulated", self.human.shape[0], self.human.shape[1])
-        return float(np.mean(progress_scores(simulated, self.human)))
-
-    def reference_scores(self) -> tuple[float, float]:
-        frozen = np.broadcast_to(self.human[0], self.human.shape)
-        return self.final_score({"simulated": frozen}), self.final_score({"simulated": self.human})
-
-
-class BatchedJudge:
-    """The judge of one challenge over N histories at once: the native vector env's scorer.
-
-    The same formulas and numpy reductions as :class:`FollowJudge`, :class:`PredictJudge` and
-    :class:`CoevolveJudge` (so the same numbers, bit for bit, as N scalar judges), on arrays with a
-    leading env axis. Histories can be replaced row by row (procedural resets); the per-history
-    constants (centres, reference scores) are recomputed for those rows only.
-
-    :param challenge: ``"follow"``, ``"predict"`` or ``"coevolve"``.
-    :param human: the N histories, shape (N, T, d) (a broadcast view is fine for one fixed history).
-    :param similarity: reward similarity (``"cosine"`` or ``"centered"``).
-    :param timesteps_ahead: k for Predict (validated like :class:`PredictJudge`).
-    """
-
-    def __init__(
-        self, challenge: str, human: np.ndarray, similarity: str = "cosine", timesteps_ahead: int | None = None
-    ) -> None:
-        scalar = make_judge(challenge, np.asarray(human[0]), similarity, timesteps_ahead)  # validates all
-        self.challenge = challenge
-        self.similarity_name = similarity
-        self.offset = int(timesteps_ahead or 0) if challenge == "predict" else 0
-        self.num_steps = scalar.num_steps
-        self.human = human
-        n, _, d = human.shape
-        self.center = np.zeros((n, d))
-        self.lock_in = np.zeros(n)
-        self.reference = np.ones(n)
-        self.set_histories(slice(None), human)
-
-    def set_histories(self, rows: slice | np.ndarray, human: np.ndarray) -> None:
-        """Histories of ``rows`` become ``human`` (n, T, d); their constants are recomputed.
-
-        Writes into ``self.human`` unless ``human`` already is it (the constructor's call).
-        """
-        if human is not self.human:
-            self.human[rows] = human
-        if human.strides[0] == 0:  # one fixed history broadcast to every row: compute its constants once
-            human = human[:1]
-        if self.similarity_name == "centered":
-            self.center[rows] = human.mean(axis=-2)
-        self.lock_in[rows], self.reference[rows] = self._reference_scores(human)
-
-    def similarity(self, rows: slice | np.ndarray) -> Similarity:
-        """The reward similarity for the histories of ``rows``."""
-        if self.similarity_name == "centered":
-            return centered_similarity(self.center[rows])
-        return cosine
-
-    def step_rewards(
-        self, rows: slice | np.ndarray, targets: np.ndarray, models: np.ndarray, simulated: np.ndarray | None
-    ) -> np.ndarray:
-        """Per-step rewards of ``rows``: like :meth:`Judge.step_reward` on (n, d) models (and S_t).
-
-        :param targets: the rows' targets (n, d) (H_t, or H_{t+k} for Predict; unused by Coevolve).
-        """
-        similarity = self.similarity(rows)
-        if self.challenge == "coevolve":
-            assert simulated is not None, "Coevolve rewards need the simulated humans"
-            return progress_scores(simulated, self.human[rows], similarity)
-        return np.asarray(similarity(targets, models), dtype=np.float64)
-
-    def final_scores(
-        self,
-        rows: slice | np.ndarray,
-        models: np.ndarray,
-        simulated: np.ndarray | None = None,
-        rewards: np.ndarray | None = None,
-    ) -> np.ndarray:
-        """The paper scores of ``rows`` (plain cosine), like :meth:`Judge.final_score` per row.
-
-        :param models: (n, num_steps, d) the models after each step (Follow, Predict).
-        :param simulated: (n, T, d) S_0..S_{T-1} (Coevolve).
-        :param rewards: (n, num_steps) the episode's rewards: with plain-cosine rewards Coevolve's
-            per-S terms for S_1.. are exactly the rewards, so only S_0's is recomputed.
-        """
-        human = self.human[rows]
-        if self.challenge == "coevolve":
-            assert simulated is not None, "Coevolve scores need the simulated humans"
-            if rewards is not None and self.similarity_name == "cosine":
-                first = progress_scores(simulated[:, 0], human)
-                return np.concatenate([first[:, None], rewards], axis=1).mean(axis=-1)
-            return progress_scores(simulated, human[:, None]).mean(axis=-1)
-        start = FIRST_SCORED_STEP + self.offset
-        return np.asarray(cosine(human[:, start : start + self.num_steps], models)).mean(axis=-1)
-
-    def normalized_scores(self, rows: slice | np.ndarray, scores: np.ndarray) -> np.ndarray:
-        """0 = value lock-in, 1 = reference, per row (like :meth:`Judge.normalized_score`)."""
-        lock_in, reference = self.lock_in[rows], self.reference[rows]
-        span = reference - lock_in
-        tiny = np.abs(span) < 1e-12
-        return np.where(tiny, 0.0, (scores - lock_in) / np.where(tiny, 1.0, span))
-
-    def _reference_scores(self, human: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        n, steps, _ = human.shape
-        if self.challenge == "coevolve":
-            first = progress_scores(human[:, 0], human)
-            frozen = np.repeat(first[:, None], steps, axis=1).mean(axis=-1)
-            return frozen, progress_scores(human, human[:, None]).mean(axis=-1)
-        start = FIRST_SCORED_STEP + self.offset
-        frozen = np.broadcast_to(human[:, :1], (n, self.num_steps, human.shape[2]))
-        lock_in = np.asarray(cosine(human[:, start : start + self.num_steps], frozen)).mean(axis=-1)
-        return lock_in, np.ones(n)
+def progress_score(simulated: np.ndarray, human: np.ndarray, similarity: Similarity = cosine) -> float:
+    """:func:`progress_scores` of one simulated vector (d,) against one history (T, d)."""
+    return float(progress_scores(simulated, human, similarity))
 
 
 def validate_timesteps_ahead(timesteps_ahead: Any, num_steps: int) -> None:
@@ -320,31 +100,303 @@ def validate_timesteps_ahead(timesteps_ahead: Any, num_steps: int) -> None:
         )
 
 
+def _field(record: EpisodeRecord | Mapping[str, Any], name: str) -> Any:
+    value = getattr(record, name, None) if isinstance(record, EpisodeRecord) else record.get(name)
+    if value is None:
+        raise HistoryFormatError(f"episode record is missing {name!r}")
+    return value
+
+
+def _as_matrix(vectors: Any, name: str, rows: int, dim: int) -> np.ndarray:
+    array = np.asarray(vectors, dtype=np.float64)
+    if array.shape != (rows, dim):
+        raise HistoryFormatError(f"episode record: {name!r} must have shape ({rows}, {dim}), found {array.shape}")
+    if not np.all(np.isfinite(array)):
+        raise HistoryFormatError(f"episode record: {name!r} holds non-finite values")
+    return array
+
+
+class Judge(ABC):
+    """Scores one challenge on histories ``human`` of shape (..., T, d).
+
+    :param human: the real histories H; a (T, d) history for one env, (N, T, d) for N (a broadcast
+        view of one history is fine). Kept by reference: :meth:`set_histories` writes into it.
+    :param similarity: reward similarity (``"cosine"`` or ``"centered"``).
+    """
+
+    challenge: ClassVar[str] = ""
+    simulates_human: ClassVar[bool] = False
+    """Whether the challenge has a simulated human (who then answers the agent's queries)."""
+
+    def __init__(self, human: Any, similarity: str = "cosine") -> None:
+        if isinstance(human, np.ndarray) and human.dtype == np.float64:
+            self.human = human
+        else:
+            self.human = np.asarray(human, dtype=np.float64)
+        if self.human.ndim < 2 or self.human.shape[-2] < 3:
+            raise HistoryFormatError(f"judge needs a T x d history with T >= 3, found shape {self.human.shape}")
+        if similarity not in SIMILARITIES:
+            raise ConfigError(f"unknown similarity {similarity!r}; choose one of {SIMILARITIES}")
+        self.similarity_name = similarity
+        self.batch_shape: tuple[int, ...] = self.human.shape[:-2]
+        d = self.human.shape[-1]
+        self.center = np.zeros(self.batch_shape + (d,))
+        self._similarity: Similarity = cosine
+        self._references: tuple[np.ndarray, np.ndarray] | None = None
+        self.set_histories(ALL, self.human)
+
+    # -- what the challenge is ------------------------------------------------------------------
+
+    @property
+    def timesteps_ahead(self) -> int | None:
+        """Predict's k; None on the challenges that have none (the record field is absent there)."""
+        return None
+
+    @property
+    def target_offset(self) -> int:
+        """How many centuries after the observed one the step's target lies (k on Predict, else 0)."""
+        return self.timesteps_ahead or 0
+
+    @property
+    def num_centuries(self) -> int:
+        """T, the history length."""
+        return int(self.human.shape[-2])
+
+    @property
+    def num_steps(self) -> int:
+        """Number of scored steps (the episode length): T - 1 - offset."""
+        return self.num_centuries - 1 - self.target_offset
+
+    @property
+    def last_step(self) -> int:
+        """Century index of the last scored step."""
+        return FIRST_SCORED_STEP + self.num_steps - 1
+
+    # -- histories --------------------------------------------------------------------------------
+
+    def set_histories(self, rows: Rows, human: np.ndarray) -> None:
+        """Histories of ``rows`` become ``human``; their constants (centres, references) are recomputed.
+
+        Writes into ``self.human`` unless ``human`` already is it (the constructor's call).
+        """
+        if human is not self.human:
+            self.human[rows] = human
+        if human.ndim == 3 and human.strides[0] == 0:  # one history broadcast to every row: once
+            human = human[:1]
+        if self.similarity_name == "centered":
+            self.center[rows] = human.mean(axis=-2)
+            self._similarity = centered_similarity(self.center)
+        if self._references is not None:
+            lock_in, reference = self._reference_scores(human)
+            self._references[0][rows] = lock_in
+            self._references[1][rows] = reference
+
+    def similarity(self, rows: Rows = ALL) -> Similarity:
+        """The reward similarity for the histories of ``rows``."""
+        if self.similarity_name == "centered" and rows is not ALL:
+            return centered_similarity(self.center[rows])
+        return self._similarity
+
+    # -- per step -------------------------------------------------------------------------------
+
+    def target(self, t: int, rows: Rows = ALL) -> np.ndarray:
+        """The vectors (..., d) the step at century index ``t`` is scored against (H_{t+offset})."""
+        return self.human[rows][..., t + self.target_offset, :]
+
+    def step_rewards(
+        self, targets: np.ndarray, models: np.ndarray, simulated: np.ndarray | None = None, rows: Rows = ALL
+    ) -> Any:
+        """Per-step rewards of ``rows``: the similarity of each model to its target.
+
+        :param targets: the rows' targets (..., d) (see :meth:`target`).
+        :param models: the rows' models M_t (..., d).
+        :param simulated: the rows' simulated humans S_t (Coevolve only).
+        :return: a float for one history, an array for a batch.
+        """
+        return self.similarity(rows)(targets, models)
+
+    def step_reward(self, t: int, model: np.ndarray, simulated: np.ndarray | None = None) -> float:
+        """One env's reward at century index ``t`` (a convenience over :meth:`step_rewards`)."""
+        return float(self.step_rewards(self.target(t), model, simulated))
+
+    # -- per episode ----------------------------------------------------------------------------
+
+    @abstractmethod
+    def final_scores(
+        self,
+        models: np.ndarray | None,
+        simulated: np.ndarray | None = None,
+        rewards: np.ndarray | None = None,
+        rows: Rows = ALL,
+    ) -> np.ndarray:
+        """The paper's scores (plain cosine) of ``rows``.
+
+        :param models: (..., num_steps, d) the models after each step (Follow, Predict).
+        :param simulated: (..., T, d) S_0..S_{T-1} (Coevolve).
+        :param rewards: (..., num_steps) the episode's rewards, when known (a shortcut for Coevolve).
+        """
+
+    def final_score(self, record: EpisodeRecord | Mapping[str, Any]) -> float:
+        """The paper's score (plain cosine) of one history, recomputed from a record's vectors."""
+        if self.batch_shape:
+            raise ConfigError("final_score scores one history; use final_scores for a batch")
+        return float(self._score_record(record))
+
+    @abstractmethod
+    def _score_record(self, record: EpisodeRecord | Mapping[str, Any]) -> np.ndarray: ...
+
+    def normalized_scores(self, scores: Any, rows: Rows = ALL) -> Any:
+        """0 = value lock-in, 1 = reference, per history (DESIGN §9)."""
+        lock_in, reference = (part[rows] for part in self._reference_arrays())
+        span = reference - lock_in
+        tiny = np.abs(span) < 1e-12
+        return np.where(tiny, 0.0, (scores - lock_in) / np.where(tiny, 1.0, span))
+
+    def _reference_arrays(self) -> tuple[np.ndarray, np.ndarray]:
+        """(lock-in, reference) of every history, computed on first use (they depend on H only)."""
+        if self._references is None:
+            human = self.human[:1] if self._broadcast() else self.human
+            lock_in, reference = self._reference_scores(human)
+            self._references = (
+                np.array(np.broadcast_to(lock_in, self.batch_shape)),
+                np.array(np.broadcast_to(reference, self.batch_shape)),
+            )
+        return self._references
+
+    def normalized_score(self, score: float) -> float:
+        """One history's normalized score (0 = value lock-in, 1 = reference)."""
+        return float(self.normalized_scores(score))
+
+    def reference_scores(self) -> tuple[float, float]:
+        """(score of value lock-in, score of the reference) of one history, from the history alone."""
+        lock_in, reference = self._reference_scores(self.human)
+        return float(lock_in), float(reference)
+
+    @abstractmethod
+    def _reference_scores(self, human: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(lock-in, reference) scores of histories (..., T, d)."""
+
+    def _broadcast(self) -> bool:
+        return self.human.ndim == 3 and self.human.strides[0] == 0
+
+
+class FollowJudge(Judge):
+    """PG-Follow: the model should hold the values of the current century."""
+
+    challenge = "follow"
+
+    def final_scores(
+        self,
+        models: np.ndarray | None,
+        simulated: np.ndarray | None = None,
+        rewards: np.ndarray | None = None,
+        rows: Rows = ALL,
+    ) -> np.ndarray:
+        start = FIRST_SCORED_STEP + self.target_offset
+        targets = self.human[rows][..., start : start + self.num_steps, :]
+        return np.asarray(cosine(targets, models)).mean(axis=-1)
+
+    def _score_record(self, record: EpisodeRecord | Mapping[str, Any]) -> np.ndarray:
+        models = _as_matrix(_field(record, "model"), "model", self.num_steps, self.human.shape[-1])
+        return self.final_scores(models)
+
+    def _reference_scores(self, human: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        start = FIRST_SCORED_STEP + self.target_offset
+        shape = human.shape[:-2] + (self.num_steps, human.shape[-1])
+        frozen = np.broadcast_to(human[..., :1, :], shape)
+        lock_in = np.asarray(cosine(human[..., start : start + self.num_steps, :], frozen)).mean(axis=-1)
+        return lock_in, np.ones(human.shape[:-2])
+
+
+class PredictJudge(FollowJudge):
+    """PG-Predict(k): the model should hold the values of k centuries ahead.
+
+    :param timesteps_ahead: k, valid 1..T-2.
+    """
+
+    challenge = "predict"
+
+    def __init__(self, human: Any, similarity: str = "cosine", timesteps_ahead: int = 1) -> None:
+        shape = np.shape(human)
+        validate_timesteps_ahead(timesteps_ahead, shape[-2] if len(shape) >= 2 else 0)
+        self._k = int(timesteps_ahead)
+        super().__init__(human, similarity)
+
+    @property
+    def timesteps_ahead(self) -> int:
+        return self._k
+
+
+class CoevolveJudge(Judge):
+    """PG-Coevolve: the simulated human should keep reaching the values of later real centuries."""
+
+    challenge = "coevolve"
+    simulates_human = True
+
+    def step_rewards(
+        self, targets: np.ndarray, models: np.ndarray, simulated: np.ndarray | None = None, rows: Rows = ALL
+    ) -> Any:
+        if simulated is None:
+            raise ValueError("CoevolveJudge.step_rewards needs the simulated human vectors")
+        return progress_scores(simulated, self.human[rows], self.similarity(rows))
+
+    def final_scores(
+        self,
+        models: np.ndarray | None,
+        simulated: np.ndarray | None = None,
+        rewards: np.ndarray | None = None,
+        rows: Rows = ALL,
+    ) -> np.ndarray:
+        if simulated is None:
+            raise ValueError("CoevolveJudge.final_scores needs the simulated humans S_0..S_{T-1}")
+        human = self.human[rows]
+        if rewards is not None and self.similarity_name == "cosine":
+            # With plain-cosine rewards the per-S terms of S_1.. are the rewards: only S_0's is new.
+            first = progress_scores(simulated[..., 0, :], human)
+            return np.concatenate([first[..., None], rewards], axis=-1).mean(axis=-1)
+        return progress_scores(simulated, human[..., None, :, :]).mean(axis=-1)
+
+    def _score_record(self, record: EpisodeRecord | Mapping[str, Any]) -> np.ndarray:
+        simulated = _as_matrix(_field(record, "simulated"), "simulated", self.num_centuries, self.human.shape[-1])
+        return self.final_scores(None, simulated)
+
+    def _reference_scores(self, human: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        first = progress_scores(human[..., 0, :], human)
+        frozen = np.repeat(first[..., None], human.shape[-2], axis=-1).mean(axis=-1)
+        return frozen, progress_scores(human, human[..., None, :, :]).mean(axis=-1)
+
+
+JUDGES: dict[str, type[Judge]] = {"follow": FollowJudge, "predict": PredictJudge, "coevolve": CoevolveJudge}
+"""Challenge name -> judge class: the one place challenge names are dispatched on."""
+
+
 def make_judge(challenge: str, human: Any, similarity: str = "cosine", timesteps_ahead: int | None = None) -> Judge:
-    """Build the judge of ``challenge`` ("follow", "predict", "coevolve") on history ``human``."""
-    if challenge == "follow":
-        return FollowJudge(human, similarity)
-    if challenge == "predict":
+    """Build the judge of ``challenge`` ("follow", "predict", "coevolve") on histories ``human``.
+
+    :param timesteps_ahead: Predict's k (default 1); must be None on the other challenges.
+    """
+    cls = JUDGES.get(challenge)
+    if cls is None:
+        raise ConfigError(f"unknown challenge {challenge!r}; choose one of {', '.join(JUDGES)}")
+    if cls is PredictJudge:
         return PredictJudge(human, similarity, timesteps_ahead=1 if timesteps_ahead is None else timesteps_ahead)
-    if challenge == "coevolve":
-        return CoevolveJudge(human, similarity)
-    raise ConfigError(f"unknown challenge {challenge!r}; choose follow, predict or coevolve")
+    return cls(human, similarity)
 
 
-def judge_for_record(record: Mapping[str, Any]) -> Judge:
+def judge_for_record(record: EpisodeRecord | Mapping[str, Any]) -> Judge:
     """The (plain cosine) judge an episode record was produced under."""
-    for key in ("challenge", "human"):
-        if key not in record:
-            raise HistoryFormatError(f"episode record is missing {key!r}")
-    return make_judge(str(record["challenge"]), record["human"], timesteps_ahead=record.get("timesteps_ahead"))
+    record = EpisodeRecord.from_dict(record)
+    return make_judge(record.challenge, record.human, timesteps_ahead=record.timesteps_ahead)
 
 
-def score_record(record: Mapping[str, Any]) -> float:
+def score_record(record: EpisodeRecord | Mapping[str, Any]) -> float:
     """Recompute the paper score of an episode from its saved vectors."""
+    record = EpisodeRecord.from_dict(record)
     return judge_for_record(record).final_score(record)
 
 
-def normalized_score_record(record: Mapping[str, Any]) -> float:
+def normalized_score_record(record: EpisodeRecord | Mapping[str, Any]) -> float:
     """Recompute the normalised score (0 = lock-in, 1 = reference) from saved vectors."""
+    record = EpisodeRecord.from_dict(record)
     judge = judge_for_record(record)
     return judge.normalized_score(judge.final_score(record))

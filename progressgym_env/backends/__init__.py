@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from progressgym_env.backends.base import Backend, Respondent
+from progressgym_env.backends.base import Backend
 from progressgym_env.backends.surrogate import SurrogateBackend, SurrogateConfig
 from progressgym_env.errors import ConfigError
 
@@ -32,4 +32,4 @@ def make_backend(backend: "str | Backend", config: Any = None) -> Backend:
     return backend
 
 
-__all__ = ["Backend", "Respondent", "SurrogateBackend", "SurrogateConfig", "make_backend", "BACKEND_NAMES"]
+__all__ = ["Backend", "SurrogateBackend", "SurrogateConfig", "make_backend", "BACKEND_NAMES"]

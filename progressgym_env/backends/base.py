@@ -7,18 +7,24 @@ the same env code, spaces and judges run on every backend.
 Timeline the env drives (century index t = 1..T-1):
 ``reset`` (model = simulated human = H_0) → per century: ``elicit`` (what the agent observes),
 ``update_model(action)`` → M_t, in Coevolve ``update_simulated_human(t)`` → S_t.
+
+Besides the timeline, a backend answers what envs and agents may ask of it without knowing which
+backend it is: its update ``capacity``, histories it provides by name (:meth:`Backend.history_source`,
+e.g. the llm backend's ``"models"``) and, where its human update can be inverted, the model update
+that steers the simulated human (:meth:`Backend.steering_shift`, used by the oracle).
 """
 
 from __future__ import annotations
 
-from typing import Any, Literal, Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
-from progressgym_env.history import History
+from progressgym_env.history import History, HistorySource
 
-Respondent = Literal["history", "simulated"]
-"""Who answers elicitation queries: the century's real human proxy or Coevolve's simulated human."""
+DEFAULT_CAPACITY = 2.0
+"""The logit shift of a full-strength update unless a backend sets its own (DESIGN §9): the largest
+real corpus step is 1.71 logits, so a full update can follow any century of it."""
 
 
 @runtime_checkable
@@ -50,10 +56,26 @@ class Backend(Protocol):
     def update_simulated_human(self, t: int) -> np.ndarray:
         """S_t = AI-pull(history-pull(S_{t-1}, H_t), M_t); return S_t."""
 
-    def elicit(self, respondent: Respondent, t: int, budget: int | None) -> tuple[np.ndarray, int]:
-        """Sample preferences of ``respondent`` (the proxy of century ``t`` or the simulated human).
+    def elicit(self, t: int, budget: int | None, *, simulated: bool = False) -> tuple[np.ndarray, int]:
+        """Sample preferences of the human proxy of century ``t``, or of the simulated human.
 
+        :param budget: number of answers to sample; None observes the exact values (no queries).
+        :param simulated: ask Coevolve's simulated human instead of the century's proxy.
         :return: (estimated value vector in [0, 1], number of queries used).
+        """
+
+    @property
+    def capacity(self) -> float:
+        """The logit shift of a full-strength update (|a_i| = 1): what agents plan their updates with."""
+
+    def history_source(self, name: str) -> HistorySource | None:
+        """The history this backend provides under ``name`` (llm: ``"models"``), or None for none."""
+
+    def steering_shift(self, goal: np.ndarray, t: int) -> np.ndarray | None:
+        """The model's logit shift that makes century ``t``'s simulated-human update land on ``goal``.
+
+        None when the backend cannot invert its human update (then an agent can only move its own
+        model). Only valid between ``reset`` and the century's ``update_simulated_human``.
         """
 
     def config_dict(self) -> dict[str, Any]:

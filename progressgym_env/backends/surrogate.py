@@ -3,7 +3,8 @@
 An update moves the agent's model by ``capacity * action`` logits plus fine-tuning noise (an
 all-zero action is no update at all: value lock-in). Coevolve's simulated human is pulled toward
 the century's real values (weight ``history_pull``, ProgressGym's 1 SFT epoch) and then toward the
-agent's model (``ai_pull``, its 2 epochs). Microseconds per step: the backend for RL research and CI.
+agent's model (``ai_pull``, its 2 epochs). The formulas live in :mod:`progressgym_env.backends.physics`,
+shared with the native vector env. Microseconds per step: the backend for RL research and CI.
 """
 
 from __future__ import annotations
@@ -13,11 +14,12 @@ from typing import Any
 
 import numpy as np
 
-from progressgym_env.backends.base import Respondent
+from progressgym_env.backends.base import DEFAULT_CAPACITY
+from progressgym_env.backends.physics import moves_model, pulled_logits, steering_logits, updated_logits
 from progressgym_env.configs import config_from_any
 from progressgym_env.elicitation import ELICITATION_METHODS, sample_shares, split_queries
 from progressgym_env.errors import ConfigError
-from progressgym_env.history import History
+from progressgym_env.history import History, HistorySource
 from progressgym_env.numerics import logit, sigmoid
 
 
@@ -26,7 +28,7 @@ class SurrogateConfig:
     """Settings of the surrogate backend (all recorded with every run)."""
 
     capacity: float = field(
-        default=2.0,
+        default=DEFAULT_CAPACITY,
         metadata={"help": "Largest logit shift one century's update can make (|action| = 1). The largest real "
                   "corpus step is 1.71 logits, so smaller values cannot track the history."},
     )
@@ -99,35 +101,52 @@ class SurrogateBackend:
     def simulated_values(self) -> np.ndarray:
         return self._sim_values
 
+    @property
+    def capacity(self) -> float:
+        return self.config.capacity
+
     def update_model(self, action: np.ndarray) -> np.ndarray:
-        if not np.count_nonzero(action):  # an all-zero action is no update at all (no noise)
+        if not moves_model(action):  # no update at all (no noise drawn)
             return self._model_values
         cfg = self.config
-        shift = np.multiply(action, cfg.capacity, dtype=np.float64)
+        noise = None
         if cfg.finetune_noise_sd > 0:
             noise = self._rng.standard_normal(action.shape[0])  # type: ignore[union-attr]
             noise *= cfg.finetune_noise_sd
-            shift += noise
-        shift += self._model_logits  # the new logits (the old array may be referenced elsewhere)
-        self._model_logits = shift
-        self._model_values = sigmoid(shift)
+        self._model_logits = updated_logits(self._model_logits, action, cfg.capacity, noise)
+        self._model_values = sigmoid(self._model_logits)
         return self._model_values
 
     def update_simulated_human(self, t: int) -> np.ndarray:
         cfg = self.config
-        pulled = self._sim_logits + cfg.history_pull * (self._history_logits[t] - self._sim_logits)
-        self._sim_logits = pulled + cfg.ai_pull * (self._model_logits - pulled)
+        self._sim_logits = pulled_logits(
+            self._sim_logits, self._history_logits[t], self._model_logits, cfg.history_pull, cfg.ai_pull
+        )
         self._sim_values = sigmoid(self._sim_logits)
         return self._sim_values
 
-    def elicit(self, respondent: Respondent, t: int, budget: int | None) -> tuple[np.ndarray, int]:
-        values = self._sim_values if respondent == "simulated" else self._history_values[t]
+    def elicit(self, t: int, budget: int | None, *, simulated: bool = False) -> tuple[np.ndarray, int]:
+        values = self._sim_values if simulated else self._history_values[t]
         if budget is None:
             return values.copy(), 0
         counts = self._counts.get(budget)
         if counts is None:
             counts = self._counts[budget] = split_queries(budget, values.shape[0])
         return sample_shares(self._rng, values, counts, self.config.elicitation), int(budget)  # type: ignore[arg-type]
+
+    def history_source(self, name: str) -> HistorySource | None:
+        """The surrogate provides no histories of its own (its humans are the history's vectors)."""
+        return None
+
+    def steering_shift(self, goal: np.ndarray, t: int) -> np.ndarray | None:
+        """Invert this century's pulls: the model shift that lands S_t on ``goal`` (None if ai_pull = 0)."""
+        cfg = self.config
+        if not cfg.ai_pull:
+            return None
+        wanted = steering_logits(
+            logit(self._sim_values), logit(self._history_values[t]), logit(goal), cfg.history_pull, cfg.ai_pull
+        )
+        return wanted - logit(self._model_values)
 
     def config_dict(self) -> dict[str, Any]:
         return dict(self._config_dict)

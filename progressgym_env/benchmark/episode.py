@@ -8,6 +8,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from progressgym_env.errors import EpisodeOrderError
+from progressgym_env.records import to_jsonable
 
 
 class Policy(Protocol):
@@ -32,19 +33,6 @@ class EpisodeResult:
     normalized_score: float
     rewards: list[float]
     episode_record: dict[str, Any]
-
-
-def to_jsonable(value: Any) -> Any:
-    """``value`` with numpy arrays and scalars turned into lists and Python numbers (recursively)."""
-    if isinstance(value, np.ndarray):
-        return value.tolist()
-    if isinstance(value, np.generic):
-        return value.item()
-    if isinstance(value, dict):
-        return {str(k): to_jsonable(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [to_jsonable(v) for v in value]
-    return value
 
 
 def run_episode(env: Any, agent: Policy, seed: int, max_steps: int = 10_000) -> EpisodeResult:

@@ -1,10 +1,16 @@
 """The shared engine of the three ProgressGym envs: timeline, spaces, validation, info and records.
 
-Each challenge (``follow.py``, ``predict.py``, ``coevolve.py``) is a thin subclass that fixes the
-judge and who answers elicitation queries; its module docstring is the env's spec. Timeline (DESIGN
-§2, §9): the model starts at H_0; ``reset`` observes century index t = 1; each ``step`` applies the
-action (→ M_t), in Coevolve moves the simulated human (→ S_t), scores, then advances t. The step at
-the last scored century returns ``terminated=True``.
+Each challenge (``follow.py``, ``predict.py``, ``coevolve.py``) is a thin subclass that names its
+judge (:mod:`progressgym_env.judges`): the judge is the challenge's strategy — target offset, whether
+a simulated human answers the queries, which record fields exist — so this engine never asks which
+challenge it runs. Everything it needs from a backend is in the :class:`~progressgym_env.backends.Backend`
+protocol. Timeline (DESIGN §2, §9): the model starts at H_0; ``reset`` observes century index t = 1;
+each ``step`` applies the action (→ M_t), in Coevolve moves the simulated human (→ S_t), scores, then
+advances t. The step at the last scored century returns ``terminated=True``.
+
+Observation with memory (``obs_history=k``, default 1 = none): the previous k - 1 human estimates are
+appended after the usual [estimate, model, progress], most recent first; at the start of an episode
+the missing ones repeat the first estimate (Gymnasium's ``FrameStackObservation`` convention).
 """
 
 from __future__ import annotations
@@ -15,59 +21,75 @@ import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
 
-from progressgym_env.backends import Backend, Respondent, make_backend
+from progressgym_env.backends import Backend, make_backend
 from progressgym_env.elicitation import validate_query_budget
-from progressgym_env.errors import EpisodeOrderError
+from progressgym_env.errors import ConfigError, EpisodeOrderError
 from progressgym_env.history import History, HistorySource, resolve_history
-from progressgym_env.judges import FIRST_SCORED_STEP, SIMILARITIES, Judge, make_judge
-from progressgym_env.errors import ConfigError
+from progressgym_env.judges import FIRST_SCORED_STEP, SIMILARITIES, FollowJudge, Judge
+from progressgym_env.records import EpisodeRecord
 from progressgym_env.validation import reject_unknown_kwargs, validate_action
 
-COMMON_KWARGS = ("history", "similarity", "query_budget", "backend", "backend_config", "render_mode")
+COMMON_KWARGS = ("history", "similarity", "query_budget", "backend", "backend_config", "render_mode", "obs_history")
+MAX_OBS_HISTORY = 64
+"""Largest ``obs_history`` accepted (a sanity bound: histories have a handful of centuries)."""
+
+
+def validate_obs_history(obs_history: Any) -> int:
+    """``obs_history`` must be an int in 1..MAX_OBS_HISTORY (1 = the plain -v0 observation)."""
+    if isinstance(obs_history, bool) or not isinstance(obs_history, (int, np.integer)):
+        raise ConfigError(f"obs_history must be an int >= 1 (estimates in the observation), found {obs_history!r}")
+    if not 1 <= int(obs_history) <= MAX_OBS_HISTORY:
+        raise ConfigError(f"obs_history must be in 1..{MAX_OBS_HISTORY}, found {obs_history}")
+    return int(obs_history)
+
+
+def observation_space(dim: int, obs_history: int = 1) -> spaces.Box:
+    """[estimate (d), model (d), progress (1), previous estimates ((k - 1) d)], all in [0, 1]."""
+    return spaces.Box(0.0, 1.0, shape=(2 * dim + 1 + (obs_history - 1) * dim,), dtype=np.float32)
 
 
 class ProgressGymEnv(gym.Env[np.ndarray, np.ndarray]):
-    """Base class; use ``PG-Follow-v0``, ``PG-Predict-v0`` or ``PG-Coevolve-v0``."""
+    """Base class; use ``PG-Follow-v0``, ``PG-Predict-v0`` or ``PG-Coevolve-v0``.
+
+    Constructor arguments are keyword-only (see each env's Arguments table).
+    """
 
     metadata: ClassVar[dict[str, Any]] = {"render_modes": ["ansi", "rgb_array"], "render_fps": 2}
-    challenge: ClassVar[str] = ""
+    judge_class: ClassVar[type[Judge]] = FollowJudge
     env_id: ClassVar[str] = ""
-    respondent: ClassVar[Respondent] = "history"
     extra_kwargs: ClassVar[tuple[str, ...]] = ()
     unknown_kwarg_hint: ClassVar[str] = ""
 
     def __init__(
         self,
+        *,
         history: Any = "corpus",
         similarity: str = "cosine",
         query_budget: int | None = 512,
         backend: str | Backend = "surrogate",
         backend_config: Any = None,
         render_mode: str | None = None,
-        timesteps_ahead: int | None = None,
+        obs_history: int = 1,
         **unknown: Any,
     ) -> None:
-        if timesteps_ahead is not None and "timesteps_ahead" not in self.extra_kwargs:
-            unknown["timesteps_ahead"] = timesteps_ahead
-        reject_unknown_kwargs(
-            self.env_id, unknown, COMMON_KWARGS + self.extra_kwargs, self.unknown_kwarg_hint
-        )
+        reject_unknown_kwargs(self.env_id, unknown, COMMON_KWARGS + self.extra_kwargs, self.unknown_kwarg_hint)
         if similarity not in SIMILARITIES:
             raise ConfigError(f"unknown similarity {similarity!r}; choose one of {SIMILARITIES}")
         if render_mode is not None and render_mode not in self.metadata["render_modes"]:
             raise ConfigError(
                 f"render_mode {render_mode!r} is not supported; choose one of {self.metadata['render_modes']} or None"
             )
-        backend_obj: Backend | None = None
-        if isinstance(history, str) and history == "models":
-            # The models history is measured from the backend's human proxies (llm backend).
-            backend_obj = make_backend(backend, backend_config)
-            provider = getattr(backend_obj, "models_history", None)
-            if provider is None:
+        self.obs_history = validate_obs_history(obs_history)
+        self.backend: Backend = make_backend(backend, backend_config)
+        if isinstance(history, str):
+            provided = self.backend.history_source(history)
+            if provided is not None:
+                history = provided
+            elif history == "models":
                 raise ConfigError(
-                    f"history='models' is measured from human-proxy models and needs backend='llm', got {backend_obj.name!r}"
+                    f"history='models' is measured from human-proxy models and needs backend='llm', "
+                    f"got {self.backend.name!r}"
                 )
-            history = provider()
         self.history_source: HistorySource = resolve_history(history)
         self.num_centuries = int(self.history_source.num_steps)
         self.value_space = self.history_source.value_space
@@ -75,13 +97,11 @@ class ProgressGymEnv(gym.Env[np.ndarray, np.ndarray]):
         validate_query_budget(query_budget, self.dim)
         self.similarity = similarity
         self.query_budget = query_budget
-        self.timesteps_ahead = timesteps_ahead
-        self._validate_extra_kwargs()
-        self.backend: Backend = backend_obj if backend_obj is not None else make_backend(backend, backend_config)
+        self._validate_challenge_kwargs()
         self.render_mode = render_mode
 
         d = self.dim
-        self.observation_space = spaces.Box(0.0, 1.0, shape=(2 * d + 1,), dtype=np.float32)
+        self.observation_space = observation_space(d, self.obs_history)
         self.action_space = spaces.Box(-1.0, 1.0, shape=(d,), dtype=np.float32)
         self._action_shape = (d,)
         self._progress_scale = 1.0 / (self.num_centuries - 1)
@@ -92,26 +112,55 @@ class ProgressGymEnv(gym.Env[np.ndarray, np.ndarray]):
         self._done = True
         self._needs_reset = True
         self._estimate = np.zeros(d)
+        self._past = np.zeros((self.obs_history - 1, d))
         self._last_step = 0
         self._models = np.zeros((0, d))
         self._simulated = np.zeros((0, d))
         self._rewards = np.zeros(0)
         self._steps_taken = 0
 
-    # -- hooks for the challenge subclasses -------------------------------------------------
+    # -- what the challenge is (read from its judge class) --------------------------------------
 
-    def _validate_extra_kwargs(self) -> None:
-        """Check challenge-specific kwargs (Predict's ``timesteps_ahead``)."""
+    @property
+    def challenge(self) -> str:
+        """The challenge name: ``follow``, ``predict`` or ``coevolve``."""
+        return self.judge_class.challenge
 
-    def _make_judge(self, history: History) -> Judge:
-        return make_judge(self.challenge, history.values, self.similarity, self.timesteps_ahead)
+    @property
+    def simulates_human(self) -> bool:
+        """Whether a simulated human answers the queries (PG-Coevolve)."""
+        return self.judge_class.simulates_human
 
-    # -- Gymnasium API ------------------------------------------------------------------------
+    @property
+    def timesteps_ahead(self) -> int | None:
+        """Predict's k; None on the other challenges."""
+        return None
+
+    @property
+    def target_offset(self) -> int:
+        """How many centuries after the observed one a step's target lies (k on Predict, else 0)."""
+        return self.timesteps_ahead or 0
+
+    @property
+    def update_capacity(self) -> float:
+        """The backend's logit shift at |a_i| = 1: what agents plan their updates with."""
+        return float(self.backend.capacity)
 
     @property
     def episode_length(self) -> int:
         """Number of steps in an episode (8 on the 9-century timeline; 8 - k for Predict)."""
-        return self.num_centuries - 1 - (self.timesteps_ahead or 0)
+        return self.num_centuries - 1 - self.target_offset
+
+    # -- hooks for the challenge subclasses -------------------------------------------------
+
+    def _validate_challenge_kwargs(self) -> None:
+        """Check challenge-specific kwargs once the history length is known (Predict's k)."""
+
+    def _make_judge(self, human: np.ndarray) -> Judge:
+        """The challenge's judge on histories ``human`` (T, d), or (N, T, d) for the native vector env."""
+        return self.judge_class(human, self.similarity)
+
+    # -- Gymnasium API ------------------------------------------------------------------------
 
     def reset(
         self, *, seed: int | None = None, options: dict[str, Any] | None = None
@@ -120,23 +169,26 @@ class ProgressGymEnv(gym.Env[np.ndarray, np.ndarray]):
         if options:
             raise ConfigError(f"{self.env_id}.reset takes no options, got {sorted(options)}")
         history = self.history_source.sample(self.np_random)
+        simulates = self.simulates_human
         if history is not self.history or self.judge is None:  # a fixed history keeps its judge
-            self.judge = self._make_judge(history)
+            self.judge = self._make_judge(history.values)
             n, d = self.judge.num_steps, self.dim
             # Per-episode buffers; episode_record() hands out copies, so they are reused.
             self._models = np.empty((n, d))
             self._rewards = np.empty(n)
-            self._simulated = np.empty((self.num_centuries, d)) if self.respondent == "simulated" else np.zeros((0, d))
+            self._simulated = np.empty((self.num_centuries, d)) if simulates else np.zeros((0, d))
             self._last_step = self.judge.last_step
         self.history = history
-        self.backend.reset(history, self.np_random, simulate_human=self.respondent == "simulated")
-        if self.respondent == "simulated":
+        self.backend.reset(history, self.np_random, simulate_human=simulates)
+        if simulates:
             self._simulated[0] = self.backend.simulated_values
         self._steps_taken = 0
         self._t = FIRST_SCORED_STEP
         self._done = False
         self._needs_reset = False
-        estimate, queries = self.backend.elicit(self.respondent, self._t, self.query_budget)
+        estimate, queries = self.backend.elicit(self._t, self.query_budget, simulated=simulates)
+        if self.obs_history > 1:
+            self._past[:] = estimate
         obs = self._observation(estimate, self.backend.model_values, self._t * self._progress_scale)
         info = {
             "human_values": self._observed_truth(),
@@ -144,7 +196,7 @@ class ProgressGymEnv(gym.Env[np.ndarray, np.ndarray]):
             "century": history.centuries[self._t],
             "queries": queries,
         }
-        if self.respondent == "simulated":
+        if simulates:
             info["simulated_human_values"] = self.backend.simulated_values.copy()
         return obs, info
 
@@ -161,16 +213,17 @@ class ProgressGymEnv(gym.Env[np.ndarray, np.ndarray]):
         t, i = self._t, self._steps_taken
         model = backend.update_model(action)
         simulated = None
-        if self.respondent == "simulated":
+        if judge.simulates_human:
             simulated = backend.update_simulated_human(t)
             self._simulated[t] = simulated
-        reward = judge.step_reward(t, model, simulated)
+        target = judge.target(t)
+        reward = float(judge.step_rewards(target, model, simulated))
         self._models[i] = model
         self._rewards[i] = reward
         self._steps_taken = i + 1
         terminated = t == self._last_step
         info: dict[str, Any] = {
-            "target_values": judge.target(t),
+            "target_values": target,
             "model_values": model.copy(),
             "century": history.centuries[t],
         }
@@ -178,16 +231,16 @@ class ProgressGymEnv(gym.Env[np.ndarray, np.ndarray]):
             info["simulated_human_values"] = simulated.copy()
         if terminated:
             self._done = True
-            obs = self._observation(self._estimate, model, 1.0)
+            obs = self._observation(self._estimate, model, 1.0, advance=False)
             info["queries"] = 0
             info["human_values"] = self._observed_truth()
             record = self.episode_record()
             info["final_score"] = judge.final_score(record)
             info["normalized_score"] = judge.normalized_score(info["final_score"])
-            info["episode_record"] = record
+            info["episode_record"] = record.to_dict()
         else:
             self._t = t + 1
-            estimate, info["queries"] = backend.elicit(self.respondent, self._t, self.query_budget)
+            estimate, info["queries"] = backend.elicit(self._t, self.query_budget, simulated=judge.simulates_human)
             obs = self._observation(estimate, model, self._t * self._progress_scale)
             info["human_values"] = self._observed_truth()
         return obs, reward, terminated, False, info
@@ -208,46 +261,47 @@ class ProgressGymEnv(gym.Env[np.ndarray, np.ndarray]):
 
     # -- helpers --------------------------------------------------------------------------------
 
-    def _observation(self, estimate: np.ndarray, model: np.ndarray, progress: float) -> np.ndarray:
-        """A fresh observation array; the estimate is kept for the terminal observation, which repeats it."""
+    def _observation(self, estimate: np.ndarray, model: np.ndarray, progress: float, advance: bool = True) -> np.ndarray:
+        """A fresh observation array.
+
+        The estimate is kept for the terminal observation, which repeats it; with ``obs_history``
+        the previous estimate moves into the memory unless ``advance`` is False (the terminal step).
+        """
         d = self.dim
-        obs = np.empty(2 * d + 1, dtype=np.float32)
+        obs = np.empty(self.observation_space.shape, dtype=np.float32)  # type: ignore[arg-type]
         obs[:d] = estimate
         obs[d : 2 * d] = model
-        obs[-1] = progress
+        obs[2 * d] = progress
+        if self.obs_history > 1:
+            if advance and self._steps_taken:
+                self._past[1:] = self._past[:-1].copy()
+                self._past[0] = self._estimate
+            obs[2 * d + 1 :] = self._past.ravel()
         self._estimate = estimate
         return obs
 
     def _observed_truth(self) -> np.ndarray:
         """The true vector behind the current observation (H_t, or S in Coevolve)."""
-        if self.respondent == "simulated":
+        if self.simulates_human:
             return self.backend.simulated_values.copy()
         assert self.history is not None
         return self.history.values[self._t].copy()
 
-    def episode_record(self) -> dict[str, Any]:
-        """The vectors of the episode so far; a judge recomputes the score from them alone.
-
-        Keys: ``challenge``, ``timesteps_ahead`` (Predict), ``human`` (T x d real history),
-        ``model`` (the model after each step), ``simulated`` (Coevolve: S_0..S_{T-1}),
-        ``rewards``, ``centuries``, ``value_space``, ``dims``, ``similarity``, ``backend``.
-        """
-        assert self.history is not None
+    def episode_record(self) -> EpisodeRecord:
+        """The vectors of the episode so far; a judge recomputes the score from them alone."""
+        assert self.history is not None and self.judge is not None
         n = self._steps_taken
-        record: dict[str, Any] = {
-            "challenge": self.challenge,
-            "human": np.array(self.history.values),
-            "model": self._models[:n].copy(),
-            "rewards": self._rewards[:n].copy(),
-            "centuries": list(self.history.centuries),
-            "value_space": self.value_space.name,
-            "dims": list(self.value_space.dims),
-            "similarity": self.similarity,
-            "backend": self.backend.config_dict(),
-            "history_provenance": dict(self.history.provenance),
-        }
-        if self.challenge == "predict":
-            record["timesteps_ahead"] = self.timesteps_ahead
-        if self.respondent == "simulated":
-            record["simulated"] = self._simulated[: n + 1].copy()
-        return record
+        return EpisodeRecord(
+            challenge=self.challenge,
+            human=np.array(self.history.values),
+            model=self._models[:n].copy(),
+            rewards=self._rewards[:n].copy(),
+            centuries=list(self.history.centuries),
+            value_space=self.value_space.name,
+            dims=list(self.value_space.dims),
+            similarity=self.similarity,
+            backend=self.backend.config_dict(),
+            history_provenance=dict(self.history.provenance),
+            timesteps_ahead=self.judge.timesteps_ahead,
+            simulated=self._simulated[: n + 1].copy() if self.judge.simulates_human else None,
+        )

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from progressgym_env.backends import Respondent
 from progressgym_env.envs.base import ProgressGymEnv
+from progressgym_env.judges import CoevolveJudge, Judge
 
 
 class CoevolveEnv(ProgressGymEnv):
@@ -51,7 +51,6 @@ class CoevolveEnv(ProgressGymEnv):
     * v0: initial version.
     """
 
-    challenge: ClassVar[str] = "coevolve"
+    judge_class: ClassVar[type[Judge]] = CoevolveJudge
     env_id: ClassVar[str] = "PG-Coevolve-v0"
-    respondent: ClassVar[Respondent] = "simulated"
     unknown_kwarg_hint: ClassVar[str] = "'timesteps_ahead' applies to PG-Predict-v0 only"

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import ClassVar
 
 from progressgym_env.envs.base import ProgressGymEnv
+from progressgym_env.judges import FollowJudge, Judge
 
 
 class FollowEnv(ProgressGymEnv):
@@ -30,6 +31,7 @@ class FollowEnv(ProgressGymEnv):
     | 0 .. d-1   | estimated human values of the observed century (answer shares) | 0   | 1   |
     | d .. 2d-1  | the agent model's own values                                   | 0   | 1   |
     | 2d         | progress t / (T - 1), t = the observed century index           | 0   | 1   |
+    | 2d+1 ..    | with ``obs_history=k``: the previous k - 1 estimates, most recent first, d each | 0 | 1 |
 
     ## Rewards
     ``similarity(H_t, M_t)``: cosine (default) or centred cosine between the century's true values
@@ -61,6 +63,9 @@ class FollowEnv(ProgressGymEnv):
     | `backend`        | str or Backend                | `"surrogate"`  | `surrogate` or `llm`, or a backend object           |
     | `backend_config` | dataclass or dict             | `None`         | the backend's settings (e.g. `{"capacity": 2.0}`)  |
     | `render_mode`    | str or None                   | `None`         | `ansi` (table) or `rgb_array` (matplotlib plot)     |
+    | `obs_history`    | int                           | `1`            | k: append the previous k - 1 estimates to the observation (most recent first; the first estimate pads the start) |
+
+    All kwargs are keyword-only.
 
     ## Vectorized environment
     ``gym.make_vec("PG-Follow-v0", num_envs=N)`` builds the native
@@ -70,9 +75,10 @@ class FollowEnv(ProgressGymEnv):
     (any backend). The same holds for ``PG-Predict-v0`` and ``PG-Coevolve-v0``.
 
     ## Version History
-    * v0: initial version (surrogate and LLM backends, corpus and procedural histories).
+    * v0: initial version (surrogate and LLM backends, corpus and procedural histories). The opt-in
+      ``obs_history`` kwarg leaves the default observation unchanged.
     """
 
-    challenge: ClassVar[str] = "follow"
+    judge_class: ClassVar[type[Judge]] = FollowJudge
     env_id: ClassVar[str] = "PG-Follow-v0"
     unknown_kwarg_hint: ClassVar[str] = "'timesteps_ahead' applies to PG-Predict-v0 only"

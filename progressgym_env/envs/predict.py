@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from progressgym_env.envs.base import ProgressGymEnv
-from progressgym_env.judges import validate_timesteps_ahead
+from progressgym_env.judges import Judge, PredictJudge, validate_timesteps_ahead
 
 
 class PredictEnv(ProgressGymEnv):
@@ -48,12 +48,22 @@ class PredictEnv(ProgressGymEnv):
     * v0: initial version.
     """
 
-    challenge: ClassVar[str] = "predict"
+    judge_class: ClassVar[type[Judge]] = PredictJudge
     env_id: ClassVar[str] = "PG-Predict-v0"
     extra_kwargs: ClassVar[tuple[str, ...]] = ("timesteps_ahead",)
 
-    def __init__(self, *args, timesteps_ahead: int = 1, **kwargs) -> None:  # type: ignore[no-untyped-def]
-        super().__init__(*args, timesteps_ahead=timesteps_ahead, **kwargs)
+    def __init__(self, *, timesteps_ahead: int = 1, **kwargs: Any) -> None:
+        self._timesteps_ahead = timesteps_ahead
+        super().__init__(**kwargs)
 
-    def _validate_extra_kwargs(self) -> None:
-        validate_timesteps_ahead(self.timesteps_ahead, self.num_centuries)
+    @property
+    def timesteps_ahead(self) -> int:
+        """k, how many centuries ahead the target lies."""
+        return self._timesteps_ahead
+
+    def _validate_challenge_kwargs(self) -> None:
+        validate_timesteps_ahead(self._timesteps_ahead, self.num_centuries)
+        self._timesteps_ahead = int(self._timesteps_ahead)
+
+    def _make_judge(self, human: Any) -> Judge:
+        return PredictJudge(human, self.similarity, timesteps_ahead=self._timesteps_ahead)

@@ -1,4 +1,4 @@
-"""Native batched vector envs of the three challenges on the surrogate backend (issue 5).
+"""Native batched vector envs of the three challenges on the surrogate backend.
 
 ``gym.make_vec("PG-Follow-v0", num_envs=N)`` builds :class:`FollowVectorEnv` (likewise
 :class:`PredictVectorEnv`, :class:`CoevolveVectorEnv`): the N sub-envs live in arrays with a leading
@@ -8,10 +8,10 @@ wrappers around N single envs, with the same semantics.
 
 Semantics
     Each sub-env is the single env of its challenge (``progressgym_env/envs/base.py``): same kwargs,
-    spaces, timeline, rewards, info keys and scores. The same numpy formulas are applied (surrogate
-    update and pulls, :func:`~progressgym_env.numerics.cosine`, :class:`~progressgym_env.judges.BatchedJudge`
-    for the judges), and reductions run along the same axes, so the numbers are the single env's bit
-    for bit, given the same random draws.
+    spaces, timeline, rewards, info keys and scores. The same code computes them: the surrogate's
+    physics (:mod:`progressgym_env.backends.physics`) and the challenge's judge
+    (:mod:`progressgym_env.judges`) work on arrays of any batch shape, so the numbers are the single
+    env's bit for bit, given the same random draws.
 
 Autoreset: ``AutoresetMode.NEXT_STEP`` (Gymnasium's default, as in ``SyncVectorEnv`` and
     ``CartPoleVectorEnv``), so switching ``vectorization_mode`` changes nothing: the step that
@@ -74,6 +74,7 @@ from gymnasium.utils import seeding
 from gymnasium.vector import AutoresetMode, VectorEnv
 from gymnasium.vector.utils import batch_space
 
+from progressgym_env.backends.physics import moves_model, pulled_logits, updated_logits
 from progressgym_env.elicitation import BinomialTable, sample_shares, split_queries
 from progressgym_env.envs.base import ProgressGymEnv
 from progressgym_env.envs.coevolve import CoevolveEnv
@@ -81,8 +82,9 @@ from progressgym_env.envs.follow import FollowEnv
 from progressgym_env.envs.predict import PredictEnv
 from progressgym_env.errors import ConfigError, EpisodeOrderError
 from progressgym_env.history import FixedHistory
-from progressgym_env.judges import FIRST_SCORED_STEP, BatchedJudge
+from progressgym_env.judges import FIRST_SCORED_STEP, Judge
 from progressgym_env.numerics import logit, sigmoid
+from progressgym_env.records import EpisodeRecord
 from progressgym_env.procedural import ProceduralHistory
 from progressgym_env.validation import validate_action
 
@@ -153,6 +155,8 @@ class ProgressGymVectorEnv(VectorEnv):
         self.similarity = proto.similarity
         self.query_budget = proto.query_budget
         self.timesteps_ahead = proto.timesteps_ahead
+        self.obs_history = proto.obs_history
+        self.update_capacity = proto.update_capacity
         self.render_mode = proto.render_mode
         self.config = proto.backend.config  # type: ignore[attr-defined]
         self.single_observation_space = proto.observation_space
@@ -160,7 +164,7 @@ class ProgressGymVectorEnv(VectorEnv):
         self.observation_space = batch_space(self.single_observation_space, n)
         self.action_space = batch_space(self.single_action_space, n)
 
-        self._simulates = proto.respondent == "simulated"
+        self._simulates = proto.simulates_human
         self._counts = None if self.query_budget is None else split_queries(self.query_budget, d)
         self._progress_scale = 1.0 / (T - 1)
         self._last_step = FIRST_SCORED_STEP + self.episode_length - 1
@@ -175,7 +179,7 @@ class ProgressGymVectorEnv(VectorEnv):
             self._human = np.full((n, T, d), 0.5)
             self._human_logits = np.zeros((n, T, d))
             self._centuries = np.zeros((n, T), dtype=np.int64)
-        self._judge = BatchedJudge(self.challenge, self._human, self.similarity, self.timesteps_ahead)
+        self._judge: Judge = proto._make_judge(self._human)
         self._table: BinomialTable | None = None
         exact_answers = self._counts is not None and self.config.elicitation == "binomial"
         if rng_mode == "fast" and self._fixed and not self._simulates and exact_answers:
@@ -185,7 +189,7 @@ class ProgressGymVectorEnv(VectorEnv):
         self._custom_records: list[dict[str, Any] | None] = [None] * n
         if self._fixed or isinstance(source, ProceduralHistory):
             proto.reset(seed=0)
-            self._template = {k: v for k, v in proto.episode_record().items() if k not in _RECORD_ARRAYS}
+            self._template = {k: v for k, v in proto.episode_record().to_dict().items() if k not in _RECORD_ARRAYS}
         proto.close()
 
         steps = self.episode_length
@@ -198,14 +202,14 @@ class ProgressGymVectorEnv(VectorEnv):
         self._models = np.zeros((n, steps, d))
         self._rewards = np.zeros((n, steps))
         self._simulated = np.zeros((n, T, d)) if self._simulates else np.zeros((n, 0, d))
-        self._last_obs = np.zeros((n, 2 * d + 1), dtype=np.float32)
+        self._last_obs = np.zeros((n, *self.single_observation_space.shape), dtype=np.float32)  # type: ignore[misc]
+        self._past = np.zeros((n, self.obs_history - 1, d))
         self._autoreset = np.zeros(n, dtype=bool)
         self._any_autoreset = False
         self._needs_reset = True
         self._env_rngs: list[np.random.Generator | None] = [None] * n
         self._action_shape = (n, d)
         self._all = _Rows(np.arange(n), n)
-        self._ones = np.ones(d, dtype=np.float32)
         self._full_constants: dict[str, Any] | None = None  # the shared record fields, every row set
 
     # -- Gymnasium vector API ---------------------------------------------------------------------
@@ -240,7 +244,7 @@ class ProgressGymVectorEnv(VectorEnv):
             raise EpisodeOrderError(f"{self.env_id} vector env: call reset() before step()")
         actions = validate_action(actions, self._action_shape)
         n = self.num_envs
-        obs = np.empty((n, 2 * self.dim + 1), dtype=np.float32)
+        obs = np.empty(self._last_obs.shape, dtype=np.float32)
         rewards = np.zeros(n)
         terminated = np.zeros(n, dtype=bool)
         infos: dict[str, Any] = {}
@@ -348,18 +352,22 @@ class ProgressGymVectorEnv(VectorEnv):
 
     def _constant_record(self, history: Any) -> dict[str, Any]:
         """The shared fields of one sub-env's episode record (custom history sources)."""
-        record: dict[str, Any] = {
-            "challenge": self.challenge,
-            "centuries": list(history.centuries),
-            "value_space": self.value_space.name,
-            "dims": list(self.value_space.dims),
-            "similarity": self.similarity,
-            "backend": {"backend": "surrogate", **{k: getattr(self.config, k) for k in self.config.__dataclass_fields__}},
-            "history_provenance": dict(history.provenance),
-        }
-        if self.challenge == "predict":
-            record["timesteps_ahead"] = self.timesteps_ahead
-        return record
+        d = self.dim
+        record = EpisodeRecord(
+            challenge=self.challenge,
+            human=np.zeros((0, d)),
+            model=np.zeros((0, d)),
+            rewards=np.zeros(0),
+            centuries=list(history.centuries),
+            value_space=self.value_space.name,
+            dims=list(self.value_space.dims),
+            similarity=self.similarity,
+            backend={"backend": "surrogate", **{k: getattr(self.config, k) for k in self.config.__dataclass_fields__}},
+            history_provenance=dict(history.provenance),
+            timesteps_ahead=self._judge.timesteps_ahead,
+            simulated=np.zeros((0, d)) if self._simulates else None,
+        )
+        return {k: v for k, v in record.to_dict().items() if k not in _RECORD_ARRAYS}
 
     # -- batched episode logic ----------------------------------------------------------------------
 
@@ -381,7 +389,10 @@ class ProgressGymVectorEnv(VectorEnv):
         self._estimate[sel] = estimate
         obs[sel, :d] = estimate
         obs[sel, d : 2 * d] = self._model_values[sel]
-        obs[sel, -1] = t * self._progress_scale
+        obs[sel, 2 * d] = t * self._progress_scale
+        if self.obs_history > 1:
+            self._past[sel] = estimate[:, None, :]
+            obs[sel, 2 * d + 1 :] = self._past[sel].reshape(rows.count, -1)
         _put(infos, "human_values", rows, np.array(truth))
         _put(infos, "model_values", rows, self._model_values[sel].copy())
         _put(infos, "century", rows, np.array(self._centuries[sel, t]))
@@ -403,27 +414,26 @@ class ProgressGymVectorEnv(VectorEnv):
         t_rows = self._t[sel]
         t: int | np.ndarray = int(t_rows[0]) if (t_rows == t_rows[0]).all() else t_rows
         action = actions[sel]
-        moving = np.abs(action) @ self._ones > 0  # an all-zero action is no update at all
-        shift = np.multiply(action, cfg.capacity, dtype=np.float64)
-        if cfg.finetune_noise_sd > 0:
-            shift += cfg.finetune_noise_sd * self._noise(rows, moving)
+        moving = moves_model(action)
+        noise = cfg.finetune_noise_sd * self._noise(rows, moving) if cfg.finetune_noise_sd > 0 else None
         old_logits = self._model_logits[sel]
-        logits = old_logits + shift
+        logits = updated_logits(old_logits, action, cfg.capacity, noise)
         moved = moving[:, None]
         model = np.where(moved, sigmoid(logits), self._model_values[sel])
         self._model_logits[sel] = np.where(moved, logits, old_logits)
         self._model_values[sel] = model
         simulated = None
         if self._simulates:
-            sim = self._sim_logits[sel]
-            pulled = sim + cfg.history_pull * (self._at(self._human_logits, rows, t) - sim)
-            sim = pulled + cfg.ai_pull * (self._model_logits[sel] - pulled)
+            sim = pulled_logits(
+                self._sim_logits[sel], self._at(self._human_logits, rows, t), self._model_logits[sel],
+                cfg.history_pull, cfg.ai_pull,
+            )
             simulated = sigmoid(sim)
             self._sim_logits[sel] = sim
             self._sim_values[sel] = simulated
             self._store(self._simulated, rows, t, simulated)
-        target = self._at(self._human, rows, t + self._judge.offset)
-        reward = self._judge.step_rewards(sel, target, model, simulated)
+        target = self._at(self._human, rows, t + self._judge.target_offset)
+        reward = self._judge.step_rewards(target, model, simulated, rows=sel)
         self._store(self._models, rows, t - FIRST_SCORED_STEP, model)
         self._store(self._rewards, rows, t - FIRST_SCORED_STEP, reward)
         rewards[sel] = reward
@@ -467,10 +477,16 @@ class ProgressGymVectorEnv(VectorEnv):
         self._t[sel] = nxt
         truth = simulated if simulated is not None else self._at(self._human, rows, nxt)
         estimate, queries = self._elicit(rows, nxt, truth)
+        if self.obs_history > 1:  # the previous estimate moves into the memory
+            past = self._past[sel]
+            past[:, 1:] = past[:, :-1].copy()
+            past[:, 0] = self._estimate[sel]
+            self._past[sel] = past
+            obs[sel, 2 * d + 1 :] = past.reshape(rows.count, -1)
         self._estimate[sel] = estimate
         obs[sel, :d] = estimate
         obs[sel, d : 2 * d] = model
-        obs[sel, -1] = nxt * self._progress_scale
+        obs[sel, 2 * d] = nxt * self._progress_scale
         _put(infos, "queries", rows, np.full(rows.count, queries, dtype=np.int64))
         _put(infos, "human_values", rows, np.array(truth))
 
@@ -488,15 +504,17 @@ class ProgressGymVectorEnv(VectorEnv):
         terminated[sel] = True
         obs[sel, :d] = self._estimate[sel]
         obs[sel, d : 2 * d] = model
-        obs[sel, -1] = 1.0
+        obs[sel, 2 * d] = 1.0
+        if self.obs_history > 1:
+            obs[sel, 2 * d + 1 :] = self._past[sel].reshape(rows.count, -1)
         truth = self._sim_values[sel] if self._simulates else self._at(self._human, rows, t)
         _put(infos, "queries", rows, np.zeros(rows.count, dtype=np.int64))
         _put(infos, "human_values", rows, np.array(truth))
         models, rewards = self._models[sel], self._rewards[sel]
         simulated = self._simulated[sel] if self._simulates else None
-        scores = self._judge.final_scores(sel, models, simulated, rewards)
+        scores = self._judge.final_scores(models, simulated, rewards, rows=sel)
         _put(infos, "final_score", rows, scores)
-        _put(infos, "normalized_score", rows, self._judge.normalized_scores(sel, scores))
+        _put(infos, "normalized_score", rows, self._judge.normalized_scores(scores, rows=sel))
         record: dict[str, Any] = infos.setdefault("episode_record", {})
         _put(record, "human", rows, np.array(self._human[sel]))
         _put(record, "model", rows, np.array(models))

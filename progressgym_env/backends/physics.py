@@ -1,0 +1,70 @@
+"""The surrogate's physics, written once: the model update and PG-Coevolve's pulls, in logit space.
+
+Pure functions over arrays of shape (..., d): the single env's backend calls them with batch shape
+``()`` (one model), the native vector env with ``(N,)``. Elementwise arithmetic only, so each entry
+of a batched result has exactly the bits of the one-model call on that row.
+
+- Update: ``M_t = sigmoid(logit(M_{t-1}) + capacity * a + noise)``; an all-zero action is no update
+  at all (no noise is drawn for it either).
+- Coevolve: ``S_t = AI-pull(history-pull(S_{t-1}, H_t), M_t)``: the simulated human closes the
+  fraction ``history_pull`` of its logit gap to the century's values, then ``ai_pull`` of the gap to
+  the agent's model.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def moves_model(action: np.ndarray) -> np.ndarray | bool:
+    """Whether an action (..., d) updates the model: an all-zero action is no update at all.
+
+    :return: a Python bool for one action (d,), else a bool array of the batch shape.
+    """
+    if action.ndim == 1:
+        return bool(np.count_nonzero(action))
+    return np.count_nonzero(action, axis=-1) > 0
+
+
+def updated_logits(
+    logits: np.ndarray, action: np.ndarray, capacity: float, noise: np.ndarray | None = None
+) -> np.ndarray:
+    """The model's logits after one update: ``logits + capacity * action (+ noise)``, float64.
+
+    :param logits: current model logits (..., d).
+    :param action: the update strengths (..., d), any float dtype (computed in float64).
+    :param capacity: logit shift at |a_i| = 1.
+    :param noise: fine-tuning noise already scaled to logits (..., d), or None.
+    :return: a new array (the inputs are not modified).
+    """
+    shift = np.multiply(action, capacity, dtype=np.float64)
+    if noise is not None:
+        shift += noise
+    shift += logits
+    return shift
+
+
+def pulled_logits(
+    simulated: np.ndarray, history: np.ndarray, model: np.ndarray, history_pull: float, ai_pull: float
+) -> np.ndarray:
+    """The simulated human's logits after one century: pulled toward the history, then the model.
+
+    :param simulated: S_{t-1} in logits (..., d).
+    :param history: H_t in logits (..., d).
+    :param model: the agent's model M_t in logits (..., d).
+    :param history_pull: fraction of the gap to H_t closed first.
+    :param ai_pull: fraction of the remaining gap to M_t closed next.
+    """
+    pulled = simulated + history_pull * (history - simulated)
+    return pulled + ai_pull * (model - pulled)
+
+
+def steering_logits(
+    simulated: np.ndarray, history: np.ndarray, goal: np.ndarray, history_pull: float, ai_pull: float
+) -> np.ndarray:
+    """The model logits for which :func:`pulled_logits` lands the simulated human on ``goal``.
+
+    The inverse of the AI pull (``ai_pull`` must be > 0): ``pulled + (goal - pulled) / ai_pull``.
+    """
+    pulled = simulated + history_pull * (history - simulated)
+    return pulled + (goal - pulled) / ai_pull
