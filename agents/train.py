@@ -243,7 +243,13 @@ def train(config: TrainConfig) -> TrainResult:
         if run is not None:
             model.set_logger(_wandb_logger(run))
         start = time.perf_counter()
-        model.learn(total_timesteps=total_timesteps, callback=callbacks or None, progress_bar=config.progress_bar)
+        try:
+            model.learn(total_timesteps=total_timesteps, callback=callbacks or None, progress_bar=config.progress_bar)
+        except KeyboardInterrupt:  # keep what is done: the model so far and the config, then stop
+            model.save(str(out / "model.zip"))
+            saved["interrupted_at_timesteps"] = int(model.num_timesteps)
+            atomic_write_text(out / "config.json", json.dumps(saved, indent=2) + "\n")
+            raise
         train_seconds = time.perf_counter() - start
         model_path = out / "model.zip"
         model.save(str(model_path))

@@ -90,7 +90,7 @@ def run(cfg: ThroughputConfig) -> dict:
     import numpy as np
     import torch
 
-    from progressgym_env.evaluator import ValueEvaluator
+    from progressgym_env.evaluator import EvaluatorConfig, ValueEvaluator
     from progressgym_env.evaluator.choosers import LogLikelihoodChooser, load_model_and_tokenizer
     from progressgym_env.llm.tiny import build_tiny_model
 
@@ -101,9 +101,9 @@ def run(cfg: ThroughputConfig) -> dict:
         model, tokenizer = load_model_and_tokenizer(model_dir)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        evaluator = ValueEvaluator(
+        evaluator = ValueEvaluator(EvaluatorConfig(
             split=cfg.split, max_scenarios_per_dim=cfg.max_scenarios_per_dim or None, batch_size=4096
-        )
+        ))
     questions = evaluator.questions()
     for share in (False, True):  # warm-up both paths
         LogLikelihoodChooser(model, tokenizer, batch_size=8, share_prompt_cache=share)(questions[:8])

@@ -132,16 +132,16 @@ def run(cfg: GpuBenchConfig) -> dict:
     import torch
     from transformers import AutoTokenizer, LlamaConfig, LlamaForCausalLM
 
-    from progressgym_env.evaluator import ValueEvaluator
+    from progressgym_env.evaluator import EvaluatorConfig, ValueEvaluator
     from progressgym_env.evaluator.choosers import LogLikelihoodChooser
     from progressgym_env.llm.tiny import build_tokenizer
 
     tokenizer = AutoTokenizer.from_pretrained(cfg.tokenizer) if cfg.tokenizer else build_tokenizer(32000)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        evaluator = ValueEvaluator(
+        evaluator = ValueEvaluator(EvaluatorConfig(
             split=cfg.split, max_scenarios_per_dim=cfg.max_scenarios_per_dim or None, batch_size=8192
-        )
+        ))
     questions = evaluator.questions()
     shape = {**LLAMA3_8B_SHAPE, "num_hidden_layers": cfg.layers}
     if cfg.smoke:

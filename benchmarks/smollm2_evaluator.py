@@ -87,7 +87,7 @@ def run(cfg: SmolBenchConfig, json_path: str | None = None) -> dict[str, Any]:
     """
     import torch
 
-    from progressgym_env.evaluator import ValueEvaluator
+    from progressgym_env.evaluator import EvaluatorConfig, ValueEvaluator
     from progressgym_env.evaluator.choosers import LogLikelihoodChooser, load_model_and_tokenizer
     from progressgym_env.llm.model_sources import MODEL_SOURCES, model_cache_dir, resolve_model
 
@@ -112,14 +112,14 @@ def run(cfg: SmolBenchConfig, json_path: str | None = None) -> dict[str, Any]:
     results["parameters"] = sum(p.numel() for p in model.parameters())
     print(f"loaded {folder} in {results['load_seconds']:.2f} s (resolve {results['resolve_seconds']:.2f} s)")
 
-    eval_questions = ValueEvaluator(split="eval").questions()
+    eval_questions = ValueEvaluator(EvaluatorConfig(split="eval")).questions()
     rng = np.random.default_rng(cfg.seed)
     picked = sorted(rng.choice(len(eval_questions), size=cfg.sample_questions, replace=False))
     samples = {
         # every question of a few scenarios, as an evaluation asks them (prompts share prefixes)
-        "grouped": ValueEvaluator(
+        "grouped": ValueEvaluator(EvaluatorConfig(
             split="eval", max_scenarios_per_dim=cfg.sample_per_dim, seed=cfg.seed + 1
-        ).questions(),
+        )).questions(),
         # questions of unrelated scenarios: the least sharing a prompt cache can see
         "random": [eval_questions[i] for i in picked],
     }
@@ -154,10 +154,10 @@ def run(cfg: SmolBenchConfig, json_path: str | None = None) -> dict[str, Any]:
         )
 
     evaluations = [
-        ("subset", ValueEvaluator(split="eval", max_scenarios_per_dim=cfg.subset_per_dim, seed=cfg.seed))
+        ("subset", ValueEvaluator(EvaluatorConfig(split="eval", max_scenarios_per_dim=cfg.subset_per_dim, seed=cfg.seed)))
     ]
     if cfg.full:
-        evaluations.append(("full", ValueEvaluator(split="eval")))
+        evaluations.append(("full", ValueEvaluator(EvaluatorConfig(split="eval"))))
     for name, evaluator in evaluations:
         chooser = LogLikelihoodChooser(model, tokenizer, batch_size=cfg.batch_size)
         n_candidates = sum(len(q.candidates) for q in evaluator.questions())

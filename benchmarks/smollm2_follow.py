@@ -44,13 +44,14 @@ def run_agent(agent_name: str, args: argparse.Namespace) -> dict[str, Any]:
     proxies = [str(Path(args.proxies) / f"C{c:03d}") for c in range(13, 22)]
     config = LLMConfig(
         proxy_models=tuple(proxies),
-        eval_max_scenarios_per_dim=args.eval_max_scenarios_per_dim,
-        eval_batch_size=16,
+        evaluator={"max_scenarios_per_dim": args.eval_max_scenarios_per_dim, "batch_size": 16},
         elicit_max_scenarios_per_dim=args.elicit_max_scenarios_per_dim,
         pairs_per_unit=args.pairs_per_unit,
-        dpo_max_steps=args.dpo_max_steps,
-        dpo_batch_size=args.dpo_batch_size,
-        dpo_learning_rate=args.dpo_learning_rate,
+        dpo_args={
+            "max_steps": args.dpo_max_steps,
+            "per_device_train_batch_size": args.dpo_batch_size,
+            "learning_rate": args.dpo_learning_rate,
+        },
         run_dir=str(Path(args.run_dir) / agent_name),
         history_cache_dir=str(Path(args.run_dir) / "cache"),
         device="cpu",

@@ -27,11 +27,11 @@ import numpy as np
 
 
 def _measure(model: Any, tokenizer: Any, per_dim: int) -> tuple[np.ndarray, float]:
-    from progressgym_env.evaluator import ValueEvaluator
+    from progressgym_env.evaluator import EvaluatorConfig, ValueEvaluator
     from progressgym_env.evaluator.choosers import LogLikelihoodChooser
 
     started = time.perf_counter()
-    values = ValueEvaluator(split="eval", max_scenarios_per_dim=per_dim, seed=0).evaluate(
+    values = ValueEvaluator(EvaluatorConfig(split="eval", max_scenarios_per_dim=per_dim, seed=0)).evaluate(
         LogLikelihoodChooser(model, tokenizer)
     )
     return np.asarray(values), time.perf_counter() - started
@@ -78,9 +78,8 @@ def main(argv: list[str] | None = None) -> int:
         torch.set_num_threads(args.threads)
     config = LLMConfig(
         pairs_per_unit=max(1, -(-args.steps * args.batch_size // len(pushed_dims))),
-        dpo_max_steps=args.steps,
-        dpo_batch_size=args.batch_size,
-        dpo_learning_rate=args.learning_rate,
+        dpo_args={"max_steps": args.steps, "per_device_train_batch_size": args.batch_size,
+                  "learning_rate": args.learning_rate},
         device="cpu",
     )
     train = load_question_bank("train")

@@ -98,7 +98,7 @@ def test_corrupt_results_are_reported_and_never_overwritten(tmp_path: Path, caps
     assert not (tmp_path / "leaderboard.md").exists()
     assert main(["benchmark", "--agents", "static", "--challenges", "follow", "--seeds", "1",
                  "--out", str(tmp_path), "--no-wandb", "--no-progress"]) == 1
-    assert "not readable JSON" in capsys.readouterr().out
+    assert "not readable JSON" in capsys.readouterr().err
     assert main(["leaderboard", str(tmp_path)]) == 1
     assert (tmp_path / "results.json").read_text() == corrupt
 

@@ -15,7 +15,7 @@ pytest.importorskip("transformers")
 
 from llm_fixtures import tiny_lm, tiny_model_dir  # noqa: F401
 
-from progressgym_env.evaluator import ValueEvaluator
+from progressgym_env.evaluator import EvaluatorConfig, ValueEvaluator
 from progressgym_env.evaluator.cached_scoring import (
     PrefixTreeScorer,
     build_prefix_tree,
@@ -45,7 +45,7 @@ def _tree_requests(node: Any) -> int:
 @pytest.fixture(scope="module")
 def questions() -> list:
     """Questions of every bank and format (a stratified subset)."""
-    return ValueEvaluator(max_scenarios_per_dim=2, seed=1).questions()
+    return ValueEvaluator(EvaluatorConfig(max_scenarios_per_dim=2, seed=1)).questions()
 
 
 def _plain(model: Any, tokenizer: Any, **kw: Any) -> LogLikelihoodChooser:
@@ -154,7 +154,7 @@ def test_chooser_default_shares_the_cache_and_matches(tiny_lm: Any, questions: l
 
 def test_evaluator_vector_is_unchanged(tiny_lm: Any) -> None:  # noqa: F811
     model, tokenizer = tiny_lm
-    evaluator = ValueEvaluator(max_scenarios_per_dim=3, seed=0, batch_size=40)
+    evaluator = ValueEvaluator(EvaluatorConfig(max_scenarios_per_dim=3, seed=0, batch_size=40))
     v_cached = evaluator.evaluate(LogLikelihoodChooser(model, tokenizer))
     v_plain = evaluator.evaluate(_plain(model, tokenizer))
     np.testing.assert_allclose(v_cached, v_plain, atol=TOL, rtol=0)
@@ -222,7 +222,7 @@ def test_smollm2_cached_scores_equal_plain() -> None:
 
     cached = load_chooser("smollm2-135m-instruct")
     plain = LogLikelihoodChooser(cached.model, cached.tokenizer, share_prompt_cache=False)
-    qs = ValueEvaluator(max_scenarios_per_dim=1, seed=0).questions()
+    qs = ValueEvaluator(EvaluatorConfig(max_scenarios_per_dim=1, seed=0)).questions()
     picked = [
         next(q for q in qs if q.bank == b and q.format == f)
         for b, f in [
@@ -262,9 +262,9 @@ def test_smollm2_vector_is_reproducible() -> None:
     from progressgym_env.evaluator.choosers import load_chooser
 
     chooser = load_chooser("smollm2-135m-instruct")
-    evaluator = ValueEvaluator(max_scenarios_per_dim=1, seed=0)
+    evaluator = ValueEvaluator(EvaluatorConfig(max_scenarios_per_dim=1, seed=0))
     first = evaluator.evaluate(chooser)
-    second = ValueEvaluator(max_scenarios_per_dim=1, seed=0).evaluate(chooser)
+    second = ValueEvaluator(EvaluatorConfig(max_scenarios_per_dim=1, seed=0)).evaluate(chooser)
     assert first.shape == (19,) and np.all((first >= 0) & (first <= 1))
     np.testing.assert_array_equal(first, second)
     np.testing.assert_allclose(first[15:].sum(), 1.0, atol=1e-6)  # the 4 worldviews form a distribution

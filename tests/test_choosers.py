@@ -15,7 +15,7 @@ pytest.importorskip("transformers")
 from llm_fixtures import tiny_lm, tiny_model_dir  # noqa: E402,F401
 
 from progressgym_env.errors import DeviceUnavailableError, MissingExtraError, ModelLoadError  # noqa: E402
-from progressgym_env.evaluator import Question, ValueEvaluator  # noqa: E402
+from progressgym_env.evaluator import EvaluatorConfig, Question, ValueEvaluator  # noqa: E402
 from progressgym_env.evaluator.choosers import (  # noqa: E402
     GenerationChooser,
     LogLikelihoodChooser,
@@ -31,7 +31,7 @@ pytestmark = pytest.mark.filterwarnings("ignore::progressgym_env.evaluator.bank.
 
 @pytest.fixture(scope="module")
 def quick() -> ValueEvaluator:
-    return ValueEvaluator(max_scenarios_per_dim=2, seed=0)
+    return ValueEvaluator(EvaluatorConfig(max_scenarios_per_dim=2, seed=0))
 
 
 @pytest.fixture(scope="module")
@@ -148,7 +148,7 @@ def test_chat_template_use(tiny_lm, mixed_questions) -> None:  # noqa: F811
 def test_evaluate_with_the_tiny_model(tiny_lm) -> None:  # noqa: F811
     model, tokenizer = tiny_lm
     model.train()
-    small = ValueEvaluator(max_scenarios_per_dim=1, formats=("label",))
+    small = ValueEvaluator(EvaluatorConfig(max_scenarios_per_dim=1, formats=("label",)))
     values = small.evaluate(LogLikelihoodChooser(model, tokenizer, batch_size=32))
     assert model.training  # the chooser restores the caller's mode
     model.eval()

@@ -30,7 +30,7 @@ SKIPPED = {"H_530", "F_1534", "V_106", "V_158", "V_159", "V_160", "V_161", "V_28
 
 @pytest.fixture(scope="module")
 def ev_all() -> ValueEvaluator:
-    return ValueEvaluator(split="all")
+    return ValueEvaluator(EvaluatorConfig(split="all"))
 
 
 @pytest.fixture(scope="module")
@@ -116,7 +116,7 @@ def test_position_bias_measures_neutral(ev_eval: ValueEvaluator, chooser) -> Non
 
 
 def test_neutral_with_label_format_only() -> None:
-    ev = ValueEvaluator(formats=("label",))
+    ev = ValueEvaluator(EvaluatorConfig(formats=("label",)))
     assert {q.format for q in ev.questions()} == {"label"}
     assert np.array_equal(ev.evaluate(first_position), np.array([0.5] * 15 + [0.25] * 4))
 
@@ -195,8 +195,8 @@ def test_chunked_calls_give_the_same_vector() -> None:
         sizes.append(len(questions))
         return original_preference(0.6, (0.1, 0.2, 0.3, 0.4))(questions)
 
-    small = ValueEvaluator(batch_size=7, max_scenarios_per_dim=5)
-    big = ValueEvaluator(batch_size=100_000, max_scenarios_per_dim=5)
+    small = ValueEvaluator(EvaluatorConfig(batch_size=7, max_scenarios_per_dim=5))
+    big = ValueEvaluator(EvaluatorConfig(batch_size=100_000, max_scenarios_per_dim=5))
     n = len(small.questions())
     np.testing.assert_array_equal(
         small.evaluate(recording), big.evaluate(original_preference(0.6, (0.1, 0.2, 0.3, 0.4)))
@@ -226,7 +226,7 @@ def test_unnormalised_weights_are_renormalised(ev_eval: ValueEvaluator) -> None:
     ],
 )
 def test_bad_chooser_output_names_the_question(bad, match: str) -> None:
-    ev = ValueEvaluator(max_scenarios_per_dim=2)
+    ev = ValueEvaluator(EvaluatorConfig(max_scenarios_per_dim=2))
     first = ev.questions()[0]
     with pytest.raises(ChooserOutputError, match=match) as info:
         ev.evaluate(lambda qs: [bad(q) for q in qs])
@@ -234,7 +234,7 @@ def test_bad_chooser_output_names_the_question(bad, match: str) -> None:
 
 
 def test_wrong_number_of_outputs() -> None:
-    ev = ValueEvaluator(max_scenarios_per_dim=2, batch_size=10)
+    ev = ValueEvaluator(EvaluatorConfig(max_scenarios_per_dim=2, batch_size=10))
     with pytest.raises(ChooserOutputError, match="returned 9 outputs for 10 questions"):
         ev.evaluate(lambda qs: first_position(qs)[:-1])
     with pytest.raises(ChooserOutputError, match="sequence of probability arrays"):
@@ -265,7 +265,7 @@ def test_refusals_are_counted_not_scored(ev_eval: ValueEvaluator) -> None:
 
 
 def test_scenario_refused_everywhere_is_left_out() -> None:
-    ev = ValueEvaluator(max_scenarios_per_dim=3)
+    ev = ValueEvaluator(EvaluatorConfig(max_scenarios_per_dim=3))
     target = ev.bank.for_dim(12)[0].scenario_id
 
     def chooser(questions: list[Question]) -> list[np.ndarray]:
@@ -281,7 +281,7 @@ def test_scenario_refused_everywhere_is_left_out() -> None:
 
 
 def test_all_refused() -> None:
-    ev = ValueEvaluator(max_scenarios_per_dim=2)
+    ev = ValueEvaluator(EvaluatorConfig(max_scenarios_per_dim=2))
 
     def refuse(questions: list[Question]) -> list[np.ndarray]:
         return [np.full(q.n_options, np.nan) for q in questions]
@@ -305,27 +305,27 @@ def test_all_refused() -> None:
         ({"max_scenarios_per_dim": 0}, "max_scenarios_per_dim"),
         ({"batch_size": 0}, "batch_size"),
         ({"split": "test"}, "split must be"),
+        ({"eval_fraction": 1.0}, "eval_fraction"),
+        ({"max_questions": 3}, "unknown evaluator key.*max_questions"),
     ],
 )
 def test_config_errors(kwargs: dict, match: str) -> None:
     with pytest.raises(ConfigError, match=match):
-        ValueEvaluator(**kwargs)
+        ValueEvaluator(kwargs)
 
 
 def test_config_round_trip_and_fingerprint() -> None:
     cfg = EvaluatorConfig(split="eval", formats=("label", "repeat"), max_scenarios_per_dim=3, seed=2)
     ev = ValueEvaluator.from_config(cfg)
     assert ev.config == cfg and EvaluatorConfig(**{**cfg.to_dict(), "formats": tuple(cfg.formats)}) == cfg
-    again = ValueEvaluator(formats=("label", "repeat"), max_scenarios_per_dim=3, seed=2)
+    again = ValueEvaluator(EvaluatorConfig(formats=("label", "repeat"), max_scenarios_per_dim=3, seed=2))
     assert ev.fingerprint() == again.fingerprint()
-    assert (
-        ev.fingerprint()
-        != ValueEvaluator(formats=("label", "repeat"), max_scenarios_per_dim=3, seed=3).fingerprint()
-    )
+    other_seed = EvaluatorConfig(formats=("label", "repeat"), max_scenarios_per_dim=3, seed=3)
+    assert ev.fingerprint() != ValueEvaluator(other_seed).fingerprint()
 
 
 def test_quick_subset_has_every_dim(ev_eval: ValueEvaluator) -> None:
-    quick = ValueEvaluator(max_scenarios_per_dim=5, seed=1)
+    quick = ValueEvaluator(EvaluatorConfig(max_scenarios_per_dim=5, seed=1))
     assert len(quick.questions()) < len(ev_eval.questions()) / 10
     assert all(n >= 1 for n in quick.bank.dim_counts())
     assert np.array_equal(quick.evaluate(first_position), np.array([0.5] * 15 + [0.25] * 4))

@@ -66,16 +66,13 @@ def history_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def tiny_config(proxies: list[str], cache: Path, **overrides: Any) -> LLMConfig:
     settings: dict[str, Any] = dict(
         proxy_models=tuple(proxies),
-        eval_max_scenarios_per_dim=1,
-        eval_formats=("repeat",),
+        evaluator={"max_scenarios_per_dim": 1, "formats": ("repeat",), "batch_size": 64},
         train_formats=("repeat",),
         elicit_max_scenarios_per_dim=2,
         pairs_per_unit=4,
-        dpo_batch_size=4,
-        dpo_learning_rate=1e-2,
+        dpo_args={"per_device_train_batch_size": 4, "learning_rate": 1e-2},
         sft_questions=4,
-        sft_batch_size=4,
-        sft_learning_rate=1e-2,
+        sft_args={"per_device_train_batch_size": 4, "learning_rate": 1e-2},
         lora_r=4,
         lora_alpha=8,
         history_cache_dir=str(cache),
@@ -113,7 +110,7 @@ def test_config_dict_round_trip_and_errors(tmp_path: Path) -> None:
     assert cfg.proxy_ids()[0] == "m0" and cfg.agent_id() == "m0"
     assert LLMConfig.from_json(cfg.save_json(tmp_path / "c.json")) == cfg
     assert LLMConfig(run_dir="a").fingerprint() == LLMConfig(run_dir="b", device="cpu").fingerprint()
-    assert LLMConfig(dpo_beta=0.2).fingerprint() != LLMConfig().fingerprint()
+    assert LLMConfig(dpo_args={"beta": 0.2}).fingerprint() != LLMConfig().fingerprint()
     assert LLMConfig().proxy_ids()[8].endswith("ProgressGym-HistLlama3-8B-C021-instruct")
     with pytest.raises(ConfigError, match="unknown llm backend_config key"):
         LLMConfig.from_any({"pairs": 3})
@@ -163,10 +160,10 @@ def test_dpo_update_raises_the_pushed_dimension(tiny_proxies: list[str]) -> None
     from progressgym_env.llm.model_loading import load_causal_lm
     from progressgym_env.llm.preference_data import build_preference_pairs, dpo_rows
 
-    cfg = LLMConfig(pairs_per_unit=32, dpo_epochs=2, dpo_learning_rate=2e-2, dpo_batch_size=8, lora_r=8,
-                    lora_alpha=16, train_formats=("repeat",), eval_formats=("repeat",),
-                    eval_split="train", eval_max_scenarios_per_dim=8)
-    evaluator = ValueEvaluator(config=cfg.evaluator_config(), bank=load_question_bank("train"))
+    cfg = LLMConfig(pairs_per_unit=32, dpo_args={"num_train_epochs": 2, "learning_rate": 2e-2,
+                    "per_device_train_batch_size": 8}, lora_r=8, lora_alpha=16, train_formats=("repeat",),
+                    evaluator={"formats": ("repeat",), "split": "train", "max_scenarios_per_dim": 8, "batch_size": 64})
+    evaluator = ValueEvaluator(cfg.evaluator, bank=load_question_bank("train"))
     model, tokenizer = load_causal_lm(tiny_proxies[0])
     before = evaluator.evaluate(LogLikelihoodChooser(model, tokenizer, batch_size=64))
     action = np.zeros(19)
@@ -241,7 +238,9 @@ def test_follow_kill_and_resume_redoes_nothing(tiny_proxies: list[str], history_
     with pytest.raises(CheckpointMismatchError, match="rng_at_reset"):
         env.reset(seed=6)  # another seed
     with pytest.raises(CheckpointMismatchError, match="config_fingerprint"):
-        make(tmp_path / "run", dpo_beta=0.5).reset(seed=5)
+        make(tmp_path / "run", dpo_args={"per_device_train_batch_size": 4, "learning_rate": 1e-2, "beta": 0.5}).reset(
+            seed=5
+        )
     env = make(tmp_path / "run")
     obs, _ = env.reset(seed=5)
     with pytest.raises(CheckpointMismatchError, match="agent or seed differs"):
@@ -324,7 +323,7 @@ def test_mismatched_and_corrupt_checkpoints_are_clear_errors(coevolve_reference,
     env = gym.make("PG-Coevolve-v0", history="models", backend="llm", backend_config=base, query_budget=38)
     with pytest.raises(CheckpointMismatchError, match="rng_at_reset"):
         env.reset(seed=8)  # another seed
-    other = gym.make("PG-Coevolve-v0", history="models", backend="llm", backend_config={**base, "dpo_beta": 0.5},
+    other = gym.make("PG-Coevolve-v0", history="models", backend="llm", backend_config={**base, "dpo_args": {**base["dpo_args"], "beta": 0.5}},
                      query_budget=38)
     with pytest.raises(CheckpointMismatchError, match="config_fingerprint"):
         other.reset(seed=7)

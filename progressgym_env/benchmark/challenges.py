@@ -1,14 +1,16 @@
-"""The four leaderboard challenges and the env each one runs (ProgressGym's columns).
+"""The leaderboard challenges and the env each one runs (ProgressGym's columns).
 
-A challenge key names an env id plus its kwargs: ``follow``, ``predict1``, ``predict2`` (PG-Predict
-with k = 1, 2) and ``coevolve``. Keys are what ``--challenges`` takes, what results are grouped by,
-and what the ``{challenge}`` placeholder of an SB3 agent path expands to.
+A challenge key names an env id plus its kwargs: ``follow``, ``predict1`` ... ``predict7`` (PG-Predict
+with k = 1..7 centuries ahead) and ``coevolve``. Keys are what ``--challenges`` takes, what results are
+grouped by, and what the ``{challenge}`` placeholder of an SB3 agent path expands to. The default
+benchmark runs ProgressGym's four columns (:data:`DEFAULT_CHALLENGES`).
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from typing import Any
 
 from progressgym_env.errors import ConfigError
 
@@ -29,16 +31,29 @@ class Challenge:
     title: str = ""
 
 
+PREDICT_HORIZONS: tuple[int, ...] = tuple(range(1, 8))
+"""The k of PG-Predict a challenge can ask for: 1..7 (nine centuries leave at least one scored step)."""
+
 CHALLENGES: dict[str, Challenge] = {
     c.key: c
     for c in (
         Challenge("follow", "PG-Follow-v0", {}, "PG-Follow"),
-        Challenge("predict1", "PG-Predict-v0", {"timesteps_ahead": 1}, "PG-Predict (k=1)"),
-        Challenge("predict2", "PG-Predict-v0", {"timesteps_ahead": 2}, "PG-Predict (k=2)"),
+        *(
+            Challenge(
+                f"predict{k}",
+                "PG-Predict-v0",
+                {"timesteps_ahead": k},
+                f"PG-Predict (k={k})",
+            )
+            for k in PREDICT_HORIZONS
+        ),
         Challenge("coevolve", "PG-Coevolve-v0", {}, "PG-Coevolve"),
     )
 }
 """Every challenge, in leaderboard order."""
+
+DEFAULT_CHALLENGES: tuple[str, ...] = ("follow", "predict1", "predict2", "coevolve")
+"""The challenges a benchmark runs by default: ProgressGym's four leaderboard columns."""
 
 
 def get_challenge(key: str) -> Challenge:
@@ -46,7 +61,9 @@ def get_challenge(key: str) -> Challenge:
     try:
         return CHALLENGES[key]
     except KeyError:
-        raise ConfigError(f"unknown challenge {key!r}; choose from {', '.join(CHALLENGES)}") from None
+        raise ConfigError(
+            f"unknown challenge {key!r}; choose from {', '.join(CHALLENGES)}"
+        ) from None
 
 
 def challenge_key(challenge: str, timesteps_ahead: Any = None) -> str:
@@ -61,5 +78,5 @@ def challenge_title(key: str) -> str:
     if key in CHALLENGES:
         return CHALLENGES[key].title
     if key.startswith("predict"):
-        return f"PG-Predict (k={key[len('predict'):]})"
+        return f"PG-Predict (k={key[len('predict') :]})"
     return key

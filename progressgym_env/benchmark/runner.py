@@ -20,7 +20,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable
 
-from progressgym_env.benchmark.challenges import CHALLENGES, Challenge, get_challenge
+from progressgym_env.benchmark.challenges import CHALLENGES, DEFAULT_CHALLENGES, Challenge, get_challenge
 from progressgym_env.benchmark.episode import run_episode, to_jsonable
 from progressgym_env.benchmark.leaderboard import leaderboard_markdown
 from progressgym_env.benchmark.results import (
@@ -51,7 +51,8 @@ class BenchmarkConfig:
                   "or 'LABEL=<spec>' to name one."},
     )
     challenges: list[str] = field(
-        default_factory=lambda: list(CHALLENGES), metadata={"help": f"Challenge keys: {', '.join(CHALLENGES)}."}
+        default_factory=lambda: list(DEFAULT_CHALLENGES),
+        metadata={"help": f"Challenge keys: {', '.join(CHALLENGES)}."},
     )
     seeds: int = field(default=3, metadata={"help": "Seeds per agent and challenge (0..seeds-1)."})
     history: str = field(default="corpus", metadata={"help": "History name or trajectory file path."})

@@ -1,29 +1,62 @@
 """The ``progressgym`` command: one subcommand per module of this package.
 
 Every module ``progressgym_env/cli/<name>.py`` that defines ``add_parser(subparsers)`` becomes a
-subcommand; ``add_parser`` creates its parser and sets ``func`` (called with the parsed namespace,
-returning an exit code). Heavy imports belong inside ``func`` so ``progressgym --help`` stays fast.
+subcommand; ``add_parser`` creates its parser (options generated from the command's config dataclass
+by :mod:`~progressgym_env.cli.dataclass_args`) and sets ``func`` (called with the parsed namespace,
+returning an exit code). Heavy imports (torch, transformers, SB3) belong inside ``func`` so
+``progressgym --help`` and the surrogate commands stay fast.
+
+Every error is one line on stderr, ``progressgym <command>: error: ...``: usage errors (bad options,
+bad config values) exit with status 2, other failures (a corrupt results file, a missing model, a
+missing optional dependency) with 1, Ctrl-C with 130. ``PROGRESSGYM_TRACEBACK=1`` shows the traceback.
 """
 
 from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import pkgutil
 import sys
-from typing import Sequence
+from collections.abc import Sequence
+
+from progressgym_env.cli.dataclass_args import ArgumentParser, HelpFormatter, fail
+
+EXTRAS: dict[str, str] = {
+    "rich": "cli",
+    "tqdm": "cli",
+    "yaml": "cli",
+    "matplotlib": "render",
+    "stable_baselines3": "sb3",
+    "wandb": "wandb",
+    "torch": "llm",
+    "transformers": "llm",
+    "trl": "llm",
+    "peft": "llm",
+    "accelerate": "llm",
+    "datasets": "llm",
+    "tokenizers": "llm",
+    "gguf": "llm",
+    "vllm": "vllm",
+}
+"""The extra of ``pyproject.toml`` that installs each optional top-level module."""
+
+_NOT_SUBCOMMANDS = ("dataclass_args",)
 
 
 def build_parser() -> argparse.ArgumentParser:
     """The top-level parser with every discovered subcommand."""
-    parser = argparse.ArgumentParser(
+    parser = ArgumentParser(
         prog="progressgym",
         description="ProgressGym environments: run agents, benchmarks and value evaluations.",
+        formatter_class=HelpFormatter,
     )
-    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
+    subparsers = parser.add_subparsers(
+        dest="command", metavar="COMMAND", parser_class=ArgumentParser
+    )
     package = sys.modules[__name__]
     for info in sorted(pkgutil.iter_modules(package.__path__), key=lambda m: m.name):
-        if info.name.startswith("_"):
+        if info.name.startswith("_") or info.name in _NOT_SUBCOMMANDS:
             continue
         module = importlib.import_module(f"{__name__}.{info.name}")
         add_parser = getattr(module, "add_parser", None)
@@ -33,10 +66,45 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of the ``progressgym`` console script."""
+    """Entry point of the ``progressgym`` console script: parse, run, turn errors into one line."""
     parser = build_parser()
     args = parser.parse_args(argv)
     if getattr(args, "func", None) is None:
         parser.print_help()
         return 2
-    return int(args.func(args) or 0)
+    prog = f"progressgym {args.command}"
+    if os.environ.get("PROGRESSGYM_TRACEBACK"):
+        return int(args.func(args) or 0)
+    try:
+        return int(args.func(args) or 0)
+    except KeyboardInterrupt:
+        return fail(prog, "interrupted (Ctrl-C)", 130)
+    except BaseException as exc:
+        status = error_status(exc)
+        if status is None:
+            raise
+        return fail(prog, error_message(exc), status)
+
+
+def error_status(exc: BaseException) -> int | None:
+    """Exit status of an error the CLI reports as one line (2: usage, 1: failure); None: a bug, re-raise."""
+    from progressgym_env.errors import ConfigError, ProgressGymError, UnknownKwargError
+
+    if isinstance(exc, (ConfigError, UnknownKwargError)):
+        return 2
+    if isinstance(exc, (ProgressGymError, ValueError, OSError, ImportError)):
+        return 1
+    return None
+
+
+def error_message(exc: BaseException) -> str:
+    """The one-line text of ``exc``; a missing module names the extra that installs it."""
+    from progressgym_env.errors import MissingExtraError
+
+    if isinstance(exc, ModuleNotFoundError) and not isinstance(exc, MissingExtraError):
+        top = (exc.name or "").split(".")[0]
+        if top in EXTRAS:
+            return str(MissingExtraError("this command", EXTRAS[top], top))
+    if isinstance(exc, FileNotFoundError) and exc.filename:
+        return f"{exc.filename}: {exc.strerror or 'no such file or directory'}"
+    return str(exc) or type(exc).__name__

@@ -1,29 +1,43 @@
-"""``progressgym perf``: env-steps/s of the single env, the native vector env and the sync baselines."""
+"""``progressgym perf``: env-steps/s of the single env, the native vector env and the sync baselines.
+
+The options are the fields of :class:`~progressgym_env.perf.PerfConfig` and of :class:`PerfOutputArgs`
+(shared with ``benchmarks/perf.py`` through :func:`add_arguments`).
+"""
 
 from __future__ import annotations
 
 import argparse
-import json
 import sys
-from pathlib import Path
+from dataclasses import dataclass, field
+
+ALIASES = {"vector_sizes": ["--sizes"]}
+"""Short spellings kept from earlier releases."""
 
 
-def _ints(text: str) -> tuple[int, ...]:
-    try:
-        values = tuple(int(v) for v in text.split(",") if v.strip())
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected comma-separated ints, found {text!r}") from None
-    if not values or min(values) < 1:
-        raise argparse.ArgumentTypeError(f"expected positive ints, found {text!r}")
-    return values
+@dataclass(frozen=True)
+class PerfOutputArgs:
+    """Options of the command beside the measurement settings."""
+
+    history: str | None = field(
+        default=None,
+        metadata={
+            "help": "history kwarg for every env (None = the envs' default); joins env_kwargs."
+        },
+    )
+    json: str | None = field(
+        default=None, metadata={"help": "Also write the results as JSON to this path."}
+    )
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
+    from progressgym_env.cli.dataclass_args import HelpFormatter
+
     parser = subparsers.add_parser(
         "perf",
         help="measure environment throughput (single env, native vector env, SyncVectorEnv, DummyVecEnv)",
         description="Measure env-steps/s of every way to step the surrogate envs, for each challenge, and print "
         "a Markdown table (see progressgym_env/perf.py for the method).",
+        formatter_class=HelpFormatter,
     )
     add_arguments(parser)
     parser.set_defaults(func=run)
@@ -31,32 +45,32 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """The options shared by ``progressgym perf`` and ``benchmarks/perf.py``."""
-    parser.add_argument("--env-ids", default="PG-Follow-v0,PG-Predict-v0,PG-Coevolve-v0", help="comma-separated ids")
-    parser.add_argument("--sizes", type=_ints, default=(1, 64, 1024, 4096), help="N values of the native vector env")
-    parser.add_argument("--baseline-envs", type=int, default=64, help="N of SyncVectorEnv, DummyVecEnv and exact mode")
-    parser.add_argument("--min-seconds", type=float, default=0.5, help="least duration of one timed run")
-    parser.add_argument("--repeats", type=int, default=3, help="timed runs per configuration (the best counts)")
-    parser.add_argument("--clock", choices=("cpu", "wall"), default="cpu", help="clock of the headline numbers")
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--history", default=None, help="history kwarg for every env (default: the envs' default)")
-    parser.add_argument("--json", type=Path, default=None, metavar="PATH", help="also write the results as JSON")
+    from progressgym_env.cli.dataclass_args import add_dataclass_arguments
+    from progressgym_env.perf import PerfConfig
+
+    add_dataclass_arguments(parser, PerfConfig, aliases=ALIASES)
+    add_dataclass_arguments(parser, PerfOutputArgs)
 
 
 def run(args: argparse.Namespace) -> int:
-    from progressgym_env.history import atomic_write_text
+    import json
+
+    from progressgym_env.cli.dataclass_args import dataclass_from_args
+    from progressgym_env.common.atomic import atomic_write_text
     from progressgym_env.perf import PerfConfig, format_table, run_perf
 
-    config = PerfConfig(
-        env_ids=tuple(e.strip() for e in args.env_ids.split(",") if e.strip()),
-        vector_sizes=tuple(args.sizes),
-        baseline_envs=args.baseline_envs,
-        min_seconds=args.min_seconds,
-        repeats=args.repeats,
-        clock=args.clock,
-        seed=args.seed,
-        env_kwargs={} if args.history is None else {"history": args.history},
+    output = dataclass_from_args(PerfOutputArgs, args)
+    config = dataclass_from_args(PerfConfig, args)
+    if output.history is not None:
+        config = PerfConfig(
+            **{
+                **vars(config),
+                "env_kwargs": {**config.env_kwargs, "history": output.history},
+            }
+        )
+    result = run_perf(
+        config, progress=lambda line: print(line, file=sys.stderr, flush=True)
     )
-    result = run_perf(config, progress=lambda line: print(line, file=sys.stderr, flush=True))
     machine = result["machine"]
     print(
         f"{machine['cpu_model']}, {machine['cpu_cores']} cores, numpy {machine['numpy']}, gymnasium "
@@ -65,7 +79,7 @@ def run(args: argparse.Namespace) -> int:
     )
     print(format_table(result), end="")
     print(f"max RSS {result['max_rss_mib']} MiB")
-    if args.json is not None:
-        atomic_write_text(args.json, json.dumps(result, indent=2) + "\n")
-        print(f"wrote {args.json}")
+    if output.json is not None:
+        atomic_write_text(output.json, json.dumps(result, indent=2) + "\n")
+        print(f"wrote {output.json}")
     return 0

@@ -17,7 +17,8 @@ from progressgym_env.evaluator.bank import (
     SkippedRow,
     load_question_bank,
 )
-from progressgym_env.evaluator.evaluator import Chooser, EvaluationResult, EvaluatorConfig, ValueEvaluator
+from progressgym_env.evaluator.config import EvaluatorConfig
+from progressgym_env.evaluator.evaluator import Chooser, EvaluationResult, ValueEvaluator
 from progressgym_env.evaluator.questions import (
     FORMATS,
     Question,

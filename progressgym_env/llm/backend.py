@@ -69,6 +69,7 @@ from progressgym_env.llm.proxies import (
     pad_probs,
     save_json,
 )
+from progressgym_env.llm.training import check_llm_trainer_args
 from progressgym_env.value_spaces import MORAL19
 
 _SEED_HIGH = 2**31 - 1
@@ -86,6 +87,7 @@ class LLMBackend:
     def __init__(self, config: LLMConfig | dict[str, Any] | None = None) -> None:
         self.config = LLMConfig.from_any(config)
         cfg = self.config
+        check_llm_trainer_args(cfg)
         self.device = resolve_device(cfg.device)
         self.nondeterministic = self.device.startswith("cuda")
         check_model_source(cfg.agent_id())
@@ -259,7 +261,7 @@ class LLMBackend:
                 probs = [p[: q.n_options] for p, q in zip(self.panel.probs()[t][idx], questions)]
             else:
                 agent, agent_tok = self._agent_model()
-                probs = LogLikelihoodChooser(agent, agent_tok, batch_size=cfg.eval_batch_size)(questions)
+                probs = LogLikelihoodChooser(agent, agent_tok, batch_size=cfg.evaluator.batch_size)(questions)
             choices = sample_choices(rng, probs)
             seed = int(rng.integers(_SEED_HIGH))
             adapter_dir = self._journal.adapter_dir(t, role) if self._journal and epochs > 0 else None
@@ -304,7 +306,7 @@ class LLMBackend:
             from progressgym_env.evaluator.choosers.loglik import LogLikelihoodChooser
 
             model, tokenizer = self._sim_model()
-            chooser = LogLikelihoodChooser(model, tokenizer, batch_size=self.config.eval_batch_size)
+            chooser = LogLikelihoodChooser(model, tokenizer, batch_size=self.config.evaluator.batch_size)
 
             def probs_of(idx: np.ndarray) -> np.ndarray:
                 return pad_probs(chooser([self.pool.questions[int(i)] for i in idx]))
@@ -375,5 +377,5 @@ class LLMBackend:
         from progressgym_env.evaluator.choosers.loglik import LogLikelihoodChooser
 
         self.stats["evaluations"] += 1
-        chooser = LogLikelihoodChooser(model, tokenizer, batch_size=self.config.eval_batch_size)
+        chooser = LogLikelihoodChooser(model, tokenizer, batch_size=self.config.evaluator.batch_size)
         return np.asarray(self.evaluator.evaluate(chooser), dtype=np.float64)

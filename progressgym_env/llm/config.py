@@ -1,41 +1,160 @@
-"""``LLMConfig``: every setting of the ``llm`` backend, as one dataclass (TRL style).
+"""``LLMConfig``: every setting of the ``llm`` backend, as one dataclass composed the TRL way.
 
 Each field has a default and a help string; runs save the config as JSON (``to_dict``) so a result can
-be reproduced. The fields fall in groups: models (agent, human proxies), the DPO policy update (LoRA,
-pairs per unit of action, optimisation budget), the evaluator that measures models, elicitation,
-PG-Coevolve's SFT of the simulated human, and operational settings (cache and run folders, device)
-that do not change results and are left out of :meth:`LLMConfig.fingerprint`.
+be reproduced. The config composes the settings of the parts it drives instead of copying them:
 
-No heavy import here: building a config needs only the standard library.
+- ``evaluator``: an :class:`~progressgym_env.evaluator.EvaluatorConfig` (how models are measured);
+- ``dpo_args`` / ``sft_args``: fields of TRL's ``DPOConfig`` / ``SFTConfig``, passed through as they
+  are, so any TRL option (warmup, ``loss_type``, gradient accumulation, ...) is reachable. The keys
+  are checked against those classes when the backend starts (and whenever a trainer config is built),
+  with an error naming the unknown key. Keys left out keep this package's defaults
+  (:data:`DPO_DEFAULTS`, :data:`SFT_DEFAULTS`).
+
+The rest are ProgressGym's own settings (models, pairs per unit of action, LoRA, elicitation, the
+Coevolve pulls) and operational settings (cache and run folders, device) that do not change results
+and are left out of :meth:`LLMConfig.fingerprint`.
+
+No heavy import here: building a config needs only the standard library and numpy.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from progressgym_env.common.cache import cache_root
+from progressgym_env.common.fingerprint import json_fingerprint
 from progressgym_env.configs import config_from_any
 from progressgym_env.errors import ConfigError
+from progressgym_env.evaluator.config import EvaluatorConfig
 
 PROXY_CENTURIES: tuple[int, ...] = tuple(range(13, 22))
 """Centuries of the nine ProgressGym human proxies (C013 ... C021)."""
 
-DEFAULT_PROXY_TEMPLATE = "PKU-Alignment/ProgressGym-HistLlama3-{size}-C0{century}-instruct"
+DEFAULT_PROXY_TEMPLATE = (
+    "PKU-Alignment/ProgressGym-HistLlama3-{size}-C0{century}-instruct"
+)
 """Hub id of the century proxies; ``{size}`` is ``proxy_size``, ``{century}`` 13..21."""
 
-OPERATIONAL_FIELDS: tuple[str, ...] = ("run_dir", "history_cache_dir", "device", "show_progress")
+OPERATIONAL_FIELDS: tuple[str, ...] = (
+    "run_dir",
+    "history_cache_dir",
+    "device",
+    "show_progress",
+)
 """Fields that change where and how fast a run happens, never its numbers (outside the fingerprint)."""
 
+OPERATIONAL_TRAINER_ARGS: tuple[str, ...] = (
+    "report_to",
+    "run_name",
+    "disable_tqdm",
+    "logging_dir",
+    "logging_strategy",
+    "logging_steps",
+    "logging_first_step",
+    "save_strategy",
+    "save_steps",
+    "save_total_limit",
+)
+"""``dpo_args``/``sft_args`` keys that only change logging or saving (outside the fingerprint)."""
 
-def default_cache_dir() -> str:
-    """``~/.cache/progressgym_env`` (or ``$XDG_CACHE_HOME/progressgym_env``)."""
-    import os
+DPO_DEFAULTS: dict[str, Any] = {
+    "per_device_train_batch_size": 8,
+    "num_train_epochs": 1.0,
+    "max_steps": -1,
+    "learning_rate": 5e-5,
+    "beta": 0.1,
+    "max_length": 512,
+}
+"""``DPOConfig`` fields this package sets for the policy update; ``dpo_args`` overrides any of them."""
 
-    root = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return os.path.join(root, "progressgym_env")
+SFT_DEFAULTS: dict[str, Any] = {
+    "per_device_train_batch_size": 8,
+    "learning_rate": 5e-5,
+    "max_length": 512,
+    "completion_only_loss": True,
+    "packing": False,
+}
+"""``SFTConfig`` fields this package sets for the Coevolve pulls; ``sft_args`` overrides any of them."""
+
+BACKEND_TRAINER_ARGS: dict[str, str] = {
+    "output_dir": "a scratch folder per update",
+    "seed": "drawn from the env generator",
+    "data_seed": "drawn from the env generator",
+    "use_cpu": "LLMConfig.device",
+}
+"""Trainer fields the backend sets itself (refused in ``dpo_args``/``sft_args``), and where they come from."""
+
+RENAMED_KEYS: dict[str, tuple[str, str]] = {
+    "dpo_epochs": ("dpo_args", "num_train_epochs"),
+    "dpo_max_steps": ("dpo_args", "max_steps"),
+    "dpo_batch_size": ("dpo_args", "per_device_train_batch_size"),
+    "dpo_learning_rate": ("dpo_args", "learning_rate"),
+    "dpo_beta": ("dpo_args", "beta"),
+    "sft_batch_size": ("sft_args", "per_device_train_batch_size"),
+    "sft_learning_rate": ("sft_args", "learning_rate"),
+    "max_length": ("dpo_args", "max_length"),
+    "eval_split": ("evaluator", "split"),
+    "eval_formats": ("evaluator", "formats"),
+    "eval_max_scenarios_per_dim": ("evaluator", "max_scenarios_per_dim"),
+    "eval_batch_size": ("evaluator", "batch_size"),
+}
+"""Keys of the former flat config and their new place: (nested field, key inside it)."""
+
+DEFAULT_EVAL_BATCH_SIZE = 64
+"""The backend's evaluator default batch (questions per chooser call and sequences per forward pass)."""
+
+
+def default_evaluator() -> EvaluatorConfig:
+    """The evaluator the backend measures with by default: the whole eval split, every format, batch 64."""
+    return EvaluatorConfig(batch_size=DEFAULT_EVAL_BATCH_SIZE)
+
+
+def renamed_key_error(key: str, value: Any, label: str) -> ConfigError:
+    """The error for a key of the former flat config, spelling out where it lives now.
+
+    :param key: the old key (``dpo_beta``).
+    :param value: the value it was given (shown in the suggested spelling).
+    :param label: how the error names the config.
+    """
+    group, new = RENAMED_KEYS[key]
+    extra = (
+        " (and sft_args={'max_length': ...} for the SFT pulls)"
+        if key == "max_length"
+        else ""
+    )
+    return ConfigError(
+        f"{label} key {key!r} was renamed: write {group}={{{new!r}: {value!r}}} instead{extra}"
+    )
+
+
+def _trainer_args(
+    value: Any, name: str, defaults: dict[str, Any], reserved: dict[str, str]
+) -> dict[str, Any]:
+    """``defaults`` updated with the user's ``value`` (a dict), after the checks that need no TRL import."""
+    if value is None:
+        value = {}
+    if not isinstance(value, dict):
+        raise ConfigError(
+            f"{name} must be a dict of TRL config fields, found {type(value).__name__}"
+        )
+    for key in value:
+        if not isinstance(key, str):
+            raise ConfigError(f"{name} keys must be strings, found {key!r}")
+        if key in reserved:
+            raise ConfigError(
+                f"{name}[{key!r}] is set by the backend ({reserved[key]}); leave it out"
+            )
+    merged = {**defaults, **value}
+    try:
+        json.dumps(merged)
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(
+            f"{name} values must be JSON-serialisable (they are saved with the run): {exc}"
+        ) from None
+    return merged
 
 
 @dataclass(frozen=True)
@@ -45,128 +164,216 @@ class LLMConfig:
     # -- models -------------------------------------------------------------------------------
     proxy_models: tuple[str, ...] | None = field(
         default=None,
-        metadata={"help": "The 9 human-proxy checkpoints (local folders or hub ids), century 13 first. None = "
-                  "proxy_template filled with proxy_size and the centuries 13..21."},
+        metadata={
+            "help": "The 9 human-proxy checkpoints (local folders or hub ids), century 13 first. None = "
+            "proxy_template filled with proxy_size and the centuries 13..21."
+        },
     )
-    proxy_size: str = field(default="8B", metadata={"help": "Size in the default proxy names: 8B or 70B."})
+    proxy_size: str = field(
+        default="8B", metadata={"help": "Size in the default proxy names: 8B or 70B."}
+    )
     proxy_template: str = field(
-        default=DEFAULT_PROXY_TEMPLATE, metadata={"help": "Name pattern of the default proxies ({size}, {century})."}
+        default=DEFAULT_PROXY_TEMPLATE,
+        metadata={"help": "Name pattern of the default proxies ({size}, {century})."},
     )
     agent_model: str | None = field(
         default=None,
-        metadata={"help": "The agent's starting model (folder or hub id). None = the century-13 proxy, so the "
-                  "model starts at H_0 as DESIGN §2 requires."},
+        metadata={
+            "help": "The agent's starting model (folder or hub id). None = the century-13 proxy, so the "
+            "model starts at H_0 as DESIGN §2 requires."
+        },
     )
     dtype: str = field(
-        default="auto", metadata={"help": "Weights dtype: auto (bfloat16 on CUDA, float32 on CPU), float32, bfloat16."}
+        default="auto",
+        metadata={
+            "help": "Weights dtype: auto (bfloat16 on CUDA, float32 on CPU), float32, bfloat16."
+        },
     )
     # -- DPO policy update ----------------------------------------------------------------------
     pairs_per_unit: int = field(
         default=256,
-        metadata={"help": "Preference pairs for a dimension at |a_i| = 1; dim i gets round(|a_i| * pairs_per_unit)."},
+        metadata={
+            "help": "Preference pairs for a dimension at |a_i| = 1; dim i gets round(|a_i| * pairs_per_unit)."
+        },
     )
-    dpo_epochs: float = field(default=1.0, metadata={"help": "Epochs over one century's preference data."})
-    dpo_max_steps: int = field(default=-1, metadata={"help": "Cap on optimiser steps per century (-1 = epochs only)."})
-    dpo_batch_size: int = field(default=8, metadata={"help": "Preference pairs per optimiser step."})
-    dpo_learning_rate: float = field(default=5e-5, metadata={"help": "DPO learning rate (LoRA parameters)."})
-    dpo_beta: float = field(default=0.1, metadata={"help": "DPO beta (strength of the KL to the pre-update model)."})
-    max_length: int = field(default=512, metadata={"help": "Longest prompt+answer in tokens (longer are truncated)."})
     train_formats: tuple[str, ...] = field(
-        default=("label", "yesno", "repeat"), metadata={"help": "Question formats the update data is rendered in."}
+        default=("label", "yesno", "repeat"),
+        metadata={"help": "Question formats the update data is rendered in."},
+    )
+    dpo_args: dict[str, Any] = field(
+        default_factory=lambda: dict(DPO_DEFAULTS),
+        metadata={
+            "help": "TRL DPOConfig fields of the policy update (e.g. beta, learning_rate, warmup_ratio, "
+            f"loss_type, gradient_accumulation_steps); keys left out keep {DPO_DEFAULTS}."
+        },
     )
     lora_r: int = field(default=16, metadata={"help": "LoRA rank."})
-    lora_alpha: int = field(default=32, metadata={"help": "LoRA alpha (scale = alpha / r)."})
+    lora_alpha: int = field(
+        default=32, metadata={"help": "LoRA alpha (scale = alpha / r)."}
+    )
     lora_dropout: float = field(default=0.0, metadata={"help": "LoRA dropout."})
     lora_target_modules: str | tuple[str, ...] = field(
-        default="all-linear", metadata={"help": "Modules LoRA adapts ('all-linear' or a list of module names)."}
+        default="all-linear",
+        metadata={
+            "help": "Modules LoRA adapts ('all-linear' or a list of module names)."
+        },
     )
     gradient_checkpointing: bool = field(
-        default=False, metadata={"help": "Trade compute for memory in DPO/SFT (useful for 8B+ models on GPU)."}
+        default=False,
+        metadata={
+            "help": "Trade compute for memory in DPO/SFT (useful for 8B+ models on GPU)."
+        },
     )
     # -- evaluator --------------------------------------------------------------------------------
-    eval_split: str = field(default="eval", metadata={"help": "Bank split the models are measured on."})
-    eval_formats: tuple[str, ...] = field(
-        default=("label", "yesno", "repeat"), metadata={"help": "Question formats of the measurement."}
+    evaluator: EvaluatorConfig = field(
+        default_factory=default_evaluator,
+        metadata={
+            "help": "How models are measured (an EvaluatorConfig or a dict of its fields); its batch_size "
+            "is also the sequences per forward pass."
+        },
     )
-    eval_max_scenarios_per_dim: int | None = field(
-        default=None, metadata={"help": "Quick measurement on a stratified subset (None = the whole split)."}
-    )
-    eval_batch_size: int = field(default=64, metadata={"help": "Questions per chooser call."})
     # -- elicitation ------------------------------------------------------------------------------
     elicit_max_scenarios_per_dim: int | None = field(
         default=32,
-        metadata={"help": "Train-split scenarios per dim in the pool observations are sampled from (None = all)."},
+        metadata={
+            "help": "Train-split scenarios per dim in the pool observations are sampled from (None = all)."
+        },
     )
     # -- PG-Coevolve: the simulated human ---------------------------------------------------------
     sft_questions: int = field(
-        default=256, metadata={"help": "Answers per SFT pull (history pull and AI pull each)."}
+        default=256,
+        metadata={"help": "Answers per SFT pull (history pull and AI pull each)."},
     )
-    sft_history_epochs: float = field(default=1.0, metadata={"help": "SFT epochs on the century proxy's answers."})
-    sft_ai_epochs: float = field(default=2.0, metadata={"help": "SFT epochs on the agent model's answers."})
-    sft_batch_size: int = field(default=8, metadata={"help": "Examples per SFT optimiser step."})
-    sft_learning_rate: float = field(default=5e-5, metadata={"help": "SFT learning rate (LoRA parameters)."})
+    sft_history_epochs: float = field(
+        default=1.0, metadata={"help": "SFT epochs on the century proxy's answers."}
+    )
+    sft_ai_epochs: float = field(
+        default=2.0, metadata={"help": "SFT epochs on the agent model's answers."}
+    )
+    sft_args: dict[str, Any] = field(
+        default_factory=lambda: dict(SFT_DEFAULTS),
+        metadata={
+            "help": "TRL SFTConfig fields of both pulls (epochs come from sft_history_epochs and "
+            f"sft_ai_epochs); keys left out keep {SFT_DEFAULTS}."
+        },
+    )
     # -- operational (not part of the fingerprint) ------------------------------------------------
     run_dir: str | None = field(
         default=None,
-        metadata={"help": "Folder for per-century checkpoints; re-running with the same folder resumes. "
-                  "None = no checkpoints."},
+        metadata={
+            "help": "Folder for per-century checkpoints; re-running with the same folder resumes. "
+            "None = no checkpoints."
+        },
     )
     history_cache_dir: str | None = field(
-        default=None, metadata={"help": "Where measured proxy vectors are cached (None = ~/.cache/progressgym_env)."}
+        default=None,
+        metadata={
+            "help": "Where measured proxy vectors are cached (None = $PROGRESSGYM_CACHE, else "
+            "~/.cache/progressgym_env)."
+        },
     )
-    device: str = field(default="auto", metadata={"help": "auto (CUDA when available), cpu, cuda or cuda:N."})
-    show_progress: bool = field(default=False, metadata={"help": "Show progress bars while measuring proxies."})
+    device: str = field(
+        default="auto",
+        metadata={"help": "auto (CUDA when available), cpu, cuda or cuda:N."},
+    )
+    show_progress: bool = field(
+        default=False, metadata={"help": "Show progress bars while measuring proxies."}
+    )
 
     def __post_init__(self) -> None:
         if self.proxy_models is not None:
-            models = (self.proxy_models,) if isinstance(self.proxy_models, str) else tuple(self.proxy_models)
+            models = (
+                (self.proxy_models,)
+                if isinstance(self.proxy_models, str)
+                else tuple(self.proxy_models)
+            )
             models = tuple(str(m) for m in models)
             if len(models) != len(PROXY_CENTURIES):
                 raise ConfigError(
                     f"proxy_models must list {len(PROXY_CENTURIES)} checkpoints (centuries 13..21), found {len(models)}"
                 )
             object.__setattr__(self, "proxy_models", models)
-        for name in ("train_formats", "eval_formats"):
-            value = getattr(self, name)
-            object.__setattr__(self, name, (value,) if isinstance(value, str) else tuple(value))
+        object.__setattr__(self, "train_formats", _as_tuple(self.train_formats))
         if not isinstance(self.lora_target_modules, str):
-            object.__setattr__(self, "lora_target_modules", tuple(self.lora_target_modules))
-        positive_ints = ("pairs_per_unit", "dpo_batch_size", "max_length", "lora_r", "lora_alpha",
-                         "eval_batch_size", "sft_questions", "sft_batch_size")
-        for name in positive_ints:
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ConfigError(f"{name} must be a positive integer, got {value!r}")
-        for name in ("dpo_epochs", "dpo_learning_rate", "dpo_beta", "sft_learning_rate"):
-            if not float(getattr(self, name)) > 0:
-                raise ConfigError(f"{name} must be > 0, got {getattr(self, name)!r}")
+            object.__setattr__(
+                self, "lora_target_modules", tuple(self.lora_target_modules)
+            )
+        object.__setattr__(
+            self,
+            "evaluator",
+            EvaluatorConfig.from_any(self.evaluator, "llm backend_config evaluator"),
+        )
+        sft_reserved = {
+            **BACKEND_TRAINER_ARGS,
+            "num_train_epochs": "sft_history_epochs and sft_ai_epochs",
+        }
+        object.__setattr__(
+            self,
+            "dpo_args",
+            _trainer_args(
+                self.dpo_args, "dpo_args", DPO_DEFAULTS, BACKEND_TRAINER_ARGS
+            ),
+        )
+        object.__setattr__(
+            self,
+            "sft_args",
+            _trainer_args(self.sft_args, "sft_args", SFT_DEFAULTS, sft_reserved),
+        )
+        for name in ("pairs_per_unit", "lora_r", "lora_alpha", "sft_questions"):
+            _check_positive_int(getattr(self, name), name)
+        for group in ("dpo_args", "sft_args"):
+            args = getattr(self, group)
+            for key in ("per_device_train_batch_size", "max_length"):
+                _check_positive_int(args.get(key, 1), f"{group}[{key!r}]")
+            for key in ("learning_rate", "num_train_epochs", "beta"):
+                if key in args and not (
+                    isinstance(args[key], (int, float)) and args[key] > 0
+                ):
+                    raise ConfigError(
+                        f"{group}[{key!r}] must be > 0, got {args[key]!r}"
+                    )
         for name in ("sft_history_epochs", "sft_ai_epochs"):
             if float(getattr(self, name)) < 0:
-                raise ConfigError(f"{name} must be >= 0 (0 = no pull), got {getattr(self, name)!r}")
+                raise ConfigError(
+                    f"{name} must be >= 0 (0 = no pull), got {getattr(self, name)!r}"
+                )
         if not 0.0 <= self.lora_dropout < 1.0:
-            raise ConfigError(f"lora_dropout must be in [0, 1), got {self.lora_dropout!r}")
-        for name in ("eval_max_scenarios_per_dim", "elicit_max_scenarios_per_dim"):
-            value = getattr(self, name)
-            if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
-                raise ConfigError(f"{name} must be a positive integer or None, got {value!r}")
+            raise ConfigError(
+                f"lora_dropout must be in [0, 1), got {self.lora_dropout!r}"
+            )
+        value = self.elicit_max_scenarios_per_dim
+        if value is not None:
+            _check_positive_int(value, "elicit_max_scenarios_per_dim", " or None")
         if self.dtype not in ("auto", "float32", "bfloat16", "float16"):
-            raise ConfigError(f"dtype must be auto, float32, bfloat16 or float16, got {self.dtype!r}")
-        if not (self.device in ("auto", "cpu", "cuda") or self.device.startswith("cuda:")):
-            raise ConfigError(f"device must be auto, cpu, cuda or cuda:N, got {self.device!r}")
-        from progressgym_env.evaluator.bank import SPLITS
-
-        if self.eval_split not in SPLITS:
-            raise ConfigError(f"eval_split must be one of {SPLITS}, got {self.eval_split!r}")
+            raise ConfigError(
+                f"dtype must be auto, float32, bfloat16 or float16, got {self.dtype!r}"
+            )
+        if not (
+            self.device in ("auto", "cpu", "cuda") or self.device.startswith("cuda:")
+        ):
+            raise ConfigError(
+                f"device must be auto, cpu, cuda or cuda:N, got {self.device!r}"
+            )
 
     # -- construction -----------------------------------------------------------------------------
 
     @classmethod
-    def from_any(cls, config: "LLMConfig | dict[str, Any] | None") -> "LLMConfig":
-        """Accept a config, a dict of its fields (unknown keys are an error) or None (defaults)."""
-        return config_from_any(cls, config, "llm backend_config")
+    def from_any(cls, config: LLMConfig | dict[str, Any] | None) -> LLMConfig:
+        """Accept a config, a dict of its fields or None (defaults).
+
+        In a dict, ``evaluator`` is a nested dict of :class:`EvaluatorConfig` fields. Unknown keys are an
+        error naming them; a key of the former flat spelling (``dpo_beta``, ``eval_split``, ...) is an
+        error that spells out the new one.
+        """
+        label = "llm backend_config"
+        if isinstance(config, dict):
+            for key, value in config.items():
+                if key in RENAMED_KEYS:
+                    raise renamed_key_error(key, value, label)
+        return config_from_any(cls, config, label)
 
     @classmethod
-    def from_json(cls, path: str | Path) -> "LLMConfig":
+    def from_json(cls, path: str | Path) -> LLMConfig:
         """Read a config saved by :meth:`save_json`."""
         try:
             data = json.loads(Path(path).read_text(encoding="utf-8"))
@@ -180,43 +387,59 @@ class LLMConfig:
         """The 9 proxy checkpoints, century 13 first."""
         if self.proxy_models is not None:
             return self.proxy_models
-        return tuple(self.proxy_template.format(size=self.proxy_size, century=c) for c in PROXY_CENTURIES)
+        return tuple(
+            self.proxy_template.format(size=self.proxy_size, century=c)
+            for c in PROXY_CENTURIES
+        )
 
     def agent_id(self) -> str:
         """The agent's starting checkpoint (the century-13 proxy unless set)."""
         return self.agent_model if self.agent_model is not None else self.proxy_ids()[0]
 
-    def evaluator_config(self) -> Any:
-        """The :class:`~progressgym_env.evaluator.EvaluatorConfig` that measures models."""
-        from progressgym_env.evaluator import EvaluatorConfig
-
-        return EvaluatorConfig(
-            split=self.eval_split,
-            formats=self.eval_formats,
-            max_scenarios_per_dim=self.eval_max_scenarios_per_dim,
-            batch_size=self.eval_batch_size,
-        )
-
     def cache_dir(self) -> Path:
         """Folder of the measured-history cache."""
-        return Path(self.history_cache_dir or default_cache_dir())
+        return cache_root(self.history_cache_dir)
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-ready dict of every field."""
+        """JSON-ready dict of every field (``evaluator`` as a nested dict); :meth:`from_any` reads it back."""
         data = asdict(self)
         for key, value in data.items():
             if isinstance(value, tuple):
                 data[key] = list(value)
+        data["evaluator"] = self.evaluator.to_dict()
         return data
 
     def fingerprint(self) -> str:
-        """SHA-256 of the fields that determine results (operational fields excluded)."""
+        """SHA-256 of the fields that determine results.
+
+        Operational fields (:data:`OPERATIONAL_FIELDS`) and the trainer keys that only change logging or
+        saving (:data:`OPERATIONAL_TRAINER_ARGS`) are left out.
+        """
         data = {k: v for k, v in self.to_dict().items() if k not in OPERATIONAL_FIELDS}
-        return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()
+        for group in ("dpo_args", "sft_args"):
+            data[group] = {
+                k: v
+                for k, v in data[group].items()
+                if k not in OPERATIONAL_TRAINER_ARGS
+            }
+        return json_fingerprint(data)
 
     def save_json(self, path: str | Path) -> Path:
         """Write the config as JSON, atomically."""
-        from progressgym_env.history import atomic_write_text
+        from progressgym_env.common.atomic import atomic_write_text
 
         atomic_write_text(path, json.dumps(self.to_dict(), indent=2) + "\n")
         return Path(path)
+
+
+def _as_tuple(value: Any) -> tuple[str, ...]:
+    """A format list as a tuple (a bare string is one format)."""
+    return (value,) if isinstance(value, str) else tuple(value)
+
+
+def _check_positive_int(value: Any, name: str, alternative: str = "") -> None:
+    """Raise a :class:`ConfigError` unless ``value`` is an int >= 1 (bools refused)."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ConfigError(
+            f"{name} must be a positive integer{alternative}, got {value!r}"
+        )

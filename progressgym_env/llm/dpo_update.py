@@ -12,9 +12,35 @@ from pathlib import Path
 from typing import Any
 
 from progressgym_env.llm.config import LLMConfig
-from progressgym_env.llm.training import UpdateStats, train_lora_update
+from progressgym_env.llm.training import (
+    UpdateStats,
+    import_trl,
+    train_lora_update,
+    trainer_config,
+)
 
-__all__ = ["UpdateStats", "dpo_update"]
+__all__ = ["UpdateStats", "dpo_config", "dpo_update"]
+
+
+def dpo_config(config: LLMConfig, *, device: str, seed: int, output_dir: str) -> Any:
+    """The TRL ``DPOConfig`` of one policy update: the backend's arguments with ``config.dpo_args`` over them.
+
+    :param config: the backend config; every ``dpo_args`` key must be a ``DPOConfig`` field.
+    :param device: ``cpu`` or ``cuda[:N]``.
+    :param seed: seed of the adapter init and data order.
+    :param output_dir: the trainer's scratch folder.
+    :raises ConfigError: a ``dpo_args`` key that ``DPOConfig`` does not have.
+    """
+    trl = import_trl()
+    return trainer_config(
+        trl.DPOConfig,
+        config,
+        config.dpo_args,
+        device=device,
+        seed=seed,
+        output_dir=output_dir,
+        label="dpo_args",
+    )
 
 
 def dpo_update(
@@ -32,7 +58,7 @@ def dpo_update(
     :param model: the agent's causal LM (plain, no adapter attached).
     :param tokenizer: its tokenizer (TRL's ``processing_class``).
     :param rows: ``{"prompt", "chosen", "rejected"}`` strings (see :func:`~progressgym_env.llm.preference_data.dpo_rows`).
-    :param config: budget (epochs, steps, batch size, lr, beta, max length) and LoRA settings.
+    :param config: ``dpo_args`` (TRL ``DPOConfig`` fields: epochs, steps, batch size, lr, beta, ...) and LoRA.
     :param device: ``cpu`` or ``cuda[:N]``.
     :param seed: seed of the adapter init and data order (drawn from the env generator).
     :param adapter_dir: where to save the trained adapter (None: not saved).
@@ -40,18 +66,10 @@ def dpo_update(
     """
     if not rows:
         return model, UpdateStats(0, 0, 0.0, 0.0)
-    from trl import DPOConfig, DPOTrainer
-
-    method_args = {
-        "per_device_train_batch_size": config.dpo_batch_size,
-        "num_train_epochs": config.dpo_epochs,
-        "max_steps": config.dpo_max_steps,
-        "learning_rate": config.dpo_learning_rate,
-        "beta": config.dpo_beta,
-    }
+    trl = import_trl()
     return train_lora_update(
-        DPOTrainer,
-        DPOConfig,
+        trl.DPOTrainer,
+        trl.DPOConfig,
         model,
         tokenizer,
         rows,
@@ -59,5 +77,6 @@ def dpo_update(
         device=device,
         seed=seed,
         adapter_dir=adapter_dir,
-        method_args=method_args,
+        method_args=config.dpo_args,
+        label="dpo_args",
     )

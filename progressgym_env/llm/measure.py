@@ -96,7 +96,7 @@ class ProxyPanel:
         for m in self.models:
             check_model_source(m)
         self.pool = pool
-        self.evaluator = ValueEvaluator(config=config.evaluator_config())
+        self.evaluator = ValueEvaluator(config.evaluator)
         self.identities = [model_identity(m) for m in self.models]
         self.history_key = identities_key(self.identities, self.evaluator.fingerprint())
         self.probs_key = identities_key(self.identities, pool.fingerprint())
@@ -112,7 +112,7 @@ class ProxyPanel:
             evaluator_config=self.evaluator.config,
             device=resolve_device(self.config.device),
             dtype=self.config.dtype,
-            batch_size=self.config.eval_batch_size,
+            batch_size=self.config.evaluator.batch_size,
             progress=self.config.show_progress,
             pool=self.pool,
         )

@@ -17,7 +17,41 @@ import numpy as np
 from progressgym_env.evaluator.questions import Question
 from progressgym_env.llm.config import LLMConfig
 from progressgym_env.llm.preference_data import completion_text, prompt_text
-from progressgym_env.llm.training import UpdateStats, train_lora_update
+from progressgym_env.llm.training import (
+    UpdateStats,
+    import_trl,
+    train_lora_update,
+    trainer_config,
+)
+
+
+def sft_config(
+    config: LLMConfig, *, epochs: float, device: str, seed: int, output_dir: str
+) -> Any:
+    """The TRL ``SFTConfig`` of one pull: the backend's arguments, ``config.sft_args`` and ``epochs``.
+
+    :param config: the backend config; every ``sft_args`` key must be an ``SFTConfig`` field.
+    :param epochs: the pull's epochs (``sft_history_epochs`` or ``sft_ai_epochs``).
+    :param device: ``cpu`` or ``cuda[:N]``.
+    :param seed: seed of the adapter init and data order.
+    :param output_dir: the trainer's scratch folder.
+    :raises ConfigError: an ``sft_args`` key that ``SFTConfig`` does not have.
+    """
+    trl = import_trl()
+    return trainer_config(
+        trl.SFTConfig,
+        config,
+        _method_args(config, epochs),
+        device=device,
+        seed=seed,
+        output_dir=output_dir,
+        label="sft_args",
+    )
+
+
+def _method_args(config: LLMConfig, epochs: float) -> dict[str, Any]:
+    """``sft_args`` with the pull's epochs."""
+    return {**config.sft_args, "num_train_epochs": float(epochs)}
 
 
 def sample_choices(rng: np.random.Generator, probs: Sequence[np.ndarray]) -> np.ndarray:
@@ -30,7 +64,9 @@ def sample_choices(rng: np.random.Generator, probs: Sequence[np.ndarray]) -> np.
     return out
 
 
-def answer_rows(questions: Sequence[Question], choices: Sequence[int], encoder: Any) -> list[dict[str, str]]:
+def answer_rows(
+    questions: Sequence[Question], choices: Sequence[int], encoder: Any
+) -> list[dict[str, str]]:
     """TRL's prompt-completion format: the question and the candidate of the chosen displayed option."""
     return [
         {
@@ -57,7 +93,7 @@ def sft_update(
     :param model: the simulated human's causal LM (no adapter attached).
     :param tokenizer: its tokenizer.
     :param rows: ``{"prompt", "completion"}`` strings (see :func:`answer_rows`).
-    :param config: batch size, learning rate, max length and LoRA settings.
+    :param config: ``sft_args`` (TRL ``SFTConfig`` fields: batch size, lr, max length, ...) and LoRA.
     :param epochs: SFT epochs (0 = no pull).
     :param device: ``cpu`` or ``cuda[:N]``.
     :param seed: seed of the adapter init and data order.
@@ -66,18 +102,10 @@ def sft_update(
     """
     if not rows or epochs <= 0:
         return model, UpdateStats(0, 0, 0.0, 0.0)
-    from trl import SFTConfig, SFTTrainer
-
-    method_args = {
-        "per_device_train_batch_size": config.sft_batch_size,
-        "num_train_epochs": float(epochs),
-        "learning_rate": config.sft_learning_rate,
-        "completion_only_loss": True,
-        "packing": False,
-    }
+    trl = import_trl()
     return train_lora_update(
-        SFTTrainer,
-        SFTConfig,
+        trl.SFTTrainer,
+        trl.SFTConfig,
         model,
         tokenizer,
         rows,
@@ -85,5 +113,6 @@ def sft_update(
         device=device,
         seed=seed,
         adapter_dir=adapter_dir,
-        method_args=method_args,
+        method_args=_method_args(config, epochs),
+        label="sft_args",
     )

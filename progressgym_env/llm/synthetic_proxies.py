@@ -113,14 +113,15 @@ class SyntheticProxyConfig:
 
         return LLMConfig(
             pairs_per_unit=self.pairs_per_unit,
-            dpo_max_steps=self.dpo_max_steps,
-            dpo_batch_size=self.dpo_batch_size,
-            dpo_learning_rate=self.dpo_learning_rate,
-            dpo_beta=self.dpo_beta,
+            dpo_args={
+                "max_steps": self.dpo_max_steps,
+                "per_device_train_batch_size": self.dpo_batch_size,
+                "learning_rate": self.dpo_learning_rate,
+                "beta": self.dpo_beta,
+            },
             lora_r=self.lora_r,
             lora_alpha=2 * self.lora_r,
-            eval_max_scenarios_per_dim=self.eval_max_scenarios_per_dim,
-            eval_batch_size=self.eval_batch_size,
+            evaluator={"max_scenarios_per_dim": self.eval_max_scenarios_per_dim, "batch_size": self.eval_batch_size},
             device=self.device,
         )
 
@@ -251,7 +252,7 @@ def build_synthetic_proxies(
     base = str(resolve_model(config.base))
     device = resolve_device(config.device)
     llm_config = config.llm_config()
-    evaluator = ValueEvaluator(config=llm_config.evaluator_config())
+    evaluator = ValueEvaluator(llm_config.evaluator)
     centuries = list(targets.centuries)
 
     bar = _progress_bar(config.progress, total=len(centuries))

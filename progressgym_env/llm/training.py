@@ -1,4 +1,4 @@
-"""What the DPO and SFT updates share: LoRA settings, trainer arguments, quiet runs, merging.
+"""What the DPO and SFT updates share: LoRA settings, trainer configs, quiet runs, merging.
 
 Every update trains a *fresh* LoRA adapter on the model as it stands and merges it in afterwards, so
 (a) TRL's reference model for DPO (the PEFT model with its adapter disabled) is exactly the
@@ -13,12 +13,24 @@ import logging
 import shutil
 import tempfile
 import time
-from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, fields, is_dataclass
 from pathlib import Path
 from typing import Any
 
+from progressgym_env.errors import ConfigError, MissingExtraError
 from progressgym_env.llm.config import LLMConfig
+
+
+def import_trl() -> Any:
+    """The ``trl`` module, or a :class:`MissingExtraError` naming the ``llm`` extra."""
+    try:
+        import trl
+    except ModuleNotFoundError as exc:
+        raise MissingExtraError(
+            "DPO/SFT updates of the llm backend", "llm", exc.name or "trl"
+        ) from exc
+    return trl
 
 
 def lora_config(config: LLMConfig) -> Any:
@@ -35,7 +47,9 @@ def lora_config(config: LLMConfig) -> Any:
     )
 
 
-def trainer_kwargs(config: LLMConfig, device: str, seed: int, output_dir: str) -> dict[str, Any]:
+def trainer_kwargs(
+    config: LLMConfig, device: str, seed: int, output_dir: str
+) -> dict[str, Any]:
     """Arguments common to ``DPOConfig`` and ``SFTConfig`` for an in-episode update.
 
     No checkpoints, logging or reporting of the trainer itself (the backend checkpoints whole
@@ -44,7 +58,11 @@ def trainer_kwargs(config: LLMConfig, device: str, seed: int, output_dir: str) -
     import torch
 
     on_cpu = not device.startswith("cuda")
-    bf16 = (not on_cpu) and config.dtype in ("auto", "bfloat16") and torch.cuda.is_bf16_supported()
+    bf16 = (
+        (not on_cpu)
+        and config.dtype in ("auto", "bfloat16")
+        and torch.cuda.is_bf16_supported()
+    )
     return {
         "output_dir": output_dir,
         "use_cpu": on_cpu,
@@ -58,8 +76,67 @@ def trainer_kwargs(config: LLMConfig, device: str, seed: int, output_dir: str) -
         "seed": int(seed),
         "data_seed": int(seed),
         "dataloader_num_workers": 0,
-        "max_length": config.max_length,
     }
+
+
+def check_trainer_args(args_cls: Any, args: Mapping[str, Any], label: str) -> None:
+    """Raise a :class:`ConfigError` naming every key of ``args`` that ``args_cls`` has no field for.
+
+    :param args_cls: a TRL config dataclass (``DPOConfig``, ``SFTConfig``).
+    :param args: the user's keys (``LLMConfig.dpo_args``).
+    :param label: how the error names ``args``.
+    """
+    known = {f.name for f in fields(args_cls)} if is_dataclass(args_cls) else set()
+    unknown = sorted(set(args) - known)
+    if unknown:
+        import difflib
+
+        hints = [
+            f"{key!r} (did you mean {close[0]!r}?)"
+            if (close := difflib.get_close_matches(key, known, 1))
+            else repr(key)
+            for key in unknown
+        ]
+        raise ConfigError(
+            f"{label}: {args_cls.__name__} has no field {', '.join(hints)}; see the TRL documentation "
+            f"of {args_cls.__name__} for the valid fields"
+        )
+
+
+def check_llm_trainer_args(config: LLMConfig) -> None:
+    """Check ``config.dpo_args`` against ``DPOConfig`` and ``sft_args`` against ``SFTConfig`` (imports TRL).
+
+    The backend calls this when it starts, so a misspelt key fails before any model is trained.
+    """
+    trl = import_trl()
+    check_trainer_args(trl.DPOConfig, config.dpo_args, "dpo_args")
+    check_trainer_args(trl.SFTConfig, config.sft_args, "sft_args")
+
+
+def trainer_config(
+    args_cls: Any,
+    config: LLMConfig,
+    method_args: Mapping[str, Any],
+    *,
+    device: str,
+    seed: int,
+    output_dir: str,
+    label: str,
+) -> Any:
+    """Build the TRL config object of one update: the backend's arguments, then ``method_args`` over them.
+
+    :param args_cls: ``DPOConfig`` or ``SFTConfig``.
+    :param config: the backend config (device precision, gradient checkpointing).
+    :param method_args: the method's fields (``config.dpo_args``, ...), checked against ``args_cls``.
+    :param device: ``cpu`` or ``cuda[:N]``.
+    :param seed: seed of the adapter init and data order.
+    :param output_dir: the trainer's scratch folder.
+    :param label: how errors name ``method_args``.
+    """
+    check_trainer_args(args_cls, method_args, label)
+    return args_cls(
+        **{**trainer_kwargs(config, device, seed, output_dir), **method_args}
+    )
 
 
 def _checkpointing_field() -> str:
@@ -67,7 +144,11 @@ def _checkpointing_field() -> str:
     from transformers import TrainingArguments
 
     fields = TrainingArguments.__dataclass_fields__
-    return "activation_checkpointing" if "activation_checkpointing" in fields else "gradient_checkpointing"
+    return (
+        "activation_checkpointing"
+        if "activation_checkpointing" in fields
+        else "gradient_checkpointing"
+    )
 
 
 @contextlib.contextmanager
@@ -142,19 +223,29 @@ def train_lora_update(
     device: str,
     seed: int,
     adapter_dir: str | Path | None,
-    method_args: dict[str, Any],
+    method_args: Mapping[str, Any],
+    label: str,
 ) -> tuple[Any, UpdateStats]:
     """Train a fresh LoRA adapter with a TRL trainer on ``rows``, save it, merge it; the shared DPO/SFT core.
 
     :param trainer_cls: ``DPOTrainer`` or ``SFTTrainer``.
     :param args_cls: its config class (``DPOConfig`` or ``SFTConfig``).
     :param method_args: the method's own config fields (batch size, epochs, lr, beta, ...).
+    :param label: how errors name ``method_args`` (``dpo_args``).
     """
     from datasets import Dataset
 
     start = time.perf_counter()
     with quiet_training() as scratch:
-        args = args_cls(**trainer_kwargs(config, device, seed, scratch), **method_args)
+        args = trainer_config(
+            args_cls,
+            config,
+            method_args,
+            device=device,
+            seed=seed,
+            output_dir=scratch,
+            label=label,
+        )
         trainer = trainer_cls(
             model=model,
             args=args,
@@ -166,6 +257,9 @@ def train_lora_update(
         output = trainer.train()
         merged = save_and_merge(trainer.model, adapter_dir)
     stats = UpdateStats(
-        len(rows), int(output.global_step), time.perf_counter() - start, float(output.training_loss)
+        len(rows),
+        int(output.global_step),
+        time.perf_counter() - start,
+        float(output.training_loss),
     )
     return merged, stats
