@@ -4,21 +4,49 @@ Stored ``final_score`` values are never read for the table; :func:`score_runs` r
 score from the vectors with :func:`~progressgym_env.judges.score_record` and
 :func:`~progressgym_env.judges.normalized_score_record`, and :func:`stored_score_mismatches` reports
 runs whose stored score disagrees (a sign of an edited or inconsistent file).
+
+What the table says, and why:
+
+- **ranks** are competition ranks ("1, 1, 3"): agents whose mean final scores are equal (within
+  :data:`TIE_TOLERANCE`) share a rank, so identical results are never ordered by name;
+- **± is a 95% confidence interval** of the mean over seeds (Student t with n − 1 degrees of
+  freedom, :func:`t_interval`), not a standard deviation;
+- **identical policies** (every seed's score equal to another agent's) are flagged ``‡``: on that
+  challenge the two agents act alike, whatever their names;
+- each challenge's header gives the lock-in and reference scores behind ``normalized`` (on
+  Coevolve the span is about 0.01 of cosine, so normalised differences are magnified ~90×);
+- ``centered`` is a secondary, sharper normalised score: the same normalisation with the centred
+  cosine (both vectors minus the history's mean vector, :func:`centered_normalized_score`), which
+  does not squeeze every non-negative value vector into the 0.9s as the paper's cosine does.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any, Iterable
+import math
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
+from agents.registry import PRIVILEGED
 from progressgym_env.benchmark.challenges import CHALLENGES, challenge_key, challenge_title
-from progressgym_env.judges import normalized_score_record, score_record
+from progressgym_env.errors import MissingExtraError
+from progressgym_env.judges import (
+    CoevolveJudge,
+    judge_for_record,
+    make_similarity,
+    normalized_score_record,
+    progress_scores,
+    score_record,
+)
 
 MISMATCH_TOLERANCE = 1e-9
-PRIVILEGED_AGENTS = frozenset({"oracle"})
-"""Agents that read the hidden target: shown with † and not ranked."""
+TIE_TOLERANCE = 1e-12
+"""Mean final scores closer than this share a rank (float summation order aside, they are equal)."""
+CONFIDENCE = 0.95
+PRIVILEGED_AGENTS = PRIVILEGED
+"""Agents that read the hidden target (:data:`agents.registry.PRIVILEGED`): shown with † and not ranked."""
 
 
 @dataclass(frozen=True)
@@ -26,7 +54,10 @@ class ScoredRun:
     """One run's scores as recomputed by the judge.
 
     :param agent: agent label. :param challenge: challenge key. :param seed: run seed.
-    :param history: history label. :param final_score: paper score. :param normalized_score: 0 = lock-in.
+    :param history: history label. :param final_score: paper score. :param normalized_score: 0 = lock-in
+        (NaN for an imported ProgressGym result that lacks the first century's values).
+    :param centered_score: the normalised score under the centred cosine (NaN where not computable).
+    :param model_sha256: the SB3 model file's hash (``""`` for baselines).
     """
 
     agent: str
@@ -35,11 +66,17 @@ class ScoredRun:
     history: str
     final_score: float
     normalized_score: float
+    centered_score: float = math.nan
+    model_sha256: str = ""
 
 
 @dataclass(frozen=True)
 class LeaderboardRow:
-    """Mean ± sample std over seeds of one agent on one challenge."""
+    """One agent on one challenge: means over seeds with 95% CI half-widths (``*_ci``).
+
+    :param rank: competition rank among the non-privileged agents of the challenge (None for †).
+    :param identical_to: agents with exactly the same per-seed scores on this challenge.
+    """
 
     challenge: str
     agent: str
@@ -48,6 +85,12 @@ class LeaderboardRow:
     final_std: float
     normalized_mean: float
     normalized_std: float
+    final_ci: float = math.nan
+    normalized_ci: float = math.nan
+    centered_mean: float = math.nan
+    centered_ci: float = math.nan
+    rank: int | None = None
+    identical_to: tuple[str, ...] = field(default=())
 
     @property
     def privileged(self) -> bool:
@@ -55,19 +98,75 @@ class LeaderboardRow:
         return self.agent in PRIVILEGED_AGENTS
 
 
+def centered_normalized_score(record: Mapping[str, Any]) -> float:
+    """The normalised score (0 = lock-in, 1 = reference) with the centred cosine instead of the plain one.
+
+    Same targets and references as :func:`~progressgym_env.judges.normalized_score_record`, but every
+    similarity is the cosine of both vectors minus the history's mean vector. Value vectors are
+    non-negative, so their plain cosines all sit in the 0.9s; centring spreads them over [-1, 1].
+    """
+    judge = judge_for_record(record)
+    human = judge.human
+    similarity = make_similarity("centered", human)
+    if isinstance(judge, CoevolveJudge):
+        simulated = np.asarray(record["simulated"], dtype=np.float64)
+        score = float(np.mean(progress_scores(simulated, human, similarity)))
+        lock_in = float(np.mean(progress_scores(np.broadcast_to(human[0], human.shape), human, similarity)))
+        reference = float(np.mean(progress_scores(human, human, similarity)))
+    else:
+        models = np.asarray(record["model"], dtype=np.float64)
+        targets = np.stack([judge.target(t) for t in range(1, 1 + judge.num_steps)])
+        if models.shape != targets.shape:
+            raise ValueError(f"episode record: 'model' must have shape {targets.shape}, found {models.shape}")
+        score = float(np.mean(similarity(targets, models)))
+        lock_in = float(np.mean(similarity(targets, np.broadcast_to(human[0], targets.shape))))
+        reference = float(np.mean(similarity(targets, targets)))
+    span = reference - lock_in
+    return 0.0 if abs(span) < 1e-12 else (score - lock_in) / span
+
+
+def latest_models_only(runs: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], int]:
+    """The runs to tabulate: for each (agent, challenge), only those of the newest model file.
+
+    A retrained SB3 model under the same label gets new runs (its ``model_sha256`` differs); the old
+    model's runs stay in results.json but are superseded here. Returns (kept runs, superseded count).
+    """
+    newest: dict[tuple[str, str], str] = {}
+    for run in runs:  # file order is append order: the last hash seen is the newest model
+        newest[(str(run["agent"]), str(run["challenge"]))] = str(run.get("model_sha256") or "")
+    kept = [r for r in runs if str(r.get("model_sha256") or "") == newest[(str(r["agent"]), str(r["challenge"]))]]
+    return kept, len(runs) - len(kept)
+
+
 def score_runs(runs: Iterable[dict[str, Any]]) -> list[ScoredRun]:
-    """Recompute every run's scores from its ``episode_record`` with the judges."""
+    """Recompute every run's scores from its ``episode_record`` with the judges.
+
+    A run imported from a ProgressGym result file without a full record (see
+    :mod:`~progressgym_env.benchmark.interop`) is scored from its ProgressGym fields.
+    """
+    from progressgym_env.benchmark.interop import progressgym_score
+
     scored = []
     for run in runs:
-        record = run["episode_record"]
+        record = run.get("episode_record")
+        if record is None:
+            result = run["progressgym_result"]
+            final, normalized, centered = progressgym_score(result), math.nan, math.nan
+            challenge = str(run["challenge"])
+        else:
+            final, normalized = score_record(record), normalized_score_record(record)
+            centered = centered_normalized_score(record)
+            challenge = challenge_key(str(record["challenge"]), record.get("timesteps_ahead"))
         scored.append(
             ScoredRun(
                 agent=str(run["agent"]),
-                challenge=challenge_key(str(record["challenge"]), record.get("timesteps_ahead")),
+                challenge=challenge,
                 seed=int(run["seed"]),
                 history=str(run.get("history", "")),
-                final_score=score_record(record),
-                normalized_score=normalized_score_record(record),
+                final_score=final,
+                normalized_score=normalized,
+                centered_score=centered,
+                model_sha256=str(run.get("model_sha256") or ""),
             )
         )
     return scored
@@ -75,21 +174,41 @@ def score_runs(runs: Iterable[dict[str, Any]]) -> list[ScoredRun]:
 
 def stored_score_mismatches(runs: Iterable[dict[str, Any]]) -> list[str]:
     """Runs whose stored final_score differs from the judge's recomputation (one line each)."""
+    runs = list(runs)
     problems = []
-    for run in runs:
-        recomputed = score_record(run["episode_record"])
+    for run, scored in zip(runs, score_runs(runs)):
         stored = float(run["final_score"])
-        if abs(recomputed - stored) > MISMATCH_TOLERANCE:
+        if abs(scored.final_score - stored) > MISMATCH_TOLERANCE:
             problems.append(
                 f"{run['agent']} / {run['challenge']} / seed {run['seed']}: stored final_score {stored!r}, "
-                f"judge recomputes {recomputed!r}"
+                f"judge recomputes {scored.final_score!r}"
             )
     return problems
 
 
-def _mean_std(values: list[float]) -> tuple[float, float]:
+def t_interval(values: Iterable[float], confidence: float = CONFIDENCE) -> tuple[float, float]:
+    """(mean, half-width) of the Student t confidence interval of the mean of ``values``.
+
+    half-width = t_{(1+confidence)/2, n-1} · s / √n with s the sample standard deviation; NaN for
+    n < 2 (one seed says nothing about the spread) or NaN inputs.
+    """
+    array = np.asarray(list(values), dtype=np.float64)
+    if array.size == 0:
+        return math.nan, math.nan
+    mean = float(array.mean())
+    if array.size < 2 or not np.all(np.isfinite(array)):
+        return mean, math.nan
+    try:
+        from scipy import stats
+    except ImportError:
+        raise MissingExtraError("confidence intervals on the leaderboard", "cli", "scipy") from None
+    quantile = float(stats.t.ppf((1.0 + confidence) / 2.0, df=array.size - 1))
+    return mean, quantile * float(array.std(ddof=1)) / math.sqrt(array.size)
+
+
+def _std(values: list[float]) -> float:
     array = np.asarray(values, dtype=np.float64)
-    return float(array.mean()), float(array.std(ddof=1)) if array.size > 1 else 0.0
+    return float(array.std(ddof=1)) if array.size > 1 else 0.0
 
 
 def _challenge_order(key: str) -> tuple[int, str]:
@@ -97,24 +216,85 @@ def _challenge_order(key: str) -> tuple[int, str]:
     return (keys.index(key) if key in keys else len(keys), key)
 
 
+def competition_ranks(scores: Mapping[str, float], tolerance: float = TIE_TOLERANCE) -> dict[str, int]:
+    """Competition ranks ("1, 1, 3") of ``scores`` (higher is better): ties share the best rank."""
+    return {name: 1 + sum(other > score + tolerance for other in scores.values()) for name, score in scores.items()}
+
+
 def leaderboard_rows(scored: Iterable[ScoredRun]) -> list[LeaderboardRow]:
     """Rows grouped by (challenge, agent); challenges in table order, agents ranked by mean score."""
     groups: dict[tuple[str, str], list[ScoredRun]] = {}
     for run in scored:
         groups.setdefault((run.challenge, run.agent), []).append(run)
+    per_seed = {key: tuple(sorted((m.seed, m.final_score) for m in members)) for key, members in groups.items()}
     rows = []
     for (challenge, agent), members in groups.items():
-        final_mean, final_std = _mean_std([m.final_score for m in members])
-        norm_mean, norm_std = _mean_std([m.normalized_score for m in members])
-        rows.append(LeaderboardRow(challenge, agent, len(members), final_mean, final_std, norm_mean, norm_std))
-    rows.sort(key=lambda r: (_challenge_order(r.challenge), not r.privileged, -r.final_mean, r.agent))
-    return rows
+        final_mean, final_ci = t_interval(m.final_score for m in members)
+        norm_mean, norm_ci = t_interval(m.normalized_score for m in members)
+        centered_mean, centered_ci = t_interval(m.centered_score for m in members)
+        twins = tuple(
+            sorted(other for (c, other) in groups if c == challenge and other != agent
+                   and per_seed[(c, other)] == per_seed[(challenge, agent)])
+        )
+        rows.append(
+            LeaderboardRow(
+                challenge, agent, len(members), final_mean, _std([m.final_score for m in members]), norm_mean,
+                _std([m.normalized_score for m in members]), final_ci, norm_ci, centered_mean, centered_ci,
+                identical_to=twins,
+            )
+        )
+    ranked = []
+    for challenge in {r.challenge for r in rows}:
+        competitors = {r.agent: r.final_mean for r in rows if r.challenge == challenge and not r.privileged}
+        ranks = competition_ranks(competitors)
+        ranked += [
+            r if r.privileged else LeaderboardRow(**{**r.__dict__, "rank": ranks[r.agent]})
+            for r in rows if r.challenge == challenge
+        ]
+    ranked.sort(key=lambda r: (_challenge_order(r.challenge), not r.privileged, -r.final_mean, r.agent))
+    return ranked
 
 
-def render_markdown(rows: list[LeaderboardRow], histories: Iterable[str] = ()) -> str:
+def _pm(mean: float, half: float, digits: int, sign: bool = False) -> str:
+    if math.isnan(mean):
+        return "n/a"
+    text = f"{mean:+.{digits}f}" if sign else f"{mean:.{digits}f}"
+    return text if math.isnan(half) else f"{text} ± {half:.{digits}f}"
+
+
+def normalization_note(challenge: str, record: Mapping[str, Any] | None) -> str:
+    """One line saying what 0 and 1 of ``normalized`` are on ``challenge``, with their scores."""
+    if record is None:
+        return "`normalized` needs the first century's values, which these imported results lack."
+    judge = judge_for_record(record)
+    lock_in, reference = judge.reference_scores()
+    span = reference - lock_in
+    if isinstance(judge, CoevolveJudge):
+        return (
+            f"`normalized` = (final_score − {lock_in:.4f}) / ({reference:.4f} − {lock_in:.4f}): 0 = the simulated "
+            f"human frozen at S_0 = H_0, 1 = the undisturbed real history. The span is only {span:.4f} of cosine, "
+            f"so a 0.001 change of final_score moves `normalized` by {0.001 / span:.2f}; `static` scores above 0 "
+            "because an AI frozen at H_0 slows the simulated human's drift but does not stop it (each century "
+            "still teaches the human). `centered` is the same normalisation under the centred cosine (sharper)."
+        )
+    return (
+        f"`normalized` = (final_score − {lock_in:.4f}) / ({reference:.4f} − {lock_in:.4f}): 0 = value lock-in "
+        "(the model frozen at H_0), 1 = a perfect model. `centered`: the same under the centred cosine (sharper)."
+    )
+
+
+def render_markdown(
+    rows: list[LeaderboardRow],
+    histories: Iterable[str] = (),
+    records: Mapping[str, Mapping[str, Any]] | None = None,
+    superseded: int = 0,
+) -> str:
     """The leaderboard as Markdown: a summary of normalised scores, then one ranked table per challenge.
 
     Deterministic (no timestamps), so recomputing from the same results gives the same text.
+
+    :param records: one episode record per challenge key, for the normalisation line of its header.
+    :param superseded: runs of older model files left out (see :func:`latest_models_only`).
     """
     histories = sorted({h for h in histories if h})
     challenges = sorted({r.challenge for r in rows}, key=_challenge_order)
@@ -122,11 +302,19 @@ def render_markdown(rows: list[LeaderboardRow], histories: Iterable[str] = ()) -
     lines = [
         "# ProgressGym leaderboard",
         "",
-        f"History: {', '.join(histories) or 'unknown'} · {total} runs · scores recomputed from the episode "
-        "records by the judges.",
-        "`final_score`: the paper's score (plain cosine, higher is better). `normalized`: 0 = value lock-in "
-        "(model frozen at the first century), 1 = reference (Follow/Predict: a perfect model; Coevolve: the "
-        "undisturbed history). Mean ± sample std over seeds. † reads the hidden target: an upper bound, not ranked.",
+        (f"History: {', '.join(histories) or 'unknown'} · {total} runs · scores recomputed from the episode "
+         "records by the judges."),
+        ("`final_score`: the paper's score (plain cosine, higher is better). `normalized`: 0 = lock-in, "
+        "1 = reference (defined under each challenge). Mean ± 95% confidence interval over seeds (Student t, "
+        "n − 1 degrees of freedom). Ranks: equal mean scores share a rank. † reads the hidden target: an upper "
+        "bound, not ranked. ‡ the same score as another agent on every seed: the same policy in effect."),
+    ]
+    if superseded:
+        lines.append(
+            f"{superseded} runs of older model files under the same agent labels are kept in results.json but "
+            "superseded here by the newest model's runs."
+        )
+    lines += [
         "",
         "## Summary (normalized score, mean over seeds)",
         "",
@@ -134,28 +322,27 @@ def render_markdown(rows: list[LeaderboardRow], histories: Iterable[str] = ()) -
         "|---|" + "---:|" * len(challenges),
     ]
     by_cell = {(r.agent, r.challenge): r for r in rows}
-    agents = _summary_order(rows)
-    for agent in agents:
-        cells = [f"{by_cell[(agent, c)].normalized_mean:+.3f}" if (agent, c) in by_cell else "—" for c in challenges]
+    for agent in _summary_order(rows):
+        cells = [_pm(by_cell[(agent, c)].normalized_mean, math.nan, 3, True) if (agent, c) in by_cell else "—"
+                 for c in challenges]
         lines.append(f"| {_label(agent)} | " + " | ".join(cells) + " |")
     for challenge in challenges:
         lines += [
             "",
             f"## {challenge_title(challenge)}",
             "",
-            "| rank | agent | final_score | normalized | seeds |",
-            "|---:|---|---:|---:|---:|",
+            normalization_note(challenge, (records or {}).get(challenge)),
+            "",
+            "| rank | agent | final_score | normalized | centered | seeds |",
+            "|---:|---|---:|---:|---:|---:|",
         ]
-        rank = 0
         for row in (r for r in rows if r.challenge == challenge):
-            if row.privileged:
-                shown = "†"
-            else:
-                rank += 1
-                shown = str(rank)
+            shown = "†" if row.rank is None else str(row.rank)
+            label = _label(row.agent) + (f" ‡ (= {', '.join(row.identical_to)})" if row.identical_to else "")
             lines.append(
-                f"| {shown} | {_label(row.agent)} | {row.final_mean:.4f} ± {row.final_std:.4f} | "
-                f"{row.normalized_mean:+.3f} ± {row.normalized_std:.3f} | {row.seeds} |"
+                f"| {shown} | {label} | {_pm(row.final_mean, row.final_ci, 4)} | "
+                f"{_pm(row.normalized_mean, row.normalized_ci, 3, True)} | "
+                f"{_pm(row.centered_mean, row.centered_ci, 3, True)} | {row.seeds} |"
             )
     return "\n".join(lines) + "\n"
 
@@ -168,10 +355,26 @@ def _summary_order(rows: list[LeaderboardRow]) -> list[str]:
     means: dict[str, list[float]] = {}
     for row in rows:
         means.setdefault(row.agent, []).append(row.normalized_mean)
-    return sorted(means, key=lambda a: (a not in PRIVILEGED_AGENTS, -float(np.mean(means[a])), a))
+    def mean(agent: str) -> float:
+        finite = [m for m in means[agent] if not math.isnan(m)]
+        return float(np.mean(finite)) if finite else -math.inf
+
+    return sorted(means, key=lambda a: (a not in PRIVILEGED_AGENTS, -mean(a), a))
+
+
+def records_by_challenge(runs: Iterable[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """The first full episode record of each challenge key (its history defines the normalisation)."""
+    found: dict[str, dict[str, Any]] = {}
+    for run in runs:
+        record = run.get("episode_record")
+        if record is not None:
+            found.setdefault(challenge_key(str(record["challenge"]), record.get("timesteps_ahead")), record)
+    return found
 
 
 def leaderboard_markdown(runs: list[dict[str, Any]]) -> str:
     """Recompute and render the leaderboard of ``runs`` (the content of a results.json)."""
-    scored = score_runs(runs)
-    return render_markdown(leaderboard_rows(scored), (s.history for s in scored))
+    kept, superseded = latest_models_only(runs)
+    scored = score_runs(kept)
+    return render_markdown(leaderboard_rows(scored), (s.history for s in scored), records_by_challenge(kept),
+                           superseded)
