@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import gymnasium as gym
+from gymnasium.utils.env_checker import data_equivalence
 import numpy as np
 import pytest
 from gymnasium.vector import AutoresetMode, SyncVectorEnv
@@ -37,28 +38,8 @@ NATIVE = {"PG-Follow-v0": FollowVectorEnv, "PG-Predict-v0": PredictVectorEnv, "P
 
 
 def assert_identical(expected: Any, found: Any, where: str = "") -> None:
-    """Recursive exact equality of vector-env outputs: dict keys, array dtypes, shapes and bytes."""
-    if isinstance(expected, dict):
-        assert isinstance(found, dict), f"{where}: expected a dict, found {type(found).__name__}"
-        assert sorted(found) == sorted(expected), f"{where}: keys differ: {sorted(set(found) ^ set(expected))}"
-        for key in expected:
-            assert_identical(expected[key], found[key], f"{where}.{key}")
-    elif isinstance(expected, tuple):
-        assert isinstance(found, tuple) and len(found) == len(expected), f"{where}: tuple lengths differ"
-        for i, (e, f) in enumerate(zip(expected, found)):
-            assert_identical(e, f, f"{where}[{i}]")
-    elif isinstance(expected, np.ndarray):
-        assert isinstance(found, np.ndarray), f"{where}: expected an array, found {type(found).__name__}"
-        assert (found.dtype, found.shape) == (expected.dtype, expected.shape), (
-            f"{where}: {found.dtype}{found.shape} != {expected.dtype}{expected.shape}"
-        )
-        if expected.dtype == object:
-            for i, (e, f) in enumerate(zip(expected, found)):
-                assert_identical(e, f, f"{where}[{i}]")
-        else:
-            assert found.tobytes() == expected.tobytes(), f"{where}: {found} != {expected}"
-    else:
-        assert type(found) is type(expected) and found == expected, f"{where}: {found!r} != {expected!r}"
+    """Exact equality of vector-env outputs (keys, dtypes, shapes, values) by Gymnasium's own checker."""
+    assert data_equivalence(expected, found, exact=True), f"{where}: outputs differ"
 
 
 def actions_for(envs: gym.vector.VectorEnv, steps: int, seed: int = 0) -> np.ndarray:

@@ -156,6 +156,8 @@ class ProgressGymVectorEnv(VectorEnv):
         self.query_budget = proto.query_budget
         self.timesteps_ahead = proto.timesteps_ahead
         self.obs_history = proto.obs_history
+        self.simulates_human = proto.simulates_human
+        self.target_offset = proto.target_offset
         self.update_capacity = proto.update_capacity
         self.render_mode = proto.render_mode
         self.config = proto.backend.config  # type: ignore[attr-defined]
