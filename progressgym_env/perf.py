@@ -21,7 +21,7 @@ import os
 import platform
 import time
 import tracemalloc
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -101,7 +101,7 @@ def machine_info() -> dict[str, Any]:
     return info
 
 
-def _best_run(step_chunk: Callable[[int], None], steps_per_call: int, config: PerfConfig) -> tuple[float, float]:
+def best_run(step_chunk: Callable[[int], None], steps_per_call: int, config: PerfConfig) -> tuple[float, float]:
     """Best (wall, cpu) env-steps/s over ``repeats`` runs of at least ``min_seconds`` each.
 
     :param step_chunk: runs k calls (k pre-drawn actions) of the thing measured.
@@ -128,16 +128,27 @@ def _best_run(step_chunk: Callable[[int], None], steps_per_call: int, config: Pe
 
 
 class _ActionCycle:
-    """Pre-drawn actions, handed out in order (drawn once, outside every timed loop)."""
+    """Pre-drawn actions of ``space``, handed out in order (drawn once, outside every timed loop).
 
-    def __init__(self, shape: tuple[int, ...], seed: int, count: int = 4096) -> None:
+    A ``Box`` gets uniform floats in [-1, 1) of its shape and dtype float32 (the PG envs' actions);
+    ``Discrete`` / ``MultiDiscrete`` (a reference env such as CartPole) uniform integers in range.
+    """
+
+    def __init__(self, space: Any, seed: int, count: int = 4096) -> None:
+        from gymnasium import spaces
+
         rng = np.random.default_rng(seed)
-        self.actions = rng.random((count, *shape), dtype=np.float32)
-        self.actions *= 2.0
-        self.actions -= 1.0  # uniform in [-1, 1)
+        if isinstance(space, spaces.Discrete):
+            self.actions: Any = rng.integers(space.start, space.start + space.n, size=count)
+        elif isinstance(space, spaces.MultiDiscrete):
+            self.actions = rng.integers(space.start, space.start + space.nvec, size=(count, *space.shape))
+        else:
+            self.actions = rng.random((count, *space.shape), dtype=np.float32)
+            self.actions *= 2.0
+            self.actions -= 1.0  # uniform in [-1, 1)
         self.count = count
 
-    def chunks(self, calls: int):  # type: ignore[no-untyped-def]
+    def chunks(self, calls: int) -> Iterator[Any]:
         full, rest = divmod(calls, self.count)
         for _ in range(full):
             yield from self.actions
@@ -149,22 +160,33 @@ def _cycle_count(num_envs: int) -> int:
     return max(16, min(4096, (1 << 22) // max(num_envs, 1)))
 
 
-def _single(env: Any, config: PerfConfig, count: int | None = None) -> Callable[[int], None]:
+def single_stepper(env: Any, config: PerfConfig, count: int | None = None) -> Callable[[int], None]:
+    """A ``run(calls)`` that steps one env ``calls`` times on pre-drawn actions, resetting at episode ends.
+
+    :param env: a single Gymnasium env (reset here with ``config.seed``).
+    :param count: how many distinct actions to pre-draw (default 4096).
+    """
     env.reset(seed=config.seed)
-    cycle = _ActionCycle(env.action_space.shape, config.seed, count or 4096)
+    cycle = _ActionCycle(env.action_space, config.seed, count or 4096)
 
     def run(calls: int) -> None:
         step, reset = env.step, env.reset
         for action in cycle.chunks(calls):
-            if step(action)[2]:
+            _, _, terminated, truncated, _ = step(action)
+            if terminated or truncated:
                 reset()
 
     return run
 
 
-def _vector(envs: Any, config: PerfConfig, count: int | None = None) -> Callable[[int], None]:
+def vector_stepper(envs: Any, config: PerfConfig, count: int | None = None) -> Callable[[int], None]:
+    """A ``run(calls)`` that steps a Gymnasium vector env ``calls`` times on pre-drawn batched actions.
+
+    :param envs: a vector env (reset here with ``config.seed``; it autoresets itself).
+    :param count: how many distinct batched actions to pre-draw (default: enough, at most ~64 MiB).
+    """
     envs.reset(seed=config.seed)
-    cycle = _ActionCycle(envs.action_space.shape, config.seed, count or _cycle_count(envs.num_envs))
+    cycle = _ActionCycle(envs.action_space, config.seed, count or _cycle_count(envs.num_envs))
 
     def run(calls: int) -> None:
         step = envs.step
@@ -177,7 +199,9 @@ def _vector(envs: Any, config: PerfConfig, count: int | None = None) -> Callable
 def _sb3(venv: Any, config: PerfConfig, shape: tuple[int, ...], count: int | None = None) -> Callable[[int], None]:
     venv.seed(config.seed)
     venv.reset()
-    cycle = _ActionCycle(shape, config.seed, count or _cycle_count(shape[0]))
+    from gymnasium import spaces
+
+    cycle = _ActionCycle(spaces.Box(-1.0, 1.0, shape), config.seed, count or _cycle_count(shape[0]))
 
     def run(calls: int) -> None:
         step = venv.step
@@ -213,20 +237,20 @@ def measure_env(env_id: str, config: PerfConfig) -> dict[str, Any]:
     base = config.baseline_envs
     Builder = Callable[[int | None], Callable[[int], None]]  # (actions to pre-draw) -> run(calls)
     builders: list[tuple[str, int, Builder]] = [
-        ("single (env.unwrapped)", 1, lambda c: _single(gym.make(env_id, **kwargs).unwrapped, config, c)),
-        ("single (gym.make)", 1, lambda c: _single(gym.make(env_id, **kwargs), config, c)),
+        ("single (env.unwrapped)", 1, lambda c: single_stepper(gym.make(env_id, **kwargs).unwrapped, config, c)),
+        ("single (gym.make)", 1, lambda c: single_stepper(gym.make(env_id, **kwargs), config, c)),
     ]
     for n in config.vector_sizes:
         builders.append(
-            (f"native vector, N={n}", n, lambda c, n=n: _vector(gym.make_vec(env_id, num_envs=n, **kwargs), config, c))
+            (f"native vector, N={n}", n, lambda c, n=n: vector_stepper(gym.make_vec(env_id, num_envs=n, **kwargs), config, c))
         )
     builders.append(
         (f"native vector exact rng, N={base}", base,
-         lambda c: _vector(gym.make_vec(env_id, num_envs=base, rng_mode="exact", **kwargs), config, c))
+         lambda c: vector_stepper(gym.make_vec(env_id, num_envs=base, rng_mode="exact", **kwargs), config, c))
     )
     builders.append(
         (f"gymnasium SyncVectorEnv, N={base}", base,
-         lambda c: _vector(gym.make_vec(env_id, num_envs=base, vectorization_mode="sync", **kwargs), config, c))
+         lambda c: vector_stepper(gym.make_vec(env_id, num_envs=base, vectorization_mode="sync", **kwargs), config, c))
     )
     try:
         from stable_baselines3.common.vec_env import DummyVecEnv
@@ -241,7 +265,7 @@ def measure_env(env_id: str, config: PerfConfig) -> dict[str, Any]:
 
     timings: list[Timing] = []
     for name, n, build in builders:
-        wall, cpu = _best_run(build(None), n, config)
+        wall, cpu = best_run(build(None), n, config)
         timings.append(Timing(name, n, wall, cpu, _peak_mib(build)))
     return summarise(timings, config)
 
