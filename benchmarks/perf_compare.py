@@ -153,13 +153,14 @@ def compare(args: argparse.Namespace) -> dict[str, Any]:
         order = ["before", "after"] if r % 2 == 0 else ["after", "before"]
         load0 = os.getloadavg()[0]
         for config in configs:
-            runs = [("reference", None)] if config["env_id"] == CARTPOLE else [(name, trees[name]) for name in order]
+            runs: list[tuple[str, Path | None]] = (
+                [("reference", None)] if config["env_id"] == CARTPOLE else [(name, trees[name]) for name in order]
+            )
             for name, tree in runs:
                 timing = measure(config, tree, args)
                 if timing["package"]:
                     packages[name] = timing["package"]
-                key = (name, json.dumps(config, sort_keys=True))
-                slot = best.setdefault(key, {"wall_steps_per_s": 0.0, "cpu_steps_per_s": 0.0})
+                slot = best.setdefault((name, json.dumps(config, sort_keys=True)), {"wall_steps_per_s": 0.0, "cpu_steps_per_s": 0.0})
                 for clock in ("wall_steps_per_s", "cpu_steps_per_s"):
                     slot[clock] = max(slot[clock], timing[clock])
                 if args.verbose:
@@ -217,8 +218,10 @@ def ratios(rows: list[dict[str, Any]], clock: str = "cpu") -> list[dict[str, Any
 def format_table(result: dict[str, Any]) -> str:
     """A Markdown table: env-steps/s before and after (CPU time, wall in brackets) and the ratios."""
     lines = [
-        "| env | configuration | before (cpu) | after (cpu) | after / before | before / CartPole | after / CartPole "
-        "| before (wall) | after (wall) |",
+        (
+            "| env | configuration | before (cpu) | after (cpu) | after / before | before / CartPole "
+            "| after / CartPole | before (wall) | after (wall) |"
+        ),
         "|---|---|---:|---:|---:|---:|---:|---:|---:|",
     ]
     by_name = {(r["env_id"], r["name"]): r for r in result["ratios"]}
