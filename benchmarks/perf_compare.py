@@ -141,9 +141,9 @@ def compare(args: argparse.Namespace) -> dict[str, Any]:
     """Every configuration for both trees over ``args.rounds`` rounds; the JSON document of ``--json``."""
     perf = load_perf()
     trees = {"before": Path(args.before).resolve(), "after": Path(args.after).resolve()}
-    for name, tree in trees.items():
-        if not (tree / "progressgym_env" / "__init__.py").is_file():
-            raise SystemExit(f"--{name} {tree} holds no progressgym_env package")
+    for name, root in trees.items():
+        if not (root / "progressgym_env" / "__init__.py").is_file():
+            raise SystemExit(f"--{name} {root} holds no progressgym_env package")
     configs = configurations(args.env_ids, args.sizes, args.sync_envs)
     best: dict[tuple[str, str], dict[str, float]] = {}
     packages: dict[str, str] = {}
