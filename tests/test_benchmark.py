@@ -42,16 +42,21 @@ def test_benchmark_writes_results_leaderboard_and_plots(benchmark_dir: Path) -> 
     table = (benchmark_dir / "leaderboard.md").read_text()
     assert "## PG-Predict (k=2)" in table and "oracle †" in table and "lifelong" in table
     plots = sorted(p.name for p in (benchmark_dir / "plots").glob("*.png"))
-    assert plots == sorted(f"{c}__{a}.png" for c in CHALLENGES for a in AGENTS)
+    assert plots == sorted([f"{c}__{a}.png" for c in CHALLENGES for a in AGENTS]
+                           + [f"{c}__comparison.png" for c in CHALLENGES])
     config = json.loads((benchmark_dir / "benchmark_config.json").read_text())
     assert config["benchmarks"][0]["agents"] == AGENTS
 
 
-def test_one_offline_wandb_run_per_agent_challenge_and_seed(benchmark_dir: Path) -> None:
+def test_one_offline_wandb_run_per_agent_and_challenge(benchmark_dir: Path) -> None:
     run_dirs = sorted((benchmark_dir / "wandb").glob("offline-run-*"))
-    assert len(run_dirs) == len(AGENTS) * len(CHALLENGES) * SEEDS
-    recorded = {Path(r["wandb_dir"]).name for r in load_results(benchmark_dir / "results.json")}
-    assert recorded == {d.name for d in run_dirs}
+    assert len(run_dirs) == len(AGENTS) * len(CHALLENGES)
+    runs = load_results(benchmark_dir / "results.json")
+    assert {Path(r["wandb_dir"]).name for r in runs} == {d.name for d in run_dirs}
+    for agent in AGENTS:  # the seeds of one agent on one challenge share a wandb run
+        for challenge in CHALLENGES:
+            dirs = {r["wandb_dir"] for r in runs if r["agent"] == agent and r["challenge"] == challenge}
+            assert len(dirs) == 1
     for run_dir in run_dirs:
         assert list(run_dir.glob("run-*.wandb")), f"{run_dir} holds no wandb log"
 
@@ -142,3 +147,27 @@ def test_a_bad_agent_fails_before_any_run(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="/nonexistent/follow/model.zip' does not exist"):
         run_benchmark(config)
     assert not (tmp_path / "results.json").exists()
+
+
+def test_a_retrained_model_at_the_same_path_is_run_again(tmp_path: Path) -> None:
+    sb3 = pytest.importorskip("stable_baselines3")
+    import gymnasium as gym
+
+    from progressgym_env.common.fingerprint import file_fingerprint
+
+    env = gym.make("PG-Follow-v0")
+    path = tmp_path / "model.zip"
+    sb3.PPO("MlpPolicy", env, seed=0, device="cpu").save(path)
+    config = BenchmarkConfig(agents=[f"ppo:{path}"], challenges=["follow"], seeds=1, out=str(tmp_path / "out"),
+                             progress=False, wandb=False, plots=False)
+    assert run_benchmark(config).new_runs == 1
+    again = run_benchmark(config)  # same file: the run is already there
+    assert (again.new_runs, again.skipped_runs) == (0, 1)
+    sb3.PPO("MlpPolicy", env, seed=1, device="cpu").save(path)  # "retrained": new weights, same path
+    retrained = run_benchmark(config)
+    assert (retrained.new_runs, retrained.total_runs) == (1, 2)
+    runs = load_results(tmp_path / "out" / "results.json")
+    assert runs[0]["model_sha256"] != runs[1]["model_sha256"] == file_fingerprint(path)
+    table = (tmp_path / "out" / "leaderboard.md").read_text()
+    assert "1 runs of older model files" in table
+    assert f"| 1 | ppo | {score_record(runs[1]['episode_record']):.4f} |" in table

@@ -173,7 +173,7 @@ def run_from_progressgym(result: Mapping[str, Any], name: str, index: int = 0) -
         "kwargs": {},
         "seed": int(meta.get("seed", index)),
         "history": str(meta.get("history") or "progressgym"),
-        "final_score": final,
+        "final_score": float(fields.get("final_score", fields.get("score", final))),
         "episode_record": record,
         "progressgym_result": dict(result),
         "source": name,
@@ -226,3 +226,22 @@ def export_progressgym(runs: list[dict[str, Any]], out_dir: str | os.PathLike[st
         written.append(target)
     return written
 
+
+def load_any_results(path: str | os.PathLike[str]) -> list[dict[str, Any]]:
+    """Runs from a benchmark folder (its results.json), a ProgressGym result file, or a folder of them.
+
+    :raises ResultsFileError: nothing readable as results at ``path``.
+    """
+    from progressgym_env.benchmark.results import RESULTS_FILE, load_results
+
+    path = Path(path)
+    if (path / RESULTS_FILE).is_file():
+        return load_results(path / RESULTS_FILE)
+    if path.name == RESULTS_FILE and path.is_file():
+        return load_results(path)
+    if not path.exists():
+        raise ResultsFileError(
+            f"{path} does not exist (a benchmark folder with results.json, a ProgressGym result file or a "
+            f"folder of them; run `progressgym benchmark --out {path}` first)"
+        )
+    return load_progressgym_results(path)

@@ -13,7 +13,8 @@ class LeaderboardArgs:
 
     dir: str = field(
         metadata={
-            "help": "Benchmark output folder (holding results.json).",
+            "help": "Benchmark output folder (holding results.json), or a ProgressGym result file or a folder "
+            "of them (re-scored here with ProgressGym's formulas).",
             "positional": True,
         }
     )
@@ -32,7 +33,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "leaderboard",
         help="recompute a benchmark's leaderboard from its results.json (scores re-judged from the vectors)",
-        description="Read DIR/results.json, recompute every score from the saved episode vectors with the judges "
+        description="Read DIR/results.json (or ProgressGym result files), recompute every score from the saved "
+        "episode vectors with the judges "
         "(stored scores are only checked, never used) and print the Markdown leaderboard. Exit status 2 when a "
         "stored score disagrees with the recomputed one.",
         formatter_class=HelpFormatter,
@@ -42,26 +44,17 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from progressgym_env.benchmark.interop import load_any_results
     from progressgym_env.benchmark.leaderboard import (
         leaderboard_markdown,
         stored_score_mismatches,
-    )
-    from progressgym_env.benchmark.results import (
-        RESULTS_FILE,
-        ResultsFileError,
-        load_results,
     )
     from progressgym_env.benchmark.runner import LEADERBOARD_FILE
     from progressgym_env.cli.dataclass_args import dataclass_from_args
     from progressgym_env.common.atomic import atomic_write_text
 
     options = dataclass_from_args(LeaderboardArgs, args)
-    path = Path(options.dir) / RESULTS_FILE
-    if not path.is_file():
-        raise ResultsFileError(
-            f"{path} does not exist (run `progressgym benchmark --out {options.dir}` first)"
-        )
-    runs = load_results(path)
+    runs = load_any_results(options.dir)
     table = leaderboard_markdown(runs)
     print(table, end="")
     mismatches = stored_score_mismatches(runs)
