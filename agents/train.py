@@ -26,8 +26,8 @@ from agents.registry import make_agent
 from agents.sb3_agent import ALGO_NAMES, algo_class
 from agents.zoo import ZooHyperparams, load_hyperparams
 from progressgym_env.benchmark.challenges import CHALLENGES
+from progressgym_env.common.atomic import atomic_write_text
 from progressgym_env.errors import ConfigError, MissingExtraError
-from progressgym_env.history import atomic_write_text
 
 OFF_POLICY = ("sac", "td3")
 

@@ -15,14 +15,14 @@ on procedural histories and evaluated on the held-out real one.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from functools import lru_cache
 
 import numpy as np
 
 from progressgym_env.errors import ConfigError
-from progressgym_env.history import MIN_STEPS, History, corpus_history, logit_steps
 from progressgym_env.numerics import logit, sigmoid
+from progressgym_env.trajectory import MIN_STEPS, History, corpus_history, logit_steps
 from progressgym_env.value_spaces import CORPUS5, ValueSpace, get_value_space
 
 SHIFT_THRESHOLD_SCALES = 3.0
@@ -76,37 +76,52 @@ def corpus_calibration() -> ProceduralCalibration:
     )
 
 
-@dataclass(frozen=True)
+def _value_space(space: ValueSpace | str | int) -> ValueSpace:
+    """The :class:`ValueSpace` a ``value_space`` argument names (an int d means ``generic<d>``)."""
+    if isinstance(space, (int, np.integer)) and not isinstance(space, bool):
+        space = f"generic{int(space)}"
+    if isinstance(space, str):
+        try:
+            return get_value_space(space)
+        except KeyError as exc:
+            raise ConfigError(str(exc)) from None
+    if not isinstance(space, ValueSpace):
+        raise ConfigError(
+            f"value_space must be a name, a ValueSpace or an int number of dims, found {type(space).__name__}"
+        )
+    return space
+
+
+@dataclass(frozen=True, init=False)
 class ProceduralHistory:
     """A history source drawing a new seeded trajectory each episode.
 
     :param num_steps: T, the number of centuries (>= 3; 9 matches the real timeline).
     :param value_space: the space of the generated vectors: a name (``"corpus5"``, ``"moral19"``,
-        ``"generic<d>"``), a :class:`ValueSpace`, or an int d for ``generic<d>``.
+        ``"generic<d>"``), a :class:`ValueSpace`, or an int d for ``generic<d>``; stored as the
+        :class:`ValueSpace` it names.
     :param calibration: step statistics to mimic; ``None`` = :func:`corpus_calibration`.
     """
 
-    num_steps: int = 9
-    value_space: ValueSpace | str | int = field(default=CORPUS5)
-    calibration: ProceduralCalibration | None = None
+    num_steps: int
+    value_space: ValueSpace
+    calibration: ProceduralCalibration
 
-    def __post_init__(self) -> None:
-        if int(self.num_steps) < MIN_STEPS:
-            raise ConfigError(f"procedural history needs num_steps >= {MIN_STEPS}, got {self.num_steps}")
-        space = self.value_space
-        if isinstance(space, (int, np.integer)) and not isinstance(space, bool):
-            space = f"generic{int(space)}"
-        if isinstance(space, str):
-            try:
-                space = get_value_space(space)
-            except KeyError as exc:
-                raise ConfigError(str(exc)) from None
-        object.__setattr__(self, "value_space", space)
-        object.__setattr__(self, "calibration", self.calibration or corpus_calibration())
+    def __init__(
+        self,
+        num_steps: int = 9,
+        value_space: ValueSpace | str | int = CORPUS5,
+        calibration: ProceduralCalibration | None = None,
+    ) -> None:
+        if int(num_steps) < MIN_STEPS:
+            raise ConfigError(f"procedural history needs num_steps >= {MIN_STEPS}, got {num_steps}")
+        object.__setattr__(self, "num_steps", num_steps)
+        object.__setattr__(self, "value_space", _value_space(value_space))
+        object.__setattr__(self, "calibration", calibration or corpus_calibration())
 
     @property
     def dim(self) -> int:
-        return self.value_space.dim  # type: ignore[union-attr]
+        return self.value_space.dim
 
     def sample(self, rng: np.random.Generator) -> History:
         """Draw one history; every random number comes from ``rng``."""
@@ -114,7 +129,6 @@ class ProceduralHistory:
 
     def provenance(self) -> dict:
         """The provenance every history of this source carries (a fresh dict)."""
-        assert self.calibration is not None
         return {"source": "procedural", "calibration": asdict(self.calibration), "num_steps": int(self.num_steps)}
 
     def sample_values(self, rng: np.random.Generator, batch: tuple[int, ...] = ()) -> np.ndarray:
@@ -127,7 +141,6 @@ class ProceduralHistory:
         :param batch: leading batch shape.
         """
         cal = self.calibration
-        assert cal is not None and isinstance(self.value_space, ValueSpace)
         T, d = int(self.num_steps), self.dim
         if self.value_space == CORPUS5:
             start_mean = np.asarray(cal.start_mean)

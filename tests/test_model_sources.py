@@ -83,6 +83,7 @@ def test_empty_and_wrong_types_are_rejected() -> None:
 
 def test_cache_location_argument_env_var_default(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv(ms.CACHE_ENV_VAR, raising=False)
+    monkeypatch.delenv("XDG_CACHE_HOME", raising=False)
     assert ms.model_cache_dir(SMOL) == Path("~/.cache/progressgym_env/models").expanduser() / SMOL
     monkeypatch.setenv(ms.CACHE_ENV_VAR, str(tmp_path / "env"))
     assert ms.model_cache_dir(SMOL) == tmp_path / "env" / "models" / SMOL

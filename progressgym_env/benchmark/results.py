@@ -8,7 +8,7 @@ Each run holds ``agent``, ``agent_config``, ``challenge``, ``env_id``, ``kwargs`
 ``history``, ``final_score``, ``normalized_score``, ``rewards`` and ``episode_record`` (every vector,
 so the judges can recompute the scores). Integrity rules:
 
-- every write goes through :func:`~progressgym_env.history.atomic_write_text` (a crash leaves the
+- every write goes through :func:`~progressgym_env.common.atomic.atomic_write_text` (a crash leaves the
   previous complete file, never a partial one);
 - a second benchmark into the same folder *appends*; a run already present (same agent, challenge
   and seed) is skipped, so re-running a command resumes it rather than duplicating runs;
@@ -21,12 +21,13 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
+from progressgym_env.common.atomic import atomic_write_text
 from progressgym_env.errors import ProgressGymError
-from progressgym_env.history import atomic_write_text
 
 RESULTS_FORMAT = "progressgym-results"
 RESULTS_VERSION = 1
@@ -88,8 +89,7 @@ def folder_lock(folder: str | os.PathLike[str]) -> Iterator[None]:
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     lock_path = folder / f"{RESULTS_FILE}.lock"
-    handle = open(lock_path, "a+", encoding="utf-8")
-    try:
+    with open(lock_path, "a+", encoding="utf-8") as handle:
         try:
             import fcntl
         except ImportError:  # pragma: no cover - non-POSIX: no lock, atomic writes still hold
@@ -106,5 +106,3 @@ def folder_lock(folder: str | os.PathLike[str]) -> Iterator[None]:
             yield
         finally:
             fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
-    finally:
-        handle.close()

@@ -18,7 +18,7 @@ import re
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from progressgym_env.benchmark.challenges import CHALLENGES, DEFAULT_CHALLENGES, Challenge, get_challenge
 from progressgym_env.benchmark.episode import run_episode, to_jsonable
@@ -31,14 +31,21 @@ from progressgym_env.benchmark.results import (
     run_key,
     write_results,
 )
+from progressgym_env.common.atomic import atomic_write_text
+from progressgym_env.common.progress import ProgressBar
 from progressgym_env.errors import ConfigError
-from progressgym_env.history import atomic_write_text
 
-DEFAULT_AGENTS = ("static", "lifelong", "extrapolative-1", "extrapolative-2", "random", "oracle")
 LEADERBOARD_FILE = "leaderboard.md"
 CONFIG_FILE = "benchmark_config.json"
 PLOT_DPI = 80
 _LABEL = re.compile(r"^[A-Za-z0-9_.+-]+$")
+
+
+def default_agents() -> list[str]:
+    """The agents a benchmark runs by default: :data:`agents.registry.BASELINES`, in leaderboard order."""
+    from agents.registry import BASELINES  # agents are imported only when a benchmark needs them
+
+    return list(BASELINES)
 
 
 @dataclass
@@ -46,7 +53,7 @@ class BenchmarkConfig:
     """Settings of one benchmark (saved in ``benchmark_config.json`` next to the results)."""
 
     agents: list[str] = field(
-        default_factory=lambda: list(DEFAULT_AGENTS),
+        default_factory=default_agents,
         metadata={"help": "Agents: baseline names, '<algo>:<model.zip>' (the path may contain '{challenge}'), "
                   "or 'LABEL=<spec>' to name one."},
     )
@@ -161,7 +168,7 @@ def run_benchmark(config: BenchmarkConfig, console: Any = None) -> BenchmarkSumm
                 for label, spec in agents
             }
             _append_config(out, config)
-            with _progress(config.progress, len(todo), console) as advance:
+            with ProgressBar(len(todo), "benchmark", enabled=config.progress, console=console) as bar:
                 for challenge in challenges:
                     env, env_kwargs = envs[challenge.key], _env_kwargs(config, challenge)
                     for label, _ in agents:
@@ -178,7 +185,7 @@ def run_benchmark(config: BenchmarkConfig, console: Any = None) -> BenchmarkSumm
                             if first_plot:
                                 _save_png(png, image)
                             runs.append(run)
-                            advance(f"{label} · {challenge.key} · seed {seed}")
+                            bar.advance(f"{label} · {challenge.key} · seed {seed}")
                     write_results(results_path, runs)
         finally:
             for env in envs.values():
@@ -260,35 +267,3 @@ def _append_config(out: Path, config: BenchmarkConfig) -> None:
             raise ResultsFileError(f"{path} is not valid JSON; it was left untouched (move it aside)") from None
     entries.append({**asdict(config), "started": datetime.now(timezone.utc).isoformat(timespec="seconds")})
     atomic_write_text(path, json.dumps({"benchmarks": entries}, indent=2) + "\n")
-
-
-class _progress:
-    """A rich progress bar over the planned runs (a no-op when disabled or rich is missing)."""
-
-    def __init__(self, enabled: bool, total: int, console: Any = None) -> None:
-        self.enabled, self.total, self.console = enabled, total, console
-        self._bar: Any = None
-
-    def __enter__(self) -> Callable[[str], None]:
-        if self.enabled:
-            try:
-                from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-            except ImportError:
-                self.enabled = False
-            else:
-                self._bar = Progress(
-                    TextColumn("[bold]benchmark"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                    TextColumn("{task.description}"), console=self.console,
-                )
-                self._bar.start()
-                self._task = self._bar.add_task("", total=self.total)
-
-        def advance(description: str) -> None:
-            if self._bar is not None:
-                self._bar.update(self._task, advance=1, description=description)
-
-        return advance
-
-    def __exit__(self, *exc: Any) -> None:
-        if self._bar is not None:
-            self._bar.stop()

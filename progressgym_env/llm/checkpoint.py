@@ -33,15 +33,16 @@ names an adapter folder that is missing, is a :class:`CheckpointError`.
 
 from __future__ import annotations
 
-import hashlib
 import json
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from progressgym_env.common.atomic import atomic_write_text
+from progressgym_env.common.fingerprint import array_fingerprint
 from progressgym_env.errors import ProgressGymError
-from progressgym_env.history import History, atomic_write_text
+from progressgym_env.history import History
 
 JOURNAL_FORMAT = "progressgym-llm-journal"
 JOURNAL_VERSION = 1
@@ -58,14 +59,12 @@ class CheckpointMismatchError(CheckpointError):
 
 def action_digest(action: np.ndarray) -> str:
     """SHA-256 of an action's float32 bytes (what the journal compares actions by)."""
-    return hashlib.sha256(np.ascontiguousarray(action, dtype=np.float32).tobytes()).hexdigest()
+    return array_fingerprint(action, np.float32)
 
 
 def history_digest(history: History) -> str:
     """SHA-256 of a history's values, centuries and dims."""
-    digest = hashlib.sha256(np.ascontiguousarray(history.values, dtype=np.float64).tobytes())
-    digest.update(json.dumps([list(history.centuries), list(history.dims)]).encode())
-    return digest.hexdigest()
+    return array_fingerprint(history.values, np.float64, extra=[list(history.centuries), list(history.dims)])
 
 
 def rng_state(rng: np.random.Generator) -> dict[str, Any]:

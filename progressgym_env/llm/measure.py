@@ -8,18 +8,24 @@ cached on disk (see :mod:`progressgym_env.llm.proxies`).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 
+from progressgym_env.common.progress import track
 from progressgym_env.errors import ConfigError
 from progressgym_env.history import History, save_history
 from progressgym_env.llm.config import LLMConfig
-from progressgym_env.llm.model_loading import check_model_source, identities_key, model_identity, resolve_device
+from progressgym_env.llm.model_loading import (
+    check_model_source,
+    identities_key,
+    model_identity,
+    resolve_device,
+)
 from progressgym_env.llm.proxies import (
     ElicitationPool,
-    build_elicitation_pool,
     history_from_vectors,
     history_provenance,
     load_cached_history,
@@ -27,14 +33,6 @@ from progressgym_env.llm.proxies import (
     measure_model,
     save_probs,
 )
-
-
-def _progress(iterable: Sequence[Any], enabled: bool, desc: str) -> Any:
-    if not enabled:
-        return iterable
-    from tqdm.auto import tqdm
-
-    return tqdm(iterable, desc=desc, unit="model")
 
 
 def measure_history(
@@ -54,7 +52,7 @@ def measure_history(
     :param device: ``auto``, ``cpu``, ``cuda`` or ``cuda:N``.
     :param dtype: ``auto``, ``float32``, ``bfloat16`` or ``float16``.
     :param batch_size: sequences per forward pass of the log-likelihood chooser.
-    :param progress: show a progress bar (tqdm) over the models.
+    :param progress: show a progress bar over the models (on stderr).
     :param pool: also measure each model's probabilities on this elicitation pool.
     :return: (history with provenance: models, identities, evaluator config; pool probabilities
         (n_models, n_pool, 4) or None).
@@ -72,11 +70,13 @@ def measure_history(
     identities = [model_identity(m) for m in models]
     key = identities_key(identities, evaluator.fingerprint())
     device = resolve_device(device)
-    vectors, probs = [], []
-    for m in _progress(models, progress, "measuring models"):
+    vectors: list[np.ndarray] = []
+    probs: list[np.ndarray] = []
+    for m in track(models, "measuring models", enabled=progress):
         v, p = measure_model(m, evaluator, device=device, dtype=dtype, batch_size=batch_size, pool=pool)
         vectors.append(v)
-        probs.append(p)
+        if p is not None:
+            probs.append(p)
     history = history_from_vectors(np.array(vectors), history_provenance(models, identities, evaluator, key))
     return history, (np.stack(probs) if pool is not None else None)
 

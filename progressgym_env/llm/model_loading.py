@@ -10,10 +10,11 @@ centuries (checkpoint resume).
 from __future__ import annotations
 
 import hashlib
-import json
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
+from progressgym_env.common.fingerprint import json_fingerprint
 from progressgym_env.errors import ModelLoadError
 
 _WEIGHT_SUFFIXES = (".safetensors", ".bin", ".pt", ".gguf")
@@ -46,9 +47,9 @@ def load_causal_lm(path_or_id: str, *, device: str = "cpu", dtype: str = "auto")
     :param dtype: ``auto``, ``float32``, ``bfloat16`` or ``float16``.
     :raises ModelLoadError: missing path, a folder without tokenizer, or a hub id that cannot be fetched.
     """
-    from progressgym_env.evaluator.choosers.loading import load_model_and_tokenizer
-
     from transformers.utils import logging as hf_logging
+
+    from progressgym_env.evaluator.choosers.loading import load_model_and_tokenizer
 
     bars_on = hf_logging.is_progress_bar_enabled()
     hf_logging.disable_progress_bar()  # a "Loading weights" bar per century would drown the env's output
@@ -103,9 +104,12 @@ def model_identity(path_or_id: str) -> dict[str, Any]:
 
 
 def identities_key(identities: Sequence[dict[str, Any]], *extra: Any) -> str:
-    """SHA-256 over model identities and any JSON-able extras (e.g. an evaluator fingerprint)."""
-    payload = json.dumps([list(identities), list(extra)], sort_keys=True, default=str)
-    return hashlib.sha256(payload.encode()).hexdigest()
+    """SHA-256 over model identities and any JSON-able extras (e.g. an evaluator fingerprint).
+
+    :param identities: :func:`model_identity` results, in order.
+    :param extra: further JSON-able parts of the key.
+    """
+    return json_fingerprint([list(identities), list(extra)])
 
 
 def apply_adapters(model: Any, adapter_dirs: Sequence[str | Path]) -> Any:

@@ -13,9 +13,10 @@ later load is a plain ``from_pretrained(folder)`` taking well under a second.
     folder = resolve_model("/models/my-checkpoint")     # an existing local folder -> itself
     name = resolve_model("HuggingFaceTB/SmolLM2-135M")  # anything else -> unchanged (a hub id)
 
-The cache lives in ``$PROGRESSGYM_CACHE/models/<name>`` (default ``~/.cache/progressgym_env``);
-conversion writes to a temporary folder beside it and renames it into place, so an interrupted or
-concurrent conversion never leaves a half-written model behind.
+The cache lives in ``<cache root>/models/<name>``, the root being ``$PROGRESSGYM_CACHE`` (default
+``~/.cache/progressgym_env``, see :mod:`progressgym_env.common.cache`); conversion writes to a temporary
+folder beside it and renames it into place (:func:`~progressgym_env.common.atomic.atomic_folder`), so an
+interrupted or concurrent conversion never leaves a half-written model behind.
 
 Only the standard library is imported at module level; torch and transformers are imported when a
 conversion actually runs.
@@ -27,21 +28,16 @@ import importlib.metadata
 import importlib.util
 import json
 import os
-import shutil
 import sys
-import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from progressgym_env.common.atomic import atomic_folder
+from progressgym_env.common.cache import CACHE_ENV_VAR, cache_root
+from progressgym_env.common.paths import looks_like_path
 from progressgym_env.errors import ModelLoadError
-
-CACHE_ENV_VAR = "PROGRESSGYM_CACHE"
-"""Environment variable overriding the cache root (models go to ``<root>/models/<name>``)."""
-
-DEFAULT_CACHE_ROOT = Path("~/.cache/progressgym_env")
-"""Cache root used when neither an argument nor :data:`CACHE_ENV_VAR` names one."""
 
 MARKER_FILE = "progressgym_model_source.json"
 """Written last into a converted folder; its presence marks the conversion as complete."""
@@ -108,20 +104,11 @@ def _stderr(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
 
 
-def cache_root(cache_dir: str | os.PathLike | None = None) -> Path:
-    """The cache root: ``cache_dir`` if given, else ``$PROGRESSGYM_CACHE``, else the default.
-
-    :param cache_dir: explicit root (wins over the environment variable).
-    """
-    chosen = cache_dir if cache_dir is not None else os.environ.get(CACHE_ENV_VAR) or DEFAULT_CACHE_ROOT
-    return Path(chosen).expanduser()
-
-
 def model_cache_dir(name: str, cache_dir: str | os.PathLike | None = None) -> Path:
     """Where the converted folder of the model source ``name`` lives (it may not exist yet).
 
     :param name: a registered model source name.
-    :param cache_dir: cache root (see :func:`cache_root`).
+    :param cache_dir: cache root (see :func:`~progressgym_env.common.cache.cache_root`).
     """
     return cache_root(cache_dir) / "models" / get_model_source(name).name
 
@@ -252,70 +239,26 @@ def prepare_model_source(
         f"(one-time, about 30 s and 0.5 GB of disk)..."
     )
     started = time.perf_counter()
-    tmp = Path(tempfile.mkdtemp(prefix=f".{source.name}.tmp-", dir=target.parent))
     try:
-        convert_gguf_to_folder(gguf_path, tmp)
-        info = {
-            "source": source.name,
-            "distribution": source.distribution,
-            "version": installed or source.version,
-            "gguf_file": source.gguf_file,
-            "gguf_bytes": gguf_path.stat().st_size,
-            "license": source.license,
-        }
-        (tmp / MARKER_FILE).write_text(json.dumps(info, indent=2), encoding="utf-8")
-        _apply_umask(tmp)
-        winner = _read_marker(target)
-        if force or winner is None or winner.get("version") != info["version"]:
-            _move_into_place(tmp, target)
-        # else: a concurrent conversion of the same version finished first; keep its folder
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
-    say(f"progressgym_env: {name!r} ready in {target} ({time.perf_counter() - started:.0f} s)")
-    return target
-
-
-def _apply_umask(folder: Path) -> None:
-    """Give the folder and its files the usual umask permissions (``mkdtemp`` makes them private)."""
-    umask = os.umask(0)
-    os.umask(umask)
-    os.chmod(folder, 0o777 & ~umask)
-    for item in folder.iterdir():
-        if item.is_file():
-            os.chmod(item, 0o666 & ~umask)
-
-
-def _move_into_place(tmp: Path, target: Path) -> None:
-    """Rename ``tmp`` to ``target``; an existing (stale or forced-out) target is renamed aside, then removed."""
-    if target.exists():
-        stale = target.with_name(f".{target.name}.old-{os.getpid()}-{time.time_ns()}")
-        try:
-            target.rename(stale)
-        except FileNotFoundError:  # a concurrent process moved it already
-            stale = None
-        try:
-            tmp.rename(target)
-        finally:
-            if stale is not None:
-                shutil.rmtree(stale, ignore_errors=True)
-        return
-    try:
-        tmp.rename(target)
-    except OSError:
+        with atomic_folder(target) as staged:
+            convert_gguf_to_folder(gguf_path, staged.path)
+            info = {
+                "source": source.name,
+                "distribution": source.distribution,
+                "version": installed or source.version,
+                "gguf_file": source.gguf_file,
+                "gguf_bytes": gguf_path.stat().st_size,
+                "license": source.license,
+            }
+            (staged.path / MARKER_FILE).write_text(json.dumps(info, indent=2), encoding="utf-8")
+            winner = _read_marker(target)
+            if not force and winner is not None and winner.get("version") == info["version"]:
+                staged.discard()  # a concurrent conversion of the same version finished first; keep it
+    except FileExistsError:
         if _read_marker(target) is None:  # not a concurrent complete conversion: a real failure
             raise
-
-
-def _looks_like_path(text: str) -> bool:
-    """True when ``text`` can only be a filesystem path (never a hub id like ``org/name``)."""
-    return (
-        text.startswith(("/", "./", "../", "~", ".\\", "..\\"))
-        or "\\" in text
-        or text in (".", "..")
-        or text.count("/") > 1
-        or text.endswith("/")
-        or os.path.isabs(text)
-    )
+    say(f"progressgym_env: {name!r} ready in {target} ({time.perf_counter() - started:.0f} s)")
+    return target
 
 
 def resolve_model(
@@ -364,7 +307,7 @@ def resolve_model(
             f"model path {text!r} is a file; expected a folder holding config.json and the weights "
             f"(as written by save_pretrained), a hub id, or one of {sorted(MODEL_SOURCES)}"
         )
-    if path_given or _looks_like_path(text):
+    if path_given or looks_like_path(text):
         raise ModelLoadError(
             f"model path {text!r} does not exist (resolved to {path.resolve()}); give an existing folder "
             f"written by save_pretrained, a hub id, or one of the registered sources {sorted(MODEL_SOURCES)}"

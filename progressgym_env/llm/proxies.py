@@ -18,16 +18,19 @@ A cache file that cannot be read, or whose recorded key differs from its name's,
 from __future__ import annotations
 
 import json
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any
 
 import numpy as np
 
+from progressgym_env.common.atomic import atomic_path, atomic_write_text
+from progressgym_env.common.fingerprint import questions_fingerprint
 from progressgym_env.errors import HistoryFormatError
 from progressgym_env.evaluator.bank import QuestionBank, load_question_bank
 from progressgym_env.evaluator.questions import Question, render_scenario
-from progressgym_env.history import History, atomic_write_text, load_history_file
+from progressgym_env.history import History, load_history_file
 from progressgym_env.value_spaces import MORAL19
 
 POOL_SEED = 0
@@ -59,13 +62,7 @@ class ElicitationPool:
 
     def fingerprint(self) -> str:
         """SHA-256 of the pool's prompts and candidates."""
-        import hashlib
-
-        digest = hashlib.sha256()
-        for q in self.questions:
-            digest.update(q.prompt.encode())
-            digest.update("\x00".join(q.candidates).encode())
-        return digest.hexdigest()
+        return questions_fingerprint(self.questions)
 
 
 def build_elicitation_pool(
@@ -245,19 +242,8 @@ def load_cached_probs(path: Path, key: str, n_models: int, n_questions: int) -> 
 
 def save_probs(path: Path, key: str, probs: np.ndarray) -> None:
     """Write pool probabilities atomically (``.npz`` with the key)."""
-    import os
-    import tempfile
-
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp.npz", dir=path.parent)
-    os.close(fd)
-    try:
+    with atomic_path(path) as tmp:
         np.savez(tmp, key=np.array(key), probs=probs)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
 
 
 def save_json(path: Path, data: dict[str, Any]) -> None:

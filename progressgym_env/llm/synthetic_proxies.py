@@ -30,8 +30,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
-import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -40,8 +38,10 @@ from typing import Any
 
 import numpy as np
 
+from progressgym_env.common.atomic import atomic_folder, atomic_write_text
+from progressgym_env.common.progress import ProgressBar
 from progressgym_env.errors import ConfigError, HistoryFormatError
-from progressgym_env.history import History, atomic_write_text, resolve_history, save_history
+from progressgym_env.history import History, resolve_history, save_history
 from progressgym_env.value_spaces import MORAL19
 
 CENTURY_RECORD = "century.json"
@@ -287,11 +287,9 @@ def build_synthetic_proxies(
                 )
             records.append(record)
             previous = np.asarray(record.values)
-            if bar is not None:
-                bar.update(1)
+            bar.advance()
     finally:
-        if bar is not None:
-            bar.close()
+        bar.close()
 
     values = np.array([r.values for r in records])
     history = History(
@@ -313,17 +311,12 @@ def build_synthetic_proxies(
     return history, records
 
 
-def _progress_bar(enabled: bool, total: int) -> Any:
-    if not enabled:
-        return None
-    from tqdm.auto import tqdm
-
-    return tqdm(total=total, desc="synthetic proxies", unit="century")
+def _progress_bar(enabled: bool, total: int) -> ProgressBar:
+    return ProgressBar(total, "synthetic proxies", enabled=enabled).start()
 
 
-def _stage(bar: Any, text: str) -> None:
-    if bar is not None:
-        bar.set_postfix_str(text)
+def _stage(bar: ProgressBar, text: str) -> None:
+    bar.status(text)
 
 
 def _measure(model: Any, tokenizer: Any, evaluator: Any, batch_size: int) -> tuple[np.ndarray, float]:
@@ -399,16 +392,10 @@ def _build_century(
         eval_seconds=eval_seconds,
     )
     _stage(bar, f"C{century:03d}: saving")
-    tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}.tmp-", dir=folder.parent))
-    try:
-        model.save_pretrained(tmp)
-        tokenizer.save_pretrained(tmp)
-        (tmp / CENTURY_RECORD).write_text(json.dumps(asdict(record), indent=2), encoding="utf-8")
-        os.chmod(tmp, 0o755)
-        if folder.exists():  # a folder without a record: leftovers of a crash, replace it
-            shutil.rmtree(folder)
-        tmp.rename(folder)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+    # a folder already there has no record (leftovers of a crash): atomic_folder replaces it
+    with atomic_folder(folder) as staged:
+        model.save_pretrained(staged.path)
+        tokenizer.save_pretrained(staged.path)
+        (staged.path / CENTURY_RECORD).write_text(json.dumps(asdict(record), indent=2), encoding="utf-8")
     del model
     return record

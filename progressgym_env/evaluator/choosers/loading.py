@@ -10,6 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from progressgym_env.common.paths import looks_like_path
 from progressgym_env.errors import MissingExtraError, ModelLoadError
 
 TOKENIZER_FILES: tuple[str, ...] = (
@@ -22,11 +23,6 @@ TOKENIZER_FILES: tuple[str, ...] = (
 """Any of these in a model folder means it carries a tokenizer."""
 
 CHOOSER_KINDS: tuple[str, ...] = ("loglik", "generation", "vllm")
-
-
-def _looks_like_path(name: str) -> bool:
-    """Whether ``name`` is meant as a local path (not a hub id like ``org/model``)."""
-    return name.startswith(("/", ".", "~")) or "\\" in name or name.count("/") > 1 or name.endswith("/")
 
 
 def resolve_model_source(
@@ -59,7 +55,7 @@ def resolve_model_source(
                     f"tokenizer there with tokenizer.save_pretrained(...) or pass tokenizer_path="
                 )
             return model_source, model_source
-    elif _looks_like_path(name):
+    elif looks_like_path(name):
         raise ModelLoadError(f"model path {path} does not exist")
     else:
         model_source = name
@@ -70,7 +66,7 @@ def resolve_model_source(
         if not any((tok / f).is_file() for f in TOKENIZER_FILES):
             raise ModelLoadError(f"tokenizer folder {tok} has none of {list(TOKENIZER_FILES)}")
         return model_source, str(tok)
-    if _looks_like_path(str(tokenizer_path)):
+    if looks_like_path(str(tokenizer_path)):
         raise ModelLoadError(f"tokenizer path {tok} does not exist")
     return model_source, str(tokenizer_path)
 
