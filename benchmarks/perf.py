@@ -1,4 +1,4 @@
-"""Environment throughput benchmark (issue 5): the same as ``progressgym perf``.
+"""Environment throughput benchmark: the same as ``progressgym perf``.
 
 Measures env-steps/s for each challenge: the single env (``env.unwrapped`` and ``gym.make``), the
 native vector env at N = 1, 64, 1024, 4096 (and exact-rng mode at 64), Gymnasium's SyncVectorEnv and

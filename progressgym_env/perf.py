@@ -1,4 +1,4 @@
-"""Environment throughput: env-steps per second of every way to step the surrogate envs (issue 5).
+"""Environment throughput: env-steps per second of every way to step the surrogate envs.
 
 One run measures, for each challenge id: the single env (``env.unwrapped`` and ``gym.make`` with its
 default wrappers), the native vector env (``gym.make_vec``, fast mode) at several N and in exact mode

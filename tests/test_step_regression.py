@@ -1,7 +1,7 @@
 """The single env's step must not change its values for a given seed (performance work guard).
 
 ``tests/data/step_regression_v0.json`` holds seeded episodes of every challenge recorded before the
-step was optimised (issue 5): observations, rewards, terminations and every info value. Replaying
+step was optimised: observations, rewards, terminations and every info value. Replaying
 the same seeds and actions must give the same numbers. Floats are compared to 1e-12 relative (the
 recording is exact on the machine that wrote it; the tolerance only absorbs ulp-level differences of
 other CPUs' tanh/log kernels); integers, flags and strings exactly.
