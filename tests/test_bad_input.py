@@ -1,4 +1,4 @@
-"""Every bad input (action, kwarg, data file) raises a clear error naming the problem; nothing is clipped."""
+"""Every bad input (action, kwarg, call order) raises a clear error naming the problem; nothing is clipped."""
 
 from __future__ import annotations
 
