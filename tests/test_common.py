@@ -81,10 +81,9 @@ def test_a_failed_write_leaves_the_old_file_and_no_temporary(
 def test_a_failing_writer_in_atomic_path_leaves_the_old_file(tmp_path: Path) -> None:
     target = tmp_path / "probs.npz"
     np.savez(target, x=np.arange(3))
-    with pytest.raises(RuntimeError, match="writer died"):
-        with atomic_path(target) as tmp:
-            tmp.write_bytes(b"partial")
-            raise RuntimeError("writer died")
+    with pytest.raises(RuntimeError, match="writer died"), atomic_path(target) as tmp:
+        tmp.write_bytes(b"partial")
+        raise RuntimeError("writer died")
     with np.load(target) as data:
         assert data["x"].tolist() == [0, 1, 2]
     assert _siblings(tmp_path) == ["probs.npz"]
@@ -168,10 +167,9 @@ def test_a_failed_or_discarded_folder_leaves_the_old_one(tmp_path: Path) -> None
     target = tmp_path / "model"
     target.mkdir()
     (target / "config.json").write_text("old")
-    with pytest.raises(ValueError, match="conversion failed"):
-        with atomic_folder(target) as staged:
-            (staged.path / "config.json").write_text("new")
-            raise ValueError("conversion failed")
+    with pytest.raises(ValueError, match="conversion failed"), atomic_folder(target) as staged:
+        (staged.path / "config.json").write_text("new")
+        raise ValueError("conversion failed")
     with atomic_folder(target) as staged:
         (staged.path / "config.json").write_text("new")
         staged.discard()
@@ -183,13 +181,11 @@ def test_folder_symlink_and_file_targets_are_refused(tmp_path: Path) -> None:
     real = tmp_path / "real"
     real.mkdir()
     (tmp_path / "link").symlink_to(real)
-    with pytest.raises(SymlinkTargetError):
-        with atomic_folder(tmp_path / "link"):
-            pass
+    with pytest.raises(SymlinkTargetError), atomic_folder(tmp_path / "link"):
+        pass
     (tmp_path / "file").write_text("x")
-    with pytest.raises(NotADirectoryError, match="a file of that name exists"):
-        with atomic_folder(tmp_path / "file"):
-            pass
+    with pytest.raises(NotADirectoryError, match="a file of that name exists"), atomic_folder(tmp_path / "file"):
+        pass
     assert _siblings(tmp_path) == ["file", "link", "real"]
 
 
