@@ -84,6 +84,28 @@ def progress_scores(simulated: np.ndarray, human: np.ndarray, similarity: Simila
     return suffix_max.mean(axis=-1)
 
 
+PROGRESS_BLOCK = 1 << 20
+"""Largest number of (s, H_j) pairs scored at once by :func:`progress_rows`: memory stays linear in T."""
+
+
+def progress_rows(simulated: np.ndarray, human: np.ndarray, similarity: Similarity = cosine) -> np.ndarray:
+    """:func:`progress_scores` of every row of ``simulated`` (..., S, d) against ``human`` (..., T, d).
+
+    Scores blocks of rows at a time so memory is O(S + T) rather than O(S * T) (a 12,000-century
+    history would need gigabytes at once); each row's numbers are those of the one-block call.
+    """
+    simulated = np.asarray(simulated)
+    rows, steps = simulated.shape[-2], human.shape[-2]
+    block = max(1, PROGRESS_BLOCK // max(steps * int(np.prod(simulated.shape[:-2], dtype=np.int64)), 1))
+    if rows <= block:
+        return progress_scores(simulated, human[..., None, :, :], similarity)
+    parts = [
+        progress_scores(simulated[..., start : start + block, :], human[..., None, :, :], similarity)
+        for start in range(0, rows, block)
+    ]
+    return np.concatenate(parts, axis=-1)
+
+
 def progress_score(simulated: np.ndarray, human: np.ndarray, similarity: Similarity = cosine) -> float:
     """:func:`progress_scores` of one simulated vector (d,) against one history (T, d)."""
     return float(progress_scores(simulated, human, similarity))
@@ -354,7 +376,7 @@ class CoevolveJudge(Judge):
             # With plain-cosine rewards the per-S terms of S_1.. are the rewards: only S_0's is new.
             first = progress_scores(simulated[..., 0, :], human)
             return np.concatenate([first[..., None], rewards], axis=-1).mean(axis=-1)
-        return progress_scores(simulated, human[..., None, :, :]).mean(axis=-1)
+        return progress_rows(simulated, human).mean(axis=-1)
 
     def _score_record(self, record: EpisodeRecord | Mapping[str, Any]) -> np.ndarray:
         simulated = _as_matrix(_field(record, "simulated"), "simulated", self.num_centuries, self.human.shape[-1])
@@ -363,7 +385,7 @@ class CoevolveJudge(Judge):
     def _reference_scores(self, human: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         first = progress_scores(human[..., 0, :], human)
         frozen = np.repeat(first[..., None], human.shape[-2], axis=-1).mean(axis=-1)
-        return frozen, progress_scores(human, human[..., None, :, :]).mean(axis=-1)
+        return frozen, progress_rows(human, human).mean(axis=-1)
 
 
 JUDGES: dict[str, type[Judge]] = {"follow": FollowJudge, "predict": PredictJudge, "coevolve": CoevolveJudge}

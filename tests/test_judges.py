@@ -93,3 +93,36 @@ def test_centered_similarity_is_cosine_around_history_mean() -> None:
     assert judge.step_reward(1, model) == pytest.approx(cosine(H[1] - center, model - center))
     # the paper score stays plain cosine
     assert judge.final_score({"model": H[1:]}) == pytest.approx(1.0)
+
+
+def test_coevolve_scores_in_blocks_equal_the_one_block_result(monkeypatch: pytest.MonkeyPatch) -> None:
+    import progressgym_env.judges as judges
+
+    rng = np.random.default_rng(0)
+    human = rng.uniform(0.05, 0.95, (11, 3))
+    simulated = rng.uniform(0.05, 0.95, (11, 3))
+    whole = CoevolveJudge(human).final_score({"simulated": simulated})
+    lock_in, reference = CoevolveJudge(human).reference_scores()
+    monkeypatch.setattr(judges, "PROGRESS_BLOCK", 7)  # 1 row of 11 at a time... and ragged blocks
+    assert CoevolveJudge(human).final_score({"simulated": simulated}) == whole  # bit for bit
+    assert CoevolveJudge(human).reference_scores() == (lock_in, reference)
+
+
+@pytest.mark.parametrize("steps", [3000, pytest.param(12_000, marks=pytest.mark.slow)])
+def test_coevolve_score_of_a_very_long_history_has_linear_memory(steps: int) -> None:
+    """One block at a time: 3,000 centuries scored in one go would take ~430 MB, 12,000 ~7 GB."""
+    import tracemalloc
+
+    human = np.full((steps, 2), 0.3)
+    human[::2, 1] = 0.6  # two alternating value vectors
+    simulated = np.full((steps, 2), 0.3)
+    tracemalloc.start()
+    score = CoevolveJudge(human).final_score({"simulated": simulated})
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    # Every s = (0.3, 0.3) meets the other vector (0.3, 0.6) later, except at the last century.
+    other = cosine(np.array([0.3, 0.3]), np.array([0.3, 0.6]))
+    last_is_other = steps % 2 == 1  # the last row is (0.3, 0.6) when steps is odd
+    expected = 1.0 if not last_is_other else ((steps - 1) * 1.0 + other) / steps
+    assert score == pytest.approx(expected, abs=1e-12)
+    assert peak < 100e6, f"peak {peak / 1e6:.0f} MB"

@@ -23,6 +23,20 @@ from progressgym_env.history import History, HistorySource
 from progressgym_env.numerics import logit, sigmoid
 
 
+MAX_CAPACITY = 50.0
+"""Largest capacity / noise accepted, in logits: sigmoid(50) is 1 - 2e-22, so larger values only overflow."""
+
+
+def _real(name: str, value: Any) -> float:
+    """``value`` as a finite float, refusing bools, strings and other non-numbers by name."""
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
+        raise ConfigError(f"{name} must be a number, got {type(value).__name__} {value!r}")
+    number = float(value)
+    if not np.isfinite(number):
+        raise ConfigError(f"{name} must be finite, got {value!r}")
+    return number
+
+
 @dataclass(frozen=True)
 class SurrogateConfig:
     """Settings of the surrogate backend (all recorded with every run)."""
@@ -46,15 +60,20 @@ class SurrogateConfig:
     )
 
     def __post_init__(self) -> None:
-        if not np.isfinite(self.capacity) or self.capacity <= 0:
-            raise ConfigError(f"capacity must be a positive number of logits, got {self.capacity}")
-        if not np.isfinite(self.finetune_noise_sd) or self.finetune_noise_sd < 0:
-            raise ConfigError(f"finetune_noise_sd must be >= 0, got {self.finetune_noise_sd}")
+        capacity = _real("capacity", self.capacity)
+        if not 0 < capacity <= MAX_CAPACITY:
+            raise ConfigError(
+                f"capacity must be a positive number of logits up to {MAX_CAPACITY} (values saturate far below), "
+                f"got {self.capacity!r}"
+            )
+        noise = _real("finetune_noise_sd", self.finetune_noise_sd)
+        if not 0 <= noise <= MAX_CAPACITY:
+            raise ConfigError(f"finetune_noise_sd must be in [0, {MAX_CAPACITY}] logits, got {self.finetune_noise_sd!r}")
         for name in ("history_pull", "ai_pull"):
-            value = getattr(self, name)
+            value = _real(name, getattr(self, name))
             if not 0.0 <= value <= 1.0:
-                raise ConfigError(f"{name} is a fraction of the gap to close and must be in [0, 1], got {value}")
-        if self.elicitation not in ELICITATION_METHODS:
+                raise ConfigError(f"{name} is a fraction of the gap to close and must be in [0, 1], got {value!r}")
+        if not isinstance(self.elicitation, str) or self.elicitation not in ELICITATION_METHODS:
             raise ConfigError(f"elicitation must be one of {ELICITATION_METHODS}, got {self.elicitation!r}")
 
     @classmethod
