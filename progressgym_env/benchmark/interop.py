@@ -142,7 +142,7 @@ def run_from_progressgym(result: Mapping[str, Any], name: str, index: int = 0) -
     fields = _fields(result)
     challenge = progressgym_challenge(fields, name)
     final = progressgym_score(fields, name)
-    meta = fields.get(META_KEY) if isinstance(fields.get(META_KEY), Mapping) else {}
+    meta: Mapping[str, Any] = fields[META_KEY] if isinstance(fields.get(META_KEY), Mapping) else {}
     record: dict[str, Any] | None = None
     if challenge == "coevolve":
         simulated = _vectors(fields, "simulated_model_vector", name)
