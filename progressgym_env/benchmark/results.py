@@ -10,8 +10,10 @@ so the judges can recompute the scores). Integrity rules:
 
 - every write goes through :func:`~progressgym_env.common.atomic.atomic_write_text` (a crash leaves the
   previous complete file, never a partial one);
-- a second benchmark into the same folder *appends*; a run already present (same agent, challenge
-  and seed) is skipped, so re-running a command resumes it rather than duplicating runs;
+- a second benchmark into the same folder *appends*; a run already present (same agent, challenge,
+  seed and, for a saved SB3 model, the same ``model_sha256`` of the model file) is skipped, so
+  re-running a command resumes it rather than duplicating runs, while a retrained model at the same
+  path is run again (files written before ``model_sha256`` existed load as runs with no hash);
 - a file that cannot be read as results (bad JSON, wrong format, malformed runs) raises
   :class:`ResultsFileError` and is left untouched;
 - a lock (``results.json.lock``, ``fcntl.flock``) stops two processes from writing the same folder.
@@ -39,9 +41,13 @@ class ResultsFileError(ProgressGymError, ValueError):
     """A results.json is corrupt or incompatible; it is reported and never overwritten."""
 
 
-def run_key(run: dict[str, Any]) -> tuple[str, str, int]:
-    """The identity of a run inside one results file: (agent, challenge, seed)."""
-    return str(run["agent"]), str(run["challenge"]), int(run["seed"])
+def run_key(run: dict[str, Any]) -> tuple[str, str, int, str]:
+    """The identity of a run inside one results file: (agent, challenge, seed, model hash).
+
+    The model hash is the sha256 of an SB3 agent's model file (``""`` for baselines and for runs
+    saved before the hash was recorded), so a changed model under the same label is a new run.
+    """
+    return str(run["agent"]), str(run["challenge"]), int(run["seed"]), str(run.get("model_sha256") or "")
 
 
 def load_results(path: str | os.PathLike[str]) -> list[dict[str, Any]]:

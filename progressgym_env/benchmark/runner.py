@@ -4,9 +4,10 @@
 
     results.json           every run (see :mod:`progressgym_env.benchmark.results`), appended
     leaderboard.md         recomputed from results.json by the judges after every benchmark
-    plots/<challenge>__<agent>.png   human / model (/ simulated human) trajectories, first seed
+    plots/<challenge>__<agent>.png   human / model (/ simulated human) trajectories over all seeds
+    plots/<challenge>__comparison.png   every agent's normalised score with 95% CIs
     benchmark_config.json  the configs of every benchmark written into this folder
-    wandb/                 one offline wandb run per agent × challenge × seed
+    wandb/                 one offline wandb run per agent × challenge (its seeds as steps)
 
 Command line: ``progressgym benchmark`` (:mod:`progressgym_env.cli.benchmark`).
 """
@@ -22,7 +23,7 @@ from typing import Any
 
 from progressgym_env.benchmark.challenges import CHALLENGES, DEFAULT_CHALLENGES, Challenge, get_challenge
 from progressgym_env.benchmark.episode import run_episode, to_jsonable
-from progressgym_env.benchmark.leaderboard import leaderboard_markdown
+from progressgym_env.benchmark.leaderboard import latest_models_only, leaderboard_markdown
 from progressgym_env.benchmark.results import (
     RESULTS_FILE,
     ResultsFileError,
@@ -32,12 +33,12 @@ from progressgym_env.benchmark.results import (
     write_results,
 )
 from progressgym_env.common.atomic import atomic_write_text
+from progressgym_env.common.fingerprint import file_fingerprint
 from progressgym_env.common.progress import ProgressBar
 from progressgym_env.errors import ConfigError
 
 LEADERBOARD_FILE = "leaderboard.md"
 CONFIG_FILE = "benchmark_config.json"
-PLOT_DPI = 80
 _LABEL = re.compile(r"^[A-Za-z0-9_.+-]+$")
 
 
@@ -157,7 +158,9 @@ def run_benchmark(config: BenchmarkConfig, console: Any = None) -> BenchmarkSumm
         agents = [parse_agent(spec) for spec in config.agents]
         challenges = [get_challenge(key) for key in config.challenges]
         planned = [(c.key, label, seed) for c in challenges for label, _ in agents for seed in range(config.seeds)]
-        todo = [(key, label, seed) for key, label, seed in planned if (label, key, seed) not in done]
+        hashes = {(c.key, label): model_sha256(spec, c.key) for c in challenges for label, spec in agents}
+        todo = [(key, label, seed) for key, label, seed in planned
+                if (label, key, seed, hashes[(key, label)]) not in done]
         envs = {c.key: gym.make(c.env_id, **_env_kwargs(config, c)) for c in challenges}
         try:
             # Build every agent before the first episode, so a bad spec (e.g. a missing model file)
@@ -168,31 +171,41 @@ def run_benchmark(config: BenchmarkConfig, console: Any = None) -> BenchmarkSumm
                 for label, spec in agents
             }
             _append_config(out, config)
+            new_runs: dict[tuple[str, str], list[dict[str, Any]]] = {}
             with ProgressBar(len(todo), "benchmark", enabled=config.progress, console=console) as bar:
                 for challenge in challenges:
                     env, env_kwargs = envs[challenge.key], _env_kwargs(config, challenge)
                     for label, _ in agents:
                         for seed in range(config.seeds):
-                            if (label, challenge.key, seed) in done:
+                            if (label, challenge.key, seed, hashes[(challenge.key, label)]) in done:
                                 continue
                             agent = built[(challenge.key, label)]
                             run = _run_one(env, agent, label, challenge, env_kwargs, seed, config.history)
-                            png = _plot_path(out, challenge.key, label)
-                            first_plot = config.plots and not png.exists()
-                            image = _plot_image(run) if (tracker is not None or first_plot) else None
-                            if tracker is not None:
-                                run["wandb_dir"] = tracker.log_run(run, image)
-                            if first_plot:
-                                _save_png(png, image)
+                            if hashes[(challenge.key, label)]:
+                                run["model_sha256"] = hashes[(challenge.key, label)]
                             runs.append(run)
+                            new_runs.setdefault((challenge.key, label), []).append(run)
                             bar.advance(f"{label} · {challenge.key} · seed {seed}")
                     write_results(results_path, runs)
         finally:
             for env in envs.values():
                 env.close()
+        _plot_and_log(out, runs, new_runs, config.plots, tracker)
         write_results(results_path, runs)
         atomic_write_text(out / LEADERBOARD_FILE, leaderboard_markdown(runs))
     return BenchmarkSummary(out, len(todo), len(planned) - len(todo), len(runs))
+
+
+def model_sha256(spec: str, challenge: str) -> str:
+    """sha256 of the model file of an ``<algo>:<path>`` agent spec (``""`` for a baseline name).
+
+    Part of each run's key, so a model retrained to the same path is run again, not reused.
+    :param spec: the agent spec (``ppo:runs/{challenge}/model.zip``). :param challenge: the challenge key.
+    """
+    if ":" not in spec:
+        return ""
+    path = Path(spec.partition(":")[2].replace("{challenge}", challenge))
+    return file_fingerprint(path) if path.is_file() else ""
 
 
 def _env_kwargs(config: BenchmarkConfig, challenge: Challenge) -> dict[str, Any]:
@@ -227,34 +240,22 @@ def _run_one(
     }
 
 
-def _plot_image(run: dict[str, Any]) -> Any:
-    """The run's trajectory plot (:func:`~progressgym_env.rendering.plot_record`) as an RGB array,
-    drawn once and shared by the wandb image and the PNG file."""
-    import matplotlib.pyplot as plt
-    import numpy as np
+def _plot_and_log(
+    out: Path, runs: list[dict[str, Any]], new_runs: dict[tuple[str, str], list[dict[str, Any]]], plots: bool,
+    tracker: Any,
+) -> None:
+    """Redraw the plots of the (challenge, agent) groups that gained runs, then log each group's new
+    seeds as one wandb run (with its trajectory PNG); the wandb folder is recorded in each run."""
+    images: dict[tuple[str, str], Path] = {}
+    if plots:
+        from progressgym_env.benchmark.plots import write_plots
 
-    from progressgym_env.rendering import plot_record
-
-    figure = plot_record(run["episode_record"], title=f"{run['agent']} on {run['challenge']} (seed {run['seed']})")
-    try:
-        figure.set_dpi(PLOT_DPI)
-        figure.canvas.draw()
-        return np.asarray(figure.canvas.buffer_rgba())[..., :3].copy()
-    finally:
-        plt.close(figure)
-
-
-def _plot_path(out: Path, challenge: str, label: str) -> Path:
-    """``plots/<challenge>__<agent>.png`` (the agent label made file-name safe)."""
-    safe = re.sub(r"[^A-Za-z0-9_.+-]", "_", label)
-    return out / "plots" / f"{challenge}__{safe}.png"
-
-
-def _save_png(path: Path, image: Any) -> None:
-    from PIL import Image
-
-    path.parent.mkdir(parents=True, exist_ok=True)
-    Image.fromarray(image).save(path)
+        images = write_plots(out, latest_models_only(runs)[0], changed=new_runs)
+    if tracker is not None:
+        for key, group in new_runs.items():
+            directory = tracker.log_runs(group, images.get(key))
+            for run in group:
+                run["wandb_dir"] = directory
 
 
 def _append_config(out: Path, config: BenchmarkConfig) -> None:
