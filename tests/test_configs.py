@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 
 import pytest
@@ -276,3 +277,13 @@ def test_backend_checks_trl_keys_before_any_model_is_loaded(trl_configs) -> None
                 "proxy_models": [f"/nonexistent/m{i}" for i in range(9)],
             }
         )
+
+
+def test_a_missing_trl_names_the_llm_extra(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    from progressgym_env.errors import MissingExtraError
+    from progressgym_env.llm.dpo_update import dpo_config
+
+    monkeypatch.setitem(sys.modules, "trl", None)  # what a minimal install looks like to an import
+    with pytest.raises(MissingExtraError, match=r"pip install 'progressgym_env\[llm\]'") as info:
+        dpo_config(LLMConfig(), device="cpu", seed=0, output_dir=str(tmp_path))
+    assert isinstance(info.value, ImportError) and info.value.extra == "llm"

@@ -22,23 +22,29 @@ from progressgym_env.errors import ConfigError, MissingExtraError
 from progressgym_env.llm.config import LLMConfig
 
 
+def require(module: str, feature: str = "DPO/SFT updates of the llm backend") -> Any:
+    """Import ``module``, or raise a :class:`MissingExtraError` naming the ``llm`` extra that installs it.
+
+    :param module: the module name (``trl``, ``peft``, ``datasets``).
+    :param feature: what needs it, for the message.
+    """
+    import importlib
+
+    try:
+        return importlib.import_module(module)
+    except ModuleNotFoundError as exc:
+        raise MissingExtraError(feature, "llm", (exc.name or module).split(".")[0]) from exc
+
+
 def import_trl() -> Any:
     """The ``trl`` module, or a :class:`MissingExtraError` naming the ``llm`` extra."""
-    try:
-        import trl
-    except ModuleNotFoundError as exc:
-        raise MissingExtraError(
-            "DPO/SFT updates of the llm backend", "llm", exc.name or "trl"
-        ) from exc
-    return trl
+    return require("trl")
 
 
 def lora_config(config: LLMConfig) -> Any:
     """The PEFT ``LoraConfig`` of a config's ``lora_*`` fields."""
-    from peft import LoraConfig
-
     targets = config.lora_target_modules
-    return LoraConfig(
+    return require("peft").LoraConfig(
         r=config.lora_r,
         lora_alpha=config.lora_alpha,
         lora_dropout=config.lora_dropout,
@@ -154,8 +160,8 @@ def _checkpointing_field() -> str:
 @contextlib.contextmanager
 def quiet_training() -> Iterator[str]:
     """Silence datasets/transformers progress bars and info logs; yield a scratch output folder."""
-    import datasets
-    import transformers
+    datasets = require("datasets")
+    transformers = require("transformers")
 
     bars_were_on = datasets.is_progress_bar_enabled()
     datasets.disable_progress_bars()
@@ -233,8 +239,7 @@ def train_lora_update(
     :param method_args: the method's own config fields (batch size, epochs, lr, beta, ...).
     :param label: how errors name ``method_args`` (``dpo_args``).
     """
-    from datasets import Dataset
-
+    dataset_cls = require("datasets").Dataset
     start = time.perf_counter()
     with quiet_training() as scratch:
         args = trainer_config(
@@ -249,7 +254,7 @@ def train_lora_update(
         trainer = trainer_cls(
             model=model,
             args=args,
-            train_dataset=Dataset.from_list(list(rows)),
+            train_dataset=dataset_cls.from_list(list(rows)),
             processing_class=tokenizer,
             peft_config=lora_config(config),
         )
