@@ -66,6 +66,11 @@ class BinomialTable:
     :param counts: queries per dim (d,), as :func:`split_queries` gives them.
     """
 
+    GUIDE_SIZE = 1 << 12
+    """Buckets of the guide table per (century, dim) (a power of two, so bucketing is exact)."""
+    GUIDE_STEPS = 1
+    """Comparisons made from a bucket's start; buckets spanning more CDF steps use binary search."""
+
     def __init__(self, values: np.ndarray, counts: np.ndarray) -> None:
         values = np.asarray(values, dtype=np.float64)
         self.counts = np.asarray(counts, dtype=np.int64)
@@ -84,6 +89,22 @@ class BinomialTable:
             )
         cdf = np.cumsum(np.where(inside, np.exp(log_pmf), 0.0), axis=-1)
         self.cdf = cdf / cdf[..., -1:]  # ends at exactly 1.0, so a uniform in [0, 1) always lands
+        # Guide table (indexed search): for a uniform u in bucket g = floor(u * G), the answer
+        # #{cdf <= u} lies between start = #{cdf <= g / G} and #{cdf < (g + 1) / G}. Where that range
+        # is at most GUIDE_STEPS wide, GUIDE_STEPS vectorised comparisons from ``start`` find it; the
+        # rare uniforms of wider buckets (the far tails) get the binary search. Exactly the answers of
+        # ``searchsorted(cdf, u, side="right")``: u * G is exact (G is a power of two).
+        cells, width = self.cdf.shape[:-1], self.cdf.shape[-1]
+        grid = np.arange(self.GUIDE_SIZE + 1) / self.GUIDE_SIZE
+        rows = self.cdf.reshape(-1, width)
+        lower = np.stack([row.searchsorted(grid[:-1], side="right") for row in rows])
+        upper = np.stack([row.searchsorted(grid[1:], side="left") for row in rows])
+        self._guide = lower.ravel()
+        self._wide = (upper - lower > self.GUIDE_STEPS).ravel()
+        # The CDF rows flattened, each padded with one +inf so a comparison never steps past its row.
+        self._width = width + 1
+        self._flat_cdf = np.concatenate([rows, np.full((rows.shape[0], 1), np.inf)], axis=1).ravel()
+        self._cells = int(np.prod(cells))
 
     def sample_shares(self, rng: np.random.Generator, t: int | np.ndarray, rows: int) -> np.ndarray:
         """Observed shares (rows, d) for ``rows`` respondents of century ``t``.
@@ -92,9 +113,19 @@ class BinomialTable:
         """
         d = self.counts.shape[0]
         uniforms = rng.random((rows, d))
-        hits = np.empty((rows, d), dtype=np.int64)
-        centuries = [(int(t), slice(None))] if np.ndim(t) == 0 else [(int(c), t == c) for c in np.unique(t)]
-        for century, which in centuries:
-            for i in range(d):  # one vectorised search per dim (d searches, not rows x d draws)
-                hits[which, i] = self.cdf[century, i].searchsorted(uniforms[which, i], side="right")
+        cell = np.arange(d) + (d * t if np.ndim(t) == 0 else d * np.asarray(t)[:, None])  # (1 or rows, d)
+        bucket = (uniforms * self.GUIDE_SIZE).astype(np.intp)
+        bucket += cell * self.GUIDE_SIZE
+        hits = self._guide.take(bucket)
+        row_start = cell * self._width
+        for _ in range(self.GUIDE_STEPS):
+            hits += self._flat_cdf.take(hits + row_start) <= uniforms
+        wide = self._wide.take(bucket)
+        if wide.any():  # far-tail uniforms: binary search, one call per (century, dim) concerned
+            where = np.nonzero(wide)
+            flat_cells = np.broadcast_to(cell, (rows, d))[where]
+            cdf = self.cdf.reshape(-1, self.cdf.shape[-1])
+            for c in np.unique(flat_cells).tolist():
+                pick = flat_cells == c
+                hits[where[0][pick], where[1][pick]] = cdf[c].searchsorted(uniforms[where][pick], side="right")
         return hits / self.counts
