@@ -279,11 +279,54 @@ def test_backend_checks_trl_keys_before_any_model_is_loaded(trl_configs) -> None
         )
 
 
-def test_a_missing_trl_names_the_llm_extra(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+def test_a_missing_trl_names_the_llm_extra(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
     from progressgym_env.errors import MissingExtraError
     from progressgym_env.llm.dpo_update import dpo_config
 
-    monkeypatch.setitem(sys.modules, "trl", None)  # what a minimal install looks like to an import
-    with pytest.raises(MissingExtraError, match=r"pip install 'progressgym_env\[llm\]'") as info:
+    monkeypatch.setitem(
+        sys.modules, "trl", None
+    )  # what a minimal install looks like to an import
+    with pytest.raises(
+        MissingExtraError, match=r"pip install 'progressgym_env\[llm\]'"
+    ) as info:
         dpo_config(LLMConfig(), device="cpu", seed=0, output_dir=str(tmp_path))
     assert isinstance(info.value, ImportError) and info.value.extra == "llm"
+
+
+def test_default_trainer_configs_equal_the_former_hand_mapped_ones(
+    trl_configs, tmp_path: Path
+) -> None:
+    """The TRL objects built from a default config are field for field what the flat config produced."""
+    import trl
+
+    from progressgym_env.llm.training import trainer_kwargs
+
+    dpo_config, sft_config = trl_configs
+    cfg = LLMConfig()
+    common = {**trainer_kwargs(cfg, "cpu", 3, str(tmp_path)), "max_length": 512}
+    former_dpo = trl.DPOConfig(
+        **common,
+        per_device_train_batch_size=8,
+        num_train_epochs=1.0,
+        max_steps=-1,
+        learning_rate=5e-5,
+        beta=0.1,
+    )
+    former_sft = trl.SFTConfig(
+        **common,
+        per_device_train_batch_size=8,
+        num_train_epochs=2.0,
+        learning_rate=5e-5,
+        completion_only_loss=True,
+        packing=False,
+    )
+    assert (
+        dpo_config(cfg, device="cpu", seed=3, output_dir=str(tmp_path)).to_dict()
+        == former_dpo.to_dict()
+    )
+    built_sft = sft_config(
+        cfg, epochs=2.0, device="cpu", seed=3, output_dir=str(tmp_path)
+    )
+    assert built_sft.to_dict() == former_sft.to_dict()
