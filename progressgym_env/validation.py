@@ -17,10 +17,16 @@ _SMALL = 64
 """Actions with at most this many entries are range-checked in plain Python (faster at that size)."""
 
 
-def validate_action(action: Any, shape: tuple[int, ...]) -> np.ndarray:
+BOUND_TOLERANCE = 1e-6
+"""Actions this far outside [-1, 1] are float rounding (e.g. 1.0000001 from a wrapper), accepted and clipped."""
+
+
+def validate_action(action: Any, shape: tuple[int, ...], clip: bool = False) -> np.ndarray:
     """Return ``action`` as float32 of ``shape`` after checking dtype, finiteness and [-1, 1] bounds.
 
-    Accepts any real-valued array-like (SB3 sends float64, some agents Python lists or ints).
+    Accepts any real-valued array-like (SB3 sends float64, some agents Python lists or ints). Values
+    within :data:`BOUND_TOLERANCE` of the bounds are clipped onto them; with ``clip`` every finite
+    value is clipped into [-1, 1] (the env's ``clip_actions=True``). NaN and inf are always errors.
     """
     array = action if isinstance(action, np.ndarray) else np.asarray(action)
     if array.dtype.kind not in "fiu":
@@ -35,11 +41,23 @@ def validate_action(action: Any, shape: tuple[int, ...]) -> np.ndarray:
         # One env's action: Python's min/max/sum over a list beat numpy's reduction machinery.
         # A NaN or inf anywhere makes the sum non-finite, so the bounds test below stays exact.
         values = array.ravel().tolist()
-        if values and not (math.isfinite(sum(values)) and -1.0 <= min(values) and max(values) <= 1.0):
+        if not values:
+            return array
+        if not math.isfinite(sum(values)):
             _raise_bad_values(array)
-    elif not np.max(np.abs(array)) <= 1.0:  # also catches NaN
+        low, high = min(values), max(values)
+        if -1.0 <= low and high <= 1.0:
+            return array
+    else:
+        high = float(np.max(array))
+        low = float(np.min(array))
+        if not (math.isfinite(high) and math.isfinite(low)):  # max/min propagate NaN
+            _raise_bad_values(array)
+        if -1.0 <= low and high <= 1.0:
+            return array
+    if not clip and not (-1.0 - BOUND_TOLERANCE <= low and high <= 1.0 + BOUND_TOLERANCE):
         _raise_bad_values(array)
-    return array
+    return np.clip(array, -1.0, 1.0)
 
 
 def _raise_bad_values(array: np.ndarray) -> None:
@@ -54,7 +72,7 @@ def _raise_bad_values(array: np.ndarray) -> None:
     outside = np.flatnonzero(np.abs(array) > 1.0)
     raise InvalidActionError(
         f"action values must lie in [-1, 1] (the update strength per dimension); index {outside.tolist()} "
-        f"hold {array[outside].tolist()}. Rescale the action (nothing is clipped for you)"
+        f"hold {array[outside].tolist()}. Rescale the action, or build the env with clip_actions=True"
     )
 
 
@@ -69,16 +87,23 @@ def _raise_bad_batch(actions: np.ndarray) -> None:
             raise InvalidActionError(f"actions hold {problem} at (env, dim) {where}: {rows}")
         raise InvalidActionError(
             f"action values must lie in [-1, 1] (the update strength per dimension); (env, dim) {where} "
-            f"are outside: {rows}. Rescale the actions (nothing is clipped for you)"
+            f"are outside: {rows}. Rescale the actions, or build the env with clip_actions=True"
         )
 
 
 def reject_unknown_kwargs(env_id: str, unknown: dict[str, Any], valid: Iterable[str], hint: str = "") -> None:
-    """Raise an :class:`UnknownKwargError` (a TypeError) naming every unknown kwarg and listing the valid ones."""
+    """Raise an :class:`UnknownKwargError` (a TypeError) in Python's own wording, then the valid kwargs.
+
+    The message starts like Python's (``X.__init__() got an unexpected keyword argument 'name'``) so
+    that clients recognising that wording (torchrl drops ``frameskip`` on it) work unchanged.
+    """
     if not unknown:
         return
-    names = ", ".join(repr(k) for k in sorted(unknown))
-    message = f"{env_id} got unknown kwarg(s) {names}; valid kwargs: {', '.join(sorted(valid))}"
+    names = sorted(unknown)
+    message = f"{env_id}.__init__() got an unexpected keyword argument {names[0]!r}"
+    if len(names) > 1:
+        message += f" (also {', '.join(repr(k) for k in names[1:])})"
+    message += f"; valid kwargs: {', '.join(sorted(valid))}"
     if hint:
         message += f". {hint}"
     raise UnknownKwargError(message)

@@ -72,8 +72,13 @@ def test_timesteps_ahead_is_unknown_outside_predict(env_id: str) -> None:
 
 
 def test_unknown_kwarg_lists_valid_ones() -> None:
-    with pytest.raises(TypeError, match=r"unknown kwarg\(s\) 'capacity'.*valid kwargs: backend, backend_config"):
+    # Python's own wording first (torchrl recognises it), then the valid kwargs.
+    with pytest.raises(
+        TypeError, match=r"PG-Predict-v0.__init__\(\) got an unexpected keyword argument 'capacity'; valid kwargs: backend, backend_config"
+    ):
         gym.make("PG-Predict-v0", capacity=3.0)
+    with pytest.raises(TypeError, match=r"got an unexpected keyword argument 'frameskip' \(also 'zz'\)"):
+        gym.make("PG-Follow-v0", frameskip=1, zz=2)
 
 
 @pytest.mark.parametrize("k", [0, 8, -1, 100])

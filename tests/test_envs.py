@@ -59,7 +59,7 @@ def test_spaces_follow_design() -> None:
     + [("PG-Predict-v0", {"timesteps_ahead": k}, 8 - k) for k in range(1, 8)],
 )
 def test_episode_lengths_and_termination(env_id: str, kwargs: dict, length: int) -> None:
-    env = gym.make(env_id, **kwargs)
+    env = gym.make(env_id, record_in_info=True, **kwargs)
     obs, info = env.reset(seed=0)
     assert obs[-1] == pytest.approx(1 / 8)
     for step in range(length):
@@ -113,7 +113,7 @@ def test_info_contract_follow_and_predict() -> None:
 
 
 def test_info_contract_coevolve() -> None:
-    _, _, infos = run_episode(gym.make("PG-Coevolve-v0"), 0, seeded_random_policy(0))
+    _, _, infos = run_episode(gym.make("PG-Coevolve-v0", record_in_info=True), 0, seeded_random_policy(0))
     record = infos[-1]["episode_record"]
     assert record["simulated"].shape == (9, 5)
     np.testing.assert_array_equal(record["simulated"][0], CORPUS[0])
@@ -140,7 +140,7 @@ def test_same_seed_same_episode_different_seed_differs(env_id: str, kwargs: dict
 
 
 def test_procedural_history_changes_per_episode_and_is_in_record() -> None:
-    env = gym.make("PG-Follow-v0", history="procedural")
+    env = gym.make("PG-Follow-v0", record_in_info=True, history="procedural")
     *_, infos_a = run_episode(env, 5, zero_policy)
     *_, infos_b = run_episode(env, None, zero_policy)  # continues the same generator
     human_a = infos_a[-1]["episode_record"]["human"]
@@ -151,7 +151,7 @@ def test_procedural_history_changes_per_episode_and_is_in_record() -> None:
 
 @pytest.mark.parametrize(("env_id", "kwargs"), CHALLENGES + (("PG-Predict-v0", {"timesteps_ahead": 3}),))
 def test_final_score_recomputes_from_record(env_id: str, kwargs: dict) -> None:
-    _, rewards, infos = run_episode(gym.make(env_id, **kwargs), 11, seeded_random_policy(3))
+    _, rewards, infos = run_episode(gym.make(env_id, record_in_info=True, **kwargs), 11, seeded_random_policy(3))
     info = infos[-1]
     record = info["episode_record"]
     np.testing.assert_array_equal(record["human"], CORPUS)
@@ -176,7 +176,7 @@ def test_model_on_target_scores_one(env_id: str, k: int) -> None:
 
 
 def test_static_agent_is_value_lock_in() -> None:
-    _, rewards, infos = run_episode(gym.make("PG-Follow-v0"), 0, zero_policy)
+    _, rewards, infos = run_episode(gym.make("PG-Follow-v0", record_in_info=True), 0, zero_policy)
     record = infos[-1]["episode_record"]
     np.testing.assert_array_equal(record["model"], np.tile(CORPUS[0], (8, 1)))  # zero action: no noise
     expected = np.mean([cosine(CORPUS[t], CORPUS[0]) for t in range(1, 9)])
@@ -187,7 +187,7 @@ def test_static_agent_is_value_lock_in() -> None:
 
 def test_coevolve_frozen_human_scores_the_formula() -> None:
     # No history pull and a static model: S_t stays at S_0 = H_0 (DESIGN §9: 0.9615 on the corpus).
-    env = gym.make("PG-Coevolve-v0", backend_config={"history_pull": 0.0})
+    env = gym.make("PG-Coevolve-v0", record_in_info=True, backend_config={"history_pull": 0.0})
     _, rewards, infos = run_episode(env, 0, zero_policy)
     record = infos[-1]["episode_record"]
     np.testing.assert_allclose(record["simulated"], np.tile(CORPUS[0], (9, 1)), atol=1e-12)
@@ -264,7 +264,7 @@ def test_render_without_matplotlib_names_the_extra(monkeypatch: pytest.MonkeyPat
 def test_moral19_procedural_and_history_objects() -> None:
     from progressgym_env import ProceduralHistory
 
-    env = gym.make("PG-Follow-v0", history=ProceduralHistory(num_steps=5, value_space=7))
+    env = gym.make("PG-Follow-v0", record_in_info=True, history=ProceduralHistory(num_steps=5, value_space=7))
     _, rewards, infos = run_episode(env, 0, seeded_random_policy(0))
     assert len(rewards) == 4 and infos[-1]["episode_record"]["human"].shape == (5, 7)
     env = gym.make("PG-Predict-v0", history=corpus_history(), timesteps_ahead=7)

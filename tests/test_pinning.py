@@ -24,7 +24,7 @@ def _check_observed_estimates(env_id: str, **kwargs: object) -> None:
     For a fixed history the truth must also be the century the observation's progress names (the
     env observes century t, not t - 1).
     """
-    envs = gym.make_vec(env_id, num_envs=NUM_ENVS, **kwargs)
+    envs = gym.make_vec(env_id, num_envs=NUM_ENVS, record_in_info=True, **kwargs)
     base = envs.unwrapped
     d, budget = base.dim, base.query_budget
     per_dim = np.full(d, budget // d) + (np.arange(d) < budget % d)

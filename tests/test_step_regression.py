@@ -98,7 +98,7 @@ def _plain(value: Any) -> Any:
 def record(name: str) -> list[dict[str, Any]]:
     """Run EPISODES seeded episodes of scenario ``name``; one entry per reset/step."""
     env_id, kwargs = scenarios()[name]
-    env = gym.make(env_id, **kwargs)
+    env = gym.make(env_id, record_in_info=True, **kwargs)  # the recording holds the record in the last info
     actions = iter(actions_for(name, env.action_space.shape[0]))
     entries: list[dict[str, Any]] = []
     for episode in range(EPISODES):

@@ -151,7 +151,7 @@ def test_moral19_spaces_and_predict_k() -> None:
 
 @pytest.mark.parametrize("env_id", progressgym_env.ENV_IDS)
 def test_next_step_autoreset_and_info_masks(env_id: str) -> None:
-    envs = gym.make_vec(env_id, num_envs=3)
+    envs = gym.make_vec(env_id, num_envs=3, record_in_info=True)
     obs, infos = envs.reset(seed=0)
     assert np.allclose(obs[:, -1], 1 / 8) and infos["_queries"].all() and "target_values" not in infos
     length = envs.unwrapped.episode_length
@@ -288,7 +288,7 @@ def test_registry_rows_name_the_vector_entry_points() -> None:
 
 
 def test_procedural_fast_mode_records_are_per_sub_env() -> None:
-    envs = gym.make_vec("PG-Follow-v0", num_envs=4, history="procedural")
+    envs = gym.make_vec("PG-Follow-v0", num_envs=4, history="procedural", record_in_info=True)
     envs.reset(seed=0)
     for _ in range(8):
         *_, infos = envs.step(envs.action_space.sample())

@@ -83,3 +83,34 @@ class Backend(Protocol):
 
     def close(self) -> None:
         """Release resources (models, files)."""
+
+
+INTERFACES: tuple[str, ...] = ("vector", "examinee")
+"""What an agent's action is: ``vector`` (the Box update signal, every backend) or ``examinee`` (a whole
+updated model, backends implementing :class:`ExamineeBackend`)."""
+
+
+@runtime_checkable
+class ExamineeBackend(Backend, Protocol):
+    """Optional extension: a backend whose agent may hand back whole models (env kwarg ``interface="examinee"``).
+
+    The env calls :meth:`examinee_action_space` once, at construction; from then on the backend's
+    ``update_model`` takes an element of that space and its ``elicit`` also prepares
+    :meth:`observation_extras`, which the env adds to ``info`` (the llm backend: the century's judged
+    preference pairs). Backends without it support the vector interface only.
+    """
+
+    def examinee_action_space(self) -> Any:
+        """Switch to examinee mode and return the ``gymnasium.spaces.Space`` of its actions."""
+
+    def observation_extras(self) -> dict[str, Any]:
+        """Entries the env adds to ``info`` after each elicitation (e.g. ``preferences``)."""
+
+    def agent_model(self, initial: bool = False) -> Any:
+        """What the examinee starts its update from (the llm backend: a copy of the model and its tokenizer)."""
+
+    def query_human(self, questions: Any, budget: int | None, *, simulated: bool = False) -> Any:
+        """Answers of the observed respondent to free-form questions, at most ``budget`` per century."""
+
+    def recorded_update(self) -> Any:
+        """The update a checkpointed earlier run handed back for the coming century, or None."""

@@ -59,5 +59,5 @@ def run_episode(env: Any, agent: Policy, seed: int, max_steps: int = 10_000) -> 
         final_score=float(info["final_score"]),
         normalized_score=float(info["normalized_score"]),
         rewards=rewards,
-        episode_record=to_jsonable(info["episode_record"]),
+        episode_record=env.unwrapped.episode_record().to_json_dict(),
     )

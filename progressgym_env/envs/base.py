@@ -22,14 +22,27 @@ import numpy as np
 from gymnasium import spaces
 
 from progressgym_env.backends import Backend, make_backend
+from progressgym_env.backends.base import INTERFACES, ExamineeBackend
 from progressgym_env.elicitation import validate_query_budget
 from progressgym_env.errors import ConfigError, EpisodeOrderError
 from progressgym_env.history import History, HistorySource, resolve_history
 from progressgym_env.judges import FIRST_SCORED_STEP, SIMILARITIES, FollowJudge, Judge
 from progressgym_env.records import EpisodeRecord
+from progressgym_env.errors import InvalidActionError
 from progressgym_env.validation import reject_unknown_kwargs, validate_action
 
-COMMON_KWARGS = ("history", "similarity", "query_budget", "backend", "backend_config", "render_mode", "obs_history")
+COMMON_KWARGS = (
+    "history",
+    "similarity",
+    "query_budget",
+    "backend",
+    "backend_config",
+    "render_mode",
+    "obs_history",
+    "clip_actions",
+    "record_in_info",
+    "interface",
+)
 MAX_OBS_HISTORY = 64
 """Largest ``obs_history`` accepted (a sanity bound: histories have a handful of centuries)."""
 
@@ -46,6 +59,13 @@ def validate_obs_history(obs_history: Any) -> int:
 def observation_space(dim: int, obs_history: int = 1) -> spaces.Box:
     """[estimate (d), model (d), progress (1), previous estimates ((k - 1) d)], all in [0, 1]."""
     return spaces.Box(0.0, 1.0, shape=(2 * dim + 1 + (obs_history - 1) * dim,), dtype=np.float32)
+
+
+def _flag(name: str, value: Any) -> bool:
+    """A bool kwarg (numpy bools too); anything else is a :class:`ConfigError` naming it."""
+    if not isinstance(value, (bool, np.bool_)):
+        raise ConfigError(f"{name} must be True or False, found {value!r}")
+    return bool(value)
 
 
 class ProgressGymEnv(gym.Env[np.ndarray, np.ndarray]):
@@ -70,6 +90,9 @@ class ProgressGymEnv(gym.Env[np.ndarray, np.ndarray]):
         backend_config: Any = None,
         render_mode: str | None = None,
         obs_history: int = 1,
+        clip_actions: bool = False,
+        record_in_info: bool = False,
+        interface: str = "vector",
         **unknown: Any,
     ) -> None:
         reject_unknown_kwargs(self.env_id, unknown, COMMON_KWARGS + self.extra_kwargs, self.unknown_kwarg_hint)
@@ -80,6 +103,8 @@ class ProgressGymEnv(gym.Env[np.ndarray, np.ndarray]):
                 f"render_mode {render_mode!r} is not supported; choose one of {self.metadata['render_modes']} or None"
             )
         self.obs_history = validate_obs_history(obs_history)
+        self.clip_actions = _flag("clip_actions", clip_actions)
+        self.record_in_info = _flag("record_in_info", record_in_info)
         self.backend: Backend = make_backend(backend, backend_config)
         if isinstance(history, str):
             provided = self.backend.history_source(history)
@@ -102,8 +127,9 @@ class ProgressGymEnv(gym.Env[np.ndarray, np.ndarray]):
 
         d = self.dim
         self.observation_space = observation_space(d, self.obs_history)
-        self.action_space = spaces.Box(-1.0, 1.0, shape=(d,), dtype=np.float32)
+        self.action_space: gym.Space[Any] = spaces.Box(-1.0, 1.0, shape=(d,), dtype=np.float32)
         self._action_shape = (d,)
+        self.interface = self._set_interface(interface)
         self._progress_scale = 1.0 / (self.num_centuries - 1)
 
         self.history: History | None = None
@@ -189,15 +215,17 @@ class ProgressGymEnv(gym.Env[np.ndarray, np.ndarray]):
         estimate, queries = self.backend.elicit(self._t, self.query_budget, simulated=simulates)
         if self.obs_history > 1:
             self._past[:] = estimate
+        extras = self.observation_extras()
         obs = self._observation(estimate, self.backend.model_values, self._t * self._progress_scale)
         info = {
             "human_values": self._observed_truth(),
             "model_values": self.backend.model_values.copy(),
-            "century": history.centuries[self._t],
-            "queries": queries,
+            "century": np.int64(history.centuries[self._t]),
+            "queries": np.int64(queries),
         }
         if simulates:
             info["simulated_human_values"] = self.backend.simulated_values.copy()
+        info.update(extras)
         return obs, info
 
     def step(self, action: Any) -> tuple[np.ndarray, SupportsFloat, bool, bool, dict[str, Any]]:
@@ -207,7 +235,10 @@ class ProgressGymEnv(gym.Env[np.ndarray, np.ndarray]):
             raise EpisodeOrderError(
                 f"{self.env_id}: the episode has terminated (the history ended); call reset() to start a new one"
             )
-        action = validate_action(action, self._action_shape)
+        if self.interface == "vector":
+            action = validate_action(action, self._action_shape, self.clip_actions)
+        elif not self.action_space.contains(action):
+            raise InvalidActionError(f"{self.env_id}: the action is not an element of {self.action_space}")
         judge, history, backend = self.judge, self.history, self.backend
         assert judge is not None and history is not None
         t, i = self._t, self._steps_taken
@@ -223,26 +254,30 @@ class ProgressGymEnv(gym.Env[np.ndarray, np.ndarray]):
         self._steps_taken = i + 1
         terminated = t == self._last_step
         info: dict[str, Any] = {
-            "target_values": target,
+            "target_values": target.copy(),
             "model_values": model.copy(),
-            "century": history.centuries[t],
+            "century": np.int64(history.centuries[t]),
         }
         if simulated is not None:
             info["simulated_human_values"] = simulated.copy()
         if terminated:
             self._done = True
             obs = self._observation(self._estimate, model, 1.0, advance=False)
-            info["queries"] = 0
+            info["queries"] = np.int64(0)
             info["human_values"] = self._observed_truth()
             record = self.episode_record()
-            info["final_score"] = judge.final_score(record)
-            info["normalized_score"] = judge.normalized_score(info["final_score"])
-            info["episode_record"] = record.to_dict()
+            score = judge.final_score(record)
+            info["final_score"] = np.float64(score)
+            info["normalized_score"] = np.float64(judge.normalized_score(score))
+            if self.record_in_info:
+                info["episode_record"] = record.to_dict()
         else:
             self._t = t + 1
-            estimate, info["queries"] = backend.elicit(self._t, self.query_budget, simulated=judge.simulates_human)
+            estimate, queries = backend.elicit(self._t, self.query_budget, simulated=judge.simulates_human)
+            info["queries"] = np.int64(queries)
             obs = self._observation(estimate, model, self._t * self._progress_scale)
             info["human_values"] = self._observed_truth()
+            info.update(self.observation_extras())
         return obs, reward, terminated, False, info
 
     def render(self) -> Any:
@@ -258,6 +293,54 @@ class ProgressGymEnv(gym.Env[np.ndarray, np.ndarray]):
     def close(self) -> None:
         self.backend.close()
         super().close()
+
+    # -- examinee interface ---------------------------------------------------------------------
+
+    def _set_interface(self, interface: Any) -> str:
+        """Check ``interface``; for ``examinee`` take the backend's action space (models as actions)."""
+        if interface not in INTERFACES:
+            raise ConfigError(f"unknown interface {interface!r}; choose one of {INTERFACES}")
+        if interface == "examinee":
+            if not isinstance(self.backend, ExamineeBackend):
+                raise ConfigError(
+                    f"interface='examinee' needs a backend that takes models as actions (backend='llm'); "
+                    f"{self.backend.name!r} takes the vector interface only"
+                )
+            if self.query_budget is None:
+                raise ConfigError("interface='examinee' needs an int query_budget (judged pairs per century), not None")
+            self.action_space = self.backend.examinee_action_space()
+        return str(interface)
+
+    def _examinee_backend(self) -> ExamineeBackend:
+        if self.interface != "examinee" or not isinstance(self.backend, ExamineeBackend):
+            raise ConfigError(f"{self.env_id}: this needs interface='examinee' (the env was made with {self.interface!r})")
+        return self.backend
+
+    def observation_extras(self) -> dict[str, Any]:
+        """What the last observation adds to ``info`` beyond the Box (examinee mode: ``preferences``)."""
+        if self.interface == "vector":
+            return {}
+        return self._examinee_backend().observation_extras()
+
+    def agent_model(self, initial: bool = False) -> Any:
+        """Examinee mode: the model to start this century's update from (the llm backend: a copy of the
+        current model and its tokenizer; ``initial=True``: of the episode's starting model)."""
+        return self._examinee_backend().agent_model(initial)
+
+    def query_human(self, questions: Any) -> Any:
+        """Examinee mode: the observed respondent's choice probabilities on free-form questions.
+
+        The respondent is the century's human proxy (Coevolve: the simulated human); at most
+        ``query_budget`` questions per century, counted in the next step's ``info["queries"]``.
+        """
+        return self._examinee_backend().query_human(questions, self.query_budget, simulated=self.simulates_human)
+
+    def recorded_update(self) -> Any:
+        """Examinee mode: the update a checkpointed earlier run handed back for the coming century (None: live).
+
+        Step with its ``action`` to replay the century without training (see :mod:`progressgym_env.llm.examinee`).
+        """
+        return self._examinee_backend().recorded_update()
 
     # -- helpers --------------------------------------------------------------------------------
 

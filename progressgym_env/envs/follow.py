@@ -51,8 +51,9 @@ class FollowEnv(ProgressGymEnv):
     Every step: ``human_values`` (true vector behind the returned observation), ``target_values``
     (H_t, what the step was scored against), ``model_values``, ``century`` (13 + t of the scored
     step), ``queries`` (answers elicited for the returned observation). Last step also:
-    ``final_score``, ``normalized_score``, ``episode_record`` (all vectors; see
-    :func:`progressgym_env.judges.score_record`).
+    ``final_score``, ``normalized_score`` (numpy scalars, like every number in ``info``), and with
+    ``record_in_info=True`` ``episode_record`` (all vectors; see :func:`progressgym_env.judges.score_record`;
+    ``env.unwrapped.episode_record()`` returns it as an :class:`~progressgym_env.records.EpisodeRecord`).
 
     ## Arguments
     | kwarg            | type                          | default        | description                                         |
@@ -64,6 +65,8 @@ class FollowEnv(ProgressGymEnv):
     | `backend_config` | dataclass or dict             | `None`         | the backend's settings (e.g. `{"capacity": 2.0}`)  |
     | `render_mode`    | str or None                   | `None`         | `ansi` (table) or `rgb_array` (matplotlib plot)     |
     | `obs_history`    | int                           | `1`            | k: append the previous k - 1 estimates to the observation (most recent first; the first estimate pads the start) |
+    | `clip_actions`   | bool                          | `False`        | clip finite actions into [-1, 1] (the space stays `Box(-1, 1)`); otherwise values beyond 1e-6 outside raise |
+    | `record_in_info` | bool                          | `False`        | also put the episode record (a dict) in the last step's info; `env.unwrapped.episode_record()` always has it |
 
     All kwargs are keyword-only.
 

@@ -128,8 +128,18 @@ class ProgressGymVectorEnv(VectorEnv):
     metadata: ClassVar[dict[str, Any]] = {"autoreset_mode": AutoresetMode.NEXT_STEP, "render_modes": []}
     single_env_class: ClassVar[type[ProgressGymEnv]] = ProgressGymEnv
 
-    def __init__(self, num_envs: int = 1, *, rng_mode: str = "fast", backend: Any = "surrogate", **kwargs: Any) -> None:
+    def __init__(
+        self,
+        num_envs: int = 1,
+        *,
+        rng_mode: str = "fast",
+        autoreset_mode: AutoresetMode | str = AutoresetMode.NEXT_STEP,
+        backend: Any = "surrogate",
+        **kwargs: Any,
+    ) -> None:
         env_id = self.single_env_class.env_id
+        self.autoreset_mode = _autoreset_mode(autoreset_mode, env_id)
+        self.metadata = {**type(self).metadata, "autoreset_mode": self.autoreset_mode}
         if isinstance(num_envs, bool) or not isinstance(num_envs, (int, np.integer)) or num_envs < 1:
             raise ConfigError(f"{env_id} vector env: num_envs must be a positive int, found {num_envs!r}")
         if rng_mode not in RNG_MODES:
@@ -156,6 +166,8 @@ class ProgressGymVectorEnv(VectorEnv):
         self.query_budget = proto.query_budget
         self.timesteps_ahead = proto.timesteps_ahead
         self.obs_history = proto.obs_history
+        self.clip_actions = proto.clip_actions
+        self.record_in_info = proto.record_in_info
         self.simulates_human = proto.simulates_human
         self.target_offset = proto.target_offset
         self.update_capacity = proto.update_capacity
@@ -244,13 +256,19 @@ class ProgressGymVectorEnv(VectorEnv):
         """Step every sub-env (those that terminated on the previous step are reset instead)."""
         if self._needs_reset:
             raise EpisodeOrderError(f"{self.env_id} vector env: call reset() before step()")
-        actions = validate_action(actions, self._action_shape)
+        if self.autoreset_mode == AutoresetMode.DISABLED and self._any_autoreset:
+            ended = np.flatnonzero(self._autoreset).tolist()
+            raise EpisodeOrderError(
+                f"{self.env_id} vector env (autoreset_mode=DISABLED): sub-envs {ended[:10]} have terminated; reset "
+                "them with reset(options={'reset_mask': mask}) before the next step"
+            )
+        actions = validate_action(actions, self._action_shape, self.clip_actions)
         n = self.num_envs
         obs = np.empty(self._last_obs.shape, dtype=np.float32)
         rewards = np.zeros(n)
         terminated = np.zeros(n, dtype=bool)
         infos: dict[str, Any] = {}
-        if self._any_autoreset:
+        if self._any_autoreset and self.autoreset_mode == AutoresetMode.NEXT_STEP:
             stepping, resetting = _Rows.of(~self._autoreset), _Rows.of(self._autoreset)
         else:
             stepping, resetting = self._all, None
@@ -258,10 +276,34 @@ class ProgressGymVectorEnv(VectorEnv):
             self._step_rows(stepping, actions, obs, rewards, terminated, infos)
         if resetting is not None:
             self._reset_rows(resetting, obs, infos)
+        if self.autoreset_mode == AutoresetMode.SAME_STEP and terminated.any():
+            infos = self._reset_in_same_step(terminated, obs, infos)
+            terminated_now = terminated.copy()
+            self._autoreset = np.zeros(n, dtype=bool)
+            self._any_autoreset = False
+            self._last_obs = obs
+            return obs.copy(), rewards, terminated_now, np.zeros(n, dtype=bool), infos
         self._autoreset = terminated.copy()
         self._any_autoreset = bool(terminated.any())
         self._last_obs = obs
         return obs.copy(), rewards, terminated, np.zeros(n, dtype=bool), infos
+
+    def _reset_in_same_step(self, terminated: np.ndarray, obs: np.ndarray, infos: dict[str, Any]) -> dict[str, Any]:
+        """SAME_STEP autoreset, laid out as ``SyncVectorEnv`` does it.
+
+        The terminated sub-envs' observations go to ``infos["final_obs"]`` (an object array) and their step
+        infos to ``infos["final_info"]``; they are reset at once, so the returned observation and the
+        top-level infos of those rows are the reset's.
+        """
+        final_obs = np.full(self.num_envs, None, dtype=object)
+        for i in np.flatnonzero(terminated).tolist():
+            final_obs[i] = obs[i].copy()
+        final_info = _select_rows(infos, terminated)
+        out = _drop_rows(infos, terminated)
+        out["final_obs"], out["_final_obs"] = final_obs, terminated.copy()
+        out["final_info"], out["_final_info"] = final_info, terminated.copy()
+        self._reset_rows(_Rows.of(terminated), obs, out)
+        return out
 
     def render(self) -> Any:
         raise NotImplementedError(
@@ -517,6 +559,14 @@ class ProgressGymVectorEnv(VectorEnv):
         scores = self._judge.final_scores(models, simulated, rewards, rows=sel)
         _put(infos, "final_score", rows, scores)
         _put(infos, "normalized_score", rows, self._judge.normalized_scores(scores, rows=sel))
+        if self.record_in_info:
+            self._put_records(rows, models, rewards, simulated, infos)
+
+    def _put_records(
+        self, rows: _Rows, models: np.ndarray, rewards: np.ndarray, simulated: np.ndarray | None, infos: dict[str, Any]
+    ) -> None:
+        """The terminated rows' episode records, in the batched info layout (``record_in_info=True``)."""
+        sel = rows.sel
         record: dict[str, Any] = infos.setdefault("episode_record", {})
         _put(record, "human", rows, np.array(self._human[sel]))
         _put(record, "model", rows, np.array(models))
@@ -575,6 +625,41 @@ def _put(infos: dict[str, Any], key: str, rows: _Rows, values: np.ndarray) -> No
         infos[f"_{key}"] = np.zeros(rows.num_envs, dtype=bool)
     infos[key][rows.sel] = values
     infos[f"_{key}"][rows.sel] = True
+
+
+def _autoreset_mode(mode: Any, env_id: str) -> AutoresetMode:
+    """An :class:`AutoresetMode` from the enum or its value/name (``"SameStep"``, ``"same_step"``)."""
+    if isinstance(mode, AutoresetMode):
+        return mode
+    if isinstance(mode, str):
+        for member in AutoresetMode:
+            if mode in (member.value, member.name) or mode.lower() == member.name.lower():
+                return member
+    choices = ", ".join(f"AutoresetMode.{m.name}" for m in AutoresetMode)
+    raise ConfigError(f"{env_id} vector env: autoreset_mode must be one of {choices}, found {mode!r}")
+
+
+def _select_rows(infos: Mapping[str, Any], rows: np.ndarray) -> dict[str, Any]:
+    """The infos of the sub-envs in the bool mask ``rows`` only (others zeroed, masks cleared)."""
+    out: dict[str, Any] = {}
+    for key, value in infos.items():
+        if key.startswith("_"):
+            continue
+        if isinstance(value, dict):
+            sub = _select_rows(value, rows)
+            mask = infos[f"_{key}"] & rows
+        else:
+            mask = infos[f"_{key}"] & rows
+            sub = np.zeros_like(value) if value.dtype != object else np.full(value.shape, None, dtype=object)
+            sub[mask] = value[mask]
+        if mask.any():
+            out[key], out[f"_{key}"] = sub, mask
+    return out
+
+
+def _drop_rows(infos: Mapping[str, Any], rows: np.ndarray) -> dict[str, Any]:
+    """The infos without the sub-envs in the bool mask ``rows`` (keys no sub-env keeps are dropped)."""
+    return _select_rows(infos, ~rows)
 
 
 def _copy_arrays(info: Mapping[str, Any]) -> dict[str, Any]:

@@ -1,0 +1,129 @@
+"""The step contract third-party RL libraries rely on: buffer-friendly infos, the three autoreset
+modes of the native vector env, action clipping and bound tolerance, Python's kwarg-error wording."""
+
+from __future__ import annotations
+
+import gymnasium as gym
+import numpy as np
+import pytest
+from gymnasium.utils.env_checker import data_equivalence
+from gymnasium.vector import AutoresetMode, SyncVectorEnv
+from gymnasium.wrappers import ClipAction
+
+import progressgym_env  # noqa: F401  (registers the ids)
+from progressgym_env.errors import ConfigError, EpisodeOrderError, InvalidActionError
+from progressgym_env.records import EpisodeRecord
+from tests.test_vector_env import actions_for
+
+IDS = ("PG-Follow-v0", "PG-Predict-v0", "PG-Coevolve-v0")
+
+
+def _leaves(value: object) -> list[object]:
+    if isinstance(value, dict):
+        return [leaf for v in value.values() for leaf in _leaves(v)]
+    return [value]
+
+
+@pytest.mark.parametrize("env_id", IDS)
+def test_infos_hold_only_numpy_numbers_and_fresh_arrays(env_id: str) -> None:
+    env = gym.make(env_id)
+    _, info = env.reset(seed=0)
+    infos = [info]
+    terminated = False
+    while not terminated:
+        _, _, terminated, _, info = env.step(env.action_space.sample())
+        infos.append(info)
+    assert "episode_record" not in info  # only when asked; the env hands it out instead
+    record = env.unwrapped.episode_record()
+    assert isinstance(record, EpisodeRecord) and record.num_steps == env.unwrapped.episode_length
+    for info in infos:
+        for leaf in _leaves(info):
+            assert isinstance(leaf, (np.ndarray, np.number)), f"{type(leaf).__name__} in info"
+            assert not (isinstance(leaf, np.ndarray) and leaf.dtype == object)
+            if isinstance(leaf, np.ndarray):
+                assert leaf.flags.writeable  # fresh arrays, never read-only views of env state
+    target = infos[1]["target_values"]
+    target[:] = -1.0  # writing into an info must not touch the env's history
+    assert np.all(env.unwrapped.history.values >= 0)
+
+
+def test_episode_record_in_info_only_when_asked() -> None:
+    env = gym.make("PG-Follow-v0", record_in_info=True)
+    env.reset(seed=0)
+    for _ in range(8):
+        *_, info = env.step(np.zeros(5, dtype=np.float32))
+    assert data_equivalence(info["episode_record"], env.unwrapped.episode_record().to_dict(), exact=True)
+    with pytest.raises(ConfigError, match="record_in_info must be True or False"):
+        gym.make("PG-Follow-v0", record_in_info="yes")
+
+
+@pytest.mark.parametrize("env_id", IDS)
+@pytest.mark.parametrize("mode", [AutoresetMode.SAME_STEP, AutoresetMode.DISABLED])
+def test_native_autoreset_modes_equal_sync_vector_env(env_id: str, mode: AutoresetMode) -> None:
+    native = gym.make_vec(env_id, num_envs=3, rng_mode="exact", autoreset_mode=mode)
+    sync = gym.make_vec(env_id, num_envs=3, vectorization_mode="sync", vector_kwargs={"autoreset_mode": mode})
+    assert native.metadata["autoreset_mode"] == mode == sync.metadata["autoreset_mode"]
+    assert data_equivalence(sync.reset(seed=3), native.reset(seed=3), exact=True)
+    steps = native.unwrapped.episode_length
+    for k, action in enumerate(actions_for(native, 2 * steps)):
+        expected, found = sync.step(action), native.step(action)
+        assert data_equivalence(expected, found, exact=True), f"{env_id} {mode} step {k}"
+        if mode == AutoresetMode.DISABLED and found[2].any():
+            with pytest.raises(EpisodeOrderError, match="reset_mask"):
+                native.step(action)
+            mask = found[2]
+            assert data_equivalence(
+                sync.reset(options={"reset_mask": mask}), native.reset(options={"reset_mask": mask}), exact=True
+            )
+    if mode == AutoresetMode.SAME_STEP:
+        assert isinstance(found[4]["final_obs"][0], np.ndarray) and "final_score" in found[4]["final_info"]
+
+
+def test_autoreset_mode_names_and_bad_values() -> None:
+    envs = gym.make_vec("PG-Follow-v0", num_envs=2, autoreset_mode="SameStep")
+    assert envs.unwrapped.autoreset_mode == AutoresetMode.SAME_STEP
+    assert gym.make_vec("PG-Follow-v0", num_envs=2).metadata["autoreset_mode"] == AutoresetMode.NEXT_STEP
+    with pytest.raises(ConfigError, match="autoreset_mode must be one of"):
+        gym.make_vec("PG-Follow-v0", num_envs=2, autoreset_mode="sometimes")
+
+
+def test_bound_tolerance_and_clip_actions() -> None:
+    env = gym.make("PG-Follow-v0", query_budget=None, backend_config={"finetune_noise_sd": 0.0})
+    env.reset(seed=0)
+    env.step(np.full(5, 1.0000001))  # float rounding past the bound: accepted as 1.0
+    with pytest.raises(InvalidActionError, match="clip_actions=True"):
+        env.step(np.full(5, 1.01))
+    clipped = gym.make("PG-Follow-v0", clip_actions=True, query_budget=None, backend_config={"finetune_noise_sd": 0.0})
+    exact = gym.make("PG-Follow-v0", query_budget=None, backend_config={"finetune_noise_sd": 0.0})
+    assert clipped.action_space == gym.spaces.Box(-1, 1, (5,), np.float32)  # the space stays Box(-1, 1)
+    clipped.reset(seed=0)
+    exact.reset(seed=0)
+    action = np.array([3.0, -7.0, 0.5, 1.5, -0.2])
+    a = clipped.step(action)
+    b = exact.step(np.clip(action, -1, 1))
+    assert data_equivalence(a, b, exact=True)
+    with pytest.raises(InvalidActionError, match="NaN"):
+        clipped.step(np.array([np.nan, 0, 0, 0, 0]))
+    # Gymnasium's ClipAction widens the space to (-inf, inf) and clips into the env's bounds.
+    wrapped = ClipAction(gym.make("PG-Follow-v0"))
+    wrapped.reset(seed=0)
+    wrapped.step(np.full(5, 5.0, dtype=np.float32))
+
+
+def test_native_vector_env_clips_when_asked() -> None:
+    envs = gym.make_vec("PG-Follow-v0", num_envs=4, clip_actions=True)
+    envs.reset(seed=0)
+    envs.step(np.full((4, 5), 2.0, dtype=np.float32))
+    plain = gym.make_vec("PG-Follow-v0", num_envs=4)
+    plain.reset(seed=0)
+    plain.step(np.full((4, 5), 1.0 + 5e-7, dtype=np.float32))
+    with pytest.raises(InvalidActionError):
+        plain.step(np.full((4, 5), 2.0, dtype=np.float32))
+
+
+def test_sync_vector_env_of_default_envs_has_no_object_infos() -> None:
+    envs = SyncVectorEnv([lambda: gym.make("PG-Coevolve-v0") for _ in range(2)])
+    envs.reset(seed=0)
+    for _ in range(8):
+        *_, infos = envs.step(envs.action_space.sample())
+    assert all(leaf.dtype != object for leaf in _leaves(infos) if isinstance(leaf, np.ndarray))
