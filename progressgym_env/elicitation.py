@@ -120,12 +120,12 @@ class BinomialTable:
         row_start = cell * self._width
         for _ in range(self.GUIDE_STEPS):
             hits += self._flat_cdf.take(hits + row_start) <= uniforms
-        wide = self._wide.take(bucket)
-        if wide.any():  # far-tail uniforms: binary search, one call per (century, dim) concerned
-            where = np.nonzero(wide)
-            flat_cells = np.broadcast_to(cell, (rows, d))[where]
+        wide = np.flatnonzero(self._wide.take(bucket))
+        if wide.size:  # far-tail uniforms: binary search, one call per (century, dim) concerned
+            cells = np.broadcast_to(cell, (rows, d)).ravel()[wide]
+            keys = uniforms.ravel()[wide]
             cdf = self.cdf.reshape(-1, self.cdf.shape[-1])
-            for c in np.unique(flat_cells).tolist():
-                pick = flat_cells == c
-                hits[where[0][pick], where[1][pick]] = cdf[c].searchsorted(uniforms[where][pick], side="right")
+            for c in np.unique(cells).tolist():
+                pick = cells == c
+                hits.put(wide[pick], cdf[c].searchsorted(keys[pick], side="right"))
         return hits / self.counts
