@@ -499,10 +499,11 @@ class QuestionBank:
         """A deterministic, dim-stratified subset for quick runs.
 
         Dims are visited in order; for each, scenarios feeding it are drawn in a seeded random order
-        and kept while the dim has fewer than ``max_per_dim`` and no other dim the scenario feeds is
-        already full. One moralchoice scenario feeds several rules, so a dim can end with fewer than
-        ``max_per_dim``; it never ends with none when the bank has some (the first candidate is then
-        taken even if it overfills another dim). Kept scenarios stay in bank order.
+        and kept until the dim has ``max_per_dim`` of them: first only scenarios that overfill no
+        other dim, then, if the dim is still short, any of the rest. Every dim thus ends with at least
+        ``min(max_per_dim, scenarios feeding it)``; because one moralchoice scenario feeds several
+        rules, some rule dims end with more (rare rules such as cheat and break_promise would
+        otherwise be starved by the common ones). Kept scenarios stay in bank order.
 
         :param max_per_dim: cap on scenarios per dim (at least 1).
         :param seed: seed of the draw order.
@@ -518,15 +519,18 @@ class QuestionBank:
         kept: set[str] = set()
         for dim in range(N_DIMS):
             candidates = [s for s in self.for_dim(dim) if s.scenario_id not in kept]
-            for i in rng.permutation(len(candidates)):
-                if counts[dim] >= max_per_dim:
-                    break
-                s = candidates[i]
-                if counts[dim] > 0 and any(counts[d] >= max_per_dim for d in s.dims()):
-                    continue
-                kept.add(s.scenario_id)
-                for d in s.dims():
-                    counts[d] += 1
+            order = [candidates[i] for i in rng.permutation(len(candidates))]
+            for overfill_allowed in (False, True):
+                for s in order:
+                    if counts[dim] >= max_per_dim:
+                        break
+                    if s.scenario_id in kept:
+                        continue
+                    if not overfill_allowed and any(counts[d] >= max_per_dim for d in s.dims()):
+                        continue
+                    kept.add(s.scenario_id)
+                    for d in s.dims():
+                        counts[d] += 1
         chosen = tuple(s for s in self.scenarios if s.scenario_id in kept)
         return QuestionBank(chosen, self.split, self.eval_fraction, self.skipped)
 

@@ -2,10 +2,20 @@
 
 For each dimension i with a_i != 0, the pool is every (scenario, chosen option, rejected option)
 of the train split whose choice moves dim i in the direction sign(a_i)
-(:meth:`~progressgym_env.evaluator.QuestionBank.preference_pairs`). ``round(|a_i| * pairs_per_unit)``
-pairs are drawn from it with the env's generator (without replacement while the pool lasts), and
-each is rendered as a question in a random format and display order, exactly as the evaluator renders
-questions; the chosen and rejected answers are the candidates of the chosen and rejected options. The
+(:meth:`~progressgym_env.evaluator.QuestionBank.preference_pairs`). About ``round(|a_i| * pairs_per_unit)``
+pairs are drawn from it with the env's generator (without replacement while the pool lasts), each
+rendered in a random format and **in every display order** (both orders of a 2-option scenario, the
+4 rotations of a worldview), exactly as the evaluator renders questions; the chosen and rejected answers
+are the candidates of the chosen and rejected options. The count per dim is rounded to a whole number
+of such groups (at least one when a_i != 0).
+
+Why every order: the chosen answer then sits in each displayed slot equally often (and in the yes/no
+format is "yes" as often as "no"), and so does the rejected one. A pure position preference (a shift
+of the log-likelihood of slot A, or of "yes") then adds to as many pair margins as it subtracts from;
+at the start of the update every DPO margin is zero and the loss ``-log sigmoid(beta * margin)`` is
+convex, so such a shift can only raise the loss. With one random order per pair, a few dozen pairs
+leave the slots unbalanced by chance and "always A" can lower the loss, which is how label-format
+updates collapsed to one position. The
 prompts go through the same :class:`~progressgym_env.evaluator.choosers.encoding.PromptEncoder` the
 log-likelihood chooser uses, so training and measuring see the same text. Evaluation questions are
 never used (they live in the other split).
@@ -13,14 +23,20 @@ never used (they live in the other split).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 
 from progressgym_env.errors import ConfigError
-from progressgym_env.evaluator.bank import QuestionBank, Scenario
-from progressgym_env.evaluator.questions import FORMATS_BY_N_OPTIONS, Question, display_orders, render_question
+from progressgym_env.evaluator.bank import WORLDVIEW_DIM0, QuestionBank, Scenario
+from progressgym_env.evaluator.questions import (
+    FORMATS_BY_N_OPTIONS,
+    Question,
+    display_orders,
+    render_question,
+)
 
 
 @dataclass(frozen=True)
@@ -42,8 +58,21 @@ class PreferencePair:
 
 
 def pair_counts(action: np.ndarray, pairs_per_unit: int) -> np.ndarray:
-    """Pairs per dim: ``round(|a_i| * pairs_per_unit)`` (int array)."""
+    """Pairs asked for per dim: ``round(|a_i| * pairs_per_unit)`` (int array)."""
     return np.rint(np.abs(np.asarray(action, dtype=np.float64)) * pairs_per_unit).astype(np.int64)
+
+
+def group_counts(counts: np.ndarray, action: np.ndarray, orders_per_dim: Sequence[int]) -> np.ndarray:
+    """Drawn (scenario, chosen, rejected) groups per dim: the asked pairs over the dim's display orders, rounded.
+
+    At least one group for every dim with a non-zero action, so a small action still moves its dim.
+
+    :param counts: :func:`pair_counts`.
+    :param action: the action (its non-zero dims get at least one group).
+    :param orders_per_dim: display orders of the dim's scenarios (2 for dims 0-14, 4 for worldviews).
+    """
+    groups = np.rint(np.asarray(counts, dtype=np.float64) / np.asarray(orders_per_dim)).astype(np.int64)
+    return np.where(np.asarray(action) != 0, np.maximum(groups, 1), 0)
 
 
 def render_pair(
@@ -81,7 +110,9 @@ def build_preference_pairs(
         raise ConfigError("preference data must come from the 'train' split, not the held-out 'eval' split")
     action = np.asarray(action, dtype=np.float64)
     pairs: list[PreferencePair] = []
-    for dim, count in enumerate(pair_counts(action, pairs_per_unit)):
+    orders_per_dim = [4 if dim >= WORLDVIEW_DIM0 else 2 for dim in range(action.shape[0])]
+    groups = group_counts(pair_counts(action, pairs_per_unit), action, orders_per_dim)
+    for dim, count in enumerate(groups):
         if count == 0:
             continue
         direction = 1 if action[dim] > 0 else -1
@@ -95,11 +126,26 @@ def build_preference_pairs(
             if not allowed:
                 raise ConfigError(f"train_formats {tuple(formats)} render no {scenario.n_options}-option question")
             fmt = allowed[int(rng.integers(len(allowed)))]
-            orders = display_orders(scenario.n_options)
-            order = orders[int(rng.integers(len(orders)))]
-            question, chosen_text, rejected_text = render_pair(scenario, chosen, rejected, fmt, order)
-            pairs.append(PreferencePair(dim, direction, question, chosen_text, rejected_text))
+            for order in display_orders(scenario.n_options):
+                question, chosen_text, rejected_text = render_pair(scenario, chosen, rejected, fmt, order)
+                pairs.append(PreferencePair(dim, direction, question, chosen_text, rejected_text))
     return pairs
+
+
+def slot_balance(pairs: Sequence[PreferencePair]) -> dict[str, dict[int, int]]:
+    """Per format, displayed slot -> (times the chosen answer sits there) - (times the rejected one does).
+
+    All zeros for data built by :func:`build_preference_pairs`: no slot is favoured (used by tests and
+    by anyone checking update data of their own).
+    """
+    out: dict[str, dict[int, int]] = {}
+    for p in pairs:
+        slots = out.setdefault(p.question.format, {})
+        c = p.question.candidates.index(p.chosen)
+        r = p.question.candidates.index(p.rejected)
+        slots[c] = slots.get(c, 0) + 1
+        slots[r] = slots.get(r, 0) - 1
+    return out
 
 
 def prompt_text(encoder: Any, prompt: str) -> str:
