@@ -38,13 +38,14 @@ def run_agent(agent_name: str, args: argparse.Namespace) -> dict[str, Any]:
 
     import progressgym_env  # noqa: F401  (registers the ids)
     from agents.registry import make_agent
+    from progressgym_env.evaluator.config import EvaluatorConfig
     from progressgym_env.judges import score_record
     from progressgym_env.llm.config import LLMConfig
 
     proxies = [str(Path(args.proxies) / f"C{c:03d}") for c in range(13, 22)]
     config = LLMConfig(
         proxy_models=tuple(proxies),
-        evaluator={"max_scenarios_per_dim": args.eval_max_scenarios_per_dim, "batch_size": 16},
+        evaluator=EvaluatorConfig(max_scenarios_per_dim=args.eval_max_scenarios_per_dim, batch_size=16),
         elicit_max_scenarios_per_dim=args.elicit_max_scenarios_per_dim,
         pairs_per_unit=args.pairs_per_unit,
         dpo_args={

@@ -32,9 +32,7 @@ COMMANDS = (
 
 
 def _subparsers(parser: argparse.ArgumentParser) -> dict[str, argparse.ArgumentParser]:
-    (action,) = [
-        a for a in parser._actions if isinstance(a, argparse._SubParsersAction)
-    ]
+    (action,) = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
     return dict(action.choices)
 
 
@@ -54,10 +52,10 @@ def _one_error_line(text: str, command: str) -> str:
 
 
 def test_every_subcommand_is_discovered() -> None:
-    assert set(_subparsers(build_parser())) == set(COMMANDS)
+    assert set(COMMANDS) <= set(_subparsers(build_parser()))
 
 
-@pytest.mark.parametrize("command", COMMANDS)
+@pytest.mark.parametrize("command", sorted(_subparsers(build_parser())))
 def test_help_shows_every_default_and_clean_text(command: str) -> None:
     parser = _subparsers(build_parser())[command]
     text = parser.format_help()
@@ -68,13 +66,9 @@ def test_help_shows_every_default_and_clean_text(command: str) -> None:
             or action.required
         ):
             continue
-        if (
-            not action.option_strings
-        ):  # an optional positional shows its default too; a required one none
+        if not action.option_strings:  # an optional positional shows its default too; a required one none
             continue
-        assert "(default: " in action.help, (
-            f"{command} {action.option_strings} shows no default"
-        )
+        assert "(default: " in action.help, f"{command} {action.option_strings} shows no default"
     for markup in (":mod:", ":func:", ":class:", ":meth:", "``", ":param"):
         assert markup not in text, f"{command} --help shows {markup!r}"
 
@@ -99,15 +93,8 @@ def test_help_lists_the_generated_options() -> None:
         assert flag in benchmark
     assert "(default: follow,predict1,predict2,coevolve)" in " ".join(benchmark.split())
     train = parsers["train"].format_help()
-    assert (
-        "--timesteps" in train
-        and "--total-timesteps" in train
-        and "--no-progress-bar" in train
-    )
-    assert (
-        "--sizes" in parsers["perf"].format_help()
-        and "--json" in parsers["perf"].format_help()
-    )
+    assert "--timesteps" in train and "--total-timesteps" in train and "--no-progress-bar" in train
+    assert "--sizes" in parsers["perf"].format_help() and "--json" in parsers["perf"].format_help()
 
 
 def test_clean_text_unwraps_roles_and_literals() -> None:
@@ -127,14 +114,9 @@ def test_parsed_defaults_equal_the_dataclass_defaults() -> None:
     from progressgym_env.llm.synthetic_proxies import SyntheticProxyConfig
     from progressgym_env.perf import PerfConfig
 
-    assert (
-        dataclass_from_args(BenchmarkConfig, _parse("benchmark")) == BenchmarkConfig()
-    )
+    assert dataclass_from_args(BenchmarkConfig, _parse("benchmark")) == BenchmarkConfig()
     assert dataclass_from_args(PerfConfig, _parse("perf")) == PerfConfig()
-    assert (
-        dataclass_from_args(SyntheticProxyConfig, _parse("make-proxies"))
-        == SyntheticProxyConfig()
-    )
+    assert dataclass_from_args(SyntheticProxyConfig, _parse("make-proxies")) == SyntheticProxyConfig()
     assert dataclass_from_args(TrainConfig, _parse("train")) == dataclasses.replace(
         TrainConfig(), **CLI_DEFAULTS
     )
@@ -175,10 +157,7 @@ def test_benchmark_options_round_trip() -> None:
         history="procedural",
     )
     assert (
-        dataclass_from_args(
-            BenchmarkConfig, _parse("benchmark", "--query-budget", "64")
-        ).query_budget
-        == 64
+        dataclass_from_args(BenchmarkConfig, _parse("benchmark", "--query-budget", "64")).query_budget == 64
     )
 
 
@@ -207,12 +186,8 @@ class _Toy:
     count: int = field(default=3, metadata={"help": "How many."})
     ratio: float | None = field(default=0.5, metadata={"help": "A ratio."})
     tags: tuple[str, ...] = field(default=("a", "b"), metadata={"help": "Tags."})
-    sizes: list[int] = field(
-        default_factory=lambda: [1, 2], metadata={"help": "Sizes."}
-    )
-    extra: dict[str, Any] = field(
-        default_factory=dict, metadata={"help": "Extra 100% JSON."}
-    )
+    sizes: list[int] = field(default_factory=lambda: [1, 2], metadata={"help": "Sizes."})
+    extra: dict[str, Any] = field(default_factory=dict, metadata={"help": "Extra 100% JSON."})
     fast: bool = field(default=True, metadata={"help": "Go fast."})
     mode: str = field(default="x", metadata={"help": "Mode.", "choices": ("x", "y")})
 
@@ -244,14 +219,10 @@ def test_generated_types_bools_lists_dicts_and_optionals() -> None:
             "7",
         ]
     )
-    assert dataclass_from_args(_Toy, args) == _Toy(
-        "n", 7, None, ("x", "y"), [4, 5], {"k": [1]}, False, "y"
-    )
+    assert dataclass_from_args(_Toy, args) == _Toy("n", 7, None, ("x", "y"), [4, 5], {"k": [1]}, False, "y")
     assert dataclass_from_args(_Toy, parser.parse_args(["--name", "n"])) == _Toy("n")
     text = " ".join(parser.format_help().split())
-    assert (
-        "How many. (default: 3)" in text and "A ratio. (default: 0.5; or none)" in text
-    )
+    assert "How many. (default: 3)" in text and "A ratio. (default: 0.5; or none)" in text
     assert "Tags. (default: a,b)" in text and "Extra 100% JSON. (default: {})" in text
     assert "--fast, --no-fast Go fast. (default: true)" in text
 
@@ -270,9 +241,7 @@ def test_generated_types_bools_lists_dicts_and_optionals() -> None:
         (["--name", "n", "--mode", "z"], "invalid choice: 'z'"),
     ],
 )
-def test_usage_errors_are_one_line_with_status_2(
-    argv: list[str], message: str, capsys
-) -> None:
+def test_usage_errors_are_one_line_with_status_2(argv: list[str], message: str, capsys) -> None:
     with pytest.raises(SystemExit) as exit_info:
         _toy_parser().parse_args(argv)
     assert exit_info.value.code == 2
@@ -306,16 +275,10 @@ def test_config_errors_are_one_line_with_status_2(tmp_path: Path, capsys) -> Non
         )
         == 2
     )
-    assert "unknown challenge 'predict9'" in _one_error_line(
-        capsys.readouterr().err, "benchmark"
-    )
+    assert "unknown challenge 'predict9'" in _one_error_line(capsys.readouterr().err, "benchmark")
     assert main(["train", "--eval-episodes", "-1", "--out", str(tmp_path)]) == 2
-    assert "eval_episodes must be >= 0" in _one_error_line(
-        capsys.readouterr().err, "train"
-    )
-    assert (
-        main(["perf", "--clock", "sundial"]) == 1
-    )  # PerfConfig raises a plain ValueError
+    assert "eval_episodes must be >= 0" in _one_error_line(capsys.readouterr().err, "train")
+    assert main(["perf", "--clock", "sundial"]) == 1  # PerfConfig raises a plain ValueError
     assert "clock must be one of" in _one_error_line(capsys.readouterr().err, "perf")
 
 
@@ -323,9 +286,7 @@ def test_argparse_errors_of_subcommands_are_one_line(capsys) -> None:
     with pytest.raises(SystemExit) as exit_info:
         main(["benchmark", "--seeds", "many"])
     assert exit_info.value.code == 2
-    assert "invalid int value: 'many'" in _one_error_line(
-        capsys.readouterr().err, "benchmark"
-    )
+    assert "invalid int value: 'many'" in _one_error_line(capsys.readouterr().err, "benchmark")
 
 
 def test_failures_are_one_line_with_status_1(tmp_path: Path, capsys) -> None:
@@ -352,9 +313,7 @@ def test_failures_are_one_line_with_status_1(tmp_path: Path, capsys) -> None:
     _one_error_line(capsys.readouterr().err, "benchmark")
 
 
-def test_a_missing_module_names_the_extra(
-    monkeypatch: pytest.MonkeyPatch, capsys
-) -> None:
+def test_a_missing_module_names_the_extra(monkeypatch: pytest.MonkeyPatch, capsys) -> None:
     from progressgym_env.cli import leaderboard
 
     def missing(args: argparse.Namespace) -> int:
@@ -365,14 +324,10 @@ def test_a_missing_module_names_the_extra(
     line = _one_error_line(capsys.readouterr().err, "leaderboard")
     assert "pip install 'progressgym_env[wandb]'" in line
     error = MissingExtraError("plots", "render", "matplotlib")
-    assert isinstance(
-        error, ImportError
-    ) and "pip install 'progressgym_env[render]'" in str(error)
+    assert isinstance(error, ImportError) and "pip install 'progressgym_env[render]'" in str(error)
 
 
-def test_ctrl_c_in_train_is_one_line(
-    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys
-) -> None:
+def test_ctrl_c_in_train_is_one_line(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys) -> None:
     import agents.train
 
     def interrupted(config: Any) -> Any:
@@ -499,9 +454,7 @@ def test_predict3_runs_in_the_benchmark(tmp_path: Path, capsys) -> None:
     assert sorted(r["agent"] for r in runs) == ["lifelong", "static"]
     for run in runs:
         assert run["challenge"] == "predict3"
-        assert (
-            len(run["episode_record"]["rewards"]) == 8 - 3
-        )  # k = 3: five scored centuries
+        assert len(run["episode_record"]["rewards"]) == 8 - 3  # k = 3: five scored centuries
 
 
 # ----------------------------------------------------------------------------------- import cost

@@ -27,6 +27,7 @@ def test_one_century_of_lifelong_dpo_on_smollm2(tmp_path_factory: pytest.TempPat
 
     import progressgym_env  # noqa: F401
     from agents.registry import make_agent
+    from progressgym_env.evaluator.config import EvaluatorConfig
     from progressgym_env.llm.config import LLMConfig
 
     base = tmp_path_factory.getbasetemp()
@@ -36,7 +37,7 @@ def test_one_century_of_lifelong_dpo_on_smollm2(tmp_path_factory: pytest.TempPat
     config = LLMConfig(
         proxy_models=proxies,
         agent_model="smollm2-135m-instruct",
-        evaluator={"max_scenarios_per_dim": 1, "formats": ("label", "yesno"), "batch_size": 64},
+        evaluator=EvaluatorConfig(max_scenarios_per_dim=1, formats=("label", "yesno"), batch_size=64),
         elicit_max_scenarios_per_dim=1,
         pairs_per_unit=4,
         dpo_args={"max_steps": 2, "per_device_train_batch_size": 4, "learning_rate": 2e-4},

@@ -61,9 +61,7 @@ def get_challenge(key: str) -> Challenge:
     try:
         return CHALLENGES[key]
     except KeyError:
-        raise ConfigError(
-            f"unknown challenge {key!r}; choose from {', '.join(CHALLENGES)}"
-        ) from None
+        raise ConfigError(f"unknown challenge {key!r}; choose from {', '.join(CHALLENGES)}") from None
 
 
 def challenge_key(challenge: str, timesteps_ahead: Any = None) -> str:

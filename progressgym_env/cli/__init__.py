@@ -51,9 +51,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="ProgressGym environments: run agents, benchmarks and value evaluations.",
         formatter_class=HelpFormatter,
     )
-    subparsers = parser.add_subparsers(
-        dest="command", metavar="COMMAND", parser_class=ArgumentParser
-    )
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=ArgumentParser)
     package = sys.modules[__name__]
     for info in sorted(pkgutil.iter_modules(package.__path__), key=lambda m: m.name):
         if info.name.startswith("_") or info.name in _NOT_SUBCOMMANDS:

@@ -160,13 +160,9 @@ def _json_dict(text: str) -> dict[str, Any]:
     try:
         value = json.loads(text)
     except json.JSONDecodeError as exc:
-        raise argparse.ArgumentTypeError(
-            f"expected a JSON object, found {text!r} ({exc.msg})"
-        ) from None
+        raise argparse.ArgumentTypeError(f"expected a JSON object, found {text!r} ({exc.msg})") from None
     if not isinstance(value, dict):
-        raise argparse.ArgumentTypeError(
-            f"expected a JSON object ({{...}}), found {text!r}"
-        )
+        raise argparse.ArgumentTypeError(f"expected a JSON object ({{...}}), found {text!r}")
     return value
 
 
@@ -190,13 +186,9 @@ def _kind(annotation: Any, where: str) -> _Kind:
         if len(rest) == 1 and len(rest) < len(args):
             inner = _kind(rest[0], where)
             if inner.is_bool:
-                raise TypeError(
-                    f"{where}: Optional[bool] has no command-line form; use bool"
-                )
+                raise TypeError(f"{where}: Optional[bool] has no command-line form; use bool")
             convert = inner.convert if inner.sequence else _optional(inner.convert)
-            return dataclasses.replace(
-                inner, convert=convert, optional=inner.sequence is None
-            )
+            return dataclasses.replace(inner, convert=convert, optional=inner.sequence is None)
         raise TypeError(f"{where}: the union {annotation} has no command-line form")
     if annotation is bool:
         return _Kind(_scalar_converter(bool), is_bool=True)
@@ -205,9 +197,7 @@ def _kind(annotation: Any, where: str) -> _Kind:
     if origin in (list, tuple, Sequence) or annotation in (list, tuple):
         item = args[0] if args else str
         if origin is tuple and args and not (len(args) == 2 and args[1] is Ellipsis):
-            raise TypeError(
-                f"{where}: fixed-length tuples have no command-line form; use tuple[X, ...]"
-            )
+            raise TypeError(f"{where}: fixed-length tuples have no command-line form; use tuple[X, ...]")
         if item not in (int, float, str):
             raise TypeError(f"{where}: lists of {item} have no command-line form")
         kind = tuple if origin is tuple or annotation is tuple else list
@@ -225,9 +215,7 @@ def _field_default(f: dataclasses.Field[Any]) -> Any:
     return dataclasses.MISSING
 
 
-def option_fields(
-    cls: type, exclude: Iterable[str] = ()
-) -> list[dataclasses.Field[Any]]:
+def option_fields(cls: type, exclude: Iterable[str] = ()) -> list[dataclasses.Field[Any]]:
     """The init fields of ``cls`` that become options (``exclude`` left out)."""
     skipped = set(exclude)
     return [f for f in dataclasses.fields(cls) if f.init and f.name not in skipped]
@@ -255,13 +243,9 @@ def add_dataclass_arguments(
     hints = typing.get_type_hints(cls)
     overrides = dict(defaults or {})
     extra_flags = dict(aliases or {})
-    unknown = sorted(
-        (set(overrides) | set(extra_flags)) - {f.name for f in dataclasses.fields(cls)}
-    )
+    unknown = sorted((set(overrides) | set(extra_flags)) - {f.name for f in dataclasses.fields(cls)})
     if unknown:
-        raise TypeError(
-            f"{cls.__name__} has no field(s) {unknown} (given as defaults or aliases)"
-        )
+        raise TypeError(f"{cls.__name__} has no field(s) {unknown} (given as defaults or aliases)")
     target: Any = parser.add_argument_group(title) if title else parser
     for f in option_fields(cls, exclude):
         where = f"{cls.__name__}.{f.name}"
@@ -271,9 +255,7 @@ def add_dataclass_arguments(
         required = default is dataclasses.MISSING
         if not required:
             also = "; or none" if kind.optional and default is not None else ""
-            help_text = (
-                f"{help_text} (default: {_format_default(default)}{also})".strip()
-            )
+            help_text = f"{help_text} (default: {_format_default(default)}{also})".strip()
         options: dict[str, Any] = {"help": help_text.replace("%", "%%"), "dest": f.name}
         if "choices" in f.metadata:
             options["choices"] = tuple(f.metadata["choices"])

@@ -26,9 +26,7 @@ class MeasureHistoryArgs:
             "nargs": "+",
         }
     )
-    out: str = field(
-        metadata={"help": "Output trajectory file (.json keeps provenance, or .csv)."}
-    )
+    out: str = field(metadata={"help": "Output trajectory file (.json keeps provenance, or .csv)."})
     device: str = field(default="auto", metadata={"help": "auto, cpu, cuda or cuda:N."})
     dtype: str = field(
         default="auto",
@@ -37,9 +35,7 @@ class MeasureHistoryArgs:
             "choices": ("auto", "float32", "bfloat16", "float16"),
         },
     )
-    progress: bool = field(
-        default=True, metadata={"help": "Show a progress bar over the models."}
-    )
+    progress: bool = field(default=True, metadata={"help": "Show a progress bar over the models."})
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -57,9 +53,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         formatter_class=HelpFormatter,
     )
     add_dataclass_arguments(parser, MeasureHistoryArgs)
-    add_dataclass_arguments(
-        parser, EvaluatorConfig, defaults=EVALUATOR_DEFAULTS, title="evaluator"
-    )
+    add_dataclass_arguments(parser, EvaluatorConfig, defaults=EVALUATOR_DEFAULTS, title="evaluator")
     parser.set_defaults(func=run)
 
 

@@ -20,13 +20,9 @@ class PerfOutputArgs:
 
     history: str | None = field(
         default=None,
-        metadata={
-            "help": "history kwarg for every env (None = the envs' default); joins env_kwargs."
-        },
+        metadata={"help": "history kwarg for every env (None = the envs' default); joins env_kwargs."},
     )
-    json: str | None = field(
-        default=None, metadata={"help": "Also write the results as JSON to this path."}
-    )
+    json: str | None = field(default=None, metadata={"help": "Also write the results as JSON to this path."})
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -68,9 +64,7 @@ def run(args: argparse.Namespace) -> int:
                 "env_kwargs": {**config.env_kwargs, "history": output.history},
             }
         )
-    result = run_perf(
-        config, progress=lambda line: print(line, file=sys.stderr, flush=True)
-    )
+    result = run_perf(config, progress=lambda line: print(line, file=sys.stderr, flush=True))
     machine = result["machine"]
     print(
         f"{machine['cpu_model']}, {machine['cpu_cores']} cores, numpy {machine['numpy']}, gymnasium "

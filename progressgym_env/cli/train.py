@@ -13,7 +13,7 @@ import importlib.util
 from pathlib import Path
 from typing import Any
 
-CLI_DEFAULTS = {"progress_bar": True}
+CLI_DEFAULTS: dict[str, Any] = {"progress_bar": True}
 """Command-line defaults that differ from ``TrainConfig``'s (an interactive run shows its progress)."""
 
 ALIASES = {"total_timesteps": ["--timesteps"]}
@@ -45,9 +45,7 @@ def _check_progress_bar() -> None:
 
     for module in ("tqdm", "rich"):
         if importlib.util.find_spec(module) is None:
-            raise MissingExtraError(
-                "the training progress bar (--no-progress-bar to skip)", "cli", module
-            )
+            raise MissingExtraError("the training progress bar (--no-progress-bar to skip)", "cli", module)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -71,15 +69,11 @@ def run(args: argparse.Namespace) -> int:
 
 def kept_models(out: Path) -> str:
     """What an interrupted run left in ``out``: the model at the interruption and the best checkpoint."""
-    kept = [
-        out / name for name in ("last_model.zip", "model.zip") if (out / name).is_file()
-    ]
+    kept = [out / name for name in ("last_model.zip", "model.zip") if (out / name).is_file()]
     if not kept:
         return "no model was saved yet"
     return (
-        "kept "
-        + " and ".join(str(p) for p in kept)
-        + " (the model at the interruption, the best validated)"
+        "kept " + " and ".join(str(p) for p in kept) + " (the model at the interruption, the best validated)"
     )
 
 

@@ -33,9 +33,7 @@ from progressgym_env.evaluator.config import EvaluatorConfig
 PROXY_CENTURIES: tuple[int, ...] = tuple(range(13, 22))
 """Centuries of the nine ProgressGym human proxies (C013 ... C021)."""
 
-DEFAULT_PROXY_TEMPLATE = (
-    "PKU-Alignment/ProgressGym-HistLlama3-{size}-C0{century}-instruct"
-)
+DEFAULT_PROXY_TEMPLATE = "PKU-Alignment/ProgressGym-HistLlama3-{size}-C0{century}-instruct"
 """Hub id of the century proxies; ``{size}`` is ``proxy_size``, ``{century}`` 13..21."""
 
 OPERATIONAL_FIELDS: tuple[str, ...] = (
@@ -120,11 +118,7 @@ def renamed_key_error(key: str, value: Any, label: str) -> ConfigError:
     :param label: how the error names the config.
     """
     group, new = RENAMED_KEYS[key]
-    extra = (
-        " (and sft_args={'max_length': ...} for the SFT pulls)"
-        if key == "max_length"
-        else ""
-    )
+    extra = " (and sft_args={'max_length': ...} for the SFT pulls)" if key == "max_length" else ""
     return ConfigError(
         f"{label} key {key!r} was renamed: write {group}={{{new!r}: {value!r}}} instead{extra}"
     )
@@ -137,16 +131,12 @@ def _trainer_args(
     if value is None:
         value = {}
     if not isinstance(value, dict):
-        raise ConfigError(
-            f"{name} must be a dict of TRL config fields, found {type(value).__name__}"
-        )
+        raise ConfigError(f"{name} must be a dict of TRL config fields, found {type(value).__name__}")
     for key in value:
         if not isinstance(key, str):
             raise ConfigError(f"{name} keys must be strings, found {key!r}")
         if key in reserved:
-            raise ConfigError(
-                f"{name}[{key!r}] is set by the backend ({reserved[key]}); leave it out"
-            )
+            raise ConfigError(f"{name}[{key!r}] is set by the backend ({reserved[key]}); leave it out")
     merged = {**defaults, **value}
     try:
         json.dumps(merged)
@@ -169,9 +159,7 @@ class LLMConfig:
             "proxy_template filled with proxy_size and the centuries 13..21."
         },
     )
-    proxy_size: str = field(
-        default="8B", metadata={"help": "Size in the default proxy names: 8B or 70B."}
-    )
+    proxy_size: str = field(default="8B", metadata={"help": "Size in the default proxy names: 8B or 70B."})
     proxy_template: str = field(
         default=DEFAULT_PROXY_TEMPLATE,
         metadata={"help": "Name pattern of the default proxies ({size}, {century})."},
@@ -185,9 +173,7 @@ class LLMConfig:
     )
     dtype: str = field(
         default="auto",
-        metadata={
-            "help": "Weights dtype: auto (bfloat16 on CUDA, float32 on CPU), float32, bfloat16."
-        },
+        metadata={"help": "Weights dtype: auto (bfloat16 on CUDA, float32 on CPU), float32, bfloat16."},
     )
     # -- DPO policy update ----------------------------------------------------------------------
     pairs_per_unit: int = field(
@@ -208,21 +194,15 @@ class LLMConfig:
         },
     )
     lora_r: int = field(default=16, metadata={"help": "LoRA rank."})
-    lora_alpha: int = field(
-        default=32, metadata={"help": "LoRA alpha (scale = alpha / r)."}
-    )
+    lora_alpha: int = field(default=32, metadata={"help": "LoRA alpha (scale = alpha / r)."})
     lora_dropout: float = field(default=0.0, metadata={"help": "LoRA dropout."})
     lora_target_modules: str | tuple[str, ...] = field(
         default="all-linear",
-        metadata={
-            "help": "Modules LoRA adapts ('all-linear' or a list of module names)."
-        },
+        metadata={"help": "Modules LoRA adapts ('all-linear' or a list of module names)."},
     )
     gradient_checkpointing: bool = field(
         default=False,
-        metadata={
-            "help": "Trade compute for memory in DPO/SFT (useful for 8B+ models on GPU)."
-        },
+        metadata={"help": "Trade compute for memory in DPO/SFT (useful for 8B+ models on GPU)."},
     )
     # -- evaluator --------------------------------------------------------------------------------
     evaluator: EvaluatorConfig = field(
@@ -247,9 +227,7 @@ class LLMConfig:
     sft_history_epochs: float = field(
         default=1.0, metadata={"help": "SFT epochs on the century proxy's answers."}
     )
-    sft_ai_epochs: float = field(
-        default=2.0, metadata={"help": "SFT epochs on the agent model's answers."}
-    )
+    sft_ai_epochs: float = field(default=2.0, metadata={"help": "SFT epochs on the agent model's answers."})
     sft_args: dict[str, Any] = field(
         default_factory=lambda: dict(SFT_DEFAULTS),
         metadata={
@@ -282,11 +260,7 @@ class LLMConfig:
 
     def __post_init__(self) -> None:
         if self.proxy_models is not None:
-            models = (
-                (self.proxy_models,)
-                if isinstance(self.proxy_models, str)
-                else tuple(self.proxy_models)
-            )
+            models = (self.proxy_models,) if isinstance(self.proxy_models, str) else tuple(self.proxy_models)
             models = tuple(str(m) for m in models)
             if len(models) != len(PROXY_CENTURIES):
                 raise ConfigError(
@@ -295,13 +269,11 @@ class LLMConfig:
             object.__setattr__(self, "proxy_models", models)
         object.__setattr__(self, "train_formats", _as_tuple(self.train_formats))
         if not isinstance(self.lora_target_modules, str):
-            object.__setattr__(
-                self, "lora_target_modules", tuple(self.lora_target_modules)
-            )
+            object.__setattr__(self, "lora_target_modules", tuple(self.lora_target_modules))
         object.__setattr__(
             self,
             "evaluator",
-            EvaluatorConfig.from_any(self.evaluator, "llm backend_config evaluator"),
+            _evaluator(self.evaluator),
         )
         sft_reserved = {
             **BACKEND_TRAINER_ARGS,
@@ -310,9 +282,7 @@ class LLMConfig:
         object.__setattr__(
             self,
             "dpo_args",
-            _trainer_args(
-                self.dpo_args, "dpo_args", DPO_DEFAULTS, BACKEND_TRAINER_ARGS
-            ),
+            _trainer_args(self.dpo_args, "dpo_args", DPO_DEFAULTS, BACKEND_TRAINER_ARGS),
         )
         object.__setattr__(
             self,
@@ -326,34 +296,20 @@ class LLMConfig:
             for key in ("per_device_train_batch_size", "max_length"):
                 _check_positive_int(args.get(key, 1), f"{group}[{key!r}]")
             for key in ("learning_rate", "num_train_epochs", "beta"):
-                if key in args and not (
-                    isinstance(args[key], (int, float)) and args[key] > 0
-                ):
-                    raise ConfigError(
-                        f"{group}[{key!r}] must be > 0, got {args[key]!r}"
-                    )
+                if key in args and not (isinstance(args[key], (int, float)) and args[key] > 0):
+                    raise ConfigError(f"{group}[{key!r}] must be > 0, got {args[key]!r}")
         for name in ("sft_history_epochs", "sft_ai_epochs"):
             if float(getattr(self, name)) < 0:
-                raise ConfigError(
-                    f"{name} must be >= 0 (0 = no pull), got {getattr(self, name)!r}"
-                )
+                raise ConfigError(f"{name} must be >= 0 (0 = no pull), got {getattr(self, name)!r}")
         if not 0.0 <= self.lora_dropout < 1.0:
-            raise ConfigError(
-                f"lora_dropout must be in [0, 1), got {self.lora_dropout!r}"
-            )
+            raise ConfigError(f"lora_dropout must be in [0, 1), got {self.lora_dropout!r}")
         value = self.elicit_max_scenarios_per_dim
         if value is not None:
             _check_positive_int(value, "elicit_max_scenarios_per_dim", " or None")
         if self.dtype not in ("auto", "float32", "bfloat16", "float16"):
-            raise ConfigError(
-                f"dtype must be auto, float32, bfloat16 or float16, got {self.dtype!r}"
-            )
-        if not (
-            self.device in ("auto", "cpu", "cuda") or self.device.startswith("cuda:")
-        ):
-            raise ConfigError(
-                f"device must be auto, cpu, cuda or cuda:N, got {self.device!r}"
-            )
+            raise ConfigError(f"dtype must be auto, float32, bfloat16 or float16, got {self.dtype!r}")
+        if not (self.device in ("auto", "cpu", "cuda") or self.device.startswith("cuda:")):
+            raise ConfigError(f"device must be auto, cpu, cuda or cuda:N, got {self.device!r}")
 
     # -- construction -----------------------------------------------------------------------------
 
@@ -387,10 +343,7 @@ class LLMConfig:
         """The 9 proxy checkpoints, century 13 first."""
         if self.proxy_models is not None:
             return self.proxy_models
-        return tuple(
-            self.proxy_template.format(size=self.proxy_size, century=c)
-            for c in PROXY_CENTURIES
-        )
+        return tuple(self.proxy_template.format(size=self.proxy_size, century=c) for c in PROXY_CENTURIES)
 
     def agent_id(self) -> str:
         """The agent's starting checkpoint (the century-13 proxy unless set)."""
@@ -417,11 +370,7 @@ class LLMConfig:
         """
         data = {k: v for k, v in self.to_dict().items() if k not in OPERATIONAL_FIELDS}
         for group in ("dpo_args", "sft_args"):
-            data[group] = {
-                k: v
-                for k, v in data[group].items()
-                if k not in OPERATIONAL_TRAINER_ARGS
-            }
+            data[group] = {k: v for k, v in data[group].items() if k not in OPERATIONAL_TRAINER_ARGS}
         return json_fingerprint(data)
 
     def save_json(self, path: str | Path) -> Path:
@@ -432,6 +381,14 @@ class LLMConfig:
         return Path(path)
 
 
+def _evaluator(value: Any) -> EvaluatorConfig:
+    """``LLMConfig.evaluator`` as a config; a dict's missing keys keep the backend's defaults (batch 64)."""
+    if isinstance(value, dict):
+        known = {f for f in EvaluatorConfig.__dataclass_fields__}
+        value = {**{k: v for k, v in default_evaluator().to_dict().items() if k in known}, **value}
+    return EvaluatorConfig.from_any(value, "llm backend_config evaluator")
+
+
 def _as_tuple(value: Any) -> tuple[str, ...]:
     """A format list as a tuple (a bare string is one format)."""
     return (value,) if isinstance(value, str) else tuple(value)
@@ -440,6 +397,4 @@ def _as_tuple(value: Any) -> tuple[str, ...]:
 def _check_positive_int(value: Any, name: str, alternative: str = "") -> None:
     """Raise a :class:`ConfigError` unless ``value`` is an int >= 1 (bools refused)."""
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ConfigError(
-            f"{name} must be a positive integer{alternative}, got {value!r}"
-        )
+        raise ConfigError(f"{name} must be a positive integer{alternative}, got {value!r}")

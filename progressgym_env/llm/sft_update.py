@@ -25,9 +25,7 @@ from progressgym_env.llm.training import (
 )
 
 
-def sft_config(
-    config: LLMConfig, *, epochs: float, device: str, seed: int, output_dir: str
-) -> Any:
+def sft_config(config: LLMConfig, *, epochs: float, device: str, seed: int, output_dir: str) -> Any:
     """The TRL ``SFTConfig`` of one pull: the backend's arguments, ``config.sft_args`` and ``epochs``.
 
     :param config: the backend config; every ``sft_args`` key must be an ``SFTConfig`` field.
@@ -64,9 +62,7 @@ def sample_choices(rng: np.random.Generator, probs: Sequence[np.ndarray]) -> np.
     return out
 
 
-def answer_rows(
-    questions: Sequence[Question], choices: Sequence[int], encoder: Any
-) -> list[dict[str, str]]:
+def answer_rows(questions: Sequence[Question], choices: Sequence[int], encoder: Any) -> list[dict[str, str]]:
     """TRL's prompt-completion format: the question and the candidate of the chosen displayed option."""
     return [
         {

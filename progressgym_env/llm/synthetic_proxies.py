@@ -109,6 +109,7 @@ class SyntheticProxyConfig:
 
     def llm_config(self) -> Any:
         """The :class:`~progressgym_env.llm.config.LLMConfig` whose DPO settings the updates use."""
+        from progressgym_env.evaluator.config import EvaluatorConfig
         from progressgym_env.llm.config import LLMConfig
 
         return LLMConfig(
@@ -121,7 +122,7 @@ class SyntheticProxyConfig:
             },
             lora_r=self.lora_r,
             lora_alpha=2 * self.lora_r,
-            evaluator={"max_scenarios_per_dim": self.eval_max_scenarios_per_dim, "batch_size": self.eval_batch_size},
+            evaluator=EvaluatorConfig(max_scenarios_per_dim=self.eval_max_scenarios_per_dim, batch_size=self.eval_batch_size),
             device=self.device,
         )
 

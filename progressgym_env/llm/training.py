@@ -53,9 +53,7 @@ def lora_config(config: LLMConfig) -> Any:
     )
 
 
-def trainer_kwargs(
-    config: LLMConfig, device: str, seed: int, output_dir: str
-) -> dict[str, Any]:
+def trainer_kwargs(config: LLMConfig, device: str, seed: int, output_dir: str) -> dict[str, Any]:
     """Arguments common to ``DPOConfig`` and ``SFTConfig`` for an in-episode update.
 
     No checkpoints, logging or reporting of the trainer itself (the backend checkpoints whole
@@ -64,11 +62,7 @@ def trainer_kwargs(
     import torch
 
     on_cpu = not device.startswith("cuda")
-    bf16 = (
-        (not on_cpu)
-        and config.dtype in ("auto", "bfloat16")
-        and torch.cuda.is_bf16_supported()
-    )
+    bf16 = (not on_cpu) and config.dtype in ("auto", "bfloat16") and torch.cuda.is_bf16_supported()
     return {
         "output_dir": output_dir,
         "use_cpu": on_cpu,
@@ -140,9 +134,7 @@ def trainer_config(
     :param label: how errors name ``method_args``.
     """
     check_trainer_args(args_cls, method_args, label)
-    return args_cls(
-        **{**trainer_kwargs(config, device, seed, output_dir), **method_args}
-    )
+    return args_cls(**{**trainer_kwargs(config, device, seed, output_dir), **method_args})
 
 
 def _checkpointing_field() -> str:
@@ -150,11 +142,7 @@ def _checkpointing_field() -> str:
     from transformers import TrainingArguments
 
     fields = TrainingArguments.__dataclass_fields__
-    return (
-        "activation_checkpointing"
-        if "activation_checkpointing" in fields
-        else "gradient_checkpointing"
-    )
+    return "activation_checkpointing" if "activation_checkpointing" in fields else "gradient_checkpointing"
 
 
 @contextlib.contextmanager
