@@ -22,7 +22,14 @@ from pathlib import Path
 from typing import Any
 
 from progressgym_env.benchmark.challenges import CHALLENGES, DEFAULT_CHALLENGES, Challenge, get_challenge
-from progressgym_env.benchmark.episode import run_episode, to_jsonable
+from progressgym_env.benchmark.executors import (
+    EXECUTORS,
+    EpisodePlan,
+    EpisodeTask,
+    EpisodeWorker,
+    RaySettings,
+    make_executor,
+)
 from progressgym_env.benchmark.leaderboard import latest_models_only, leaderboard_markdown
 from progressgym_env.benchmark.results import (
     RESULTS_FILE,
@@ -73,6 +80,39 @@ class BenchmarkConfig:
     wandb_mode: str = field(default="offline", metadata={"help": "wandb mode: offline, online or disabled."})
     plots: bool = field(default=True, metadata={"help": "Write PNG trajectory plots per challenge and agent."})
     progress: bool = field(default=True, metadata={"help": "Show a rich progress bar."})
+    executor: str = field(
+        default="local",
+        metadata={"help": "Where episodes run: local (this process, one after another) or ray (Ray tasks on a "
+                  "cluster; needs the ray extra).", "choices": EXECUTORS},
+    )
+    address: str | None = field(
+        default=None,
+        metadata={"help": "Ray cluster to join with --executor ray: 'auto' (the one started by 'ray start "
+                  "--head' on this machine) or HOST:PORT / ray://HOST:PORT; none = start a local cluster here."},
+    )
+    ray_local_cpus: int | None = field(
+        default=None, metadata={"help": "CPUs of the local Ray cluster started when no --address is given "
+                                "(none = every core)."},
+    )
+    ray_num_cpus: float = field(default=1.0, metadata={"help": "CPUs each Ray task reserves."})
+    ray_num_gpus: float | None = field(
+        default=None,
+        metadata={"help": "GPUs each Ray task reserves; none = 1 per episode on the llm backend when the cluster "
+                  "has GPUs, else 0."},
+    )
+    ray_chunk_size: int = field(
+        default=0,
+        metadata={"help": "Episodes per Ray task; 0 = 1 on the llm backend, else about two tasks per cluster CPU "
+                  "(surrogate episodes take milliseconds, so one each would be mostly scheduling)."},
+    )
+    ray_max_retries: int = field(
+        default=3, metadata={"help": "Times Ray re-runs a task whose worker died (killed, node lost)."},
+    )
+
+    def ray_settings(self) -> RaySettings:
+        """The Ray fields as the executor's settings."""
+        return RaySettings(self.address, self.ray_local_cpus, self.ray_num_cpus, self.ray_num_gpus,
+                           self.ray_chunk_size, self.ray_max_retries)
 
     def __post_init__(self) -> None:
         if not self.agents:
@@ -83,6 +123,19 @@ class BenchmarkConfig:
             get_challenge(key)
         if isinstance(self.seeds, bool) or not isinstance(self.seeds, int) or self.seeds < 1:
             raise ConfigError(f"seeds must be an int >= 1, got {self.seeds!r}")
+        if self.executor not in EXECUTORS:
+            raise ConfigError(f"executor must be one of {EXECUTORS}, got {self.executor!r}")
+        if self.executor != "ray" and self.address is not None:
+            raise ConfigError(f"address={self.address!r} applies to executor='ray' only (add --executor ray)")
+        for name in ("ray_chunk_size", "ray_max_retries"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+                raise ConfigError(f"{name} must be an int >= 0, got {value!r}")
+        if self.ray_local_cpus is not None and (isinstance(self.ray_local_cpus, bool) or self.ray_local_cpus < 1):
+            raise ConfigError(f"ray_local_cpus must be an int >= 1 or None, got {self.ray_local_cpus!r}")
+        if not self.ray_num_cpus >= 0 or not (self.ray_num_gpus is None or self.ray_num_gpus >= 0):
+            raise ConfigError(f"ray_num_cpus and ray_num_gpus must be >= 0, got {self.ray_num_cpus!r}, "
+                              f"{self.ray_num_gpus!r}")
         labels = [parse_agent(spec)[0] for spec in self.agents]
         duplicates = sorted({label for label in labels if labels.count(label) > 1})
         if duplicates:
@@ -136,14 +189,11 @@ def _check_history(existing: list[dict[str, Any]], history: str, path: Path) -> 
 def run_benchmark(config: BenchmarkConfig, console: Any = None) -> BenchmarkSummary:
     """Run ``config``: each agent on each challenge for seeds 0..seeds-1, then write the outputs.
 
-    Runs already present in ``results.json`` are skipped (resume); results are saved after each
-    challenge, so an interrupted benchmark keeps what it finished.
+    Runs already present in ``results.json`` are skipped (resume); the episodes run on
+    ``config.executor`` (:mod:`~progressgym_env.benchmark.executors`) and this process saves each batch
+    of finished runs as it arrives (a challenge locally, a task's chunk on Ray), so an interrupted
+    benchmark keeps what it finished. New runs are stored in plan order whatever order they finished in.
     """
-    import gymnasium as gym
-
-    import progressgym_env  # noqa: F401  (registers the ids)
-    from agents.registry import make_agent
-
     out = Path(config.out)
     results_path = out / RESULTS_FILE
     with folder_lock(out):
@@ -161,35 +211,35 @@ def run_benchmark(config: BenchmarkConfig, console: Any = None) -> BenchmarkSumm
         hashes = {(c.key, label): model_sha256(spec, c.key) for c in challenges for label, spec in agents}
         todo = [(key, label, seed) for key, label, seed in planned
                 if (label, key, seed, hashes[(key, label)]) not in done]
-        envs = {c.key: gym.make(c.env_id, **_env_kwargs(config, c)) for c in challenges}
+        specs = dict(agents)
+        plan = EpisodePlan(config.history, config.backend,
+                           {c.key: (c.env_id, _env_kwargs(config, c)) for c in challenges})
+        tasks = [EpisodeTask(key, label, specs[label].replace("{challenge}", key), seed, hashes[(key, label)])
+                 for key, label, seed in todo]
+        executor = make_executor(config.executor, config.backend, config.ray_settings())
+        worker = EpisodeWorker(plan)
+        first_new = len(runs)
         try:
-            # Build every agent before the first episode, so a bad spec (e.g. a missing model file)
-            # fails at once rather than after minutes of runs.
-            built = {
-                (key, label): make_agent(spec.replace("{challenge}", key), env)
-                for key, env in envs.items()
-                for label, spec in agents
-            }
+            if executor.builds_in_driver:
+                # Build every agent before the first episode, so a bad spec (e.g. a missing model file)
+                # fails at once rather than after minutes of runs.
+                worker.build([EpisodeTask(c.key, label, spec.replace("{challenge}", c.key), 0)
+                              for c in challenges for label, spec in agents])
             _append_config(out, config)
-            new_runs: dict[tuple[str, str], list[dict[str, Any]]] = {}
             with ProgressBar(len(todo), "benchmark", enabled=config.progress, console=console) as bar:
-                for challenge in challenges:
-                    env, env_kwargs = envs[challenge.key], _env_kwargs(config, challenge)
-                    for label, _ in agents:
-                        for seed in range(config.seeds):
-                            if (label, challenge.key, seed, hashes[(challenge.key, label)]) in done:
-                                continue
-                            agent = built[(challenge.key, label)]
-                            run = _run_one(env, agent, label, challenge, env_kwargs, seed, config.history)
-                            if hashes[(challenge.key, label)]:
-                                run["model_sha256"] = hashes[(challenge.key, label)]
-                            runs.append(run)
-                            new_runs.setdefault((challenge.key, label), []).append(run)
-                            bar.advance(f"{label} · {challenge.key} · seed {seed}")
+                for batch in executor.run(worker, tasks):
+                    for run in batch:
+                        runs.append(run)
+                        bar.advance(f"{run['agent']} · {run['challenge']} · seed {run['seed']}")
                     write_results(results_path, runs)
         finally:
-            for env in envs.values():
-                env.close()
+            worker.close()
+            executor.close()
+        order = {(t.label, t.challenge, t.seed, t.model_sha256): i for i, t in enumerate(tasks)}
+        runs[first_new:] = sorted(runs[first_new:], key=lambda run: order[run_key(run)])
+        new_runs: dict[tuple[str, str], list[dict[str, Any]]] = {}
+        for run in runs[first_new:]:
+            new_runs.setdefault((run["challenge"], run["agent"]), []).append(run)
         _plot_and_log(out, runs, new_runs, config.plots, tracker)
         write_results(results_path, runs)
         atomic_write_text(out / LEADERBOARD_FILE, leaderboard_markdown(runs))
@@ -218,26 +268,6 @@ def _env_kwargs(config: BenchmarkConfig, challenge: Challenge) -> dict[str, Any]
     if config.backend_config:
         kwargs["backend_config"] = dict(config.backend_config)
     return kwargs
-
-
-def _run_one(
-    env: Any, agent: Any, label: str, challenge: Challenge, env_kwargs: dict[str, Any], seed: int, history: str
-) -> dict[str, Any]:
-    result = run_episode(env, agent, seed)
-    return {
-        "agent": label,
-        "agent_config": to_jsonable(agent.config()),
-        "challenge": challenge.key,
-        "env_id": challenge.env_id,
-        "kwargs": to_jsonable(env_kwargs),
-        "seed": seed,
-        "history": history,
-        "final_score": result.final_score,
-        "normalized_score": result.normalized_score,
-        "rewards": result.rewards,
-        "episode_record": result.episode_record,
-        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-    }
 
 
 def _plot_and_log(

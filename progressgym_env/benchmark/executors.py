@@ -1,0 +1,400 @@
+"""Where the benchmark's episodes run: in this process, or as Ray tasks on a local or remote cluster.
+
+The runner (:func:`~progressgym_env.benchmark.runner.run_benchmark`) plans the (agent, challenge,
+seed) runs still missing from ``results.json`` as :class:`EpisodeTask` values and hands them, with an
+:class:`EpisodeWorker` that knows how to build the envs and agents, to an :class:`Executor`. The
+executor yields finished runs in batches as they arrive; the driver alone appends them to
+``results.json`` (atomically, after every batch), so resume, skipping, locking and corruption handling
+do not depend on where an episode ran.
+
+- :class:`LocalExecutor` (``--executor local``, the default): every episode in this process, one
+  after another, one batch per challenge; no optional dependency.
+- :class:`RayExecutor` (``--executor ray``): each chunk of episodes is one Ray task. On the surrogate
+  backend episodes take milliseconds, so they are grouped into chunks (about two per CPU of the
+  cluster) and the per-task scheduling cost does not dominate; on the llm backend every episode is its
+  own task and declares ``ray_num_gpus`` GPUs. A worker that dies (killed process, lost node) is
+  retried by Ray (``ray_max_retries``); an episode that raises is reported with its error after every
+  other run has been saved (deterministic errors would only fail again), and a re-run of the same
+  command runs exactly the reported ones again.
+
+**LLM episodes on a cluster.** With ``run_dir`` in the llm ``backend_config``, each episode gets its
+own checkpoint folder ``<run_dir>/<challenge>/<agent>/seed-<seed>`` (with either executor) and a
+fresh env, so its per-century journal (:mod:`progressgym_env.llm.checkpoint`) belongs to it alone. Put
+``run_dir`` on storage every node mounts (NFS, a shared disk): an episode whose task dies after century
+t is retried, on this node or another, replays the journal and trains from century t + 1, with the same
+record as an uninterrupted run.
+
+Ray is the optional extra ``progressgym_env[ray]``; it is imported only by :class:`RayExecutor`.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Protocol
+
+from progressgym_env.errors import ConfigError, MissingExtraError, ProgressGymError
+
+EXECUTORS = ("local", "ray")
+"""The values of ``BenchmarkConfig.executor``."""
+
+
+class EpisodeTaskError(ProgressGymError, RuntimeError):
+    """Some benchmark episodes failed on the cluster; every other run was saved.
+
+    :param failures: ``(task, error text)`` per failed episode.
+    """
+
+    def __init__(self, failures: Sequence[tuple[EpisodeTask, str]], saved: int) -> None:
+        listed = "; ".join(f"{task.describe()}: {error}" for task, error in failures[:5])
+        more = f" (and {len(failures) - 5} more)" if len(failures) > 5 else ""
+        super().__init__(
+            f"{len(failures)} episode(s) failed: {listed}{more}. The {saved} runs that finished are saved in "
+            "results.json; re-run the same command to run only the failed ones again"
+        )
+        self.failures = list(failures)
+
+
+@dataclass(frozen=True)
+class EpisodeTask:
+    """One (agent, challenge, seed) run to execute.
+
+    :param challenge: the challenge key. :param label: the agent's leaderboard label.
+    :param spec: the agent spec with ``{challenge}`` expanded (``lifelong``, ``ppo:runs/x/model.zip``).
+    :param seed: the env (and agent) seed. :param model_sha256: the model file's hash (``""`` for baselines).
+    """
+
+    challenge: str
+    label: str
+    spec: str
+    seed: int
+    model_sha256: str = ""
+
+    def describe(self) -> str:
+        """``label · challenge · seed N`` (progress and error messages)."""
+        return f"{self.label} · {self.challenge} · seed {self.seed}"
+
+    def folder_name(self) -> Path:
+        """``<challenge>/<label>/seed-<seed>`` with the label made file-name safe (checkpoint folders)."""
+        safe = re.sub(r"[^A-Za-z0-9_.+-]", "_", self.label)
+        return Path(self.challenge) / safe / f"seed-{self.seed}"
+
+
+@dataclass
+class EpisodePlan:
+    """What a worker needs to build envs and agents: small and picklable (shipped to Ray tasks).
+
+    :param history: the history name, recorded in every run.
+    :param backend: the backend name (``surrogate`` or ``llm``).
+    :param envs: challenge key -> (env id, env kwargs as recorded in the runs).
+    """
+
+    history: str
+    backend: str
+    envs: dict[str, tuple[str, dict[str, Any]]] = field(default_factory=dict)
+
+    def checkpoint_root(self, challenge: str) -> str | None:
+        """The llm ``run_dir`` of ``challenge``'s backend config, or None (no per-episode checkpoints)."""
+        config = self.envs[challenge][1].get("backend_config")
+        if self.backend != "llm" or not isinstance(config, dict):
+            return None
+        root = config.get("run_dir")
+        return None if root in (None, "") else str(root)
+
+
+class EpisodeWorker:
+    """Runs :class:`EpisodeTask` values; builds each challenge's env and each agent once, on first use.
+
+    An episode with an llm ``run_dir`` gets a fresh env whose ``run_dir`` is the episode's own folder
+    (see the module docstring). Pickling keeps only the plan, so a Ray task rebuilds what it needs.
+
+    :param plan: the envs to build and what every run records.
+    """
+
+    def __init__(self, plan: EpisodePlan) -> None:
+        self.plan = plan
+        self._envs: dict[str, Any] = {}
+        self._agents: dict[tuple[str, str], Any] = {}
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {"plan": self.plan}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__init__(state["plan"])  # type: ignore[misc]
+
+    def _make_env(self, challenge: str, run_dir: str | None = None) -> Any:
+        import gymnasium as gym
+
+        import progressgym_env  # noqa: F401  (registers the ids)
+
+        env_id, kwargs = self.plan.envs[challenge]
+        if run_dir is not None:
+            kwargs = {**kwargs, "backend_config": {**kwargs["backend_config"], "run_dir": run_dir}}
+        return gym.make(env_id, **kwargs)
+
+    def env(self, challenge: str) -> Any:
+        """The shared env of ``challenge`` (built on first use)."""
+        if challenge not in self._envs:
+            self._envs[challenge] = self._make_env(challenge)
+        return self._envs[challenge]
+
+    def agent(self, task: EpisodeTask, env: Any = None) -> Any:
+        """The agent of ``task`` for ``env`` (default: the challenge's shared env; cached for it)."""
+        from agents.registry import make_agent
+
+        if env is not None:
+            return make_agent(task.spec, env)
+        key = (task.challenge, task.label)
+        if key not in self._agents:
+            self._agents[key] = make_agent(task.spec, self.env(task.challenge))
+        return self._agents[key]
+
+    def build(self, tasks: Sequence[EpisodeTask]) -> None:
+        """Build every env and agent ``tasks`` need (a bad spec fails here, before the first episode)."""
+        for task in tasks:
+            self.agent(task)
+
+    def run(self, task: EpisodeTask) -> dict[str, Any]:
+        """Run ``task`` and return its results.json entry."""
+        root = self.plan.checkpoint_root(task.challenge)
+        if root is None:
+            return self._record(task, self.env(task.challenge), self.agent(task))
+        env = self._make_env(task.challenge, str(Path(root) / task.folder_name()))
+        try:
+            return self._record(task, env, self.agent(task, env))
+        finally:
+            env.close()
+
+    def _record(self, task: EpisodeTask, env: Any, agent: Any) -> dict[str, Any]:
+        from progressgym_env.benchmark.episode import run_episode, to_jsonable
+
+        env_id, env_kwargs = self.plan.envs[task.challenge]
+        result = run_episode(env, agent, task.seed)
+        run = {
+            "agent": task.label,
+            "agent_config": to_jsonable(agent.config()),
+            "challenge": task.challenge,
+            "env_id": env_id,
+            "kwargs": to_jsonable(env_kwargs),
+            "seed": task.seed,
+            "history": self.plan.history,
+            "final_score": result.final_score,
+            "normalized_score": result.normalized_score,
+            "rewards": result.rewards,
+            "episode_record": result.episode_record,
+            "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        }
+        if task.model_sha256:
+            run["model_sha256"] = task.model_sha256
+        return run
+
+    def close(self) -> None:
+        """Close the shared envs."""
+        for env in self._envs.values():
+            env.close()
+        self._envs.clear()
+        self._agents.clear()
+
+
+class Executor(Protocol):
+    """Runs tasks and yields finished runs in batches, as they arrive (the driver saves each batch)."""
+
+    builds_in_driver: bool
+    """The runner builds every env and agent in the driver first (fail fast, shared objects)."""
+
+    def run(self, worker: EpisodeWorker, tasks: Sequence[EpisodeTask]) -> Iterator[list[dict[str, Any]]]:
+        """Yield lists of results.json entries until every task is done.
+
+        :raises EpisodeTaskError: after the last batch, when some tasks failed (executors that isolate tasks).
+        """
+        ...
+
+    def close(self) -> None:
+        """Release what the executor started (a local Ray cluster)."""
+        ...
+
+
+class LocalExecutor:
+    """Every episode in this process, one after another; a batch per challenge (an error stops the run)."""
+
+    builds_in_driver = True
+
+    def run(self, worker: EpisodeWorker, tasks: Sequence[EpisodeTask]) -> Iterator[list[dict[str, Any]]]:
+        """Run ``tasks`` in order, yielding the runs of each challenge together."""
+        batch: list[dict[str, Any]] = []
+        for index, task in enumerate(tasks):
+            batch.append(worker.run(task))
+            if index + 1 == len(tasks) or tasks[index + 1].challenge != task.challenge:
+                yield batch
+                batch = []
+
+    def close(self) -> None:
+        """Nothing to release."""
+
+
+@dataclass
+class RaySettings:
+    """How the benchmark uses Ray (fields of ``BenchmarkConfig``; see its help texts).
+
+    :param address: None = start a local cluster; ``auto`` or ``host:port`` / ``ray://...`` = join one.
+    :param local_cpus: CPUs of a local cluster (None = every core of this machine).
+    :param num_cpus: CPUs each task reserves. :param num_gpus: GPUs each task reserves (None = auto).
+    :param chunk_size: episodes per task (0 = auto). :param max_retries: retries of a task whose worker died.
+    """
+
+    address: str | None = None
+    local_cpus: int | None = None
+    num_cpus: float = 1.0
+    num_gpus: float | None = None
+    chunk_size: int = 0
+    max_retries: int = 3
+
+
+def import_ray() -> Any:
+    """``ray``, or :class:`MissingExtraError` naming the ``ray`` extra."""
+    try:
+        import ray
+    except ImportError:
+        raise MissingExtraError("--executor ray", "ray", "ray") from None
+    return ray
+
+
+def connect_ray(address: str | None, local_cpus: int | None) -> bool:
+    """Make sure this process is connected to a Ray cluster; True if this call connected it.
+
+    An already initialised Ray (e.g. a test's cluster) is used as it is.
+    :param address: None = start a local cluster on this machine; ``auto`` or an address = join that one.
+    :param local_cpus: CPUs of the local cluster (None: every core).
+    """
+    ray = import_ray()
+    if ray.is_initialized():
+        return False
+    options: dict[str, Any] = {"include_dashboard": False, "log_to_driver": False}
+    if address is None:
+        ray.init(address="local", num_cpus=local_cpus, **options)
+    else:
+        ray.init(address=address, **options)
+    return True
+
+
+def _run_chunk(worker: EpisodeWorker, tasks: list[EpisodeTask]) -> tuple[list[dict[str, Any]], list[tuple[EpisodeTask, str]]]:
+    """Body of one Ray task: the runs of ``tasks``, and ``(task, error)`` for those that raised.
+
+    Workers are cached per process (keyed by the plan), so the chunks a Ray worker runs share envs.
+    """
+    key = repr(worker.plan)
+    cached = _WORKERS.get(key)
+    if cached is None:
+        _WORKERS.clear()
+        cached = _WORKERS[key] = worker
+    runs, failures = [], []
+    for task in tasks:
+        try:
+            runs.append(cached.run(task))
+        except Exception as exc:  # noqa: BLE001  (one episode's error must not lose its chunk-mates' runs)
+            failures.append((task, f"{type(exc).__name__}: {exc}"))
+    return runs, failures
+
+
+_WORKERS: dict[str, EpisodeWorker] = {}
+
+
+class RayExecutor:
+    """Each chunk of episodes is one Ray task; runs come back as their tasks finish.
+
+    :param settings: cluster address, resources per task, chunking, retries.
+    :param backend: the benchmark's backend (``llm``: one episode per task, GPUs by default).
+    """
+
+    def __init__(self, settings: RaySettings, backend: str) -> None:
+        import_ray()  # a missing extra fails before anything is written
+        self.settings = settings
+        self.backend = backend
+        self.builds_in_driver = backend != "llm"  # an llm env may load models: leave that to the tasks
+        self._started = False
+
+    def resources(self) -> dict[str, float]:
+        """``num_cpus`` / ``num_gpus`` of each task (GPUs default to 1 per llm episode when the cluster has any)."""
+        import ray
+
+        gpus = self.settings.num_gpus
+        if gpus is None:
+            gpus = 1.0 if self.backend == "llm" and ray.cluster_resources().get("GPU", 0) >= 1 else 0.0
+        return {"num_cpus": float(self.settings.num_cpus), "num_gpus": float(gpus)}
+
+    def chunk_size(self, n_tasks: int) -> int:
+        """Episodes per task: the setting, else 1 on llm, else about two tasks per cluster CPU."""
+        import ray
+
+        if self.settings.chunk_size:
+            return self.settings.chunk_size
+        if self.backend == "llm":
+            return 1
+        cpus = max(1, int(ray.cluster_resources().get("CPU", 1) // max(self.settings.num_cpus, 1e-9)))
+        return max(1, math.ceil(n_tasks / (2 * cpus)))
+
+    def run(self, worker: EpisodeWorker, tasks: Sequence[EpisodeTask]) -> Iterator[list[dict[str, Any]]]:
+        """Submit ``tasks`` in chunks; yield each chunk's runs as it finishes (failures raised at the end)."""
+        import ray
+
+        self._started = connect_ray(self.settings.address, self.settings.local_cpus) or self._started
+        if not tasks:
+            return
+        size = self.chunk_size(len(tasks))
+        remote = ray.remote(_run_chunk).options(max_retries=self.settings.max_retries, **self.resources())
+        worker_ref = ray.put(worker)
+        pending = {
+            remote.remote(worker_ref, list(tasks[i:i + size])): list(tasks[i:i + size])
+            for i in range(0, len(tasks), size)
+        }
+        failures: list[tuple[EpisodeTask, str]] = []
+        saved = 0
+        try:
+            while pending:
+                done, _ = ray.wait(list(pending), num_returns=1)
+                chunk = pending.pop(done[0])
+                try:
+                    runs, failed = ray.get(done[0])
+                except ray.exceptions.RayError as exc:  # the task's worker died more often than max_retries
+                    runs, failed = [], [(task, f"{type(exc).__name__}: {_first_line(exc)}") for task in chunk]
+                failures.extend(failed)
+                saved += len(runs)
+                if runs:
+                    yield runs
+        finally:
+            for ref in pending:  # the driver stopped early (Ctrl-C, an error): cancel what is left
+                ray.cancel(ref, force=True)
+        if failures:
+            raise EpisodeTaskError(failures, saved)
+
+    def close(self) -> None:
+        """Shut down the local cluster if this executor started it."""
+        if self._started:
+            import ray
+
+            ray.shutdown()
+            self._started = False
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[-1] if text else type(exc).__name__
+
+
+def make_executor(name: str, backend: str, settings: RaySettings | None = None) -> Executor:
+    """The executor called ``name`` (``local`` or ``ray``).
+
+    :param name: one of :data:`EXECUTORS`. :param backend: the benchmark's backend.
+    :param settings: Ray settings (``ray`` only).
+    :raises ConfigError: an unknown name. :raises MissingExtraError: ``ray`` without the extra.
+    """
+    if name == "local":
+        return LocalExecutor()
+    if name == "ray":
+        return RayExecutor(settings or RaySettings(), backend)
+    raise ConfigError(f"executor must be one of {EXECUTORS}, got {name!r}")
+
