@@ -127,6 +127,8 @@ def to_progressgym(run: Mapping[str, Any]) -> dict[str, Any]:
         "centuries": record.get("centuries"),
         "human": judge.human.tolist(),
     }
+    if challenge == "coevolve":  # ProgressGym's Coevolve fields hold no AI trajectory: keep it here
+        result[META_KEY]["model"] = np.asarray(record["model"], dtype=np.float64).tolist()
     return result
 
 
@@ -148,7 +150,9 @@ def run_from_progressgym(result: Mapping[str, Any], name: str, index: int = 0) -
         simulated = _vectors(fields, "simulated_model_vector", name)
         actual = _vectors(fields, "actual_model_vector", name)
         if simulated.shape == actual.shape:  # S_0..S_{T-1} beside H_0..H_{T-1}: a full record
-            record = {"challenge": "coevolve", "human": actual.tolist(), "simulated": simulated.tolist(), "model": []}
+            record = {"challenge": "coevolve", "human": actual.tolist(), "simulated": simulated.tolist()}
+            if meta.get("model"):  # exported here: the AI's own trajectory rides along
+                record["model"] = meta["model"]
     elif "human" in meta:
         base = "follow" if challenge == "follow" else "predict"
         record = {"challenge": base, "human": meta["human"], "model": fields["examinee_vector"]}

@@ -1,0 +1,291 @@
+"""The leaderboard as a static web page: one self-contained ``index.html`` (Plotly's JavaScript inlined).
+
+:func:`build_site` reads a benchmark folder (or ProgressGym result files), recomputes every score
+with the judges exactly as ``progressgym leaderboard`` does, and writes ``SITE_DIR/index.html``
+(atomically). No CDN and no server: the file opens from the file system. Per challenge the page has
+
+- the leaderboard table (rank, agent, final score, normalised and centred scores with 95% CIs,
+  seeds, backend, history), each number also in a ``data-value`` attribute (full precision);
+- a bar chart of normalised scores with 95% CI error bars;
+- the value trajectories of every agent, one panel per value dimension (human history, every
+  seed's model, the scored target on Predict, the simulated human on Coevolve), an agent chosen
+  from a drop-down menu;
+- the run configs (env kwargs and agent settings) and the wandb run of each seed (a link to the
+  offline run folder, to upload with ``wandb sync``).
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import math
+import os
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from progressgym_env.benchmark.challenges import challenge_title
+from progressgym_env.benchmark.interop import load_any_results
+from progressgym_env.benchmark.leaderboard import (
+    LeaderboardRow,
+    latest_models_only,
+    leaderboard_rows,
+    normalization_note,
+    records_by_challenge,
+    score_runs,
+)
+from progressgym_env.common.atomic import atomic_write_text
+from progressgym_env.errors import MissingExtraError
+
+SITE_FILE = "index.html"
+COLORS = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f")
+
+
+@dataclass(frozen=True)
+class SiteConfig:
+    """Options of ``progressgym site``."""
+
+    results: str = field(
+        metadata={"help": "Benchmark output folder (holding results.json), or ProgressGym result files.",
+                  "positional": True}
+    )
+    out: str = field(default="results/site", metadata={"help": "Folder to write index.html into."})
+    title: str = field(default="ProgressGym leaderboard", metadata={"help": "Page title."})
+
+
+def _plotly() -> Any:
+    try:
+        import plotly
+        import plotly.graph_objects as go
+        from plotly.subplots import make_subplots
+    except ImportError:
+        raise MissingExtraError("building the leaderboard site", "site", "plotly") from None
+    return plotly, go, make_subplots
+
+
+def _fmt(mean: float, half: float, digits: int, sign: bool = False) -> str:
+    if math.isnan(mean):
+        return "n/a"
+    text = f"{mean:+.{digits}f}" if sign else f"{mean:.{digits}f}"
+    return text if math.isnan(half) else f"{text} ± {half:.{digits}f}"
+
+
+def _cell(value: float, half: float, digits: int, sign: bool = False, name: str = "") -> str:
+    data = "" if math.isnan(value) else f' data-value="{value!r}"'
+    return f'<td class="num {name}"{data}>{html.escape(_fmt(value, half, digits, sign))}</td>'
+
+
+def _table(rows: list[LeaderboardRow], runs: list[dict[str, Any]]) -> str:
+    lines = [('<table class="leaderboard"><thead><tr><th>rank</th><th>agent</th><th>final_score</th>'
+              "<th>normalized</th><th>centered</th><th>seeds</th><th>backend</th><th>history</th></tr></thead><tbody>")]
+    for row in rows:
+        mine = [r for r in runs if r["agent"] == row.agent and r["challenge"] == row.challenge]
+        backend = sorted({str(r.get("kwargs", {}).get("backend") or "") for r in mine} - {""}) or ["—"]
+        history = sorted({str(r.get("history") or "") for r in mine} - {""}) or ["—"]
+        label = row.agent + (" †" if row.privileged else "") + (
+            f" ‡ (= {', '.join(row.identical_to)})" if row.identical_to else "")
+        lines.append(
+            f'<tr data-agent="{html.escape(row.agent)}"><td class="rank">{"†" if row.rank is None else row.rank}</td>'
+            f'<td class="agent">{html.escape(label)}</td>'
+            + _cell(row.final_mean, row.final_ci, 4, name="final")
+            + _cell(row.normalized_mean, row.normalized_ci, 3, True, name="normalized")
+            + _cell(row.centered_mean, row.centered_ci, 3, True, name="centered")
+            + f'<td class="num seeds">{row.seeds}</td><td>{html.escape(", ".join(backend))}</td>'
+            f"<td>{html.escape(', '.join(history))}</td></tr>"
+        )
+    lines.append("</tbody></table>")
+    return "\n".join(lines)
+
+
+def score_chart(rows: Sequence[LeaderboardRow], div_id: str) -> str:
+    """A Plotly bar chart (HTML div) of the normalised scores with 95% CI error bars."""
+    _, go, _ = _plotly()
+    shown = [r for r in rows if not math.isnan(r.normalized_mean)]
+    figure = go.Figure(
+        go.Bar(
+            x=[r.agent + (" †" if r.privileged else "") for r in shown],
+            y=[r.normalized_mean for r in shown],
+            error_y={"type": "data", "array": [0.0 if math.isnan(r.normalized_ci) else r.normalized_ci
+                                               for r in shown], "visible": True},
+            marker_color=["#999999" if r.privileged else COLORS[0] for r in shown],
+            hovertemplate="%{x}: %{y:.3f} ± %{error_y.array:.3f}<extra></extra>",
+        )
+    )
+    figure.update_layout(
+        title="normalized score, mean ± 95% CI over seeds", yaxis_title="normalized score (0 = lock-in, 1 = reference)",
+        xaxis_title="agent", height=360, margin={"t": 50, "b": 60, "l": 70, "r": 20}, template="plotly_white",
+    )
+    return str(figure.to_html(full_html=False, include_plotlyjs=False, div_id=div_id))
+
+
+def trajectory_chart(runs: Sequence[dict[str, Any]], div_id: str) -> str:
+    """A Plotly figure (HTML div): per value dimension, every agent's trajectories; a menu picks the agent."""
+    _, go, make_subplots = _plotly()
+    by_agent: dict[str, list[dict[str, Any]]] = {}
+    for run in runs:
+        if run.get("episode_record") is not None:
+            by_agent.setdefault(str(run["agent"]), []).append(run)
+    if not by_agent:
+        return "<p>No trajectories: these results carry no full episode records.</p>"
+    first = next(iter(by_agent.values()))[0]["episode_record"]
+    human = np.asarray(first["human"], dtype=np.float64)
+    dims = list(first.get("dims") or [f"dim {i}" for i in range(human.shape[1])])
+    centuries = list(first.get("centuries") or range(len(human)))
+    cols = min(len(dims), 5)
+    rows = math.ceil(len(dims) / cols)
+    figure = make_subplots(rows=rows, cols=cols, subplot_titles=[d.replace("_", " ") for d in dims],
+                           horizontal_spacing=0.05, vertical_spacing=0.12)
+    owners: list[str | None] = []  # the agent each trace belongs to (None: shown for every agent)
+    ahead = int(first.get("timesteps_ahead") or 0) if first["challenge"] == "predict" else 0
+    for k in range(len(dims)):
+        position = {"row": k // cols + 1, "col": k % cols + 1}
+        figure.add_trace(go.Scatter(x=centuries, y=human[:, k], mode="lines+markers", name="human H_t",
+                                    line={"color": "black"}, legendgroup="human", showlegend=k == 0), **position)
+        owners.append(None)
+        steps = len(first["model"])
+        if ahead and steps:
+            figure.add_trace(go.Scatter(x=centuries[1 : 1 + steps], y=human[1 + ahead : 1 + ahead + steps, k],
+                                        mode="lines+markers", name=f"scored target H_(t+{ahead})",
+                                        line={"color": "#2ca02c", "dash": "dot"}, legendgroup="target",
+                                        showlegend=k == 0), **position)
+            owners.append(None)
+        for agent, members in by_agent.items():
+            for i, run in enumerate(members):
+                record = run["episode_record"]
+                models = np.asarray(record["model"], dtype=np.float64)
+                if len(models):
+                    figure.add_trace(go.Scatter(
+                        x=centuries[1 : 1 + len(models)], y=models[:, k], mode="lines+markers",
+                        name=f"model M_t (seed {run['seed']})", line={"color": COLORS[i % len(COLORS)], "dash": "dash"},
+                        legendgroup=f"model{i}", showlegend=k == 0, visible=agent == next(iter(by_agent))), **position)
+                    owners.append(agent)
+                if record.get("simulated") is not None:
+                    simulated = np.asarray(record["simulated"], dtype=np.float64)
+                    figure.add_trace(go.Scatter(
+                        x=centuries[: len(simulated)], y=simulated[:, k], mode="lines+markers",
+                        name=f"simulated human S_t (seed {run['seed']})",
+                        line={"color": COLORS[(i + 3) % len(COLORS)]}, legendgroup=f"sim{i}", showlegend=k == 0,
+                        visible=agent == next(iter(by_agent))), **position)
+                    owners.append(agent)
+    buttons = [
+        {"label": agent, "method": "update",
+         "args": [{"visible": [owner is None or owner == agent for owner in owners]}]}
+        for agent in by_agent
+    ]
+    height, top, bottom = 330 * rows + 130, 120, 50
+    figure.update_layout(
+        updatemenus=[{"buttons": buttons, "direction": "down", "x": 0.06, "xanchor": "left",
+                      "y": 1 + 75 / (height - top - bottom), "yanchor": "bottom", "showactive": True}],
+        annotations=[*figure.layout.annotations, {"text": "agent:", "showarrow": False, "xref": "paper",
+                                                  "yref": "paper", "x": 0.0, "xanchor": "left",
+                                                  "y": 1 + 85 / (height - top - bottom), "yanchor": "bottom"}],
+        height=height, margin={"t": top, "b": bottom, "l": 50, "r": 20}, template="plotly_white",
+        legend={"orientation": "h", "y": -0.2},
+    )
+    figure.update_xaxes(title_text="century")
+    figure.update_yaxes(title_text="value")
+    return str(figure.to_html(full_html=False, include_plotlyjs=False, div_id=div_id))
+
+
+def _code(text: str) -> str:
+    """``text`` escaped for HTML, with Markdown's `code` spans as <code>."""
+    return re.sub(r"`([^`]+)`", r"<code>\1</code>", html.escape(text))
+
+
+def _wandb_link(run: dict[str, Any], site_dir: Path) -> str:
+    url = run.get("wandb_url")
+    if url:
+        return f'<a href="{html.escape(str(url))}">wandb</a>'
+    directory = run.get("wandb_dir")
+    if not directory:
+        return "—"
+    relative = os.path.relpath(Path(directory).resolve(), site_dir.resolve())
+    return (f'<a href="{html.escape(Path(relative).as_posix())}" title="offline run: wandb sync {html.escape(directory)}">'
+            f"{html.escape(Path(directory).name)}</a>")
+
+
+def _configs(runs: Iterable[dict[str, Any]], site_dir: Path) -> str:
+    lines = [('<table class="configs"><thead><tr><th>agent</th><th>seed</th><th>env</th><th>config</th>'
+              "<th>wandb run</th></tr></thead><tbody>")]
+    for run in runs:
+        config = {"kwargs": run.get("kwargs", {}), "agent_config": run.get("agent_config", {})}
+        if run.get("model_sha256"):
+            config["model_sha256"] = run["model_sha256"]
+        lines.append(
+            f"<tr><td>{html.escape(str(run['agent']))}</td><td>{int(run['seed'])}</td>"
+            f"<td>{html.escape(str(run.get('env_id', '')))}</td>"
+            f"<td><pre>{html.escape(json.dumps(config, sort_keys=True))}</pre></td>"
+            f"<td>{_wandb_link(run, site_dir)}</td></tr>"
+        )
+    lines.append("</tbody></table>")
+    return "\n".join(lines)
+
+
+_STYLE = """
+body { font-family: system-ui, sans-serif; margin: 1.5em auto; max-width: 1400px; padding: 0 1em; color: #222; }
+table { border-collapse: collapse; margin: 0.5em 0 1em; font-size: 14px; }
+th, td { border-bottom: 1px solid #ddd; padding: 4px 10px; text-align: left; vertical-align: top; }
+td.num, td.rank { text-align: right; font-variant-numeric: tabular-nums; }
+table.configs pre { margin: 0; white-space: pre-wrap; font-size: 12px; max-width: 800px; }
+p.note { color: #555; font-size: 14px; max-width: 1100px; }
+section { margin-bottom: 2.5em; }
+"""
+
+
+def render_site(runs: list[dict[str, Any]], site_dir: Path, title: str = "ProgressGym leaderboard") -> str:
+    """The page's HTML for ``runs`` (a results.json's runs or imported ProgressGym results)."""
+    plotly, _, _ = _plotly()
+    kept, superseded = latest_models_only(runs)
+    scored = score_runs(kept)
+    rows = leaderboard_rows(scored)
+    records = records_by_challenge(kept)
+    histories = sorted({s.history for s in scored if s.history})
+    challenges = list(dict.fromkeys(r.challenge for r in rows))
+    body = [
+        f"<h1>{html.escape(title)}</h1>",
+        (f'<p class="note">History: {html.escape(", ".join(histories) or "unknown")} · {len(scored)} runs · scores '
+        "recomputed from the saved episode vectors by the judges (the same numbers as <code>progressgym "
+        "leaderboard</code>). <code>final_score</code>: the paper's score (plain cosine). ± is a 95% confidence "
+        "interval over seeds (Student t). Equal mean scores share a rank; † reads the hidden target (an upper "
+        "bound, not ranked); ‡ the same score as another agent on every seed.</p>"),
+    ]
+    if superseded:
+        body.append(f'<p class="note">{superseded} runs of older model files are superseded by the newest ones.</p>')
+    body.append("<nav>" + " · ".join(f'<a href="#{c}">{html.escape(challenge_title(c))}</a>' for c in challenges)
+                + "</nav>")
+    for challenge in challenges:
+        mine = [r for r in rows if r.challenge == challenge]
+        order = {r.agent: i for i, r in enumerate(mine)}  # leaderboard order: the menu opens on the leader
+        challenge_runs = sorted((r for r in kept if r["challenge"] == challenge),
+                                key=lambda r: (order.get(str(r["agent"]), len(order)), int(r["seed"])))
+        body += [
+            f'<section id="{challenge}"><h2>{html.escape(challenge_title(challenge))}</h2>',
+            f'<p class="note">{_code(normalization_note(challenge, records.get(challenge)))}</p>',
+            _table(mine, challenge_runs),
+            score_chart(mine, f"scores-{challenge}"),
+            "<h3>Value trajectories</h3>",
+            trajectory_chart(challenge_runs, f"trajectories-{challenge}"),
+            "<details><summary>Run configs and wandb runs</summary>",
+            _configs(challenge_runs, site_dir),
+            "</details></section>",
+        ]
+    return (
+        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
+        f"<title>{html.escape(title)}</title><style>{_STYLE}</style>"
+        f"<script>{plotly.offline.get_plotlyjs()}</script></head>\n<body>\n" + "\n".join(body) + "\n</body></html>\n"
+    )
+
+
+def build_site(config: SiteConfig) -> Path:
+    """Write ``config.out/index.html`` for ``config.results``; return its path.
+
+    :raises ResultsFileError: the results cannot be read.
+    """
+    runs = load_any_results(config.results)
+    out = Path(config.out)
+    out.mkdir(parents=True, exist_ok=True)
+    return atomic_write_text(out / SITE_FILE, render_site(runs, out, config.title))

@@ -1,0 +1,51 @@
+"""``progressgym export RESULTS --format progressgym --out DIR``: results in ProgressGym's own result fields."""
+
+from __future__ import annotations
+
+import argparse
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class ExportConfig:
+    """Options of ``progressgym export``."""
+
+    results: str = field(
+        metadata={"help": "Benchmark output folder (holding results.json).", "positional": True}
+    )
+    out: str = field(metadata={"help": "Folder to write one JSON file per run into."})
+    format: str = field(
+        default="progressgym",
+        metadata={
+            "help": "Output format: progressgym (the fields ProgressGym's judges read).",
+            "choices": ("progressgym",),
+        },
+    )
+
+
+def add_parser(subparsers: argparse._SubParsersAction) -> None:
+    from progressgym_env.cli.dataclass_args import HelpFormatter, add_dataclass_arguments
+
+    parser = subparsers.add_parser(
+        "export",
+        help="write each run as a ProgressGym result file (actual/examinee vectors, simulated/actual model vectors)",
+        description="Write one JSON per run of RESULTS (the newest model of each label) with the fields ProgressGym's "
+        "interpret_result reads (Follow/Predict: actual_vector, examinee_vector, timesteps_ahead; Coevolve: "
+        "simulated_model_vector, actual_model_vector), plus this package's final_score. `progressgym leaderboard "
+        "OUT` re-scores and ranks them.",
+        formatter_class=HelpFormatter,
+    )
+    add_dataclass_arguments(parser, ExportConfig)
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from progressgym_env.benchmark.interop import export_progressgym, load_any_results
+    from progressgym_env.benchmark.leaderboard import latest_models_only
+    from progressgym_env.cli.dataclass_args import dataclass_from_args
+
+    config = dataclass_from_args(ExportConfig, args)
+    runs, _ = latest_models_only(load_any_results(config.results))
+    written = export_progressgym([r for r in runs if r.get("episode_record") is not None], config.out)
+    print(f"wrote {len(written)} ProgressGym result files to {config.out}")
+    return 0

@@ -1,0 +1,30 @@
+"""``progressgym site RESULTS --out SITE_DIR``: the leaderboard as a static, self-contained web page."""
+
+from __future__ import annotations
+
+import argparse
+
+
+def add_parser(subparsers: argparse._SubParsersAction) -> None:
+    from progressgym_env.benchmark.site import SiteConfig
+    from progressgym_env.cli.dataclass_args import HelpFormatter, add_dataclass_arguments
+
+    parser = subparsers.add_parser(
+        "site",
+        help="build the leaderboard as a static web page (one index.html, Plotly inlined, opens offline)",
+        description="Read RESULTS (a benchmark folder or ProgressGym result files), recompute every score with the "
+        "judges and write OUT/index.html: per challenge the leaderboard with 95% CIs, a chart of normalized scores "
+        "with error bars, interactive value trajectories per agent, the run configs and links to the wandb runs.",
+        formatter_class=HelpFormatter,
+    )
+    add_dataclass_arguments(parser, SiteConfig)
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from progressgym_env.benchmark.site import SiteConfig, build_site
+    from progressgym_env.cli.dataclass_args import dataclass_from_args
+
+    path = build_site(dataclass_from_args(SiteConfig, args))
+    print(f"wrote {path} ({path.stat().st_size / 1e6:.1f} MB, self-contained: open it in a browser)")
+    return 0
