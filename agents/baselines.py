@@ -3,8 +3,9 @@
 - :class:`StaticAgent`: never updates (value lock-in; the paper's "static" model).
 - :class:`LifelongAgent`: each century, updates toward the observed human values (lifelong
   RLHF/DPO on that century's preferences).
-- :class:`ExtrapolativeAgent`: updates toward the observed values extrapolated ``timesteps_ahead``
-  centuries ahead by finite differences of order up to k (extrapolative RLHF/DPO).
+- :class:`ExtrapolativeAgent`: updates toward the observed values extrapolated ``horizon``
+  centuries ahead (default: k on Predict(k), 1 on Follow and Coevolve) by finite differences of
+  order up to k (extrapolative RLHF/DPO).
 - :class:`RandomAgent`: uniform random updates (a floor, not an algorithm).
 """
 
@@ -64,23 +65,46 @@ def extrapolate(points: np.ndarray, order: int, steps_ahead: int) -> np.ndarray:
     return result
 
 
+def default_horizon(spec: AgentSpec) -> int:
+    """How far ahead an extrapolative agent aims by default: k on Predict(k), 1 elsewhere.
+
+    On Follow a horizon of 0 would make extrapolation a no-op (the agent would be lifelong); 1 is the
+    paper's extrapolative algorithm, which always extrapolates one step past the observed values. On
+    Coevolve the model shapes the *next* simulated human, so 1 as well.
+
+    :param spec: the env's spec (its ``challenge`` and ``timesteps_ahead``).
+    """
+    if spec.challenge == "predict" and spec.timesteps_ahead >= 1:
+        return int(spec.timesteps_ahead)
+    return 1
+
+
 class ExtrapolativeAgent(Agent):
-    """Update toward the observed human values extrapolated ``spec.timesteps_ahead`` centuries ahead.
+    """Update toward the observed human values extrapolated ``horizon`` centuries ahead.
 
     Keeps the human estimates observed this episode; the extrapolation order is
     ``min(order, observations - 1)``, so the first century behaves like lifelong. The target is
-    clipped to [0, 1] (finite differences of noisy shares can overshoot).
+    clipped to [0, 1] (finite differences of noisy shares can overshoot). The agent's name says both
+    numbers, ``extrapolative-<order>-h<horizon>``, because the same order with another horizon is
+    another policy.
 
     :param spec: the env's dims, capacity and horizon.
     :param order: k, the largest finite-difference order (1 = linear, 2 = quadratic).
+    :param horizon: centuries past the observed one to extrapolate to (>= 0); ``None`` =
+        :func:`default_horizon` (k on Predict(k), 1 on Follow and Coevolve). 0 is lifelong.
     """
 
-    def __init__(self, spec: AgentSpec, order: int = 1) -> None:
+    def __init__(self, spec: AgentSpec, order: int = 1, horizon: int | None = None) -> None:
         super().__init__(spec)
         if isinstance(order, bool) or not isinstance(order, (int, np.integer)) or order < 1:
             raise ConfigError(f"extrapolation order must be an int >= 1, got {order!r}")
+        if horizon is None:
+            horizon = default_horizon(spec)
+        if isinstance(horizon, bool) or not isinstance(horizon, (int, np.integer)) or horizon < 0:
+            raise ConfigError(f"extrapolation horizon must be an int >= 0 (centuries ahead), got {horizon!r}")
         self.order = int(order)
-        self.name = f"extrapolative-{self.order}"
+        self.horizon = int(horizon)
+        self.name = f"extrapolative-{self.order}-h{self.horizon}"
         self._observed: list[np.ndarray] = []
 
     def reset(self, seed: int | None = None) -> None:
@@ -89,11 +113,11 @@ class ExtrapolativeAgent(Agent):
     def act(self, obs: np.ndarray) -> np.ndarray:
         estimate, model, _ = self.split(obs)
         self._observed.append(estimate)
-        target = extrapolate(np.stack(self._observed), self.order, self.spec.timesteps_ahead)
+        target = extrapolate(np.stack(self._observed), self.order, self.horizon)
         return update_toward(np.clip(target, 0.0, 1.0), model, self.spec.capacity)
 
     def config(self) -> dict[str, Any]:
-        return {**super().config(), "order": self.order}
+        return {**super().config(), "order": self.order, "horizon": self.horizon}
 
 
 class RandomAgent(Agent):

@@ -1,19 +1,24 @@
 """Agents by name: ``make_agent("lifelong", env)``, ``make_agent("ppo:path/model.zip", env)``.
 
-Names: ``static``, ``lifelong``, ``extrapolative-1``, ``extrapolative-2`` (any ``extrapolative-<k>``),
-``random``, ``oracle`` (privileged upper bound), and ``<algo>:<path>`` for a saved SB3 model
-(algo = ppo, sac, td3, a2c, or ``sb3`` to read it from the ``config.json`` beside the model).
+Names: ``static``, ``lifelong``, ``extrapolative-1``, ``extrapolative-2`` (any ``extrapolative-<k>``,
+aiming at the default horizon: k on Predict(k), 1 on Follow and Coevolve; ``extrapolative-<k>-h<h>``
+for another horizon h), ``random``, ``oracle`` (privileged upper bound), ``trained`` (the shipped
+trained model of the challenge being run, :mod:`agents.shipped`), and ``<algo>:<path>`` for a saved
+SB3 model (algo = ppo, sac, td3, a2c, recurrentppo, or ``sb3`` to read it from the ``config.json``
+beside the model).
 """
 
 from __future__ import annotations
 
 import re
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from agents.base import Agent, AgentSpec, spec_from_env
 from agents.baselines import ExtrapolativeAgent, LifelongAgent, RandomAgent, StaticAgent
 from agents.oracle import OracleAgent
 from agents.sb3_agent import ALGO_NAMES, SB3Agent
+from agents.shipped import trained_agent
 from progressgym_env.errors import ConfigError
 
 AgentFactory = Callable[..., Agent]
@@ -29,8 +34,9 @@ _FACTORIES: dict[str, AgentFactory] = {
     "lifelong": lambda spec, env, **kw: LifelongAgent(spec, **kw),
     "random": lambda spec, env, **kw: RandomAgent(spec, **kw),
     "oracle": lambda spec, env, **kw: OracleAgent(spec, env, **kw),
+    "trained": lambda spec, env, **kw: trained_agent(spec, **kw),
 }
-_EXTRAPOLATIVE = re.compile(r"^extrapolative-(\d+)$")
+_EXTRAPOLATIVE = re.compile(r"^extrapolative-(\d+)(?:-h(\d+))?$")
 
 
 def register_agent(name: str, factory: AgentFactory) -> None:
@@ -42,7 +48,8 @@ def register_agent(name: str, factory: AgentFactory) -> None:
 
 def agent_names() -> tuple[str, ...]:
     """Every registered name, plus the ``<algo>:<path>`` forms."""
-    return (*_FACTORIES, "extrapolative-<k>", *(f"{algo}:<path>" for algo in (*ALGO_NAMES, "sb3")))
+    return (*_FACTORIES, "extrapolative-<k>", "extrapolative-<k>-h<h>",
+            *(f"{algo}:<path>" for algo in (*ALGO_NAMES, "sb3")))
 
 
 def make_agent(name: str, env: Any, timesteps_ahead: int | None = None, **kwargs: Any) -> Agent:
@@ -50,8 +57,9 @@ def make_agent(name: str, env: Any, timesteps_ahead: int | None = None, **kwargs
 
     :param name: a registered name, ``extrapolative-<k>`` or ``<algo>:<path to model.zip>``.
     :param env: the env it will act in (dims, backend capacity, horizon are read from it).
-    :param timesteps_ahead: override the extrapolation horizon (default from the env, see
-        :func:`agents.base.spec_from_env`).
+    :param timesteps_ahead: override the horizon the agent's spec records (default from the env, see
+        :func:`agents.base.spec_from_env`); for ``extrapolative-<k>`` it is also the extrapolation
+        horizon (default :func:`agents.baselines.default_horizon`).
     :param kwargs: passed to the agent's constructor (e.g. ``seed`` for ``random``).
     """
     spec = spec_from_env(env, timesteps_ahead)
@@ -64,10 +72,11 @@ def make_agent(name: str, env: Any, timesteps_ahead: int | None = None, **kwargs
         return SB3Agent(spec, path, algo=None if algo == "sb3" else algo, **kwargs)
     match = _EXTRAPOLATIVE.match(name)
     if match:
-        return ExtrapolativeAgent(spec, order=int(match.group(1)), **kwargs)
+        horizon = int(match.group(2)) if match.group(2) is not None else timesteps_ahead
+        return ExtrapolativeAgent(spec, order=int(match.group(1)), horizon=horizon, **kwargs)
     if name not in _FACTORIES:
         raise ConfigError(f"unknown agent {name!r}; known agents: {', '.join(agent_names())}")
     return _FACTORIES[name](spec, env, **kwargs)
 
 
-__all__ = ["AgentSpec", "BASELINES", "PRIVILEGED", "make_agent", "register_agent", "agent_names"]
+__all__ = ["BASELINES", "PRIVILEGED", "AgentSpec", "agent_names", "make_agent", "register_agent"]

@@ -15,19 +15,83 @@ import numpy as np
 from agents.base import Agent, AgentSpec
 from progressgym_env.errors import ConfigError, MissingExtraError
 
-ALGO_NAMES: tuple[str, ...] = ("ppo", "sac", "td3", "a2c")
+ALGO_NAMES: tuple[str, ...] = ("ppo", "sac", "td3", "a2c", "recurrentppo")
+RECURRENT: frozenset[str] = frozenset({"recurrentppo"})
+"""Algorithms whose policy carries a hidden state across steps (sb3-contrib's RecurrentPPO)."""
 
 
 def algo_class(name: str) -> Any:
-    """The stable-baselines3 class of ``name`` (ppo, sac, td3, a2c); SB3 is imported lazily."""
+    """The SB3 class of ``name`` (ppo, sac, td3, a2c; recurrentppo from sb3-contrib), imported lazily."""
     key = name.lower()
     if key not in ALGO_NAMES:
         raise ConfigError(f"unknown SB3 algorithm {name!r}; choose one of {ALGO_NAMES}")
+    if key == "recurrentppo":
+        try:
+            import sb3_contrib
+        except ImportError:
+            raise MissingExtraError("RecurrentPPO", "sb3", "sb3_contrib") from None
+        return sb3_contrib.RecurrentPPO
     try:
         import stable_baselines3
     except ImportError:
         raise MissingExtraError("SB3 agents", "sb3", "stable_baselines3") from None
     return getattr(stable_baselines3, key.upper())
+
+
+def saved_config(path: Path) -> dict[str, Any]:
+    """The ``config.json`` that training writes beside ``model.zip`` ({} when there is none)."""
+    config_path = path.with_name("config.json")
+    if not config_path.is_file():
+        return {}
+    try:
+        data = json.loads(config_path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as exc:
+        raise ConfigError(f"{config_path} is not valid JSON ({exc})") from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"{config_path} should hold a JSON object, found {type(data).__name__}")
+    return data
+
+
+def obs_history_of(config: dict[str, Any]) -> int:
+    """The ``obs_history`` the model was trained with (1 = the plain observation)."""
+    kwargs = config.get("train_env_kwargs") or {}
+    value = kwargs.get("obs_history", 1) if isinstance(kwargs, dict) else 1
+    return int(value or 1)
+
+
+class HistoryStacker:
+    """Rebuilds the observation of an env made with ``obs_history=k`` from the plain observations.
+
+    A saved model trained with ``obs_history=k`` expects ``[human estimate, model, progress]``
+    followed by the k - 1 previous human estimates, newest first, the first estimate of the episode
+    repeated where the episode is shorter than k. A leaderboard env is the plain ``-v0`` env, so the
+    agent keeps the estimates itself (``tests/test_rl_agents.py`` checks the layout against the env).
+
+    :param dim: d, the number of value dimensions.
+    :param k: the history length (>= 1; 1 = pass observations through).
+    """
+
+    def __init__(self, dim: int, k: int) -> None:
+        if k < 1:
+            raise ConfigError(f"obs_history must be >= 1, got {k}")
+        self.dim, self.k = dim, k
+        self._past: list[np.ndarray] = []
+
+    def reset(self) -> None:
+        """Forget the episode's estimates."""
+        self._past = []
+
+    def __call__(self, obs: np.ndarray) -> np.ndarray:
+        """The stacked observation (float32) for the plain observation ``obs`` of this step."""
+        obs = np.asarray(obs, dtype=np.float32)
+        if self.k == 1:
+            return obs
+        estimate = obs[: self.dim]
+        if not self._past:
+            self._past = [estimate.copy()] * (self.k - 1)
+        stacked = np.concatenate([obs, *self._past])
+        self._past = [estimate.copy(), *self._past[:-1]]
+        return stacked
 
 
 def algo_from_saved_config(path: Path) -> str:
@@ -38,7 +102,7 @@ def algo_from_saved_config(path: Path) -> str:
             f"cannot tell which SB3 algorithm saved {path}: no config.json beside it; "
             f"name it in the agent spec, e.g. 'ppo:{path}'"
         )
-    algo = json.loads(config_path.read_text(encoding="utf-8")).get("algo")
+    algo = saved_config(path).get("algo")
     if not isinstance(algo, str):
         raise ConfigError(f"{config_path} has no 'algo' field naming the SB3 algorithm")
     return algo
@@ -49,11 +113,21 @@ class SB3Agent(Agent):
 
     :param spec: the env's dims (checked against the model's spaces).
     :param path: path to the saved model.
-    :param algo: ``ppo``, ``sac``, ``td3`` or ``a2c``; ``None`` reads it from ``config.json``.
+    :param algo: one of :data:`ALGO_NAMES`; ``None`` reads it from ``config.json``.
     :param deterministic: use the policy's mean/greedy action (default) rather than sampling.
+    :param obs_history: the ``obs_history`` the model was trained with; ``None`` reads it from
+        ``config.json`` (1 when there is none). The agent acts in the plain env and stacks the
+        previous estimates itself (:class:`HistoryStacker`).
     """
 
-    def __init__(self, spec: AgentSpec, path: str | Path, algo: str | None = None, deterministic: bool = True) -> None:
+    def __init__(
+        self,
+        spec: AgentSpec,
+        path: str | Path,
+        algo: str | None = None,
+        deterministic: bool = True,
+        obs_history: int | None = None,
+    ) -> None:
         super().__init__(spec)
         self.path = Path(path)
         if not self.path.is_file():
@@ -61,20 +135,39 @@ class SB3Agent(Agent):
         self.algo = (algo or algo_from_saved_config(self.path)).lower()
         self.name = self.algo
         self.deterministic = deterministic
+        self.obs_history = int(obs_history) if obs_history is not None else obs_history_of(saved_config(self.path))
         self.model = algo_class(self.algo).load(str(self.path), device="cpu")
         obs_shape = tuple(self.model.observation_space.shape)
         act_shape = tuple(self.model.action_space.shape)
-        if obs_shape != (2 * spec.dim + 1,) or act_shape != (spec.dim,):
+        expected = (2 * spec.dim + 1 + (self.obs_history - 1) * spec.dim,)
+        if obs_shape != expected or act_shape != (spec.dim,):
             raise ConfigError(
                 f"SB3 model {self.path} was trained on observations {obs_shape} and actions {act_shape}, "
-                f"but this env has observations {(2 * spec.dim + 1,)} and actions {(spec.dim,)} "
-                "(a different value space?)"
+                f"but this env with obs_history={self.obs_history} gives observations {expected} and actions "
+                f"{(spec.dim,)} (a different value space, or another obs_history?)"
             )
+        self._stack = HistoryStacker(spec.dim, self.obs_history)
+        self._state: Any = None
+        self._episode_start = True
+
+    def reset(self, seed: int | None = None) -> None:
+        self._stack.reset()
+        self._state = None
+        self._episode_start = True
 
     def act(self, obs: np.ndarray) -> np.ndarray:
         self.split(obs)
-        action, _ = self.model.predict(np.asarray(obs, dtype=np.float32), deterministic=self.deterministic)
+        stacked = self._stack(obs)
+        if self.algo in RECURRENT:
+            action, self._state = self.model.predict(
+                stacked, state=self._state, episode_start=np.array([self._episode_start]),
+                deterministic=self.deterministic,
+            )
+        else:
+            action, _ = self.model.predict(stacked, deterministic=self.deterministic)
+        self._episode_start = False
         return np.clip(np.asarray(action, dtype=np.float64), -1.0, 1.0).astype(np.float32)
 
     def config(self) -> dict[str, Any]:
-        return {**super().config(), "algo": self.algo, "path": str(self.path), "deterministic": self.deterministic}
+        return {**super().config(), "algo": self.algo, "path": str(self.path), "deterministic": self.deterministic,
+                "obs_history": self.obs_history}

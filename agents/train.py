@@ -1,13 +1,27 @@
-"""Train a stable-baselines3 agent (PPO, SAC, TD3, A2C) on a ProgressGym env and evaluate it.
+"""Train an SB3 agent (PPO, A2C, SAC, TD3, RecurrentPPO) on procedural histories, select it on validation.
 
-By default training runs on *procedural* histories (a fresh seeded history every episode) and the
-saved model is evaluated on the held-out real *corpus* history, like Procgen's train/test split.
-Hyperparameters come from the zoo-style ``agents/hyperparams/<algo>.yml`` (:mod:`agents.zoo`).
-A run writes into its output folder::
+The protocol is Procgen's train/validation/test split, with the real corpus history as the test set:
 
-    model.zip      the SB3 model (enters a leaderboard as ``--agents ppo:<dir>/model.zip``)
-    config.json    this TrainConfig, the resolved hyperparameters and the evaluation summary
-    wandb/         with ``track=True``: the offline wandb run (official SB3 WandbCallback)
+- **train**: procedural histories, a fresh one per episode, drawn from generators seeded with the
+  run's ``seed`` (one batched generator per run, :class:`agents.vec_env.NativeVecEnv`);
+- **validation**: a fixed set of held-out procedural histories, env seeds
+  ``VALIDATION_FIRST_SEED .. +validation_episodes-1`` (disjoint from the training seeds and from
+  the test seeds, which start at ``TEST_FIRST_SEED``). Every ``eval_freq`` env steps
+  :class:`ValidationCallback` runs the deterministic policy on them, logs the mean normalised score
+  against env steps (wandb ``eval/normalized_score``) and keeps the best checkpoint;
+- **test**: the corpus history and procedural seeds from ``TEST_FIRST_SEED``, only in
+  ``progressgym benchmark`` (``--first-seed``); training never reads the corpus history (unless
+  ``eval_episodes`` > 0 asks for a test evaluation *after* selection, which then cannot influence it).
+
+Hyperparameters come from the zoo-style ``agents/hyperparams/<algo>.yml`` (:mod:`agents.zoo`); the
+training env kwargs there (``similarity``, ``obs_history``, ``history: procedural``) are also what
+``rl_zoo3.train --conf-file`` reads. A run writes into its output folder::
+
+    model.zip         the selected model: the best validation checkpoint
+    last_model.zip    the model at the end of training
+    config.json       this TrainConfig, the command, seeds, steps, hyperparameters, validation curve
+    evaluations.json  the validation curve alone (env steps, mean, std, per-history scores)
+    wandb/            with ``track=True``: the offline wandb run
 
 Command line: ``progressgym train --algo ppo --env follow --seed 0``.
 """
@@ -15,7 +29,11 @@ Command line: ``progressgym train --algo ppo --env follow --seed 0``.
 from __future__ import annotations
 
 import json
+import shlex
+import shutil
+import sys
 import time
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -23,42 +41,67 @@ from typing import Any
 import numpy as np
 
 from agents.registry import make_agent
-from agents.sb3_agent import ALGO_NAMES, algo_class
+from agents.sb3_agent import ALGO_NAMES, RECURRENT, algo_class
 from agents.zoo import ZooHyperparams, load_hyperparams
 from progressgym_env.benchmark.challenges import CHALLENGES
 from progressgym_env.common.atomic import atomic_write_text
 from progressgym_env.errors import ConfigError, MissingExtraError
 
 OFF_POLICY = ("sac", "td3")
+VALIDATION_FIRST_SEED = 10_000
+"""First env seed of the procedural validation histories (training uses the run seed's generator)."""
+TEST_FIRST_SEED = 100_000
+"""First env seed of the held-out procedural test histories (``progressgym benchmark --first-seed``)."""
+OBS_KWARGS = ("obs_history",)
+"""Training env kwargs that change the observation, so validation and test envs must share them."""
 
 
 @dataclass
 class TrainConfig:
     """Settings of one SB3 training run (saved as ``config.json`` beside the model)."""
 
-    algo: str = field(default="ppo", metadata={"help": f"SB3 algorithm: one of {ALGO_NAMES}."})
+    algo: str = field(default="ppo", metadata={"help": "SB3 algorithm (recurrentppo: sb3-contrib).",
+                                               "choices": ALGO_NAMES})
     env: str = field(
         default="follow",
         metadata={"help": "A challenge key (follow, predict1, predict2, coevolve) or a registered env id."},
     )
     env_kwargs: dict[str, Any] = field(
         default_factory=dict,
-        metadata={"help": "Extra env kwargs for training and evaluation (e.g. {'timesteps_ahead': 2})."},
+        metadata={"help": "Env kwargs for training and validation, over the YAML's (e.g. {'obs_history': 1})."},
     )
     train_history: str = field(default="procedural", metadata={"help": "History the agent trains on."})
-    eval_history: str = field(default="corpus", metadata={"help": "History the saved model is evaluated on."})
     total_timesteps: int | None = field(
-        default=None, metadata={"help": "Training steps; None = the YAML's n_timesteps."}
+        default=None, metadata={"help": "Training env steps; None = the YAML's n_timesteps."}
     )
     seed: int = field(default=0, metadata={"help": "Seed of the algorithm and the training envs."})
-    eval_episodes: int = field(default=5, metadata={"help": "Evaluation episodes (seeds 0..n-1) on eval_history."})
+    validation_episodes: int = field(
+        default=100, metadata={"help": "Procedural validation histories (seeds from VALIDATION_FIRST_SEED)."}
+    )
+    validation_first_seed: int = field(
+        default=VALIDATION_FIRST_SEED, metadata={"help": "First env seed of the validation histories."}
+    )
+    eval_freq: int = field(
+        default=0, metadata={"help": "Validate every this many env steps; 0 = 20 times per run."}
+    )
+    eval_history: str = field(
+        default="corpus", metadata={"help": "History of the optional test evaluation after selection."}
+    )
+    eval_episodes: int = field(
+        default=0,
+        metadata={"help": "Test episodes (seeds 0..n-1) on eval_history after selection; 0 = none (the "
+                  "benchmark is the test: progressgym benchmark --agents sb3:<model> --first-seed 1000)."},
+    )
     hyperparams: str | None = field(
         default=None, metadata={"help": "Zoo-style YAML file; None = agents/hyperparams/<algo>.yml."}
     )
-    out: str | None = field(
-        default=None, metadata={"help": "Output folder; None = runs/train/<algo>-<challenge>-seed<seed>."}
+    label: str | None = field(
+        default=None, metadata={"help": "Name of the recipe in wandb groups; None = algo (+ -hist<k>)."}
     )
-    track: bool = field(default=False, metadata={"help": "Log the run to wandb (SB3 WandbCallback)."})
+    out: str | None = field(
+        default=None, metadata={"help": "Output folder; None = runs/train/<label>-<challenge>-seed<seed>."}
+    )
+    track: bool = field(default=False, metadata={"help": "Log the run to wandb (validation curve, SB3 metrics)."})
     wandb_project: str = field(default="progressgym", metadata={"help": "wandb project name."})
     wandb_mode: str = field(
         default="offline", metadata={"help": "wandb mode: offline (default, no login), online or disabled."}
@@ -76,8 +119,16 @@ class TrainConfig:
             raise ConfigError(f"total_timesteps must be >= 1, got {self.total_timesteps}")
         if self.eval_episodes < 0:
             raise ConfigError(f"eval_episodes must be >= 0, got {self.eval_episodes}")
+        if self.validation_episodes < 1:
+            raise ConfigError(f"validation_episodes must be >= 1 (model selection needs them), got "
+                              f"{self.validation_episodes}")
+        if self.eval_freq < 0:
+            raise ConfigError(f"eval_freq must be >= 0 env steps, got {self.eval_freq}")
         if self.wandb_mode not in ("offline", "online", "disabled"):
             raise ConfigError(f"wandb_mode must be offline, online or disabled, got {self.wandb_mode!r}")
+        if self.train_history == "corpus":
+            raise ConfigError("train_history='corpus' would train on the test set; train on 'procedural' "
+                              "(or a trajectory file of your own)")
 
     def env_spec(self) -> tuple[str, dict[str, Any]]:
         """(env id, env kwargs) of ``env``: a challenge key expands to its id and kwargs."""
@@ -90,37 +141,61 @@ class TrainConfig:
             )
         return self.env, dict(self.env_kwargs)
 
-    def output_dir(self) -> Path:
+    def validation_seeds(self) -> list[int]:
+        """The env seeds of the validation histories."""
+        return list(range(self.validation_first_seed, self.validation_first_seed + self.validation_episodes))
+
+    def challenge_name(self) -> str:
+        """The challenge key, or the env id when ``env`` is one."""
+        return self.env if self.env in CHALLENGES else self.env_spec()[0]
+
+    def recipe_label(self, obs_history: int) -> str:
+        """``label``, or the algorithm with ``-hist<k>`` when the observation carries k estimates."""
+        if self.label:
+            return self.label
+        return self.algo if obs_history <= 1 else f"{self.algo}-hist{obs_history}"
+
+    def output_dir(self, obs_history: int = 1) -> Path:
         """The run's output folder."""
         if self.out:
             return Path(self.out)
-        env_id, _ = self.env_spec()
-        name = self.env if self.env in CHALLENGES else env_id
-        return Path("runs") / "train" / f"{self.algo}-{name}-seed{self.seed}"
+        return Path("runs") / "train" / f"{self.recipe_label(obs_history)}-{self.challenge_name()}-seed{self.seed}"
 
 
 @dataclass
 class TrainResult:
     """What a training run produced.
 
-    :param model_path: the saved ``model.zip``.
-    :param eval_final_scores: final_score per evaluation episode on ``eval_history``.
-    :param eval_normalized_scores: normalized_score per evaluation episode.
-    :param train_seconds: wall time of ``learn``.
+    :param model_path: the selected ``model.zip`` (best validation checkpoint).
+    :param validation: the validation curve (:meth:`ValidationCurve.to_json`).
+    :param train_seconds: wall time of ``learn`` (validation included).
+    :param total_timesteps: env steps trained.
+    :param eval_final_scores: final_score per test episode on ``eval_history`` (empty unless asked).
+    :param eval_normalized_scores: normalized_score per test episode.
     """
 
     model_path: Path
-    eval_final_scores: list[float]
-    eval_normalized_scores: list[float]
+    validation: dict[str, Any]
     train_seconds: float
+    total_timesteps: int
+    eval_final_scores: list[float] = field(default_factory=list)
+    eval_normalized_scores: list[float] = field(default_factory=list)
+
+    @property
+    def best_validation_score(self) -> float:
+        """Mean normalised score of the selected checkpoint on the validation histories."""
+        return float(self.validation["best_mean"])
 
     def summary(self) -> dict[str, Any]:
-        """Means and stds of the evaluation scores (JSON-ready)."""
+        """The numbers of the run (JSON-ready)."""
         final = np.asarray(self.eval_final_scores)
         normalized = np.asarray(self.eval_normalized_scores)
         return {
             "model_path": str(self.model_path),
             "train_seconds": round(self.train_seconds, 2),
+            "total_timesteps": int(self.total_timesteps),
+            "validation_best_normalized_score": self.best_validation_score,
+            "validation_best_timestep": int(self.validation["best_timestep"]),
             "eval_episodes": int(final.size),
             "eval_final_score_mean": float(final.mean()) if final.size else None,
             "eval_final_score_std": float(final.std()) if final.size else None,
@@ -129,6 +204,133 @@ class TrainResult:
             "eval_final_scores": list(map(float, final)),
             "eval_normalized_scores": list(map(float, normalized)),
         }
+
+
+def evaluate_policy_on_seeds(
+    model: Any, env_id: str, env_kwargs: dict[str, Any], seeds: Sequence[int], recurrent: bool = False
+) -> tuple[np.ndarray, np.ndarray]:
+    """Run the deterministic policy of ``model`` for one episode per seed, all seeds in one batch.
+
+    Uses the native vector env in ``rng_mode="exact"``, so episode i is exactly the single env's
+    episode with ``reset(seed=seeds[i])`` (what ``progressgym benchmark`` runs for that seed).
+
+    :param model: an SB3 model (``predict`` is called on the batch of observations).
+    :param env_id: the env id. :param env_kwargs: its kwargs (history, timesteps_ahead, obs_history, ...).
+    :param seeds: env seeds, one episode each.
+    :param recurrent: the model is recurrent (its hidden state is carried across steps).
+    :return: (final scores, normalised scores), one per seed.
+    """
+    import gymnasium as gym
+
+    import progressgym_env  # noqa: F401
+
+    env = gym.make_vec(env_id, num_envs=len(seeds), rng_mode="exact", **env_kwargs)
+    try:
+        obs, _ = env.reset(seed=[int(s) for s in seeds])
+        state, starts = None, np.ones(len(seeds), dtype=bool)
+        while True:
+            if recurrent:
+                actions, state = model.predict(obs, state=state, episode_start=starts, deterministic=True)
+                starts = np.zeros(len(seeds), dtype=bool)
+            else:
+                actions, _ = model.predict(obs, deterministic=True)
+            actions = np.clip(np.asarray(actions, dtype=np.float32), -1.0, 1.0)
+            obs, _, terminated, truncated, infos = env.step(actions)
+            if np.all(terminated | truncated):
+                return np.asarray(infos["final_score"], dtype=float), np.asarray(infos["normalized_score"], dtype=float)
+    finally:
+        env.close()
+
+
+@dataclass
+class ValidationCurve:
+    """Validation scores of a run, one entry per evaluation."""
+
+    timesteps: list[int] = field(default_factory=list)
+    means: list[float] = field(default_factory=list)
+    stds: list[float] = field(default_factory=list)
+    scores: list[list[float]] = field(default_factory=list)
+    best_timestep: int = -1
+    best_mean: float = -np.inf
+
+    def add(self, timestep: int, normalized: np.ndarray) -> bool:
+        """Record one evaluation; True when it is the best so far."""
+        mean = float(np.mean(normalized))
+        self.timesteps.append(int(timestep))
+        self.means.append(mean)
+        self.stds.append(float(np.std(normalized)))
+        self.scores.append([round(float(s), 6) for s in normalized])
+        if mean > self.best_mean:
+            self.best_mean, self.best_timestep = mean, int(timestep)
+            return True
+        return False
+
+    def to_json(self) -> dict[str, Any]:
+        """JSON-ready dict (``scores`` holds every validation history's score)."""
+        return asdict(self)
+
+
+def validation_callback(
+    env_id: str,
+    env_kwargs: dict[str, Any],
+    seeds: Sequence[int],
+    eval_freq: int,
+    best_path: Path,
+    recurrent: bool = False,
+    run: Any = None,
+    trial: Any = None,
+) -> Any:
+    """An SB3 callback validating the policy every ``eval_freq`` env steps and saving the best model.
+
+    Logs ``eval/normalized_score`` (and ``eval/final_score``) against ``global_step`` to the wandb
+    ``run``; with an Optuna ``trial`` it reports each evaluation and stops a pruned trial.
+
+    :param env_id: the env id. :param env_kwargs: the validation envs' kwargs (procedural history).
+    :param seeds: validation env seeds. :param eval_freq: env steps between evaluations.
+    :param best_path: where the best checkpoint is saved (``model.zip``).
+    :param recurrent: the model is recurrent. :param run: a wandb run or None. :param trial: an Optuna trial or None.
+    """
+    from stable_baselines3.common.callbacks import BaseCallback
+
+    class ValidationCallback(BaseCallback):
+        """Validates on held-out procedural histories; keeps the best checkpoint."""
+
+        def __init__(self) -> None:
+            super().__init__()
+            self.curve = ValidationCurve()
+            self.pruned = False
+            self._next = 0
+
+        def _evaluate(self) -> None:
+            final, normalized = evaluate_policy_on_seeds(self.model, env_id, env_kwargs, seeds, recurrent)
+            if self.curve.add(self.num_timesteps, normalized):
+                self.model.save(str(best_path))
+            if run is not None:
+                run.log({"eval/normalized_score": float(normalized.mean()),
+                         "eval/normalized_score_std": float(normalized.std()),
+                         "eval/final_score": float(final.mean()),
+                         "eval/best_normalized_score": self.curve.best_mean,
+                         "global_step": self.num_timesteps})
+            if trial is not None:
+                trial.report(float(normalized.mean()), len(self.curve.timesteps))
+                if trial.should_prune():
+                    self.pruned = True
+
+        def _on_training_start(self) -> None:
+            self._evaluate()  # the untrained policy: the first point of the learning curve
+            self._next = self.num_timesteps + eval_freq
+
+        def _on_step(self) -> bool:
+            if self.num_timesteps >= self._next:
+                self._next += eval_freq
+                self._evaluate()
+            return not self.pruned
+
+        def _on_training_end(self) -> None:
+            if not self.curve.timesteps or self.curve.timesteps[-1] != self.num_timesteps:
+                self._evaluate()
+
+    return ValidationCallback()
 
 
 def _action_noise(hp: ZooHyperparams, algo: str, dim: int) -> Any:
@@ -158,28 +360,8 @@ def _wandb_logger(run: Any) -> Any:
     return Logger(folder=None, output_formats=[WandbWriter()])
 
 
-def _score_callback(run: Any) -> Any:
-    """Logs each finished training episode's final and normalised score to wandb."""
-    from stable_baselines3.common.callbacks import BaseCallback
-
-    class EpisodeScoreCallback(BaseCallback):
-        def _on_step(self) -> bool:
-            for info in self.locals.get("infos", []):
-                if "final_score" in info:
-                    run.log(
-                        {
-                            "train/episode_final_score": float(info["final_score"]),
-                            "train/episode_normalized_score": float(info["normalized_score"]),
-                            "global_step": self.num_timesteps,
-                        }
-                    )
-            return True
-
-    return EpisodeScoreCallback()
-
-
 def evaluate_model(model_path: Path, algo: str, env_id: str, env_kwargs: dict[str, Any], episodes: int) -> tuple[list[float], list[float]]:
-    """Load a saved model as a leaderboard agent and run it for seeds 0..episodes-1.
+    """Load a saved model as a leaderboard agent and run it for seeds 0..episodes-1 (plain env).
 
     :return: (final scores, normalised scores).
     """
@@ -187,7 +369,8 @@ def evaluate_model(model_path: Path, algo: str, env_id: str, env_kwargs: dict[st
 
     from progressgym_env.benchmark.episode import run_episode
 
-    env = gym.make(env_id, **env_kwargs)
+    plain = {k: v for k, v in env_kwargs.items() if k not in OBS_KWARGS}  # the agent stacks estimates itself
+    env = gym.make(env_id, **plain)
     try:
         agent = make_agent(f"{algo}:{model_path}", env)
         results = [run_episode(env, agent, seed) for seed in range(episodes)]
@@ -196,41 +379,75 @@ def evaluate_model(model_path: Path, algo: str, env_id: str, env_kwargs: dict[st
     return [r.final_score for r in results], [r.normalized_score for r in results]
 
 
-def train(config: TrainConfig) -> TrainResult:
-    """Train ``config.algo`` on procedural histories, save it, evaluate it on ``config.eval_history``."""
+def _command_line() -> str:
+    """The command that started this process (for the saved config)."""
+    argv = list(sys.argv)
+    if argv and argv[0].endswith(("progressgym", "__main__.py")):
+        argv[0] = "progressgym"
+    return shlex.join(argv)
+
+
+def hyperparams_for(config: TrainConfig) -> tuple[str, dict[str, Any], ZooHyperparams]:
+    """(env id, challenge env kwargs, zoo hyperparameters) of ``config``."""
+    env_id, env_kwargs = config.env_spec()
+    return env_id, env_kwargs, load_hyperparams(config.algo, env_id, config.hyperparams)
+
+
+def train(config: TrainConfig, hp: ZooHyperparams | None = None, trial: Any = None) -> TrainResult:
+    """Train ``config.algo`` on procedural histories, keep the best checkpoint on the validation histories.
+
+    :param config: the run's settings.
+    :param hp: hyperparameters to use instead of the YAML's (the tuner passes a trial's).
+    :param trial: an Optuna trial to report validation scores to (pruning), or None.
+    """
     try:
         import torch
-        from stable_baselines3.common.env_util import make_vec_env
     except ImportError:
         raise MissingExtraError("SB3 training", "sb3", "stable_baselines3") from None
-    import progressgym_env  # noqa: F401  (registers the ids)
+    from agents.vec_env import NativeVecEnv
 
-    env_id, env_kwargs = config.env_spec()
-    hp = load_hyperparams(config.algo, env_id, config.hyperparams)
-    out = config.output_dir()
+    env_id, env_kwargs, yaml_hp = hyperparams_for(config)
+    hp = hp or yaml_hp
+    train_kwargs = {**hp.env_kwargs, **env_kwargs, "history": config.train_history}
+    obs_history = int(train_kwargs.get("obs_history", 1) or 1)
+    observation = {k: train_kwargs[k] for k in OBS_KWARGS if k in train_kwargs}
+    validation_kwargs = {**env_kwargs, **observation, "history": "procedural"}
+    validation_kwargs.pop("similarity", None)  # validation scores the paper's cosine, whatever the reward
+    out = config.output_dir(obs_history)
     out.mkdir(parents=True, exist_ok=True)
     torch.set_num_threads(max(1, config.torch_threads))
-    total_timesteps = config.total_timesteps or hp.n_timesteps
-    train_kwargs = {**hp.env_kwargs, **env_kwargs, "history": config.train_history}
-    eval_kwargs = {**env_kwargs, "history": config.eval_history}
+    total_timesteps = int(config.total_timesteps or hp.n_timesteps)
+    eval_freq = config.eval_freq or max(1, total_timesteps // 20)
+    recurrent = config.algo in RECURRENT
+    label = config.recipe_label(obs_history)
     saved: dict[str, Any] = {
         **asdict(config),
+        "label": label,
+        "command": _command_line(),
         "env_id": env_id,
+        "challenge": config.challenge_name(),
         "train_env_kwargs": train_kwargs,
-        "eval_env_kwargs": eval_kwargs,
+        "validation_env_kwargs": validation_kwargs,
+        "seeds": {
+            "train": config.seed,
+            "validation": [config.validation_first_seed, config.validation_first_seed + config.validation_episodes - 1],
+            "test_procedural_first": TEST_FIRST_SEED,
+        },
         "total_timesteps": total_timesteps,
-        "hyperparams": {**_jsonable_hp(hp)},
+        "hyperparams": _jsonable_hp(hp),
     }
 
-    run = None
-    callbacks: list[Any] = []
-    if config.track:
-        run = _start_wandb(config, out, env_id, saved)
-        from wandb.integration.sb3 import WandbCallback
+    run = _start_wandb(config, out, env_id, label, saved) if config.track else None
+    vec_env: Any = NativeVecEnv(env_id, hp.n_envs, train_kwargs, seed=config.seed, reward=hp.reward,
+                                reward_clip=hp.reward_clip)
+    if hp.normalize:
+        from stable_baselines3.common.vec_env import VecNormalize
 
-        callbacks = [WandbCallback(verbose=0), _score_callback(run)]
-
-    vec_env = make_vec_env(env_id, n_envs=hp.n_envs, seed=config.seed, env_kwargs=train_kwargs)
+        gamma = float(hp.algo_kwargs.get("gamma", 0.99))
+        vec_env = VecNormalize(vec_env, gamma=gamma, **{"norm_obs": False, **hp.normalize})
+    callback = validation_callback(
+        env_id, validation_kwargs, config.validation_seeds(), eval_freq, out / "model.zip", recurrent, run, trial
+    )
     try:
         algo_kwargs = dict(hp.algo_kwargs)
         policy = algo_kwargs.pop("policy")
@@ -244,27 +461,38 @@ def train(config: TrainConfig) -> TrainResult:
             model.set_logger(_wandb_logger(run))
         start = time.perf_counter()
         try:
-            model.learn(total_timesteps=total_timesteps, callback=callbacks or None, progress_bar=config.progress_bar)
-        except KeyboardInterrupt:  # keep what is done: the model so far and the config, then stop
-            model.save(str(out / "model.zip"))
-            saved["interrupted_at_timesteps"] = int(model.num_timesteps)
-            atomic_write_text(out / "config.json", json.dumps(saved, indent=2) + "\n")
-            raise
-        train_seconds = time.perf_counter() - start
-        model_path = out / "model.zip"
-        model.save(str(model_path))
+            model.learn(total_timesteps=total_timesteps, callback=callback, progress_bar=config.progress_bar)
+        finally:
+            train_seconds = time.perf_counter() - start
+            model.save(str(out / "last_model.zip"))
     finally:
         vec_env.close()
 
-    atomic_write_text(out / "config.json", json.dumps(saved, indent=2) + "\n")
-    final, normalized = evaluate_model(model_path, config.algo, env_id, eval_kwargs, config.eval_episodes)
-    result = TrainResult(model_path, final, normalized, train_seconds)
-    saved["evaluation"] = result.summary()
-    atomic_write_text(out / "config.json", json.dumps(saved, indent=2) + "\n")
+    curve = callback.curve.to_json()
+    saved["validation"] = {k: v for k, v in curve.items() if k != "scores"}
+    saved["validation"]["episodes"] = config.validation_episodes
+    saved["train_seconds"] = round(train_seconds, 2)
+    saved["pruned"] = bool(callback.pruned)
+    atomic_write_text(out / "evaluations.json", json.dumps(curve) + "\n")
+    atomic_write_text(out / "config.json", json.dumps(saved, indent=2, default=str) + "\n")
+    result = TrainResult(out / "model.zip", curve, train_seconds, total_timesteps)
+    if config.eval_episodes and not callback.pruned:
+        test_kwargs = {**env_kwargs, "history": config.eval_history}
+        final, normalized = evaluate_model(result.model_path, config.algo, env_id, test_kwargs, config.eval_episodes)
+        result.eval_final_scores, result.eval_normalized_scores = final, normalized
+        saved["evaluation"] = {"history": config.eval_history, **result.summary()}
+        atomic_write_text(out / "config.json", json.dumps(saved, indent=2, default=str) + "\n")
     if run is not None:
         run.summary.update({k: v for k, v in result.summary().items() if not isinstance(v, list)})
         run.finish()
     return result
+
+
+def copy_model(result: TrainResult, target: Path) -> None:
+    """Copy a run's selected ``model.zip`` and ``config.json`` into ``target`` (e.g. ``agents/trained/follow``)."""
+    target.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(result.model_path, target / "model.zip")
+    shutil.copyfile(result.model_path.with_name("config.json"), target / "config.json")
 
 
 def _jsonable_hp(hp: ZooHyperparams) -> dict[str, Any]:
@@ -275,7 +503,9 @@ def _jsonable_hp(hp: ZooHyperparams) -> dict[str, Any]:
     return data
 
 
-def _start_wandb(config: TrainConfig, out: Path, env_id: str, saved: dict[str, Any]) -> Any:
+def _start_wandb(config: TrainConfig, out: Path, env_id: str, label: str, saved: dict[str, Any]) -> Any:
+    """One wandb run per recipe × challenge × seed, grouped by ``<label>/<challenge>`` so wandb draws
+    the seeds of a recipe as one learning curve and compares recipes."""
     try:
         import wandb
     except ImportError:
@@ -283,14 +513,17 @@ def _start_wandb(config: TrainConfig, out: Path, env_id: str, saved: dict[str, A
     from progressgym_env.benchmark.tracking import silence_weave_hint
 
     silence_weave_hint()
-    return wandb.init(
+    run = wandb.init(
         project=config.wandb_project,
         dir=str(out),
         mode=config.wandb_mode,
-        group=env_id,
-        job_type=f"train-{config.algo}",
+        group=f"{label}/{config.challenge_name()}",
+        job_type=f"train-{label}",
         name=out.name,
         config=json.loads(json.dumps(saved, default=str)),
-        reinit="finish_previous",  # WandbCallback reads the global wandb.run
+        reinit="finish_previous",
         settings=wandb.Settings(console="off", silent=True),
     )
+    run.define_metric("global_step")
+    run.define_metric("*", step_metric="global_step")
+    return run

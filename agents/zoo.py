@@ -5,7 +5,14 @@ zoo keys, which are consumed here rather than passed to SB3:
 
 - ``n_timesteps``: default training length; ``n_envs``: parallel training envs;
 - ``env_kwargs``: kwargs of the *training* envs (e.g. ``similarity: centered``);
-- ``noise_type`` (``normal``) and ``noise_std``: action noise of TD3/SAC.
+- ``noise_type`` (``normal``) and ``noise_std``: action noise of TD3/SAC;
+- ``normalize``: SB3's ``VecNormalize`` kwargs as a mapping, as rl-zoo3 reads them; here only
+  reward normalisation (``{norm_obs: false, norm_reward: true}``): the cosine rewards sit in the
+  0.9s, so the value function learns far better on rewards scaled by the return's running std.
+  Observation normalisation is refused: the shipped agents act on raw observations;
+- ``env_wrapper``: rl-zoo3's wrapper key; ``agents.wrappers.NormalizedScoreReward`` (optionally
+  ``{agents.wrappers.NormalizedScoreReward: {clip: 5.0}}``) trains on the episode's normalised score
+  (:mod:`agents.wrappers`), which the native vector env applies in batch. Other wrappers are refused.
 
 ``policy_kwargs`` is a YAML mapping (not a Python string as in the zoo; nothing is ``eval``-ed);
 ``activation_fn`` may name a ``torch.nn`` class (``ReLU``, ``Tanh``).
@@ -20,7 +27,7 @@ from typing import Any
 
 from progressgym_env.errors import ConfigError, MissingExtraError
 
-ZOO_KEYS = ("n_timesteps", "n_envs", "env_kwargs", "noise_type", "noise_std")
+ZOO_KEYS = ("n_timesteps", "n_envs", "env_kwargs", "noise_type", "noise_std", "normalize", "env_wrapper")
 
 
 @dataclass
@@ -33,6 +40,9 @@ class ZooHyperparams:
     :param algo_kwargs: everything passed to the SB3 constructor (policy, learning_rate, ...).
     :param noise_type: action noise (``normal``) for off-policy algorithms, or None.
     :param noise_std: its standard deviation.
+    :param normalize: ``VecNormalize`` kwargs (reward normalisation), or None.
+    :param reward: training reward, ``"env"`` or ``"normalized_score"`` (from ``env_wrapper``).
+    :param reward_clip: bound on |reward| of ``"normalized_score"`` (the wrapper's ``clip``), or None.
     :param source: the YAML file and key they came from.
     """
 
@@ -42,6 +52,9 @@ class ZooHyperparams:
     algo_kwargs: dict[str, Any] = field(default_factory=dict)
     noise_type: str | None = None
     noise_std: float = 0.1
+    normalize: dict[str, Any] | None = None
+    reward: str = "env"
+    reward_clip: float | None = None
     source: str = ""
 
 
@@ -82,7 +95,11 @@ def load_hyperparams(algo: str, env_id: str, path: str | Path | None = None) -> 
     env_kwargs = entry.get("env_kwargs") or {}
     if not isinstance(env_kwargs, dict):
         raise ConfigError(f"{file}: 'env_kwargs' of {env_id!r} must be a mapping, found {env_kwargs!r}")
+    reward, reward_clip = _reward_of_wrapper(entry.get("env_wrapper"), file, env_id)
     return ZooHyperparams(
+        reward=reward,
+        reward_clip=reward_clip,
+        normalize=_normalize_kwargs(entry.get("normalize"), file, env_id),
         n_timesteps=int(float(entry["n_timesteps"])),
         n_envs=int(entry.get("n_envs", 1)),
         env_kwargs=dict(env_kwargs),
@@ -102,3 +119,46 @@ def _resolve_policy_kwargs(policy_kwargs: dict[str, Any], file: Path) -> dict[st
             raise ConfigError(f"{file}: activation_fn {activation!r} is not a torch.nn class (e.g. 'ReLU', 'Tanh')")
         policy_kwargs["activation_fn"] = getattr(torch.nn, activation)
     return policy_kwargs
+
+
+def _normalize_kwargs(value: Any, file: Path, env_id: str) -> dict[str, Any] | None:
+    """``normalize`` of an entry as VecNormalize kwargs (None = no normalisation)."""
+    if value is None or value is False:
+        return None
+    if not isinstance(value, dict):
+        raise ConfigError(
+            f"{file}: 'normalize' of {env_id!r} must be a mapping such as {{norm_obs: false, norm_reward: true}}, "
+            f"found {value!r}"
+        )
+    allowed = {"norm_obs", "norm_reward", "clip_reward", "epsilon"}
+    unknown = sorted(set(value) - allowed)
+    if unknown:
+        raise ConfigError(f"{file}: 'normalize' of {env_id!r} has unknown keys {unknown}; allowed: {sorted(allowed)}")
+    if value.get("norm_obs", True):
+        raise ConfigError(
+            f"{file}: 'normalize' of {env_id!r} must set norm_obs: false (the shipped agents act on raw "
+            "observations; only rewards are normalised)"
+        )
+    return dict(value)
+
+
+def _reward_of_wrapper(value: Any, file: Path, env_id: str) -> tuple[str, float | None]:
+    """(reward, clip) of an entry's ``env_wrapper`` (rl-zoo3 form: a name, or {name: kwargs})."""
+    from agents.wrappers import WRAPPER_REWARDS
+
+    if value is None:
+        return "env", None
+    kwargs: dict[str, Any] = {}
+    if isinstance(value, dict) and len(value) == 1:
+        value, kwargs = next(iter(value.items()))
+        kwargs = dict(kwargs or {})
+    if not isinstance(value, str) or value not in WRAPPER_REWARDS:
+        raise ConfigError(
+            f"{file}: env_wrapper of {env_id!r} must be one of {sorted(WRAPPER_REWARDS)} (optionally with kwargs), "
+            f"found {value!r}; the native vector env cannot apply other wrappers"
+        )
+    unknown = sorted(set(kwargs) - {"clip"})
+    if unknown:
+        raise ConfigError(f"{file}: env_wrapper {value} of {env_id!r} takes only 'clip', found {unknown}")
+    clip = kwargs.get("clip")
+    return WRAPPER_REWARDS[value], (float(clip) if clip is not None else None)

@@ -70,6 +70,11 @@ class BenchmarkConfig:
         metadata={"help": f"Challenge keys: {', '.join(CHALLENGES)}."},
     )
     seeds: int = field(default=3, metadata={"help": "Seeds per agent and challenge (0..seeds-1)."})
+    first_seed: int = field(
+        default=0,
+        metadata={"help": "First env seed: runs seeds first_seed..first_seed+seeds-1 (choose test seeds away from "
+                  "training and validation ones, e.g. 1000 on the corpus, 100000 on procedural histories)."},
+    )
     history: str = field(default="corpus", metadata={"help": "History name or trajectory file path."})
     out: str = field(default="results/benchmark", metadata={"help": "Output folder (appended to if it exists)."})
     backend: str = field(default="surrogate", metadata={"help": "Backend name: surrogate or llm."})
@@ -136,6 +141,8 @@ class BenchmarkConfig:
         if not self.ray_num_cpus >= 0 or not (self.ray_num_gpus is None or self.ray_num_gpus >= 0):
             raise ConfigError(f"ray_num_cpus and ray_num_gpus must be >= 0, got {self.ray_num_cpus!r}, "
                               f"{self.ray_num_gpus!r}")
+        if isinstance(self.first_seed, bool) or not isinstance(self.first_seed, int) or self.first_seed < 0:
+            raise ConfigError(f"first_seed must be an int >= 0, got {self.first_seed!r}")
         labels = [parse_agent(spec)[0] for spec in self.agents]
         duplicates = sorted({label for label in labels if labels.count(label) > 1})
         if duplicates:
@@ -207,8 +214,9 @@ def run_benchmark(config: BenchmarkConfig, console: Any = None) -> BenchmarkSumm
             tracker = WandbTracker(out, config.wandb_project, config.wandb_mode)
         agents = [parse_agent(spec) for spec in config.agents]
         challenges = [get_challenge(key) for key in config.challenges]
-        planned = [(c.key, label, seed) for c in challenges for label, _ in agents for seed in range(config.seeds)]
         hashes = {(c.key, label): model_sha256(spec, c.key) for c in challenges for label, spec in agents}
+        seed_range = range(config.first_seed, config.first_seed + config.seeds)
+        planned = [(c.key, label, seed) for c in challenges for label, _ in agents for seed in seed_range]
         todo = [(key, label, seed) for key, label, seed in planned
                 if (label, key, seed, hashes[(key, label)]) not in done]
         specs = dict(agents)
@@ -252,6 +260,11 @@ def model_sha256(spec: str, challenge: str) -> str:
     Part of each run's key, so a model retrained to the same path is run again, not reused.
     :param spec: the agent spec (``ppo:runs/{challenge}/model.zip``). :param challenge: the challenge key.
     """
+    if spec == "trained":  # the shipped model of the challenge (agents/trained/<challenge>/model.zip)
+        from agents.shipped import trained_dir
+
+        path = trained_dir() / challenge / "model.zip"
+        return file_sha256(path) if path.is_file() else ""
     if ":" not in spec:
         return ""
     path = Path(spec.partition(":")[2].replace("{challenge}", challenge))

@@ -1,0 +1,69 @@
+"""The shipped trained agents: one SB3 model per challenge under ``agents/trained/<challenge>/``.
+
+Like rl-baselines3-zoo's trained agents, each folder holds the model and the record of how it was
+made::
+
+    agents/trained/<challenge>/model.zip     the SB3 model (a few hundred kB)
+    agents/trained/<challenge>/config.json   algo, training command, seeds, env steps, validation scores
+
+``make_agent("trained", env)`` (``--agents trained`` in ``progressgym benchmark``) loads the model of
+the challenge ``env`` runs: ``follow``, ``predict1``, ``predict2`` or ``coevolve``. The models were
+trained on procedural histories and selected on held-out procedural validation histories only
+(:mod:`agents.train`); the corpus history never entered training or selection.
+"""
+
+from __future__ import annotations
+
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from agents.base import AgentSpec
+from agents.sb3_agent import SB3Agent, saved_config
+from progressgym_env.errors import ConfigError
+
+MODEL_FILE = "model.zip"
+CONFIG_FILE = "config.json"
+
+
+def trained_dir() -> Path:
+    """The folder of the shipped models (``agents/trained``)."""
+    return Path(str(resources.files("agents") / "trained"))
+
+
+def trained_model_path(key: str) -> Path:
+    """The shipped ``model.zip`` of challenge ``key``; the error lists what is shipped.
+
+    :param key: a challenge key (``follow``, ``predict1``, ``predict2``, ``coevolve``).
+    """
+    path = trained_dir() / key / MODEL_FILE
+    if not path.is_file():
+        shipped = sorted(p.parent.name for p in trained_dir().glob(f"*/{MODEL_FILE}"))
+        raise ConfigError(
+            f"no shipped trained agent for challenge {key!r} (looked for {path}); shipped: "
+            f"{', '.join(shipped) or 'none'}. Train one with agents/train.py or use '<algo>:<path/model.zip>'"
+        )
+    return path
+
+
+def trained_agent(spec: AgentSpec, **kwargs: Any) -> SB3Agent:
+    """The shipped agent of the challenge ``spec`` describes, named ``trained``.
+
+    :param spec: the env's spec; its ``challenge`` and ``timesteps_ahead`` pick the challenge key.
+    :param kwargs: passed to :class:`~agents.sb3_agent.SB3Agent` (e.g. ``deterministic``).
+    """
+    from progressgym_env.benchmark.challenges import (  # (the benchmark imports agents)
+        CHALLENGES,
+        challenge_key,
+    )
+
+    if not spec.challenge:
+        raise ConfigError("the 'trained' agent needs a ProgressGym env (its challenge picks the shipped model)")
+    key = challenge_key(spec.challenge, spec.timesteps_ahead)
+    if key not in CHALLENGES:
+        raise ConfigError(f"the 'trained' agents cover {', '.join(CHALLENGES)}; this env's challenge is {key!r}")
+    path = trained_model_path(key)
+    config = saved_config(path)
+    agent = SB3Agent(spec, path, algo=config.get("algo"), **kwargs)
+    agent.name = "trained"
+    return agent
