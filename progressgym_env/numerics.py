@@ -83,8 +83,9 @@ def cosine(a: np.ndarray, b: np.ndarray) -> np.ndarray | float:
     """
     a = np.asarray(a, dtype=np.float64)
     b = np.asarray(b, dtype=np.float64)
-    dot = last_axis_sum(a * b)
-    norms = np.sqrt(last_axis_sum(a * a) * last_axis_sum(b * b))
+    total = _sum if a.ndim == 1 and b.ndim == 1 else last_axis_sum  # two vectors: the bare reduction
+    dot = total(a * b)
+    norms = np.sqrt(total(a * a) * total(b * b))
     if norms.ndim == 0:  # two vectors: a Python float (the single env's per-step path)
         return float(dot / norms) if norms > 0.0 else 0.0
     positive = norms > 0.0
