@@ -133,7 +133,7 @@ def _as_matrix(vectors: Any, name: str, rows: int, dim: int) -> np.ndarray:
     array = np.asarray(vectors, dtype=np.float64)
     if array.shape != (rows, dim):
         raise HistoryFormatError(f"episode record: {name!r} must have shape ({rows}, {dim}), found {array.shape}")
-    if not np.all(np.isfinite(array)):
+    if not np.isfinite(array).all():
         raise HistoryFormatError(f"episode record: {name!r} holds non-finite values")
     return array
 
@@ -165,6 +165,7 @@ class Judge(ABC):
         self.center = np.zeros(self.batch_shape + (d,))
         self._similarity: Similarity = cosine
         self._references: tuple[np.ndarray, np.ndarray] | None = None
+        self._offset = self.target_offset  # read at every step
         self.set_histories(ALL, self.human)
 
     # -- what the challenge is ------------------------------------------------------------------
@@ -223,7 +224,9 @@ class Judge(ABC):
 
     def target(self, t: int, rows: Rows = ALL) -> np.ndarray:
         """The vectors (..., d) the step at century index ``t`` is scored against (H_{t+offset})."""
-        return self.human[rows][..., t + self.target_offset, :]
+        if rows is ALL:
+            return self.human[..., t + self._offset, :]
+        return self.human[rows][..., t + self._offset, :]
 
     def step_rewards(
         self, targets: np.ndarray, models: np.ndarray, simulated: np.ndarray | None = None, rows: Rows = ALL
@@ -235,7 +238,7 @@ class Judge(ABC):
         :param simulated: the rows' simulated humans S_t (Coevolve only).
         :return: a float for one history, an array for a batch.
         """
-        return self.similarity(rows)(targets, models)
+        return (self._similarity if rows is ALL else self.similarity(rows))(targets, models)
 
     def step_reward(self, t: int, model: np.ndarray, simulated: np.ndarray | None = None) -> float:
         """One env's reward at century index ``t`` (a convenience over :meth:`step_rewards`)."""
@@ -360,6 +363,8 @@ class CoevolveJudge(Judge):
     ) -> Any:
         if simulated is None:
             raise ValueError("CoevolveJudge.step_rewards needs the simulated human vectors")
+        if rows is ALL:
+            return progress_scores(simulated, self.human, self._similarity)
         return progress_scores(simulated, self.human[rows], self.similarity(rows))
 
     def final_scores(
