@@ -11,6 +11,7 @@ Importing the package registers ``PG-Follow-v0``, ``PG-Predict-v0`` and ``PG-Coe
 from __future__ import annotations
 
 from envs_registry import ENV_IDS, register_envs
+from progressgym_env import envs  # noqa: F401  (progressgym_env.envs.FollowEnv etc., as README says)
 from progressgym_env.history import History, corpus_history, load_history_file, save_history
 from progressgym_env.judges import make_judge, normalized_score_record, score_record
 from progressgym_env.procedural import ProceduralHistory

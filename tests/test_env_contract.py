@@ -127,3 +127,11 @@ def test_sync_vector_env_of_default_envs_has_no_object_infos() -> None:
     for _ in range(8):
         *_, infos = envs.step(envs.action_space.sample())
     assert all(leaf.dtype != object for leaf in _leaves(infos) if isinstance(leaf, np.ndarray))
+
+
+def test_env_classes_are_reachable_from_the_package() -> None:
+    import pydoc
+
+    text = pydoc.render_doc(progressgym_env.envs.FollowEnv, renderer=pydoc.plaintext)
+    assert "## Observation Space" in text and "obs_history" in text
+    assert progressgym_env.envs.PredictEnv.judge_class.challenge == "predict"
