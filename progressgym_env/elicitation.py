@@ -20,6 +20,10 @@ _SCALAR_DRAWS = 8
 """Up to this many dims, one respondent's binomial answers are drawn one scalar call per dim (faster)."""
 
 
+MAX_QUERY_BUDGET = 2**62
+"""Largest per-century budget: per-dim counts must stay int64 for numpy's binomial sampler."""
+
+
 def split_queries(budget: int, dim: int) -> np.ndarray:
     """Per-dimension query counts: ``budget // dim`` each, the remainder to the first dims."""
     base, extra = divmod(int(budget), dim)
@@ -34,6 +38,11 @@ def validate_query_budget(budget: int | None, dim: int) -> None:
         return
     if isinstance(budget, bool) or not isinstance(budget, (int, np.integer)):
         raise ConfigError(f"query_budget must be an int or None, found {budget!r}")
+    if budget > MAX_QUERY_BUDGET:
+        raise ConfigError(
+            f"query_budget={budget} is too large: at most {MAX_QUERY_BUDGET} (2**62) answers per century can be "
+            "sampled; use None for exact observations"
+        )
     if budget < dim:
         raise ConfigError(
             f"query_budget={budget} is too small: it is split across {dim} value dimensions, "
@@ -73,6 +82,9 @@ class BinomialTable:
     :param counts: queries per dim (d,), as :func:`split_queries` gives them.
     """
 
+    MAX_COUNT = 1 << 14
+    """Largest per-dim count tabulated (the table holds T x d x (count + 1) floats): larger budgets
+    draw with ``rng.binomial``, whose memory does not grow with the budget (see :meth:`fits`)."""
     GUIDE_SIZE = 1 << 12
     """Buckets of the guide table per (century, dim) (a power of two, so bucketing is exact)."""
     GUIDE_STEPS = 1
@@ -113,6 +125,11 @@ class BinomialTable:
         self._flat_cdf = np.concatenate([rows, np.full((rows.shape[0], 1), np.inf)], axis=1).ravel()
         self._cells = int(np.prod(cells))
 
+    @classmethod
+    def fits(cls, counts: np.ndarray) -> bool:
+        """Whether a table for these per-dim counts stays small (at most :attr:`MAX_COUNT` each)."""
+        return int(np.max(counts)) <= cls.MAX_COUNT
+
     def sample_shares(self, rng: np.random.Generator, t: int | np.ndarray, rows: int) -> np.ndarray:
         """Observed shares (rows, d) for ``rows`` respondents of century ``t``.
 
@@ -120,7 +137,7 @@ class BinomialTable:
         """
         d = self.counts.shape[0]
         uniforms = rng.random((rows, d))
-        cell = np.arange(d) + (d * t if np.ndim(t) == 0 else d * np.asarray(t)[:, None])  # (1 or rows, d)
+        cell = np.arange(d) + (d * t if np.ndim(t) == 0 else d * np.asarray(t)[:, None])  # (d,) or (rows, d)
         bucket = (uniforms * self.GUIDE_SIZE).astype(np.intp)
         bucket += cell * self.GUIDE_SIZE
         hits = self._guide.take(bucket)
@@ -129,7 +146,8 @@ class BinomialTable:
             hits += self._flat_cdf.take(hits + row_start) <= uniforms
         wide = np.flatnonzero(self._wide.take(bucket))
         if wide.size:  # far-tail uniforms: binary search, one call per (century, dim) concerned
-            cells = np.broadcast_to(cell, (rows, d)).ravel()[wide]
+            row, dim = np.divmod(wide, d)
+            cells = cell[dim] if cell.ndim == 1 else cell[row, dim]
             keys = uniforms.ravel()[wide]
             cdf = self.cdf.reshape(-1, self.cdf.shape[-1])
             for c in np.unique(cells).tolist():
