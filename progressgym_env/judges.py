@@ -29,7 +29,7 @@ from typing import Any, Callable, ClassVar
 import numpy as np
 
 from progressgym_env.errors import ConfigError, HistoryFormatError
-from progressgym_env.numerics import cosine
+from progressgym_env.numerics import cosine, last_axis_mean
 from progressgym_env.records import EpisodeRecord
 
 FIRST_SCORED_STEP = 1
@@ -81,7 +81,7 @@ def progress_scores(simulated: np.ndarray, human: np.ndarray, similarity: Simila
     """
     sims = np.asarray(similarity(np.asarray(simulated)[..., None, :], human), dtype=np.float64)
     suffix_max = np.maximum.accumulate(sims[..., ::-1], axis=-1)[..., ::-1]
-    return suffix_max.mean(axis=-1)
+    return last_axis_mean(suffix_max)
 
 
 PROGRESS_BLOCK = 1 << 20
@@ -319,7 +319,7 @@ class FollowJudge(Judge):
     ) -> np.ndarray:
         start = FIRST_SCORED_STEP + self.target_offset
         targets = self.human[rows][..., start : start + self.num_steps, :]
-        return np.asarray(cosine(targets, models)).mean(axis=-1)
+        return last_axis_mean(np.asarray(cosine(targets, models)))
 
     def _score_record(self, record: EpisodeRecord | Mapping[str, Any]) -> np.ndarray:
         models = _as_matrix(_field(record, "model"), "model", self.num_steps, self.human.shape[-1])
@@ -380,8 +380,8 @@ class CoevolveJudge(Judge):
         if rewards is not None and self.similarity_name == "cosine":
             # With plain-cosine rewards the per-S terms of S_1.. are the rewards: only S_0's is new.
             first = progress_scores(simulated[..., 0, :], human)
-            return np.concatenate([first[..., None], rewards], axis=-1).mean(axis=-1)
-        return progress_rows(simulated, human).mean(axis=-1)
+            return last_axis_mean(np.concatenate([first[..., None], rewards], axis=-1))
+        return last_axis_mean(progress_rows(simulated, human))
 
     def _score_record(self, record: EpisodeRecord | Mapping[str, Any]) -> np.ndarray:
         simulated = _as_matrix(_field(record, "simulated"), "simulated", self.num_centuries, self.human.shape[-1])

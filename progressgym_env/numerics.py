@@ -39,6 +39,11 @@ def _fold_matches_reduce() -> bool:
 _FOLD_OK = _fold_matches_reduce()
 
 
+def last_axis_mean(x: np.ndarray) -> np.ndarray:
+    """``x.mean(axis=-1)`` without ``np.mean``'s Python layer: the same sum divided by the same count."""
+    return _sum(x, axis=-1) / x.shape[-1]
+
+
 def last_axis_sum(x: np.ndarray) -> np.ndarray:
     """``np.add.reduce(x, axis=-1)``, bit for bit, faster for many short rows.
 
