@@ -62,6 +62,11 @@ def register_envs() -> None:
             vector_entry_point=row.vector_entry_point,
             kwargs=dict(row.kwargs),
             nondeterministic=row.nondeterministic,
+            # The envs validate every input themselves (errors that name the problem). Gymnasium's
+            # passive checker adds nothing to that, and an env whose first reset() it saw refused
+            # is broken for good (its later step() raises TypeError); gym.make(..., disable_env_checker=False)
+            # still adds it on request.
+            disable_env_checker=True,
             # No max_episode_steps: the end of history is a termination, not a time limit (DESIGN §9).
         )
 

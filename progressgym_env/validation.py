@@ -28,7 +28,7 @@ def validate_action(action: Any, shape: tuple[int, ...], clip: bool = False) -> 
     within :data:`BOUND_TOLERANCE` of the bounds are clipped onto them; with ``clip`` every finite
     value is clipped into [-1, 1] (the env's ``clip_actions=True``). NaN and inf are always errors.
     """
-    array = action if isinstance(action, np.ndarray) else np.asarray(action)
+    array = action if type(action) is np.ndarray else _as_array(action, shape)
     if array.dtype.kind not in "fiu":
         raise InvalidActionError(
             f"action must be real-valued numbers, found dtype {array.dtype} "
@@ -36,7 +36,14 @@ def validate_action(action: Any, shape: tuple[int, ...], clip: bool = False) -> 
         )
     if array.shape != shape:
         raise InvalidActionError(f"action has shape {array.shape}, expected {shape} (one entry per value dimension)")
-    array = array.astype(np.float32, copy=False)
+    if clip:  # clip in the given precision first, so a finite 1e39 (inf in float32) is clipped too
+        if not np.isfinite(array).all():
+            _raise_bad_values(array)
+        return np.clip(array, -1.0, 1.0).astype(np.float32, copy=False)
+    original = array
+    if array.dtype != np.float32:
+        with np.errstate(over="ignore"):  # a finite 1e39 becomes inf: reported from ``original`` below
+            array = array.astype(np.float32)
     if array.size <= _SMALL:
         # One env's action: Python's min/max/sum over a list beat numpy's reduction machinery.
         # A NaN or inf anywhere makes the sum non-finite, so the bounds test below stays exact.
@@ -44,7 +51,7 @@ def validate_action(action: Any, shape: tuple[int, ...], clip: bool = False) -> 
         if not values:
             return array
         if not math.isfinite(sum(values)):
-            _raise_bad_values(array)
+            _raise_bad_values(original)
         low, high = min(values), max(values)
         if -1.0 <= low and high <= 1.0:
             return array
@@ -52,12 +59,36 @@ def validate_action(action: Any, shape: tuple[int, ...], clip: bool = False) -> 
         high = float(np.max(array))
         low = float(np.min(array))
         if not (math.isfinite(high) and math.isfinite(low)):  # max/min propagate NaN
-            _raise_bad_values(array)
+            _raise_bad_values(original)
         if -1.0 <= low and high <= 1.0:
             return array
-    if not clip and not (-1.0 - BOUND_TOLERANCE <= low and high <= 1.0 + BOUND_TOLERANCE):
-        _raise_bad_values(array)
+    if not (-1.0 - BOUND_TOLERANCE <= low and high <= 1.0 + BOUND_TOLERANCE):
+        _raise_bad_values(original)
     return np.clip(array, -1.0, 1.0)
+
+
+def _as_array(action: Any, shape: tuple[int, ...]) -> np.ndarray:
+    """``action`` as a plain numpy array, or an :class:`InvalidActionError` saying why it cannot be one.
+
+    Masked arrays are refused (their mask would be dropped silently); torch tensors are converted
+    whatever their dtype (bfloat16) or autograd state, without importing torch.
+    """
+    if isinstance(action, np.ma.MaskedArray):
+        raise InvalidActionError(
+            "action is a masked array: its mask would be ignored; pass action.filled(value) or a plain array"
+        )
+    if type(action).__module__.startswith("torch") and hasattr(action, "detach"):
+        try:
+            return action.detach().cpu().double().numpy()
+        except (RuntimeError, TypeError, ValueError) as exc:
+            raise InvalidActionError(f"action tensor could not be converted to numbers ({exc})") from None
+    try:
+        return np.asarray(action)
+    except (ValueError, TypeError) as exc:  # ragged lists, objects numpy cannot read
+        raise InvalidActionError(
+            f"action must be a real-valued array of shape {shape}; {type(action).__name__} could not be read as "
+            f"one ({exc})"
+        ) from None
 
 
 def _raise_bad_values(array: np.ndarray) -> None:

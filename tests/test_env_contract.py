@@ -135,3 +135,97 @@ def test_env_classes_are_reachable_from_the_package() -> None:
     text = pydoc.render_doc(progressgym_env.envs.FollowEnv, renderer=pydoc.plaintext)
     assert "## Observation Space" in text and "obs_history" in text
     assert progressgym_env.envs.PredictEnv.judge_class.challenge == "predict"
+
+
+# -- call order, exotic actions, huge budgets ------------------------------------------------------
+
+
+def test_env_is_usable_after_a_refused_first_reset() -> None:
+    env = gym.make("PG-Follow-v0")
+    with pytest.raises(ConfigError, match="takes no options"):
+        env.reset(seed=0, options={"t": 3})
+    env.reset(seed=0)
+    _, reward, *_ = env.step(np.zeros(5, dtype=np.float32))
+    assert 0.9 < float(reward) <= 1.0
+
+
+def test_call_order_misuse_gives_clear_errors() -> None:
+    from progressgym_env.envs import FollowEnv
+
+    env = FollowEnv(render_mode="ansi")
+    with pytest.raises(EpisodeOrderError, match="call reset"):
+        env.render()
+    with pytest.raises(EpisodeOrderError, match="call reset"):
+        env.episode_record()
+    env.reset(seed=0)
+    assert "century" in env.render()
+    env.close()
+    env.close()  # idempotent
+    with pytest.raises(EpisodeOrderError, match="after close"):
+        env.step(np.zeros(5, dtype=np.float32))
+    with pytest.raises(EpisodeOrderError, match="closed"):
+        env.reset(seed=1)
+
+
+@pytest.mark.parametrize(
+    ("action", "message"),
+    [
+        (np.ma.masked_array(np.zeros(5), mask=[1, 0, 0, 0, 0]), "masked array"),
+        ([[0.1], [0.2, 0.3], 0, 0, 0], "could not be read"),
+        (np.array([1e39, 0, 0, 0, 0]), r"must lie in \[-1, 1\].*1e\+39"),  # finite, not 'inf'
+        (["a", 0, 0, 0, 0], "real-valued numbers"),
+    ],
+)
+def test_exotic_actions_are_refused_by_name(action: object, message: str) -> None:
+    env = gym.make("PG-Follow-v0")
+    env.reset(seed=0)
+    with pytest.raises(InvalidActionError, match=message):
+        env.step(action)
+    env.step(np.zeros(5, dtype=np.float32))  # nothing changed: the episode goes on
+
+
+def test_torch_tensors_of_any_dtype_are_actions() -> None:
+    torch = pytest.importorskip("torch")
+    env = gym.make("PG-Follow-v0", query_budget=None, backend_config={"finetune_noise_sd": 0.0})
+    reference = gym.make("PG-Follow-v0", query_budget=None, backend_config={"finetune_noise_sd": 0.0})
+    env.reset(seed=0)
+    reference.reset(seed=0)
+    action = torch.tensor([0.5, -0.25, 0.0, 0.125, 1.0], requires_grad=True)
+    assert data_equivalence(env.step(action), reference.step(np.array([0.5, -0.25, 0.0, 0.125, 1.0])), exact=True)
+    env.step(action.to(torch.bfloat16))  # bf16 values 0.5, -0.25, ... are exact
+
+
+def test_query_budget_limits() -> None:
+    with pytest.raises(ConfigError, match=r"too large: at most .* \(2\*\*62\)"):
+        gym.make("PG-Follow-v0", query_budget=2**70)
+    env = gym.make("PG-Follow-v0", query_budget=10**18)
+    obs, _ = env.reset(seed=0)
+    np.testing.assert_allclose(obs[:5], progressgym_env.corpus_history().values[1], atol=1e-6)
+
+
+def test_huge_query_budget_in_a_large_vector_env_stays_small_and_fast() -> None:
+    import time
+    import tracemalloc
+
+    tracemalloc.start()
+    envs = gym.make_vec("PG-Follow-v0", num_envs=4096, query_budget=10**8)
+    envs.reset(seed=0)
+    start = time.process_time()
+    obs, *_ = envs.step(np.zeros((4096, 5), dtype=np.float32))
+    seconds = time.process_time() - start
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    assert peak < 100e6, f"peak {peak / 1e6:.0f} MB"
+    assert seconds < 1.0, f"{seconds:.2f} s per step"
+    truth = progressgym_env.corpus_history().values[2]
+    np.testing.assert_allclose(obs[:, :5].mean(axis=0), truth, atol=1e-4)  # 2e7 answers per dim: tiny noise
+
+
+def test_native_vector_env_after_close() -> None:
+    envs = gym.make_vec("PG-Coevolve-v0", num_envs=3)
+    envs.reset(seed=0)
+    envs.close()
+    with pytest.raises(EpisodeOrderError, match="after close"):
+        envs.step(np.zeros((3, 5), dtype=np.float32))
+    with pytest.raises(EpisodeOrderError, match="after close"):
+        envs.reset(seed=0)

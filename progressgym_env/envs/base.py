@@ -144,6 +144,7 @@ class ProgressGymEnv(gym.Env[np.ndarray, np.ndarray]):
         self._simulated = np.zeros((0, d))
         self._rewards = np.zeros(0)
         self._steps_taken = 0
+        self._closed = False
 
     # -- what the challenge is (read from its judge class) --------------------------------------
 
@@ -192,6 +193,8 @@ class ProgressGymEnv(gym.Env[np.ndarray, np.ndarray]):
         self, *, seed: int | None = None, options: dict[str, Any] | None = None
     ) -> tuple[np.ndarray, dict[str, Any]]:
         super().reset(seed=seed)
+        if self._closed:
+            raise EpisodeOrderError(f"{self.env_id}: the env is closed; make a new one with gym.make({self.env_id!r})")
         if options:
             raise ConfigError(f"{self.env_id}.reset takes no options, got {sorted(options)}")
         history = self.history_source.sample(self.np_random)
@@ -230,6 +233,8 @@ class ProgressGymEnv(gym.Env[np.ndarray, np.ndarray]):
 
     def step(self, action: Any) -> tuple[np.ndarray, SupportsFloat, bool, bool, dict[str, Any]]:
         if self._done:  # also before the first reset
+            if self._closed:
+                raise EpisodeOrderError(f"{self.env_id}: step() after close(); make a new env")
             if self._needs_reset:
                 raise EpisodeOrderError(f"{self.env_id}: call reset() before step()")
             raise EpisodeOrderError(
@@ -291,7 +296,11 @@ class ProgressGymEnv(gym.Env[np.ndarray, np.ndarray]):
         return rendering.render_rgb_array(self)
 
     def close(self) -> None:
-        self.backend.close()
+        """Release the backend; idempotent. The env cannot be reset or stepped afterwards."""
+        if not self._closed:
+            self.backend.close()
+        self._closed = True
+        self._done = True
         super().close()
 
     # -- examinee interface ---------------------------------------------------------------------
@@ -371,8 +380,12 @@ class ProgressGymEnv(gym.Env[np.ndarray, np.ndarray]):
         return self.history.values[self._t].copy()
 
     def episode_record(self) -> EpisodeRecord:
-        """The vectors of the episode so far; a judge recomputes the score from them alone."""
-        assert self.history is not None and self.judge is not None
+        """The vectors of the episode so far; a judge recomputes the score from them alone.
+
+        :raises EpisodeOrderError: before the first ``reset()`` (no episode yet).
+        """
+        if self.history is None or self.judge is None:
+            raise EpisodeOrderError(f"{self.env_id}: no episode yet; call reset() before episode_record() or render()")
         n = self._steps_taken
         return EpisodeRecord(
             challenge=self.challenge,

@@ -196,7 +196,8 @@ class ProgressGymVectorEnv(VectorEnv):
         self._judge: Judge = proto._make_judge(self._human)
         self._table: BinomialTable | None = None
         exact_answers = self._counts is not None and self.config.elicitation == "binomial"
-        if rng_mode == "fast" and self._fixed and not self._simulates and exact_answers:
+        table_fits = exact_answers and BinomialTable.fits(self._counts)  # type: ignore[arg-type]
+        if rng_mode == "fast" and self._fixed and not self._simulates and table_fits:
             self._table = BinomialTable(history.values, self._counts)
         # Record fields every sub-env shares; None for custom sources (assembled per sub-env).
         self._template: dict[str, Any] | None = None
@@ -232,6 +233,8 @@ class ProgressGymVectorEnv(VectorEnv):
         self, *, seed: int | Sequence[int | None] | None = None, options: Mapping[str, Any] | None = None
     ) -> tuple[np.ndarray, dict[str, Any]]:
         """Reset every sub-env, or those of ``options["reset_mask"]``; seeds as ``SyncVectorEnv``'s."""
+        if getattr(self, "closed", False):
+            raise EpisodeOrderError(f"{self.env_id} vector env: reset() after close(); make a new one")
         options = dict(options or {})
         mask = options.pop("reset_mask", None)
         if options:
@@ -254,6 +257,8 @@ class ProgressGymVectorEnv(VectorEnv):
 
     def step(self, actions: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, dict[str, Any]]:
         """Step every sub-env (those that terminated on the previous step are reset instead)."""
+        if getattr(self, "closed", False):
+            raise EpisodeOrderError(f"{self.env_id} vector env: step() after close(); make a new one")
         if self._needs_reset:
             raise EpisodeOrderError(f"{self.env_id} vector env: call reset() before step()")
         if self.autoreset_mode == AutoresetMode.DISABLED and self._any_autoreset:
