@@ -62,3 +62,10 @@ class UnknownKwargError(ProgressGymError, TypeError):
 
 class DeviceUnavailableError(ProgressGymError, RuntimeError):
     """A feature needs an accelerator (e.g. CUDA for vLLM) that this machine does not have."""
+
+
+class CheckpointError(ProgressGymError, ValueError):
+    """A checkpoint (an llm episode journal or the adapters it names) is unreadable, malformed or altered.
+
+    The message names the file and the field (e.g. ``entries[3].result.model_values[4]``).
+    """
