@@ -264,7 +264,7 @@ def model_sha256(spec: str, challenge: str) -> str:
         from agents.shipped import trained_dir
 
         path = trained_dir() / challenge / "model.zip"
-        return file_sha256(path) if path.is_file() else ""
+        return file_fingerprint(path) if path.is_file() else ""
     if ":" not in spec:
         return ""
     path = Path(spec.partition(":")[2].replace("{challenge}", challenge))
