@@ -14,6 +14,15 @@ histories in it:
   "dims": [...], "centuries": [13, ...], "values": [[...], ...], "provenance": {...}}``
 - CSV: a header ``century[,year_start,year_end],<dim>,...`` then one row per century (the shipped
   corpus file is itself a valid trajectory CSV).
+
+Parsing is strict, because a file that is read as *other* data is worse than one that is refused:
+numbers must be numbers (a JSON string or boolean is refused, not coerced; a CSV field must be a plain
+decimal number, with no inner or trailing spaces or ``_`` separators), column names and JSON keys must
+be unique, centuries must be ints counting up by one (a lost or duplicated row shows as a gap), every
+CSV row must have every field and the file must end with a line end (a file cut short mid-row is
+refused), an Excel byte-order mark is skipped, and nesting is bounded (``provenance`` at most
+:data:`MAX_NESTING` levels deep). Every problem is a :class:`~progressgym_env.errors.HistoryFormatError`
+naming the file and the place.
 """
 
 from __future__ import annotations
@@ -22,6 +31,7 @@ import csv
 import io
 import json
 import os
+import re
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -39,6 +49,11 @@ TRAJECTORY_VERSION = 1
 FIRST_CENTURY = 13
 MIN_STEPS = 3
 _CSV_META_COLUMNS = ("century", "year_start", "year_end")
+MAX_NESTING = 16
+"""Deepest nesting of lists/objects accepted in a trajectory file's ``provenance``."""
+_DECIMAL = re.compile(r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$")
+_NON_FINITE = re.compile(r"^[+-]?(nan|inf|infinity)$", re.IGNORECASE)
+_INTEGER = re.compile(r"^[+-]?\d+$")
 
 
 
@@ -65,12 +80,16 @@ class History:
                 f"{source}: values have {values.shape[1]} dims but value space "
                 f"{self.value_space.name!r} has {self.value_space.dim} ({list(self.value_space.dims)})"
             )
-        centuries = tuple(int(c) for c in self.centuries) or tuple(
+        centuries = _validated_centuries(self.centuries, source) or tuple(
             range(FIRST_CENTURY, FIRST_CENTURY + values.shape[0])
         )
         if len(centuries) != values.shape[0]:
             raise HistoryFormatError(
                 f"{source}: {len(centuries)} centuries given for {values.shape[0]} time steps"
+            )
+        if not isinstance(self.provenance, dict):
+            raise HistoryFormatError(
+                f"{source}: 'provenance' must be an object (dict), found {type(self.provenance).__name__}"
             )
         values.setflags(write=False)
         object.__setattr__(self, "values", values)
@@ -123,13 +142,32 @@ class History:
         dims = data["dims"]
         if not isinstance(dims, list) or not all(isinstance(d, str) for d in dims) or not dims:
             raise HistoryFormatError(f"{source}: 'dims' must be a non-empty list of names")
-        space = _space_for(data.get("value_space"), dims, source)
-        provenance = dict(data.get("provenance") or {})
+        _check_unique(dims, f"{source}: 'dims'")
+        name = data.get("value_space")
+        if name is not None and not isinstance(name, str):
+            raise HistoryFormatError(f"{source}: 'value_space' must be a name (string), found {name!r}")
+        space = _space_for(name, dims, source)
+        provenance = data.get("provenance")
+        if provenance is None:
+            provenance = {}
+        if not isinstance(provenance, dict):
+            raise HistoryFormatError(
+                f"{source}: 'provenance' must be an object, found {type(provenance).__name__} {_short(provenance)}"
+            )
+        _check_nesting(provenance, f"{source}: 'provenance'")
+        provenance = {**provenance}
         provenance.setdefault("source", source)
+        centuries = data.get("centuries")
+        if centuries is None:
+            centuries = []
+        if not isinstance(centuries, list):
+            raise HistoryFormatError(
+                f"{source}: 'centuries' must be a list of ints, found {type(centuries).__name__} {_short(centuries)}"
+            )
         return cls(
-            values=data["values"],
+            values=_json_table(data["values"], len(dims), source),
             value_space=space,
-            centuries=tuple(data.get("centuries") or ()),
+            centuries=tuple(centuries),
             provenance=provenance,
         )
 
@@ -149,10 +187,87 @@ def _space_for(name: Any, dims: list[str], source: str) -> ValueSpace:
     return ValueSpace(name=str(name), dims=tuple(dims))
 
 
-def _validated_values(values: Any, source: str) -> np.ndarray:
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _check_unique(names: list[str], where: str) -> None:
+    seen: set[str] = set()
+    for name in names:
+        if name in seen:
+            raise HistoryFormatError(f"{where} lists {name!r} twice (each dim needs its own name)")
+        seen.add(name)
+
+
+def _check_nesting(value: Any, where: str, depth: int = 0) -> None:
+    """Refuse lists/objects nested deeper than :data:`MAX_NESTING` (without recursing past it)."""
+    if depth > MAX_NESTING:
+        raise HistoryFormatError(f"{where} is nested more than {MAX_NESTING} levels deep")
+    if isinstance(value, dict):
+        for item in value.values():
+            _check_nesting(item, where, depth + 1)
+    elif isinstance(value, list):
+        for item in value:
+            _check_nesting(item, where, depth + 1)
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _json_table(values: Any, dim: int, source: str) -> np.ndarray:
+    """A JSON ``values`` table as floats: a list of rows, each a list of ``dim`` numbers (no strings, bools)."""
+    if not isinstance(values, list):
+        raise HistoryFormatError(f"{source}: 'values' must be a list of rows, found {type(values).__name__}")
+    for t, row in enumerate(values):
+        if not isinstance(row, list):
+            raise HistoryFormatError(f"{source}: values[{t}] must be a list of {dim} numbers, found {_short(row)}")
+        if len(row) != len(values[0]):
+            raise HistoryFormatError(f"{source}: values[{t}] has {len(row)} entries, values[0] has {len(values[0])}")
+        for i, cell in enumerate(row):
+            if not _is_number(cell):
+                raise HistoryFormatError(
+                    f"{source}: values[{t}][{i}] is {_short(cell)}, not a numeric value (strings and booleans are "
+                    "refused, not converted)"
+                )
     try:
-        array = np.array(values, dtype=np.float64)
+        return np.array(values, dtype=np.float64).reshape(len(values), len(values[0]) if values else dim)
+    except OverflowError:
+        raise HistoryFormatError(f"{source}: 'values' holds an integer too large for a float") from None
+
+
+def _validated_centuries(centuries: Any, source: str) -> tuple[int, ...]:
+    """Centuries as ints counting up by one (a gap or repeat means a lost or duplicated row)."""
+    out: list[int] = []
+    for k, c in enumerate(centuries):
+        if isinstance(c, (bool, np.bool_)) or not isinstance(c, (int, np.integer)):
+            raise HistoryFormatError(f"{source}: centuries[{k}] is {_short(c)}, not an int")
+        out.append(int(c))
+    for k in range(1, len(out)):
+        if out[k] != out[k - 1] + 1:
+            raise HistoryFormatError(
+                f"{source}: centuries must count up by one, but {out[k - 1]} is followed by {out[k]} "
+                "(a missing, repeated or reordered row?)"
+            )
+    return tuple(out)
+
+
+def _validated_values(values: Any, source: str) -> np.ndarray:
+    raw = values if isinstance(values, np.ndarray) else None
+    try:
+        if raw is None:
+            raw = np.asarray(values)
     except (TypeError, ValueError) as exc:
+        raise HistoryFormatError(f"{source}: values are not a numeric T x d table ({exc})") from None
+    if raw.dtype.kind not in "iuf":
+        raise HistoryFormatError(
+            f"{source}: values must be numbers, found an array of dtype {raw.dtype} (strings, booleans and "
+            "objects are refused, not converted)"
+        )
+    try:
+        array = np.array(raw, dtype=np.float64)
+    except (TypeError, ValueError, OverflowError) as exc:
         raise HistoryFormatError(f"{source}: values are not a numeric T x d table ({exc})") from None
     if array.ndim != 2:
         raise HistoryFormatError(f"{source}: values must be a T x d table, found shape {array.shape}")
@@ -184,34 +299,82 @@ def load_history_file(path: str | os.PathLike[str]) -> History:
     if not path.is_file():
         raise HistoryFormatError(f"history file {str(path)!r} does not exist")
     try:
-        text = path.read_text(encoding="utf-8")
+        text = path.read_text(encoding="utf-8-sig")  # -sig: skips the byte-order mark Excel writes
     except (OSError, UnicodeDecodeError) as exc:
         raise HistoryFormatError(f"{path}: cannot be read as UTF-8 text ({exc})") from None
     suffix = path.suffix.lower()
     if suffix == ".json":
         try:
-            data = json.loads(text)
+            data = json.loads(text, object_pairs_hook=_unique_keys(str(path)))
         except json.JSONDecodeError as exc:
             raise HistoryFormatError(f"{path}: not valid JSON ({exc})") from None
+        except RecursionError:
+            raise HistoryFormatError(f"{path}: JSON nested too deeply to be a trajectory file") from None
         return History.from_dict(data, source=str(path))
     if suffix == ".csv":
         return _history_from_csv(text, source=str(path))
     raise HistoryFormatError(f"{path}: unknown history file type {suffix!r}; use .json or .csv")
 
 
+def _unique_keys(source: str) -> Any:
+    """A ``json.loads`` object hook that refuses an object with a repeated key (JSON keeps the last)."""
+
+    def hook(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for key, value in pairs:
+            if key in out:
+                raise HistoryFormatError(f"{source}: the JSON object key {key!r} appears twice")
+            out[key] = value
+        return out
+
+    return hook
+
+
+def _csv_number(cell: str, source: str, line_no: int, column: str) -> float:
+    """A CSV field as a float: a plain decimal (leading spaces allowed), or nan/inf (refused later as such)."""
+    text = cell.lstrip(" ")
+    if _DECIMAL.match(text) or _NON_FINITE.match(text):
+        return float(text)
+    raise HistoryFormatError(
+        f"{source}: line {line_no} has a non-numeric field: column {column!r} is {cell!r}, not a number"
+    )
+
+
+def _csv_int(cell: str, source: str, line_no: int, column: str) -> int:
+    text = cell.lstrip(" ")
+    if not _INTEGER.match(text):
+        raise HistoryFormatError(
+            f"{source}: line {line_no} has a non-numeric field: column {column!r} is {cell!r}, not an integer"
+        )
+    return int(text)
+
+
 def _history_from_csv(text: str, source: str) -> History:
-    rows = list(csv.reader(io.StringIO(text)))
+    text = text.removeprefix("\ufeff")
+    if text.strip() and not text.endswith(("\n", "\r")):
+        raise HistoryFormatError(
+            f"{source}: the last line has no line end, so the file looks cut short; if it is complete, "
+            "end it with a newline"
+        )
+    try:
+        rows = list(csv.reader(io.StringIO(text, newline=""), strict=True))
+    except csv.Error as exc:
+        raise HistoryFormatError(f"{source}: not a valid CSV file ({exc})") from None
     rows = [row for row in rows if any(cell.strip() for cell in row)]
     if not rows:
         raise HistoryFormatError(f"{source}: the CSV file is empty")
     header = [cell.strip() for cell in rows[0]]
     if "century" not in header:
         raise HistoryFormatError(f"{source}: the CSV header needs a 'century' column, found {header}")
+    _check_unique(header, f"{source}: the CSV header")
+    if "" in header:
+        raise HistoryFormatError(f"{source}: the CSV header has an empty column name: {header}")
     dims = [name for name in header if name not in _CSV_META_COLUMNS]
     if not dims:
         raise HistoryFormatError(f"{source}: the CSV header has no value columns besides {header}")
     century_col = header.index("century")
     dim_cols = [header.index(name) for name in dims]
+    year_cols = [header.index(name) for name in ("year_start", "year_end") if name in header]
     centuries: list[int] = []
     values: list[list[float]] = []
     for line_no, row in enumerate(rows[1:], start=2):
@@ -219,11 +382,11 @@ def _history_from_csv(text: str, source: str) -> History:
             raise HistoryFormatError(
                 f"{source}: line {line_no} has {len(row)} fields, the header has {len(header)}"
             )
-        try:
-            centuries.append(int(row[century_col]))
-            values.append([float(row[c]) for c in dim_cols])
-        except ValueError:
-            raise HistoryFormatError(f"{source}: line {line_no} has a non-numeric field: {row}") from None
+        centuries.append(_csv_int(row[century_col], source, line_no, "century"))
+        years = [_csv_int(row[c], source, line_no, header[c]) for c in year_cols]
+        if len(years) == 2 and years[0] > years[1]:
+            raise HistoryFormatError(f"{source}: line {line_no}: year_start {years[0]} is after year_end {years[1]}")
+        values.append([_csv_number(row[c], source, line_no, header[c]) for c in dim_cols])
     return History(
         values=np.array(values, dtype=np.float64),
         value_space=infer_value_space(dims),
