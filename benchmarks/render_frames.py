@@ -15,7 +15,7 @@ import numpy as np
 
 import progressgym_env  # noqa: F401  (registers the ids)
 
-ENVS = (("PG-Follow-v0", {}), ("PG-Predict-v0", {"timesteps_ahead": 2}), ("PG-Coevolve-v0", {}),
+ENVS: tuple[tuple[str, dict[str, object]], ...] = (("PG-Follow-v0", {}), ("PG-Predict-v0", {"timesteps_ahead": 2}), ("PG-Coevolve-v0", {}),
         ("PG-Follow-v0", {"history": "procedural"}))
 
 
@@ -29,7 +29,7 @@ def time_frames(env_id: str, kwargs: dict, episodes: int) -> tuple[float, list[f
     for episode in range(episodes):
         env.reset(seed=episode)
         start = time.perf_counter()
-        frame = env.render()
+        frame = np.asarray(env.render())
         if episode == 0:
             first, shape = time.perf_counter() - start, frame.shape
         else:

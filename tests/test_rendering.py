@@ -16,12 +16,12 @@ from progressgym_env import rendering
 def test_frames_keep_one_shape_and_draw_the_model_where_the_axes_put_it() -> None:
     env = gym.make("PG-Coevolve-v0", render_mode="rgb_array")
     env.reset(seed=0)
-    first = env.render()
+    first = np.asarray(env.render())
     frames = [first]
     terminated = False
     while not terminated:
         _, _, terminated, _, _ = env.step(env.action_space.sample())
-        frames.append(env.render())
+        frames.append(np.asarray(env.render()))
     assert {f.shape for f in frames} == {first.shape} and first.dtype == np.uint8
     assert not np.array_equal(frames[0], frames[1])
     renderer = rendering._RENDERERS[env.unwrapped]
