@@ -6,6 +6,9 @@ on arrays with any leading batch dimensions, so the single env and the batched v
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 import numpy as np
 
 _sum = np.add.reduce
@@ -81,6 +84,24 @@ def sigmoid(logits: np.ndarray) -> np.ndarray:
     return out
 
 
+def _unbroadcast(x: np.ndarray, other: np.ndarray) -> np.ndarray:
+    """``x`` with its broadcast copies dropped: stride-0 leading axes cut to length 1 where ``other`` spans them.
+
+    A history broadcast to N sub-envs is one row repeated with stride 0; numpy then runs its inner
+    loops row by row. The cut view broadcasts against ``other`` to the same result shape and the
+    same elementwise operations (the same bits), with every loop over contiguous data.
+    """
+    strides = x.strides
+    if 0 not in strides[:-1]:
+        return x
+    shift = other.ndim - x.ndim
+    index = [slice(None)] * x.ndim
+    for axis in range(x.ndim - 1):
+        if strides[axis] == 0 and x.shape[axis] > 1 and 0 <= axis + shift and other.shape[axis + shift] == x.shape[axis]:
+            index[axis] = slice(0, 1)
+    return x[tuple(index)]
+
+
 def cosine(a: np.ndarray, b: np.ndarray) -> np.ndarray | float:
     """Cosine similarity along the last axis; 0 where either vector is zero (DESIGN §4.4).
 
@@ -88,7 +109,13 @@ def cosine(a: np.ndarray, b: np.ndarray) -> np.ndarray | float:
     """
     a = np.asarray(a, dtype=np.float64)
     b = np.asarray(b, dtype=np.float64)
-    total = _sum if a.ndim == 1 and b.ndim == 1 else last_axis_sum  # two vectors: the bare reduction
+    total: Callable[[np.ndarray], Any]
+    if a.ndim == 1 and b.ndim == 1:
+        total = _sum  # two vectors: the bare reduction
+    else:
+        total = last_axis_sum
+        a = _unbroadcast(a, b)
+        b = _unbroadcast(b, a)  # against the cut ``a``: the result keeps its broadcast shape
     dot = total(a * b)
     norms = np.sqrt(total(a * a) * total(b * b))
     if norms.ndim == 0:  # two vectors: a Python float (the single env's per-step path)
