@@ -25,7 +25,7 @@ def test_frames_keep_one_shape_and_draw_the_model_where_the_axes_put_it() -> Non
     assert {f.shape for f in frames} == {first.shape} and first.dtype == np.uint8
     assert not np.array_equal(frames[0], frames[1])
     renderer = rendering._RENDERERS[env.unwrapped]
-    record = env.unwrapped.episode_record()
+    record = env.unwrapped.episode_record()  # type: ignore[attr-defined]
     x0, sx, y0, sy, _ = renderer.panels[0]
     row = round(y0 - sy * record.model[-1][0])
     col = round(x0 + sx * record.centuries[len(record.model)])
