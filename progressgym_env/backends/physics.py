@@ -23,7 +23,13 @@ def moves_model(action: np.ndarray) -> np.ndarray | bool:
     """
     if action.ndim == 1:
         return bool(np.count_nonzero(action))
-    return np.count_nonzero(action, axis=-1) > 0
+    nonzero = action != 0
+    if action.shape[-1] > 32:
+        return nonzero.any(axis=-1)
+    moving = nonzero[..., 0].copy()
+    for i in range(1, action.shape[-1]):  # column ORs: numpy reduces short rows one row at a time
+        moving |= nonzero[..., i]
+    return moving
 
 
 def updated_logits(
