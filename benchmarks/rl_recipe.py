@@ -68,7 +68,6 @@ class Recipe:
 RECIPES: dict[str, Recipe] = {
     r.label: r
     for r in (
-        Recipe("ppo-hist4-score", "ppo", {}, 1_500_000, "agents/hyperparams/ppo_score.yml"),
         Recipe("ppo-hist4", "ppo", {}, 1_000_000),
         Recipe("ppo", "ppo", {"obs_history": 1}, 1_000_000),
         Recipe("recurrentppo", "recurrentppo", {}, 300_000),
