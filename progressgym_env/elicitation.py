@@ -118,7 +118,8 @@ class BinomialTable:
         rows = self.cdf.reshape(-1, width)
         lower = np.stack([row.searchsorted(grid[:-1], side="right") for row in rows])
         upper = np.stack([row.searchsorted(grid[1:], side="left") for row in rows])
-        self._guide = lower.ravel()
+        small = np.int16 if width < np.iinfo(np.int16).max else np.int64  # a compact table stays in cache
+        self._guide = lower.ravel().astype(small)
         self._wide = (upper - lower > self.GUIDE_STEPS).ravel()
         # The CDF rows flattened, each padded with one +inf so a comparison never steps past its row.
         self._width = width + 1
