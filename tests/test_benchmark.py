@@ -73,10 +73,11 @@ def test_leaderboard_recomputes_scores_and_ignores_stored_ones(benchmark_dir: Pa
         run["final_score"] = 0.123  # tampered: the table must not change
         run["normalized_score"] = 9.9
     (tmp_path / "results.json").write_text(json.dumps(data))
-    assert main(["leaderboard", str(tmp_path)]) == 2
-    out = capsys.readouterr().out
-    assert out.startswith((benchmark_dir / "leaderboard.md").read_text())
-    assert "warning:" in out and "stored final_score 0.123" in out
+    before = (tmp_path / "results.json").read_bytes()
+    assert main(["leaderboard", str(tmp_path), "--write"]) == 1  # refused on load: a tampered file is not tabulated
+    err = capsys.readouterr().err
+    assert "run 0 stores final_score 0.123 but the judges recompute" in err and "Traceback" not in err
+    assert (tmp_path / "results.json").read_bytes() == before and not (tmp_path / "leaderboard.md").exists()
 
 
 def test_second_benchmark_appends_and_skips_runs_already_there(tmp_path: Path) -> None:

@@ -14,15 +14,21 @@ so the judges can recompute the scores). Integrity rules:
   seed and, for a saved SB3 model, the same ``model_sha256`` of the model file) is skipped, so
   re-running a command resumes it rather than duplicating runs, while a retrained model at the same
   path is run again (files written before ``model_sha256`` existed load as runs with no hash);
-- a file that cannot be read as results (bad JSON, wrong format, malformed runs) raises
-  :class:`ResultsFileError` and is left untouched;
+- a file that cannot be read as results raises :class:`ResultsFileError` and is left untouched
+  (nothing is written into its folder): bad JSON, wrong format, a malformed run (a field of the wrong
+  type: a float, bool or negative ``seed``, a non-finite score), two runs with the same key, a run
+  whose challenge disagrees with its episode record, or a stored ``final_score`` / ``normalized_score``
+  that differs by more than :data:`SCORE_TOLERANCE` from the judges' recomputation from the saved
+  vectors (a hand-edited or tampered file);
 - a lock (``results.json.lock``, ``fcntl.flock``) stops two processes from writing the same folder.
 """
 
 from __future__ import annotations
 
 import json
+import math
 import os
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -35,6 +41,9 @@ RESULTS_FORMAT = "progressgym-results"
 RESULTS_VERSION = 1
 RESULTS_FILE = "results.json"
 REQUIRED_RUN_KEYS = ("agent", "challenge", "env_id", "kwargs", "seed", "final_score", "episode_record")
+SCORE_TOLERANCE = 1e-9
+"""Largest difference allowed between a stored score and the judges' recomputation."""
+_HEX64 = re.compile(r"^[0-9a-f]{64}$")
 
 
 class ResultsFileError(ProgressGymError, ValueError):
@@ -73,11 +82,83 @@ def load_results(path: str | os.PathLike[str]) -> list[dict[str, Any]]:
     runs = data.get("runs")
     if not isinstance(runs, list):
         raise ResultsFileError(f"{path}: 'runs' must be a list, found {type(runs).__name__}. {hint}")
+    seen: dict[tuple[str, str, int, str], int] = {}
     for index, run in enumerate(runs):
-        missing = [k for k in REQUIRED_RUN_KEYS if not isinstance(run, dict) or k not in run]
-        if missing:
-            raise ResultsFileError(f"{path}: run {index} lacks {missing}. {hint}")
+        problem = run_problem(run)
+        if problem:
+            raise ResultsFileError(f"{path}: run {index} {problem}. {hint}")
+        key = run_key(run)
+        if key in seen:
+            raise ResultsFileError(
+                f"{path}: runs {seen[key]} and {index} are the same run (agent {key[0]!r}, challenge {key[1]!r}, "
+                f"seed {key[2]}{', model ' + key[3][:12] if key[3] else ''}): a duplicated run. {hint}"
+            )
+        seen[key] = index
     return runs
+
+
+def run_problem(run: Any) -> str:
+    """What is wrong with one results.json run (``""`` if nothing): types, ranges, and its scores.
+
+    The scores are recomputed from the episode record with the judges and compared with the stored
+    ones (within :data:`SCORE_TOLERANCE`), so an edited number or vector is caught.
+    """
+    if not isinstance(run, dict):
+        return f"is a {type(run).__name__}, not an object"
+    missing = [k for k in REQUIRED_RUN_KEYS if k not in run]
+    if missing:
+        return f"lacks {missing}"
+    for name in ("agent", "challenge", "env_id"):
+        if not isinstance(run[name], str) or not run[name]:
+            return f"has {name} {_short(run[name])}, not a non-empty string"
+    seed = run["seed"]
+    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+        return f"has seed {_short(seed)}, not an int >= 0"
+    if not isinstance(run["kwargs"], dict):
+        return f"has kwargs {_short(run['kwargs'])}, not an object"
+    sha = run.get("model_sha256")
+    if sha not in (None, "") and (not isinstance(sha, str) or not _HEX64.match(sha)):
+        return f"has model_sha256 {_short(sha)}, not a hex SHA-256"
+    for name in ("final_score", "normalized_score"):
+        if name not in run:
+            continue
+        value = run[name]
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+            return f"has {name} {_short(value)}, not a finite number"
+    if "rewards" in run and (not isinstance(run["rewards"], list) or not all(
+            isinstance(r, (int, float)) and not isinstance(r, bool) and math.isfinite(r) for r in run["rewards"])):
+        return "has rewards that are not a list of finite numbers"
+    return _score_problem(run)
+
+
+def _score_problem(run: dict[str, Any]) -> str:
+    from progressgym_env.benchmark.challenges import challenge_key
+    from progressgym_env.judges import judge_for_record
+    from progressgym_env.records import EpisodeRecord
+
+    try:
+        record = EpisodeRecord.from_dict(run["episode_record"])
+        judge = judge_for_record(record)
+        final = float(judge.final_score(record))
+        normalized = float(judge.normalized_score(final))
+    except (ValueError, TypeError, KeyError, IndexError) as exc:
+        return f"has an episode_record the judges cannot score ({exc})"
+    key = challenge_key(record.challenge, record.timesteps_ahead)
+    if key != run["challenge"]:
+        return f"is labelled challenge {run['challenge']!r} but its episode record is a {key!r} episode"
+    if "rewards" in run and not (len(run["rewards"]) == len(record.rewards) and all(
+            abs(a - b) <= SCORE_TOLERANCE for a, b in zip(run["rewards"], record.rewards.tolist()))):
+        return "has rewards that differ from its episode record's"
+    for name, recomputed in (("final_score", final), ("normalized_score", normalized)):
+        if name in run and not abs(float(run[name]) - recomputed) <= SCORE_TOLERANCE:
+            return (f"stores {name} {run[name]!r} but the judges recompute {recomputed!r} from its episode record "
+                    "(edited or tampered)")
+    return ""
+
+
+def _short(value: Any) -> str:
+    text = json.dumps(value, default=str) if not isinstance(value, float) else repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
 
 
 def write_results(path: str | os.PathLike[str], runs: list[dict[str, Any]]) -> None:
