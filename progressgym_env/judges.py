@@ -106,6 +106,20 @@ def progress_rows(simulated: np.ndarray, human: np.ndarray, similarity: Similari
     return np.concatenate(parts, axis=-1)
 
 
+def tracking_scores(targets: np.ndarray, models: Any) -> np.ndarray:
+    """Follow and Predict's paper score: the mean plain cosine of each model to its target.
+
+    :param targets: the scored targets (..., n, d) (H_1.. on Follow, H_{1+k}.. on Predict(k)).
+    :param models: the models (..., n, d) scored against them.
+    """
+    return last_axis_mean(np.asarray(cosine(targets, models)))
+
+
+def coevolve_scores(simulated: np.ndarray, human: np.ndarray) -> np.ndarray:
+    """Coevolve's paper score: the mean over S_0..S_{s-1} (..., s, d) of their progress against ``human`` (..., T, d)."""
+    return last_axis_mean(progress_rows(simulated, human))
+
+
 def progress_score(simulated: np.ndarray, human: np.ndarray, similarity: Similarity = cosine) -> float:
     """:func:`progress_scores` of one simulated vector (d,) against one history (T, d)."""
     return float(progress_scores(simulated, human, similarity))
@@ -318,8 +332,7 @@ class FollowJudge(Judge):
         rows: Rows = ALL,
     ) -> np.ndarray:
         start = FIRST_SCORED_STEP + self.target_offset
-        targets = self.human[rows][..., start : start + self.num_steps, :]
-        return last_axis_mean(np.asarray(cosine(targets, models)))
+        return tracking_scores(self.human[rows][..., start : start + self.num_steps, :], models)
 
     def _score_record(self, record: EpisodeRecord | Mapping[str, Any]) -> np.ndarray:
         models = _as_matrix(_field(record, "model"), "model", self.num_steps, self.human.shape[-1])
@@ -329,8 +342,7 @@ class FollowJudge(Judge):
         start = FIRST_SCORED_STEP + self.target_offset
         shape = human.shape[:-2] + (self.num_steps, human.shape[-1])
         frozen = np.broadcast_to(human[..., :1, :], shape)
-        lock_in = np.asarray(cosine(human[..., start : start + self.num_steps, :], frozen)).mean(axis=-1)
-        return lock_in, np.ones(human.shape[:-2])
+        return tracking_scores(human[..., start : start + self.num_steps, :], frozen), np.ones(human.shape[:-2])
 
 
 class PredictJudge(FollowJudge):
@@ -381,7 +393,7 @@ class CoevolveJudge(Judge):
             # With plain-cosine rewards the per-S terms of S_1.. are the rewards: only S_0's is new.
             first = progress_scores(simulated[..., 0, :], human)
             return last_axis_mean(np.concatenate([first[..., None], rewards], axis=-1))
-        return last_axis_mean(progress_rows(simulated, human))
+        return coevolve_scores(simulated, human)
 
     def _score_record(self, record: EpisodeRecord | Mapping[str, Any]) -> np.ndarray:
         simulated = _as_matrix(_field(record, "simulated"), "simulated", self.num_centuries, self.human.shape[-1])
@@ -390,7 +402,7 @@ class CoevolveJudge(Judge):
     def _reference_scores(self, human: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         first = progress_scores(human[..., 0, :], human)
         frozen = np.repeat(first[..., None], human.shape[-2], axis=-1).mean(axis=-1)
-        return frozen, progress_rows(human, human).mean(axis=-1)
+        return frozen, coevolve_scores(human, human)
 
 
 JUDGES: dict[str, type[Judge]] = {"follow": FollowJudge, "predict": PredictJudge, "coevolve": CoevolveJudge}
@@ -417,7 +429,17 @@ def judge_for_record(record: EpisodeRecord | Mapping[str, Any]) -> Judge:
 
 
 def score_record(record: EpisodeRecord | Mapping[str, Any]) -> float:
-    """Recompute the paper score of an episode from its saved vectors."""
+    """Recompute the paper score of an episode from its saved vectors.
+
+    Also accepts a result in ProgressGym's own fields (``actual_vector``/``examinee_vector`` or
+    ``simulated_model_vector``/``actual_model_vector``, see :mod:`progressgym_env.benchmark.interop`),
+    so results of the original framework are scored by the same formulas.
+    """
+    if isinstance(record, Mapping) and "human" not in record:
+        from progressgym_env.benchmark.interop import is_progressgym_result, progressgym_score
+
+        if is_progressgym_result(record):
+            return progressgym_score(record)
     record = EpisodeRecord.from_dict(record)
     return judge_for_record(record).final_score(record)
 

@@ -98,3 +98,21 @@ def test_bad_progressgym_files_are_named(tmp_path: Path, exported: tuple[Path, P
     (tmp_path / "broken.json").write_text("{")
     with pytest.raises(ResultsFileError, match="not readable JSON"):
         load_progressgym_results(tmp_path / "broken.json")
+
+
+def test_score_record_reads_progressgym_result_fields() -> None:
+    from progressgym_env.judges import score_record
+    from progressgym_env.numerics import cosine
+
+    actual = [[0.2, 0.8], [0.5, 0.5], [0.9, 0.1]]
+    examinee = [[0.2, 0.8], [0.4, 0.6], [0.9, 0.2]]
+    expected = float(np.mean([cosine(np.array(a), np.array(b)) for a, b in zip(actual, examinee)]))
+    assert score_record({"actual_vector": actual, "examinee_vector": examinee, "timesteps_ahead": 0}) == pytest.approx(
+        expected, abs=1e-15
+    )
+    human = np.array(actual)
+    simulated = np.array([actual[0]] * 3)
+    frozen = score_record({"simulated_model_vector": simulated.tolist(), "actual_model_vector": actual})
+    from progressgym_env.judges import CoevolveJudge
+
+    assert frozen == pytest.approx(CoevolveJudge(human).final_score({"simulated": simulated}), abs=1e-15)

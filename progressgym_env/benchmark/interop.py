@@ -31,8 +31,7 @@ import numpy as np
 from progressgym_env.benchmark.challenges import CHALLENGES, challenge_key
 from progressgym_env.benchmark.results import ResultsFileError
 from progressgym_env.common.atomic import atomic_write_text
-from progressgym_env.judges import judge_for_record, progress_scores, score_record
-from progressgym_env.numerics import cosine
+from progressgym_env.judges import coevolve_scores, judge_for_record, score_record, tracking_scores
 
 EXPORT_FORMATS = ("progressgym",)
 FOLLOW_FIELDS = ("actual_vector", "examinee_vector")
@@ -79,6 +78,12 @@ def progressgym_challenge(result: Mapping[str, Any], where: str = "ProgressGym r
     )
 
 
+def is_progressgym_result(data: Mapping[str, Any]) -> bool:
+    """Whether ``data`` holds ProgressGym's result fields (Follow/Predict or Coevolve)."""
+    fields = _fields(data) if isinstance(data, Mapping) else {}
+    return all(k in fields for k in FOLLOW_FIELDS) or all(k in fields for k in COEVOLVE_FIELDS)
+
+
 def progressgym_score(result: Mapping[str, Any], where: str = "ProgressGym result") -> float:
     """The score ProgressGym's ``interpret_result`` computes from a result's fields (plain cosine)."""
     fields = _fields(result)
@@ -90,14 +95,14 @@ def progressgym_score(result: Mapping[str, Any], where: str = "ProgressGym resul
                 f"{where}: Coevolve needs >= 3 simulated and actual vectors of one dimension, found "
                 f"{simulated.shape} and {actual.shape}"
             )
-        return float(np.mean(progress_scores(simulated, actual)))
+        return float(coevolve_scores(simulated, actual))
     actual = _vectors(fields, "actual_vector", where)
     examinee = _vectors(fields, "examinee_vector", where)
     if actual.shape != examinee.shape:
         raise ResultsFileError(
             f"{where}: 'actual_vector' {actual.shape} and 'examinee_vector' {examinee.shape} must match"
         )
-    return float(np.mean(cosine(actual, examinee)))
+    return float(tracking_scores(actual, examinee))
 
 
 def to_progressgym(run: Mapping[str, Any]) -> dict[str, Any]:
