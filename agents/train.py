@@ -279,6 +279,7 @@ def validation_callback(
     recurrent: bool = False,
     run: Any = None,
     trial: Any = None,
+    curve_path: Path | None = None,
 ) -> Any:
     """An SB3 callback validating the policy every ``eval_freq`` env steps and saving the best model.
 
@@ -289,6 +290,7 @@ def validation_callback(
     :param seeds: validation env seeds. :param eval_freq: env steps between evaluations.
     :param best_path: where the best checkpoint is saved (``model.zip``).
     :param recurrent: the model is recurrent. :param run: a wandb run or None. :param trial: an Optuna trial or None.
+    :param curve_path: where the curve so far is rewritten after each evaluation (progress), or None.
     """
     from stable_baselines3.common.callbacks import BaseCallback
 
@@ -305,6 +307,8 @@ def validation_callback(
             final, normalized = evaluate_policy_on_seeds(self.model, env_id, env_kwargs, seeds, recurrent)
             if self.curve.add(self.num_timesteps, normalized):
                 self.model.save(str(best_path))
+            if curve_path is not None:
+                atomic_write_text(curve_path, json.dumps(self.curve.to_json()) + "\n")
             if run is not None:
                 run.log({"eval/normalized_score": float(normalized.mean()),
                          "eval/normalized_score_std": float(normalized.std()),
@@ -446,7 +450,8 @@ def train(config: TrainConfig, hp: ZooHyperparams | None = None, trial: Any = No
         gamma = float(hp.algo_kwargs.get("gamma", 0.99))
         vec_env = VecNormalize(vec_env, gamma=gamma, **{"norm_obs": False, **hp.normalize})
     callback = validation_callback(
-        env_id, validation_kwargs, config.validation_seeds(), eval_freq, out / "model.zip", recurrent, run, trial
+        env_id, validation_kwargs, config.validation_seeds(), eval_freq, out / "model.zip", recurrent, run, trial,
+        out / "evaluations.json",
     )
     try:
         algo_kwargs = dict(hp.algo_kwargs)
