@@ -36,10 +36,10 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from agents.sb3_agent import RECURRENT, algo_class  # noqa: E402
-from agents.train import TEST_FIRST_SEED, TrainConfig, evaluate_policy_on_seeds, train  # noqa: E402
-from progressgym_env.benchmark.challenges import CHALLENGES  # noqa: E402
-from progressgym_env.common.atomic import atomic_write_text  # noqa: E402
+from agents.sb3_agent import RECURRENT, algo_class
+from agents.train import TEST_FIRST_SEED, TrainConfig, evaluate_policy_on_seeds, train
+from progressgym_env.benchmark.challenges import CHALLENGES
+from progressgym_env.common.atomic import atomic_write_text
 
 CORPUS_FIRST_SEED = 1000
 CORPUS_EPISODES = 10

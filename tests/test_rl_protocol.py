@@ -22,9 +22,7 @@ class CorpusRead(AssertionError):
 def corpus_forbidden(monkeypatch: pytest.MonkeyPatch) -> None:
     """Make every corpus loader raise. The procedural generator's calibration (step statistics of
     the corpus, computed once and cached, by design of the generator) is computed before."""
-    import progressgym_env.history as history
-    import progressgym_env.procedural as procedural
-    import progressgym_env.trajectory as trajectory
+    from progressgym_env import history, procedural, trajectory
 
     procedural.corpus_calibration()
 
@@ -112,8 +110,7 @@ def test_trained_agent_loads_the_shipped_model_of_the_challenge_and_runs_in_the_
 ) -> None:
     import shutil
 
-    import agents.shipped as shipped
-    from agents import make_agent
+    from agents import make_agent, shipped
     from progressgym_env.benchmark import BenchmarkConfig, load_results, run_benchmark
 
     out, _ = tiny_run

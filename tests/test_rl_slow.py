@@ -37,7 +37,7 @@ def test_rl_zoo3_trains_from_the_shipped_hyperparameter_files(algo: str, conf: s
     command = [sys.executable, "-m", "rl_zoo3.train", "--algo", algo, "--env", "PG-Follow-v0", "--conf-file",
                str(ROOT / "agents" / "hyperparams" / conf), "--gym-packages", "progressgym_env", "-n", "2048",
                "--eval-freq", "-1", "-f", str(tmp_path), "--seed", "0", "--n-eval-envs", "1"]
-    done = subprocess.run(command, capture_output=True, text=True, timeout=600, cwd=ROOT)
+    done = subprocess.run(command, check=False, capture_output=True, text=True, timeout=600, cwd=ROOT)
     assert done.returncode == 0, done.stderr[-2000:]
     assert "history" in done.stdout and "procedural" in done.stdout  # the zoo printed the env kwargs it used
     assert list(tmp_path.rglob("PG-Follow-v0.zip"))
