@@ -119,8 +119,8 @@ class BinomialTable:
         lower = np.stack([row.searchsorted(grid[:-1], side="right") for row in rows])
         upper = np.stack([row.searchsorted(grid[1:], side="left") for row in rows])
         small = np.int16 if width < np.iinfo(np.int16).max else np.int64  # a compact table stays in cache
-        self._guide = lower.ravel().astype(small)
-        self._wide = (upper - lower > self.GUIDE_STEPS).ravel()
+        # -1 marks a wide bucket (one table lookup gives both the start and the flag).
+        self._guide: np.ndarray = np.where(upper - lower > self.GUIDE_STEPS, -1, lower).ravel().astype(small)
         # The CDF rows flattened, each padded with one +inf so a comparison never steps past its row.
         self._width = width + 1
         self._flat_cdf = np.concatenate([rows, np.full((rows.shape[0], 1), np.inf)], axis=1).ravel()
@@ -142,10 +142,11 @@ class BinomialTable:
         bucket = (uniforms * self.GUIDE_SIZE).astype(np.intp)
         bucket += cell * self.GUIDE_SIZE
         hits = self._guide.take(bucket)
+        wide = np.flatnonzero(hits < 0)
+        hits.put(wide, 0)  # any valid start: these are searched below
         row_start = cell * self._width
         for _ in range(self.GUIDE_STEPS):
             hits += self._flat_cdf.take(hits + row_start) <= uniforms
-        wide = np.flatnonzero(self._wide.take(bucket))
         if wide.size:  # far-tail uniforms: binary search, one call per (century, dim) concerned
             row, dim = np.divmod(wide, d)
             cells = cell[dim] if cell.ndim == 1 else cell[row, dim]
