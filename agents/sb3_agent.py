@@ -7,13 +7,15 @@ config JSON saved beside the model by :mod:`agents.train`) wraps the model's det
 from __future__ import annotations
 
 import json
+import os
+import stat
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from agents.base import Agent, AgentSpec
-from progressgym_env.errors import ConfigError, MissingExtraError
+from progressgym_env.errors import ConfigError, MissingExtraError, UnsafeFileError
 
 ALGO_NAMES: tuple[str, ...] = ("ppo", "sac", "td3", "a2c", "recurrentppo")
 RECURRENT: frozenset[str] = frozenset({"recurrentppo"})
@@ -94,6 +96,38 @@ class HistoryStacker:
         return stacked
 
 
+TRUST_ENV_VAR = "PROGRESSGYM_TRUST_MODEL_FILES"
+"""Set to 1 to load SB3 models from world-writable places anyway (you vouch for every file there)."""
+
+
+def check_model_file_trusted(path: Path) -> None:
+    """Refuse a model file that another user could have written or swapped in.
+
+    SB3 loads ``model.zip`` with cloudpickle, so loading a file runs whatever code it holds. A file is
+    refused when it is world-writable, or when it or any folder above it is world-writable without the
+    sticky bit (anyone could replace it there). ``PROGRESSGYM_TRUST_MODEL_FILES=1`` skips the check.
+
+    :raises UnsafeFileError: naming the file or folder and its mode.
+    """
+    if os.environ.get(TRUST_ENV_VAR) == "1":
+        return
+    resolved = path.resolve()
+    mode = resolved.stat().st_mode
+    if mode & stat.S_IWOTH:
+        raise UnsafeFileError(
+            f"refusing to load SB3 model {path}: it is world-writable (mode {stat.filemode(mode)}), and loading a "
+            f"model.zip runs the code stored in it. Load only models you trust: chmod o-w it, or set {TRUST_ENV_VAR}=1"
+        )
+    for folder in resolved.parents:
+        mode = folder.stat().st_mode
+        if mode & stat.S_IWOTH and not mode & stat.S_ISVTX:
+            raise UnsafeFileError(
+                f"refusing to load SB3 model {path}: its folder {folder} is world-writable (mode "
+                f"{stat.filemode(mode)}), so anyone could have replaced the file, and loading a model.zip runs the "
+                f"code stored in it. Move it to a folder of your own, or set {TRUST_ENV_VAR}=1"
+            )
+
+
 def algo_from_saved_config(path: Path) -> str:
     """Read the algorithm name from the ``config.json`` that training writes beside a model."""
     config_path = path.with_name("config.json")
@@ -136,6 +170,7 @@ class SB3Agent(Agent):
         self.name = self.algo
         self.deterministic = deterministic
         self.obs_history = int(obs_history) if obs_history is not None else obs_history_of(saved_config(self.path))
+        check_model_file_trusted(self.path)
         self.model = algo_class(self.algo).load(str(self.path), device="cpu")
         obs_shape = tuple(self.model.observation_space.shape)
         act_shape = tuple(self.model.action_space.shape)

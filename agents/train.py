@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import json
 import shlex
-import shutil
 import sys
 import time
 from collections.abc import Sequence
@@ -44,7 +43,7 @@ from agents.registry import make_agent
 from agents.sb3_agent import ALGO_NAMES, RECURRENT, algo_class
 from agents.zoo import ZooHyperparams, load_hyperparams
 from progressgym_env.benchmark.challenges import CHALLENGES
-from progressgym_env.common.atomic import atomic_write_text
+from progressgym_env.common.atomic import atomic_path, atomic_write_bytes, atomic_write_text
 from progressgym_env.errors import ConfigError, MissingExtraError
 
 OFF_POLICY = ("sac", "td3")
@@ -306,7 +305,8 @@ def validation_callback(
         def _evaluate(self) -> None:
             final, normalized = evaluate_policy_on_seeds(self.model, env_id, env_kwargs, seeds, recurrent)
             if self.curve.add(self.num_timesteps, normalized):
-                self.model.save(str(best_path))
+                with atomic_path(best_path) as tmp:  # a kill mid-save keeps the previous model.zip
+                    self.model.save(str(tmp))
             if curve_path is not None:
                 atomic_write_text(curve_path, json.dumps(self.curve.to_json()) + "\n")
             if run is not None:
@@ -469,7 +469,8 @@ def train(config: TrainConfig, hp: ZooHyperparams | None = None, trial: Any = No
             model.learn(total_timesteps=total_timesteps, callback=callback, progress_bar=config.progress_bar)
         finally:
             train_seconds = time.perf_counter() - start
-            model.save(str(out / "last_model.zip"))
+            with atomic_path(out / "last_model.zip") as tmp:
+                model.save(str(tmp))
     finally:
         vec_env.close()
 
@@ -496,8 +497,8 @@ def train(config: TrainConfig, hp: ZooHyperparams | None = None, trial: Any = No
 def copy_model(result: TrainResult, target: Path) -> None:
     """Copy a run's selected ``model.zip`` and ``config.json`` into ``target`` (e.g. ``agents/trained/follow``)."""
     target.mkdir(parents=True, exist_ok=True)
-    shutil.copyfile(result.model_path, target / "model.zip")
-    shutil.copyfile(result.model_path.with_name("config.json"), target / "config.json")
+    atomic_write_bytes(target / "model.zip", result.model_path.read_bytes())
+    atomic_write_bytes(target / "config.json", result.model_path.with_name("config.json").read_bytes())
 
 
 def _jsonable_hp(hp: ZooHyperparams) -> dict[str, Any]:

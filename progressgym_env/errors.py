@@ -69,3 +69,7 @@ class CheckpointError(ProgressGymError, ValueError):
 
     The message names the file and the field (e.g. ``entries[3].result.model_values[4]``).
     """
+
+
+class UnsafeFileError(ProgressGymError, PermissionError):
+    """A file that would run code when loaded (a pickled model) sits where other users could have changed it."""

@@ -165,6 +165,21 @@ def comparison_path(out: str | os.PathLike[str], challenge: str) -> Path:
     return Path(out) / "plots" / f"{challenge}__comparison.png"
 
 
+def is_complete_png(path: Path) -> bool:
+    """Whether ``path`` is a whole PNG file (signature first, the IEND chunk last): a cut-short one is redrawn."""
+    try:
+        with open(path, "rb") as handle:
+            head = handle.read(8)
+            handle.seek(0, os.SEEK_END)
+            if handle.tell() < 20:
+                return False
+            handle.seek(-12, os.SEEK_END)
+            tail = handle.read(12)
+    except OSError:
+        return False
+    return head == b"\x89PNG\r\n\x1a\n" and tail[4:8] == b"IEND"
+
+
 def write_plots(out: str | os.PathLike[str], runs: list[dict[str, Any]], changed: Iterable[tuple[str, str]] | None = None
                 ) -> dict[tuple[str, str], Path]:
     """Write the trajectory PNG of each (challenge, agent) and one comparison PNG per challenge.
@@ -172,7 +187,7 @@ def write_plots(out: str | os.PathLike[str], runs: list[dict[str, Any]], changed
     :param runs: the tabulated runs (newest model per label, see
         :func:`~progressgym_env.benchmark.leaderboard.latest_models_only`).
     :param changed: only these (challenge, agent) groups (and their challenges' comparisons) are
-        redrawn, plus any whose PNG is missing; None redraws all.
+        redrawn, plus any whose PNG is missing or incomplete; None redraws all.
     :returns: the trajectory PNG of every group drawn.
     """
     groups: dict[tuple[str, str], list[dict[str, Any]]] = {}
@@ -180,13 +195,13 @@ def write_plots(out: str | os.PathLike[str], runs: list[dict[str, Any]], changed
         if run.get("episode_record") is not None:
             groups.setdefault((str(run["challenge"]), str(run["agent"])), []).append(run)
     todo = set(groups) if changed is None else set(changed) & set(groups)
-    todo |= {key for key in groups if not trajectory_path(out, *key).exists()}
+    todo |= {key for key in groups if not is_complete_png(trajectory_path(out, *key))}
     written = {}
     for challenge, agent in sorted(todo):
         written[(challenge, agent)] = save_figure(trajectory_figure(groups[(challenge, agent)]),
                                                   trajectory_path(out, challenge, agent))
     for challenge in sorted({c for c, _ in groups}):
-        if any(c == challenge for c, _ in todo) or not comparison_path(out, challenge).exists():
+        if any(c == challenge for c, _ in todo) or not is_complete_png(comparison_path(out, challenge)):
             members = [run for (c, _), group in groups.items() if c == challenge for run in group]
             save_figure(comparison_figure(leaderboard_rows(score_runs(members))), comparison_path(out, challenge))
     return written
