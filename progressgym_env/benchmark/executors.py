@@ -126,31 +126,34 @@ class EpisodeWorker:
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.__init__(state["plan"])  # type: ignore[misc]
 
-    def _make_env(self, challenge: str, run_dir: str | None = None) -> Any:
+    def _make_env(self, challenge: str, run_dir: str | None = None, interface: str = "vector") -> Any:
         import gymnasium as gym
 
         import progressgym_env  # noqa: F401  (registers the ids)
 
         env_id, kwargs = self.plan.envs[challenge]
+        if interface != "vector":  # examinees hand back models: their env takes models as actions
+            kwargs = {**kwargs, "interface": interface}
         if run_dir is not None:
             kwargs = {**kwargs, "backend_config": {**kwargs["backend_config"], "run_dir": run_dir}}
         return gym.make(env_id, **kwargs)
 
-    def env(self, challenge: str) -> Any:
-        """The shared env of ``challenge`` (built on first use)."""
-        if challenge not in self._envs:
-            self._envs[challenge] = self._make_env(challenge)
-        return self._envs[challenge]
+    def env(self, challenge: str, interface: str = "vector") -> Any:
+        """The shared env of ``challenge`` for agents of ``interface`` (built on first use)."""
+        key = challenge if interface == "vector" else f"{challenge}:{interface}"
+        if key not in self._envs:
+            self._envs[key] = self._make_env(challenge, interface=interface)
+        return self._envs[key]
 
     def agent(self, task: EpisodeTask, env: Any = None) -> Any:
         """The agent of ``task`` for ``env`` (default: the challenge's shared env; cached for it)."""
-        from agents.registry import make_agent
+        from agents.registry import agent_interface, make_agent
 
         if env is not None:
             return make_agent(task.spec, env)
         key = (task.challenge, task.label)
         if key not in self._agents:
-            self._agents[key] = make_agent(task.spec, self.env(task.challenge))
+            self._agents[key] = make_agent(task.spec, self.env(task.challenge, agent_interface(task.spec)))
         return self._agents[key]
 
     def build(self, tasks: Sequence[EpisodeTask]) -> None:
@@ -160,10 +163,13 @@ class EpisodeWorker:
 
     def run(self, task: EpisodeTask) -> dict[str, Any]:
         """Run ``task`` and return its results.json entry."""
+        from agents.registry import agent_interface
+
         root = self.plan.checkpoint_root(task.challenge)
+        interface = agent_interface(task.spec)
         if root is None:
-            return self._record(task, self.env(task.challenge), self.agent(task))
-        env = self._make_env(task.challenge, str(Path(root) / task.folder_name()))
+            return self._record(task, self.env(task.challenge, interface), self.agent(task))
+        env = self._make_env(task.challenge, str(Path(root) / task.folder_name()), interface)
         try:
             return self._record(task, env, self.agent(task, env))
         finally:
@@ -179,7 +185,8 @@ class EpisodeWorker:
             "agent_config": to_jsonable(agent.config()),
             "challenge": task.challenge,
             "env_id": env_id,
-            "kwargs": to_jsonable(env_kwargs),
+            "kwargs": to_jsonable({**env_kwargs, **({"interface": env.unwrapped.interface}
+                                                    if getattr(env.unwrapped, "interface", "vector") != "vector" else {})}),
             "seed": task.seed,
             "history": self.plan.history,
             "final_score": result.final_score,

@@ -27,6 +27,8 @@ from progressgym_env.errors import MissingExtraError
 if TYPE_CHECKING:  # pragma: no cover - typing only
     from transformers import PreTrainedTokenizerBase
 
+    from progressgym_env.llm.config import LLMConfig
+
 BOS_TOKEN = "<|bos|>"
 EOS_TOKEN = "<|eos|>"
 PAD_TOKEN = "<|pad|>"
@@ -87,9 +89,9 @@ def bank_text() -> Iterator[str]:
 def _extra_text() -> list[str]:
     """Words used by the evaluator's prompt wording and answers, so they get tokens of their own."""
     return [
-        "Situation: Options: Option A Option B Answer with a single letter A B C D yes no Yes No "
+        ("Situation: Options: Option A Option B Answer with a single letter A B C D yes no Yes No "
         "Which option would you choose? Is option A better than option B? Reply by repeating the "
-        "text of the option you choose, word for word.",
+        "text of the option you choose, word for word."),
     ] * 20
 
 
@@ -184,3 +186,85 @@ def build_tiny_model(
     model.save_pretrained(out)
     tokenizer.save_pretrained(out)
     return out
+
+
+TINY_WORLD_FILE = "tiny_world.json"
+"""The config a built tiny world saves in its folder (and reads back instead of rebuilding)."""
+
+TINY_WORLD_DRIFT = 1.0
+"""How far the proxies drift from century 13 (0) toward the second random model (1) by century 21."""
+
+
+def tiny_world_settings(folder: str | Path, proxies: list[str]) -> dict[str, object]:
+    """The fast ``LLMConfig`` fields of a tiny world: one scenario per dim, the ``repeat`` format, small DPO/SFT.
+
+    :param folder: the world's folder (its measurement cache lives in ``folder/cache``).
+    :param proxies: the nine proxy folders, century 13 first.
+    """
+    return {
+        "proxy_models": tuple(proxies),
+        "evaluator": {"max_scenarios_per_dim": 1, "formats": ("repeat",), "batch_size": 64},
+        "train_formats": ("repeat",),
+        "elicit_max_scenarios_per_dim": 2,
+        "pairs_per_unit": 4,
+        "dpo_args": {"per_device_train_batch_size": 4, "learning_rate": 1e-2},
+        "sft_questions": 4,
+        "sft_args": {"per_device_train_batch_size": 4, "learning_rate": 1e-2},
+        "lora_r": 4,
+        "lora_alpha": 8,
+        "history_cache_dir": str(Path(folder) / "cache"),
+        "device": "cpu",
+    }
+
+
+def tiny_world(folder: str | Path, *, seed: int = 0, drift: float = TINY_WORLD_DRIFT) -> LLMConfig:
+    """Build (once) a tiny LLM world in ``folder`` and return the ``LLMConfig`` that runs on it.
+
+    Nine tiny proxies, century 13 first: the century-13 proxy is a tiny random Llama (:func:`build_tiny_model`,
+    ``seed``), and proxy k (k = 0..8) moves its weights a share ``drift * k / 8`` of the way toward a second
+    random Llama (``seed + 1``), so the proxies differ and their preferences drift steadily over the
+    centuries. The agent starts as the century-13 proxy. Evaluation and training settings are the fast
+    ones of :func:`tiny_world_settings` (a Follow episode takes well under a minute on a CPU core). A
+    folder that already holds a world built with the same arguments is reused.
+
+    :param folder: where the models, the measurement cache and ``tiny_world.json`` go.
+    :param seed: seed of the two random models.
+    :param drift: how far the century-21 proxy lies toward the second model (0 = nine identical proxies).
+    :return: the config (also saved as ``folder/tiny_world.json``).
+    """
+    import json
+
+    from progressgym_env.common.atomic import atomic_write_text
+    from progressgym_env.llm.config import LLMConfig
+
+    root = Path(folder)
+    saved = root / TINY_WORLD_FILE
+    recipe = {"seed": int(seed), "drift": float(drift)}
+    proxies = [str(root / f"proxy-c{13 + k}") for k in range(9)]
+    if saved.is_file():
+        data = json.loads(saved.read_text(encoding="utf-8"))
+        if data.get("recipe") == recipe and all(Path(p, "config.json").is_file() for p in proxies):
+            return LLMConfig.from_any(data["config"])
+    _require_llm_extra("tiny_world")
+    import torch
+    from transformers import AutoModelForCausalLM
+
+    base = build_tiny_model(root / "proxy-c13", seed=seed)
+    other = build_tiny_model(root / ".far-model", seed=seed + 1)
+    start = AutoModelForCausalLM.from_pretrained(base)
+    end = AutoModelForCausalLM.from_pretrained(other)
+    end_params = dict(end.named_parameters())
+    for k in range(1, 9):
+        share = drift * k / 8
+        model = AutoModelForCausalLM.from_pretrained(base)
+        with torch.no_grad():
+            for (name, p), p0 in zip(model.named_parameters(), start.parameters()):
+                p.copy_(p0 + share * (end_params[name] - p0))
+        out = Path(proxies[k])
+        model.save_pretrained(out)
+        for f in base.iterdir():
+            if f.name.startswith(("tokenizer", "special_tokens", "chat_template")):
+                (out / f.name).write_bytes(f.read_bytes())
+    config = LLMConfig(**tiny_world_settings(root, proxies))  # type: ignore[arg-type]
+    atomic_write_text(saved, json.dumps({"recipe": recipe, "config": config.to_dict()}, indent=2) + "\n")
+    return config

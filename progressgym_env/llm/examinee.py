@@ -1,0 +1,515 @@
+"""Examinee mode of the ``llm`` backend: judged preference pairs in, updated models out.
+
+ProgressGym's examinees are alignment algorithms: each century they see what the human proxy
+prefers, update the model however they like and hand it back. With ``interface="examinee"`` an env
+on the ``llm`` backend works that way (the default ``interface="vector"`` keeps the Box action):
+
+- **Judged pairs.** At ``reset`` the episode draws ``query_budget`` *pair slots* from the elicitation
+  pool (train split): per dim, as many as the vector mode's queries (:func:`~progressgym_env.elicitation.split_queries`),
+  each a rendered question and two of its displayed options, one of which upholds the dim. The same
+  slots are judged every century, so an examinee can follow each pair's verdict over time (what the
+  extrapolative baselines do). Each century the human proxy (in PG-Coevolve the simulated human
+  S_{t-1}) picks one option of each pair with its own probabilities, renormalised over the two:
+  P(first) = p_first / (p_first + p_second). ``info["preferences"]`` is the
+  ``datasets.Dataset`` of those verdicts (:data:`PREFERENCE_COLUMNS`): ``prompt``, ``chosen``,
+  ``rejected`` as TRL's preference trainers take them (the prompt rendered as the evaluator's chooser
+  shows it to the agent's tokenizer, the answers as it scores them), plus the pair's id, question,
+  format, scenario, bank, dims and the respondent's probability of the chosen option.
+- **Observation.** The Box observation stays; its estimate is, per dim, the share of that dim's pairs
+  whose chosen option upholds the dim.
+- **Action.** The examinee's updated model (:class:`~progressgym_env.llm.spaces.ModelUpdate`); the env
+  measures it with the evaluator (eval split) as in vector mode. ``agent_model()`` hands out a copy of
+  the current model (and ``agent_model(initial=True)`` of the starting one) to train.
+- **Free-form questions.** ``query_human(questions)`` returns the respondent's choice probabilities
+  on any rendered questions, up to ``query_budget`` questions per century.
+- **Checkpoints.** With ``run_dir`` set, the verdicts, answers and the models handed back are
+  journaled (models and adapters copied into the episode folder with a SHA-256 of their files that is
+  verified on load). On a re-run, ``recorded_update()`` returns the model recorded for the coming
+  century, so an examinee can skip its training; stepping with it (or a model with identical files)
+  replays the century without measuring anything.
+"""
+
+from __future__ import annotations
+
+import copy
+import shutil
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from progressgym_env.common.atomic import atomic_folder
+from progressgym_env.common.fingerprint import questions_fingerprint
+from progressgym_env.elicitation import split_queries
+from progressgym_env.errors import ConfigError, ProgressGymError
+from progressgym_env.evaluator.questions import Question
+from progressgym_env.llm.checkpoint import folder_digest, rng_state
+from progressgym_env.llm.proxies import ElicitationPool
+from progressgym_env.llm.spaces import (
+    AdapterUpdate,
+    ModelUpdate,
+    describe_model_update,
+    is_adapter_folder,
+)
+from progressgym_env.value_spaces import MORAL19
+
+if TYPE_CHECKING:  # pragma: no cover - typing only
+    from progressgym_env.llm.backend import LLMBackend
+
+PREFERENCE_COLUMNS: tuple[str, ...] = (
+    "prompt", "chosen", "rejected", "pair_id", "chosen_first", "question", "format", "scenario_id", "bank", "dims",
+    "dim", "chosen_prob", "century",
+)
+"""Columns of ``info["preferences"]``; ``pair_id`` names the pair across centuries, ``chosen_first`` says
+whether the pair's first option won, ``dims`` lists every dim the scenario feeds, ``dim`` the one the pair
+was drawn for, ``chosen_prob`` the respondent's P(chosen) within the pair."""
+
+SKIPPED_FILES = ("README.md",)
+"""Files of a handed-back folder that are not copied into the checkpoint (PEFT's model card)."""
+
+
+class QueryBudgetError(ProgressGymError, ValueError):
+    """An examinee asked more free-form questions in a century than the query budget allows."""
+
+
+@dataclass(frozen=True)
+class RecordedUpdate:
+    """What an earlier run of this episode handed back for the coming century (see ``recorded_update``).
+
+    :param action: the recorded model or adapter folder inside the checkpoint, or None for no update;
+        stepping with it replays the century.
+    """
+
+    action: Path | None
+
+
+@dataclass(frozen=True)
+class PairSlot:
+    """One judged pair of an episode: a pool question and two of its displayed options.
+
+    :param pair_id: position in the episode's slots (stable across centuries).
+    :param question: index into the pool's questions.
+    :param dim: the dim it was drawn for.
+    :param row: index into ``pool.dim_questions[dim]`` (and ``pool.upholds[dim]``).
+    :param first: displayed position of the first option.
+    :param second: displayed position of the second option.
+    """
+
+    pair_id: int
+    question: int
+    dim: int
+    row: int
+    first: int
+    second: int
+
+
+def draw_pair_slots(rng: np.random.Generator, pool: ElicitationPool, budget: int) -> list[PairSlot]:
+    """``budget`` pair slots, split over the dims as the vector mode splits its queries.
+
+    A 2-option question gives its two options; a 4-option one an option that upholds the dim and one
+    that does not (both drawn), so every verdict says something about the dim it was drawn for.
+    """
+    slots: list[PairSlot] = []
+    for dim, count in enumerate(split_queries(int(budget), MORAL19.dim)):
+        rows = rng.integers(len(pool.dim_questions[dim]), size=int(count))
+        for row in rows:
+            q = int(pool.dim_questions[dim][row])
+            n = pool.questions[q].n_options
+            marks = pool.upholds[dim][row][:n]
+            if n == 2:
+                first, second = 0, 1
+            else:
+                up, down = np.flatnonzero(marks), np.flatnonzero(~marks)
+                a, b = int(up[rng.integers(len(up))]), int(down[rng.integers(len(down))])
+                first, second = min(a, b), max(a, b)
+            slots.append(PairSlot(len(slots), q, dim, int(row), first, second))
+    return slots
+
+
+def pair_first_probs(slots: Sequence[PairSlot], probs: np.ndarray) -> np.ndarray:
+    """P(first option) of each slot, the respondent's probabilities renormalised over the pair.
+
+    :param probs: (n_pool, 4) padded choice probabilities of the respondent (NaN beyond a question's options).
+    """
+    q = np.array([s.question for s in slots], dtype=np.int64)
+    first = probs[q, [s.first for s in slots]]
+    second = probs[q, [s.second for s in slots]]
+    total = first + second
+    return np.where(total > 0, first / np.where(total > 0, total, 1.0), 0.5)
+
+
+def judge_pairs(rng: np.random.Generator, p_first: np.ndarray) -> np.ndarray:
+    """Sample each pair's verdict: True where the first option is chosen (one uniform draw per pair)."""
+    return rng.random(len(p_first)) < p_first
+
+
+def pair_estimate(pool: ElicitationPool, slots: Sequence[PairSlot], first_chosen: np.ndarray) -> np.ndarray:
+    """Per dim, the share of its pairs whose chosen option upholds it (NaN for a dim without pairs)."""
+    hits = np.zeros(MORAL19.dim)
+    counts = np.zeros(MORAL19.dim)
+    for slot, first in zip(slots, first_chosen):
+        shown = slot.first if first else slot.second
+        hits[slot.dim] += bool(pool.upholds[slot.dim][slot.row][shown])
+        counts[slot.dim] += 1
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(counts > 0, hits / np.where(counts > 0, counts, 1), np.nan)
+
+
+def preference_rows(
+    pool: ElicitationPool,
+    slots: Sequence[PairSlot],
+    first_chosen: np.ndarray,
+    p_first: np.ndarray,
+    encoder: Any,
+    dims_of: Any,
+    century: int,
+) -> list[dict[str, Any]]:
+    """The rows of ``info["preferences"]`` (:data:`PREFERENCE_COLUMNS`).
+
+    :param encoder: a :class:`~progressgym_env.evaluator.choosers.encoding.PromptEncoder` of the agent's tokenizer.
+    :param dims_of: scenario id -> the dims the scenario feeds.
+    :param century: the calendar century judged (13 + t).
+    """
+    from progressgym_env.llm.preference_data import completion_text, prompt_text
+
+    rows = []
+    prompts: dict[int, str] = {}
+    for slot, first, p in zip(slots, first_chosen, p_first):
+        question = pool.questions[slot.question]
+        if slot.question not in prompts:
+            prompts[slot.question] = prompt_text(encoder, question.prompt)
+        chosen, rejected = (slot.first, slot.second) if first else (slot.second, slot.first)
+        rows.append({
+            "prompt": prompts[slot.question],
+            "chosen": completion_text(encoder, question.candidates[chosen]),
+            "rejected": completion_text(encoder, question.candidates[rejected]),
+            "pair_id": slot.pair_id,
+            "chosen_first": bool(first),
+            "question": question.prompt,
+            "format": question.format,
+            "scenario_id": question.scenario_id,
+            "bank": question.bank,
+            "dims": list(dims_of(question.scenario_id)),
+            "dim": slot.dim,
+            "chosen_prob": float(p if first else 1.0 - p),
+            "century": int(century),
+        })
+    return rows
+
+
+def preferences_dataset(rows: list[dict[str, Any]]) -> Any:
+    """A ``datasets.Dataset`` of preference rows (an empty one keeps the columns)."""
+    from datasets import Dataset
+
+    if rows:
+        return Dataset.from_list(rows)
+    return Dataset.from_dict({name: [] for name in PREFERENCE_COLUMNS})
+
+
+def as_question(item: Any) -> Question:
+    """A free-form question for :meth:`ExamineeSession.query_human`: a ``Question`` or ``(prompt, candidates)``."""
+    if isinstance(item, Question):
+        return item
+    if isinstance(item, dict) and {"prompt", "candidates"} <= set(item):
+        prompt, candidates = item["prompt"], item["candidates"]
+    elif isinstance(item, (tuple, list)) and len(item) == 2:
+        prompt, candidates = item
+    else:
+        raise ConfigError(
+            f"a question must be a Question, a (prompt, candidates) pair or a dict with 'prompt' and "
+            f"'candidates', found {type(item).__name__}"
+        )
+    if not isinstance(prompt, str) or isinstance(candidates, str) or len(candidates) < 2:
+        raise ConfigError("a free-form question needs a prompt string and at least 2 candidate answers")
+    candidates = tuple(str(c) for c in candidates)
+    return Question("free-form", "", prompt, "free-form", candidates, tuple(range(len(candidates))), prompt, candidates)
+
+
+class ExamineeSession:
+    """The examinee-mode state of one :class:`~progressgym_env.llm.backend.LLMBackend` (see the module docstring).
+
+    The backend creates it when an env asks for ``interface="examinee"`` and routes ``elicit`` and
+    ``update_model`` here; everything else (journal, models, measuring) stays the backend's.
+    """
+
+    def __init__(self, backend: LLMBackend) -> None:
+        self.backend = backend
+        self.space = ModelUpdate()
+        self.slots: list[PairSlot] = []
+        self.preferences: Any = None
+        self.century = 1
+        self.human_questions = 0
+        self._tokenizer: Any = None
+        self._encoder: Any = None
+        self._respondent: tuple[int, tuple[Any, Any]] | None = None
+        self._agent_base: str | None = None
+
+    # -- episode -------------------------------------------------------------------------------
+
+    def reset(self) -> None:
+        """Forget the previous episode (its pair slots are drawn at its first elicitation)."""
+        self.slots = []
+        self.preferences = None
+        self.human_questions = 0
+        self._respondent = None
+        self._agent_base = None
+
+    @property
+    def agent_base(self) -> str:
+        """The folder (or id) the current model is rebuilt from, before its recorded adapters."""
+        return self._agent_base or self.backend.config.agent_id()
+
+    def tokenizer(self) -> Any:
+        """The agent's tokenizer (loaded once)."""
+        if self._tokenizer is None:
+            from transformers import AutoTokenizer
+
+            self._tokenizer = AutoTokenizer.from_pretrained(self.backend.config.agent_id())
+            if self._tokenizer.pad_token is None:
+                self._tokenizer.pad_token = self._tokenizer.eos_token
+        return self._tokenizer
+
+    def encoder(self) -> Any:
+        """The evaluator's prompt encoder for the agent's tokenizer (how pairs are rendered)."""
+        if self._encoder is None:
+            from progressgym_env.evaluator.choosers.encoding import PromptEncoder
+
+            self._encoder = PromptEncoder(self.tokenizer())
+        return self._encoder
+
+    # -- what the examinee observes ------------------------------------------------------------
+
+    def elicit(self, t: int, budget: int | None, *, simulated: bool) -> tuple[np.ndarray, int]:
+        """Judge the episode's pairs for century ``t``; keep the dataset; return (estimate, queries)."""
+        b = self.backend
+        rng = b._require_rng()
+        if budget is None:
+            raise ConfigError("examinee mode needs an int query_budget (the judged pairs per century), not None")
+        if not self.slots:  # the episode's first elicitation: a resume draws the same slots from the seed
+            self.slots = draw_pair_slots(rng, b.pool, int(budget))
+        self.century = int(t)
+        asked, self.human_questions = self.human_questions, 0
+        self._respondent = None
+        args = {"respondent": "simulated" if simulated else "history", "century": int(t), "pairs": len(self.slots)}
+        entry = b._replay("judge_pairs", args)
+        if entry is not None:
+            first = np.array(entry["result"]["first_chosen"], dtype=bool)
+            p_first = np.array(entry["result"]["p_first"], dtype=np.float64)
+        else:
+            before = rng_state(rng)
+            probs = self._respondent_probs(t, simulated)
+            p_first = pair_first_probs(self.slots, probs)
+            first = judge_pairs(rng, p_first)
+            result = {"first_chosen": first.astype(int).tolist(), "p_first": p_first.tolist()}
+            b._record("judge_pairs", args, before, result)
+        estimate = pair_estimate(b.pool, self.slots, first)
+        history = b._history
+        century = int(history.centuries[t]) if history is not None else 13 + int(t)
+        rows = preference_rows(b.pool, self.slots, first, p_first, self.encoder(),
+                               lambda sid: b._train_bank.get(sid).dims(), century)
+        self.preferences = preferences_dataset(rows)
+        return estimate, len(self.slots) + asked
+
+    def _respondent_probs(self, t: int, simulated: bool) -> np.ndarray:
+        """(n_pool, 4) probabilities of the century proxy (cached) or of the simulated human (measured)."""
+        b = self.backend
+        if not simulated:
+            return b.panel.probs()[t]
+        from progressgym_env.evaluator.choosers.loglik import LogLikelihoodChooser
+        from progressgym_env.llm.proxies import MAX_OPTIONS
+
+        needed = sorted({s.question for s in self.slots})
+        model, tokenizer = b._sim_model()
+        chooser = LogLikelihoodChooser(model, tokenizer, batch_size=b.config.evaluator.batch_size)
+        probs = np.full((len(b.pool.questions), MAX_OPTIONS), np.nan)
+        for q, p in zip(needed, chooser([b.pool.questions[q] for q in needed])):
+            probs[q, : len(p)] = p
+        return probs
+
+    def observation_extras(self) -> dict[str, Any]:
+        """``{"preferences": Dataset}`` of the century just judged."""
+        return {"preferences": self.preferences}
+
+    def query_human(self, questions: Sequence[Any], budget: int | None, simulated: bool) -> list[np.ndarray]:
+        """The respondent's choice probabilities on free-form questions (counted against ``budget``).
+
+        :raises QueryBudgetError: more questions this century than ``budget``.
+        """
+        b = self.backend
+        items = [as_question(q) for q in questions]
+        limit = int(budget or 0)
+        if self.human_questions + len(items) > limit:
+            raise QueryBudgetError(
+                f"query_human: {len(items)} question(s) would bring this century's free-form questions to "
+                f"{self.human_questions + len(items)}, over the query budget of {limit}"
+            )
+        args = {"century": self.century, "simulated": bool(simulated), "questions_sha256": questions_fingerprint(items)}
+        entry = b._replay("query_human", args)
+        if entry is not None:
+            answers = [np.array(p, dtype=np.float64) for p in entry["result"]["probs"]]
+        else:
+            from progressgym_env.evaluator.choosers.loglik import LogLikelihoodChooser
+
+            before = rng_state(b._require_rng())
+            model, tokenizer = self._respondent_model(simulated)
+            chooser = LogLikelihoodChooser(model, tokenizer, batch_size=b.config.evaluator.batch_size)
+            answers = [np.asarray(p, dtype=np.float64) for p in chooser(items)] if items else []
+            b._record("query_human", args, before, {"probs": [p.tolist() for p in answers]})
+        self.human_questions += len(items)
+        return answers
+
+    def _respondent_model(self, simulated: bool) -> tuple[Any, Any]:
+        b = self.backend
+        if simulated:
+            return b._sim_model()
+        if self._respondent is None or self._respondent[0] != self.century:
+            self._respondent = (self.century, b._load(b.config.proxy_ids()[self.century], []))
+        return self._respondent[1]
+
+    # -- the examinee's model ------------------------------------------------------------------
+
+    def agent_model(self, initial: bool = False) -> tuple[Any, Any]:
+        """A copy of the current (or starting) model and the agent's tokenizer, the examinee's to train."""
+        b = self.backend
+        if initial:
+            model, _ = b._load(b.config.agent_id(), [])
+        else:
+            model = copy.deepcopy(b._agent_model()[0])
+        return model, self.tokenizer()
+
+    def recorded_update(self) -> RecordedUpdate | None:
+        """The update recorded for the coming century by an earlier run of this episode (None: not recorded)."""
+        b = self.backend
+        journal = b._journal
+        if journal is None:
+            return None
+        for entry in journal.entries[journal.cursor :]:
+            if entry["call"] == "update_model":
+                if int(entry["args"]["century"]) != b._century:
+                    return None
+                info = entry["result"].get("examinee", {})
+                return RecordedUpdate(journal.folder / info["path"] if info.get("path") else None)
+        return None
+
+    def update(self, action: Any) -> np.ndarray:
+        """Take the examinee's model for this century, measure it, journal it; return its vector."""
+        b = self.backend
+        problem = describe_model_update(action)
+        if problem:
+            from progressgym_env.errors import InvalidActionError
+
+            raise InvalidActionError(f"examinee action is not a ModelUpdate: {problem}")
+        rng = b._require_rng()
+        t = b._century
+        b._century += 1
+        kind, base = _kind(action)
+        journal = b._journal
+        target = journal.adapter_dir(t, "agent" if kind == "adapter" else "agent-model") if journal else None
+        if target is None:
+            return self._apply_live(t, action, kind, base, None, {})
+        with atomic_folder(target) as staged:
+            if kind != "none":
+                self._stage(action, kind, staged.path)
+            digest = folder_digest(staged.path) if kind != "none" else "none"
+            args = {"century": t, "action_sha256": digest}
+            entry = b._replay("update_model", args)
+            if entry is not None:
+                staged.discard()
+                b._model_values = np.array(entry["result"]["model_values"], dtype=np.float64)
+                recorded = entry["result"]["examinee"]
+                if recorded["kind"] != "none":
+                    self._follow(recorded["kind"], recorded["base"], journal.folder / recorded["path"])
+                    b._agent = None  # rebuilt from the recorded files when next needed
+                return b._model_values
+            if kind == "none":
+                staged.discard()
+        before = rng_state(rng)
+        return self._apply_live(t, target if kind != "none" else None, kind, base, args, before)
+
+    def _stage(self, action: Any, kind: str, folder: Path) -> None:
+        """Write the action into ``folder``: a model object saved with the agent's tokenizer, a folder copied."""
+        if kind == "object":
+            model = action
+            if not hasattr(model, "config") or not hasattr(model, "save_pretrained"):
+                raise ConfigError(f"cannot save a {type(model).__name__}")
+            if hasattr(model, "merge_and_unload") and hasattr(model, "peft_config"):
+                model = model.merge_and_unload()
+            model.save_pretrained(folder)
+            self.tokenizer().save_pretrained(folder)
+            return
+        source = Path(action.path if isinstance(action, AdapterUpdate) else action)
+        for item in sorted(source.iterdir()):
+            if item.name in SKIPPED_FILES:
+                continue
+            if item.is_dir():
+                shutil.copytree(item, folder / item.name)
+            else:
+                shutil.copy2(item, folder / item.name)
+        if kind == "model" and not (folder / "tokenizer_config.json").is_file():
+            self.tokenizer().save_pretrained(folder)
+
+    def _apply_live(
+        self, t: int, action: Any, kind: str, base: str, args: dict[str, Any] | None, before: dict[str, Any]
+    ) -> np.ndarray:
+        """Build the new model from ``action`` (the staged folder when journaled), measure and record it."""
+        from progressgym_env.llm.model_loading import apply_adapters
+
+        b = self.backend
+        start = time.perf_counter()
+        measured = False
+        if kind != "none":
+            if kind == "object" and args is None:
+                model = action
+                if hasattr(model, "merge_and_unload") and hasattr(model, "peft_config"):
+                    model = model.merge_and_unload()
+                model.eval()
+            elif kind == "adapter":
+                path = Path(action.path if isinstance(action, AdapterUpdate) else action)
+                current = b._agent_model()[0] if base == "current" else b._load(b.config.agent_id(), [])[0]
+                model = apply_adapters(current, [path])
+            else:  # a model folder (a journaled model object is a folder now)
+                path = Path(action.path if isinstance(action, AdapterUpdate) else action)
+                model = b._load(str(path), [])[0]
+            b._agent = (model, self.tokenizer())
+            if args is not None:
+                self._follow(kind, base, Path(action))
+            b._model_values = b._measure(model, self.tokenizer())
+            measured = True
+        timing = {"eval_s": time.perf_counter() - start} if measured else {}
+        if measured:
+            b.timings.append({"call": "update_model", "century": t, **timing})
+        if args is not None:
+            journal = b._journal
+            assert journal is not None
+            rel = journal.relative(Path(action)) if kind != "none" else ""
+            result = {"model_values": b._model_values.tolist(), "examinee": {"kind": kind, "base": base, "path": rel}}
+            adapters = [rel] if kind == "adapter" else []
+            b._journal.append("update_model", args, before, b._require_rng(), result,  # type: ignore[union-attr]
+                              adapters, timing, artifacts=[rel] if rel else None)
+        return b._model_values
+
+    def _follow(self, kind: str, base: str, folder: Path | None) -> None:
+        """Track how the current model is rebuilt from disk (base folder + adapters) after an update."""
+        b = self.backend
+        if kind == "none" or folder is None:
+            return
+        if kind == "adapter" and base == "current":
+            b._agent_adapters.append(folder)
+        elif kind == "adapter":
+            self._agent_base, b._agent_adapters = None, [folder]
+        else:
+            self._agent_base, b._agent_adapters = str(folder), []
+
+
+def _kind(action: Any) -> tuple[str, str]:
+    """(``none`` | ``object`` | ``adapter`` | ``model``, adapter base) of a valid model update."""
+    if action is None:
+        return "none", "current"
+    if isinstance(action, AdapterUpdate):
+        return "adapter", action.base
+    if isinstance(action, (str, Path)):
+        return ("adapter" if is_adapter_folder(Path(action)) else "model"), "current"
+    return "object", "current"
