@@ -137,11 +137,11 @@ KILLER = textwrap.dedent(
 def test_driver_killed_mid_run_redoes_nothing_finished(ray_cluster: str, tmp_path: Path) -> None:
     out = tmp_path / "bench"
     env = {**os.environ, "PYTHONPATH": str(REPO)}
-    proc = subprocess.run([sys.executable, "-c", KILLER, str(out), ray_cluster, "3"], check=False, cwd=REPO, env=env,
+    proc = subprocess.run([sys.executable, "-c", KILLER, str(out), ray_cluster, "1"], check=False, cwd=REPO, env=env,
                           capture_output=True, text=True, timeout=300)
     assert proc.returncode == -signal.SIGKILL, proc.stderr[-2000:]
     before = load_results(out / "results.json")  # a complete file: the atomic writes never leave half of one
-    assert 3 <= len(before) < 8
+    assert 1 <= len(before) < 8
     summary = run_benchmark(BenchmarkConfig(agents=["static", "lifelong"], challenges=["follow"], seeds=4,
                                             out=str(out), wandb=False, plots=False, progress=False,
                                             executor="ray"))

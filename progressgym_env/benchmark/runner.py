@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import re
+import time
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -45,6 +46,11 @@ from progressgym_env.common.progress import ProgressBar
 from progressgym_env.errors import ConfigError
 
 LEADERBOARD_FILE = "leaderboard.md"
+SAVE_COST_FRACTION = 0.1
+"""Batches arriving faster than this are saved together, so rewriting results.json takes at most about this
+fraction of the wall time (a write grows with the file; saving each of thousands of one-episode Ray tasks alone
+would dominate). Every batch is saved when batches are seconds apart, and whatever is unsaved is saved when the
+executor stops, also on an error or Ctrl-C."""
 CONFIG_FILE = "benchmark_config.json"
 _LABEL = re.compile(r"^[A-Za-z0-9_.+-]+$")
 
@@ -234,11 +240,20 @@ def run_benchmark(config: BenchmarkConfig, console: Any = None) -> BenchmarkSumm
                 worker.build([EpisodeTask(c.key, label, spec.replace("{challenge}", c.key), 0)
                               for c in challenges for label, spec in agents])
             _append_config(out, config)
-            with ProgressBar(len(todo), "benchmark", enabled=config.progress, console=console) as bar:
-                for batch in executor.run(worker, tasks):
-                    for run in batch:
-                        runs.append(run)
-                        bar.advance(f"{run['agent']} · {run['challenge']} · seed {run['seed']}")
+            saved, last_save, write_seconds = len(runs), 0.0, 0.0
+            try:
+                with ProgressBar(len(todo), "benchmark", enabled=config.progress, console=console) as bar:
+                    for batch in executor.run(worker, tasks):
+                        for run in batch:
+                            runs.append(run)
+                            bar.advance(f"{run['agent']} · {run['challenge']} · seed {run['seed']}")
+                        if time.monotonic() - last_save >= write_seconds / SAVE_COST_FRACTION:
+                            start = time.monotonic()
+                            write_results(results_path, runs)
+                            saved, last_save = len(runs), time.monotonic()
+                            write_seconds = last_save - start
+            finally:
+                if len(runs) > saved:
                     write_results(results_path, runs)
         finally:
             worker.close()
