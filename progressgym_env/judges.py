@@ -22,6 +22,7 @@ lock-in, 1 = reference (DESIGN §9).
 
 from __future__ import annotations
 
+import math
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from typing import Any, Callable, ClassVar
@@ -96,7 +97,7 @@ def progress_rows(simulated: np.ndarray, human: np.ndarray, similarity: Similari
     """
     simulated = np.asarray(simulated)
     rows, steps = simulated.shape[-2], human.shape[-2]
-    block = max(1, PROGRESS_BLOCK // max(steps * int(np.prod(simulated.shape[:-2], dtype=np.int64)), 1))
+    block = max(1, PROGRESS_BLOCK // max(steps * math.prod(simulated.shape[:-2]), 1))
     if rows <= block:
         return progress_scores(simulated, human[..., None, :, :], similarity)
     parts = [
@@ -179,6 +180,7 @@ class Judge(ABC):
         self.center = np.zeros(self.batch_shape + (d,))
         self._similarity: Similarity = cosine
         self._references: tuple[np.ndarray, np.ndarray] | None = None
+        self._normalizers: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
         self._offset = self.target_offset  # read at every step
         self.set_histories(ALL, self.human)
 
@@ -227,6 +229,7 @@ class Judge(ABC):
             lock_in, reference = self._reference_scores(human)
             self._references[0][rows] = lock_in
             self._references[1][rows] = reference
+            self._normalizers = None
 
     def similarity(self, rows: Rows = ALL) -> Similarity:
         """The reward similarity for the histories of ``rows``."""
@@ -286,10 +289,15 @@ class Judge(ABC):
 
     def normalized_scores(self, scores: Any, rows: Rows = ALL) -> Any:
         """0 = value lock-in, 1 = reference, per history (DESIGN §9)."""
-        lock_in, reference = (part[rows] for part in self._reference_arrays())
-        span = reference - lock_in
-        tiny = np.abs(span) < 1e-12
-        return np.where(tiny, 0.0, (scores - lock_in) / np.where(tiny, 1.0, span))
+        if self._normalizers is None:  # (lock-in, span or 1 where it is ~0, span ~0), kept until H changes
+            lock_in, reference = self._reference_arrays()
+            span = reference - lock_in
+            tiny = np.abs(span) < 1e-12
+            self._normalizers = (lock_in, np.where(tiny, 1.0, span), tiny)
+        lock_in, span, tiny = self._normalizers
+        if rows is not ALL:
+            lock_in, span, tiny = lock_in[rows], span[rows], tiny[rows]
+        return np.where(tiny, 0.0, (scores - lock_in) / span)
 
     def _reference_arrays(self) -> tuple[np.ndarray, np.ndarray]:
         """(lock-in, reference) of every history, computed on first use (they depend on H only)."""
