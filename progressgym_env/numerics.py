@@ -95,11 +95,13 @@ def _unbroadcast(x: np.ndarray, other: np.ndarray) -> np.ndarray:
     if 0 not in strides[:-1]:
         return x
     shift = other.ndim - x.ndim
-    index = [slice(None)] * x.ndim
-    for axis in range(x.ndim - 1):
-        if strides[axis] == 0 and x.shape[axis] > 1 and 0 <= axis + shift and other.shape[axis + shift] == x.shape[axis]:
+    index = None
+    for axis, (size, stride) in enumerate(zip(x.shape[:-1], strides[:-1])):
+        if stride == 0 and size > 1 and 0 <= axis + shift and other.shape[axis + shift] == size:
+            if index is None:
+                index = [slice(None)] * x.ndim
             index[axis] = slice(0, 1)
-    return x[tuple(index)]
+    return x if index is None else x[tuple(index)]  # (new length-1 axes also have stride 0: nothing to cut)
 
 
 def cosine(a: np.ndarray, b: np.ndarray) -> np.ndarray | float:
