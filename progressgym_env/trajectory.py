@@ -42,7 +42,7 @@ import numpy as np
 from progressgym_env.common.atomic import atomic_write_text
 from progressgym_env.errors import HistoryFormatError
 from progressgym_env.numerics import logit
-from progressgym_env.value_spaces import ValueSpace, get_value_space, infer_value_space
+from progressgym_env.value_spaces import VALUE_SPACES, ValueSpace, get_value_space, infer_value_space
 
 TRAJECTORY_FORMAT = "progressgym-trajectory"
 TRAJECTORY_VERSION = 1
@@ -176,6 +176,11 @@ def _space_for(name: Any, dims: list[str], source: str) -> ValueSpace:
     inferred = infer_value_space(dims)
     if name is None or name == inferred.name:
         return inferred
+    if inferred.name in VALUE_SPACES:  # the dims of a built-in space under another name: a typo?
+        raise HistoryFormatError(
+            f"{source}: the dims are those of the built-in value space {inferred.name!r}, but 'value_space' "
+            f"says {name!r}; write {inferred.name!r} (or leave 'value_space' out)"
+        )
     try:
         named = get_value_space(str(name))
     except KeyError:

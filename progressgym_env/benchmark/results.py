@@ -171,12 +171,22 @@ def write_results(path: str | os.PathLike[str], runs: list[dict[str, Any]]) -> N
 def folder_lock(folder: str | os.PathLike[str]) -> Iterator[None]:
     """Hold an exclusive lock on ``folder``'s results while writing (released on exit or crash).
 
-    :raises ResultsFileError: another process holds the lock.
+    :raises ResultsFileError: another process holds the lock, or the folder cannot be created or written
+        (a file, a read-only place).
     """
     folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
+    if folder.exists() and not folder.is_dir():
+        raise ResultsFileError(f"the output folder {folder} is a file, not a folder; choose another --out")
     lock_path = folder / f"{RESULTS_FILE}.lock"
-    with open(lock_path, "a+", encoding="utf-8") as handle:
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        handle = open(lock_path, "a+", encoding="utf-8")  # noqa: SIM115 - closed by the with block below
+    except OSError as exc:
+        raise ResultsFileError(
+            f"cannot write benchmark results in {folder}: {exc.strerror or exc} ({exc.filename or lock_path}); "
+            "choose a writable --out folder"
+        ) from None
+    with handle:
         try:
             import fcntl
         except ImportError:  # pragma: no cover - non-POSIX: no lock, atomic writes still hold
