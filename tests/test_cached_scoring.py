@@ -52,6 +52,15 @@ def _plain(model: Any, tokenizer: Any, **kw: Any) -> LogLikelihoodChooser:
     return LogLikelihoodChooser(model, tokenizer, share_prompt_cache=False, **kw)
 
 
+@pytest.fixture(scope="module")
+def plain_scores(tiny_lm: Any, questions: list) -> tuple[LogLikelihoodChooser, list, Any]:  # noqa: F811
+    """(plain chooser, encoded sequences of ``questions``, their plain-path scores), computed once."""
+    model, tokenizer = tiny_lm
+    plain = _plain(model, tokenizer, batch_size=8)
+    seqs = plain.encoder.sequences(questions)
+    return plain, seqs, plain.score_sequences(seqs)
+
+
 # ------------------------------------------------------------------------------ the tree
 
 
@@ -98,15 +107,13 @@ def test_tree_saves_most_tokens_on_the_bank(tiny_lm: Any, questions: list) -> No
 )
 def test_scores_equal_the_plain_path(
     tiny_lm: Any,  # noqa: F811
-    questions: list,
+    plain_scores: tuple,
     max_rows: int,
     max_tokens: int,
     max_padding: float,
 ) -> None:
-    model, tokenizer = tiny_lm
-    plain = _plain(model, tokenizer, batch_size=8)
-    seqs = plain.encoder.sequences(questions)
-    expected = plain.score_sequences(seqs)
+    model, _ = tiny_lm
+    plain, seqs, expected = plain_scores
     scorer = PrefixTreeScorer(
         model,
         device=torch.device("cpu"),

