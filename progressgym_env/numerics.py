@@ -18,8 +18,8 @@ _FOLD_MAX = 7
 """Rows up to this length are summed by :func:`last_axis_sum` as column adds (see there)."""
 
 
-def _fold(x: np.ndarray) -> np.ndarray:
-    """``0.0 + x[..., 0] + x[..., 1] + ...`` left to right, one vectorised add per column."""
+def _fold(x: np.ndarray, axis: int = -1) -> np.ndarray:
+    """``0.0 + x[..., 0] + x[..., 1] + ...`` left to right, one vectorised add per column (``axis`` must be -1)."""
     total = x[..., 0] + x[..., 1]
     for i in range(2, x.shape[-1]):
         total += x[..., i]
@@ -56,9 +56,14 @@ def last_axis_sum(x: np.ndarray) -> np.ndarray:
     import-time check confirms that order on this numpy; otherwise (and for 1-D or long rows) this
     is plain ``add.reduce``.
     """
-    if _FOLD_OK and x.ndim > 1 and 2 <= x.shape[-1] <= _FOLD_MAX and x.size >= 32 * x.shape[-1]:
+    if _fold_pays(x):
         return _fold(x)
     return _sum(x, axis=-1)
+
+
+def _fold_pays(x: np.ndarray) -> bool:
+    """Whether :func:`last_axis_sum` folds ``x`` (many rows of 2.._FOLD_MAX entries; same bits either way)."""
+    return _FOLD_OK and x.ndim > 1 and 2 <= x.shape[-1] <= _FOLD_MAX and x.size >= 32 * x.shape[-1]
 
 VALUE_EPS = 1e-6
 """Values are clipped to [VALUE_EPS, 1 - VALUE_EPS] before the logit (DESIGN §9)."""
@@ -111,15 +116,14 @@ def cosine(a: np.ndarray, b: np.ndarray) -> np.ndarray | float:
     """
     a = np.asarray(a, dtype=np.float64)
     b = np.asarray(b, dtype=np.float64)
-    total: Callable[[np.ndarray], Any]
-    if a.ndim == 1 and b.ndim == 1:
-        total = _sum  # two vectors: the bare reduction
-    else:
-        total = last_axis_sum
+    total: Callable[[np.ndarray, int], Any] = _sum  # the bare reduction (two vectors, or few rows)
+    if a.ndim > 1 or b.ndim > 1:
         a = _unbroadcast(a, b)
         b = _unbroadcast(b, a)  # against the cut ``a``: the result keeps its broadcast shape
-    dot = total(a * b)
-    norms = np.sqrt(total(a * a) * total(b * b))
+        if _fold_pays(a) or _fold_pays(b):
+            total = _fold
+    dot = total(a * b, -1)
+    norms = np.sqrt(total(a * a, -1) * total(b * b, -1))
     if norms.ndim == 0:  # two vectors: a Python float (the single env's per-step path)
         return float(dot / norms) if norms > 0.0 else 0.0
     positive = norms > 0.0
