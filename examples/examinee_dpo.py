@@ -22,7 +22,7 @@ terminated = False
 while not terminated:
     model, tokenizer = env.unwrapped.agent_model()            # a copy of the current model to train
     adapter = tempfile.mkdtemp(prefix="examinee-")
-    args = DPOConfig(output_dir=adapter, per_device_train_batch_size=4, learning_rate=1e-2, max_steps=4,
+    args = DPOConfig(output_dir=adapter, per_device_train_batch_size=4, learning_rate=1e-2, max_steps=2,
                      report_to="none", save_strategy="no", use_cpu=True, seed=0)
     trainer = DPOTrainer(model=model, args=args, train_dataset=info["preferences"], processing_class=tokenizer,
                          peft_config=LoraConfig(r=4, lora_alpha=8, target_modules="all-linear"))

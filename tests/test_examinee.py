@@ -176,11 +176,12 @@ def make_env(config: Any, challenge: str = "follow", **overrides: Any) -> Any:
                     query_budget=19)
 
 
+@pytest.mark.slow  # the fast run covers the tiny world's episodes in the kill-and-resume test
 def test_tiny_world_proxies_differ_and_preferences_follow_the_proxy(world: Any) -> None:
     env = make_env(world)
+    obs, info = env.reset(seed=0)
     history = env.unwrapped.history.values
     assert history.shape == (9, 19) and np.abs(history[8] - history[0]).max() > 0.05
-    obs, info = env.reset(seed=0)
     prefs = info["preferences"]
     assert len(prefs) == 19 and info["queries"] == 19 and obs.shape == (39,)
     assert set(prefs.column_names) >= {"prompt", "chosen", "rejected", "scenario_id", "bank", "dims", "pair_id"}
@@ -205,6 +206,7 @@ def test_tiny_world_proxies_differ_and_preferences_follow_the_proxy(world: Any) 
     assert info["queries"] == 19 + 1 and not terminated  # pairs of the next century + the free-form question
 
 
+@pytest.mark.slow
 def test_lifelong_dpo_follow_episode_scores_from_its_record(world: Any) -> None:
     from agents.registry import make_agent
     from progressgym_env import score_record
@@ -264,10 +266,16 @@ def test_a_tampered_checkpoint_model_is_refused(world: Any, tmp_path: Path) -> N
         again.reset(seed=0)
 
 
+BASELINE_RUNS = [
+    *((name, challenge) for name in ("lifelong-dpo", "extrapolative-dpo-1", "extrapolative-dpo-2", "lifelong-rlhf",
+                                     "extrapolative-rlhf") for challenge in ("follow", "predict", "coevolve")),
+    ("lifelong-dpo-independent", "follow"),
+    ("extrapolative-rlhf-independent", "predict"),
+]
+
+
 @pytest.mark.slow
-@pytest.mark.parametrize("name", ["lifelong-dpo", "extrapolative-dpo-1", "extrapolative-dpo-2", "lifelong-rlhf",
-                                  "extrapolative-rlhf", "lifelong-dpo-independent", "extrapolative-rlhf-independent"])
-@pytest.mark.parametrize("challenge", ["follow", "predict", "coevolve"])
+@pytest.mark.parametrize(("name", "challenge"), BASELINE_RUNS)
 def test_each_baseline_examinee_completes_every_challenge(world: Any, name: str, challenge: str) -> None:
     from agents.registry import make_agent
     from progressgym_env import score_record
@@ -276,5 +284,26 @@ def test_each_baseline_examinee_completes_every_challenge(world: Any, name: str,
     env = make_env(world, challenge)
     agent = make_agent(name, env, **FAST)
     result = run_episode(env, agent, seed=1)
-    assert np.isfinite(result.final_score)
+    assert np.isfinite(result.final_score) and agent.name == name
+    assert env.unwrapped.backend.stats["evaluations"] >= 1  # at least one handed-back model was measured
     assert score_record(env.unwrapped.episode_record()) == pytest.approx(result.final_score, abs=1e-12)
+
+
+def test_readme_shows_the_example_examinee() -> None:
+    root = Path(__file__).resolve().parents[1]
+    code = (root / "examples" / "examinee_dpo.py").read_text(encoding="utf-8").split('"""', 2)[2].strip("\n")
+    assert code in (root / "README.md").read_text(encoding="utf-8")
+
+
+@pytest.mark.slow
+def test_the_example_examinee_runs(tmp_path: Path) -> None:
+    """examples/examinee_dpo.py: a DPO examinee's PG-Follow episode whose score recomputes from the record."""
+    import subprocess
+    import sys
+
+    pytest.importorskip("trl")
+    root = Path(__file__).resolve().parents[1]
+    done = subprocess.run([sys.executable, str(root / "examples" / "examinee_dpo.py"), str(tmp_path / "world")],
+                          cwd=root, capture_output=True, text=True, timeout=1200, check=False)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "recomputed from the record" in done.stdout

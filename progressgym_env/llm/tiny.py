@@ -194,6 +194,11 @@ TINY_WORLD_FILE = "tiny_world.json"
 TINY_WORLD_DRIFT = 1.0
 """How far the proxies drift from century 13 (0) toward the second random model (1) by century 21."""
 
+TINY_WORLD_SHARPNESS = 10.0
+"""Factor on the input and output embeddings of the tiny world's models. A random tiny model's answer
+likelihoods are set by the answers' lengths, the same for every model; sharper logits let the models'
+own (random) token preferences decide, so the proxies' preferences actually differ."""
+
 
 def tiny_world_settings(folder: str | Path, proxies: list[str]) -> dict[str, object]:
     """The fast ``LLMConfig`` fields of a tiny world: one scenario per dim, the ``repeat`` format, small DPO/SFT.
@@ -217,19 +222,22 @@ def tiny_world_settings(folder: str | Path, proxies: list[str]) -> dict[str, obj
     }
 
 
-def tiny_world(folder: str | Path, *, seed: int = 0, drift: float = TINY_WORLD_DRIFT) -> LLMConfig:
+def tiny_world(
+    folder: str | Path, *, seed: int = 0, drift: float = TINY_WORLD_DRIFT, sharpness: float = TINY_WORLD_SHARPNESS
+) -> LLMConfig:
     """Build (once) a tiny LLM world in ``folder`` and return the ``LLMConfig`` that runs on it.
 
-    Nine tiny proxies, century 13 first: the century-13 proxy is a tiny random Llama (:func:`build_tiny_model`,
-    ``seed``), and proxy k (k = 0..8) moves its weights a share ``drift * k / 8`` of the way toward a second
-    random Llama (``seed + 1``), so the proxies differ and their preferences drift steadily over the
-    centuries. The agent starts as the century-13 proxy. Evaluation and training settings are the fast
+    Nine tiny proxies, century 13 first: two tiny random Llamas (:func:`build_tiny_model`, ``seed`` and
+    ``seed + 1``) get their embeddings scaled by ``sharpness`` (:data:`TINY_WORLD_SHARPNESS`), and proxy k
+    (k = 0..8) lies a share ``drift * k / 8`` of the way from the first to the second in weight space,
+    so the proxies differ and their preferences drift over the centuries. The agent starts as the century-13 proxy. Evaluation and training settings are the fast
     ones of :func:`tiny_world_settings` (a Follow episode takes well under a minute on a CPU core). A
     folder that already holds a world built with the same arguments is reused.
 
     :param folder: where the models, the measurement cache and ``tiny_world.json`` go.
     :param seed: seed of the two random models.
     :param drift: how far the century-21 proxy lies toward the second model (0 = nine identical proxies).
+    :param sharpness: factor on both models' input and output embeddings.
     :return: the config (also saved as ``folder/tiny_world.json``).
     """
     import json
@@ -239,22 +247,43 @@ def tiny_world(folder: str | Path, *, seed: int = 0, drift: float = TINY_WORLD_D
 
     root = Path(folder)
     saved = root / TINY_WORLD_FILE
-    recipe = {"seed": int(seed), "drift": float(drift)}
+    recipe = {"seed": int(seed), "drift": float(drift), "sharpness": float(sharpness)}
     proxies = [str(root / f"proxy-c{13 + k}") for k in range(9)]
     if saved.is_file():
         data = json.loads(saved.read_text(encoding="utf-8"))
         if data.get("recipe") == recipe and all(Path(p, "config.json").is_file() for p in proxies):
             return LLMConfig.from_any(data["config"])
     _require_llm_extra("tiny_world")
+    from transformers.utils import logging as hf_logging
+
+    bars_on = hf_logging.is_progress_bar_enabled()
+    hf_logging.disable_progress_bar()
+    try:
+        _build_world(root, proxies, seed, drift, sharpness)
+    finally:
+        if bars_on:
+            hf_logging.enable_progress_bar()
+    config = LLMConfig(**tiny_world_settings(root, proxies))  # type: ignore[arg-type]
+    atomic_write_text(saved, json.dumps({"recipe": recipe, "config": config.to_dict()}, indent=2) + "\n")
+    return config
+
+
+def _build_world(root: Path, proxies: list[str], seed: int, drift: float, sharpness: float) -> None:
+    """Write the nine proxy folders of :func:`tiny_world`."""
     import torch
     from transformers import AutoModelForCausalLM
 
-    base = build_tiny_model(root / "proxy-c13", seed=seed)
+    base = build_tiny_model(root / ".near-model", seed=seed)
     other = build_tiny_model(root / ".far-model", seed=seed + 1)
     start = AutoModelForCausalLM.from_pretrained(base)
     end = AutoModelForCausalLM.from_pretrained(other)
+    with torch.no_grad():
+        for model in (start, end):
+            for name, p in model.named_parameters():
+                if "embed_tokens" in name or "lm_head" in name:
+                    p.mul_(sharpness)
     end_params = dict(end.named_parameters())
-    for k in range(1, 9):
+    for k in range(9):
         share = drift * k / 8
         model = AutoModelForCausalLM.from_pretrained(base)
         with torch.no_grad():
@@ -265,6 +294,3 @@ def tiny_world(folder: str | Path, *, seed: int = 0, drift: float = TINY_WORLD_D
         for f in base.iterdir():
             if f.name.startswith(("tokenizer", "special_tokens", "chat_template")):
                 (out / f.name).write_bytes(f.read_bytes())
-    config = LLMConfig(**tiny_world_settings(root, proxies))  # type: ignore[arg-type]
-    atomic_write_text(saved, json.dumps({"recipe": recipe, "config": config.to_dict()}, indent=2) + "\n")
-    return config
