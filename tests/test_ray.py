@@ -75,6 +75,36 @@ def test_bad_executor_settings_are_config_errors(tmp_path: Path) -> None:
         _config(tmp_path, executor="ray", ray_chunk_size=-1)
 
 
+def test_the_local_executor_never_imports_ray(tmp_path: Path) -> None:
+    """A fresh interpreter: ``import progressgym_env`` and a local benchmark leave ``ray`` unimported."""
+    code = textwrap.dedent(
+        f"""
+        import sys
+        import progressgym_env
+        from progressgym_env.benchmark import BenchmarkConfig, run_benchmark
+        run_benchmark(BenchmarkConfig(agents=["static"], challenges=["follow"], seeds=1, out={str(tmp_path)!r},
+                                      wandb=False, plots=False, progress=False))
+        print(sorted(m for m in sys.modules if m == "ray" or m.startswith("ray.")))
+        """
+    )
+    proc = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True, timeout=120,
+                          cwd=REPO)
+    assert proc.stdout.strip().splitlines()[-1] == "[]"
+
+
+def test_ray_executor_without_the_extra_names_it(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from progressgym_env.errors import MissingExtraError
+
+    monkeypatch.setitem(sys.modules, "ray", None)  # import ray -> ImportError, as when it is not installed
+    with pytest.raises(MissingExtraError, match=r"progressgym_env\[ray\]"):
+        run_benchmark(_config(tmp_path, executor="ray"))
+    assert not (tmp_path / "results.json").exists()
+    from agents.ray_tune import RayTuneConfig, tune_sweep
+
+    with pytest.raises(MissingExtraError, match=r"progressgym_env\[ray\]"):
+        tune_sweep(RayTuneConfig(out=str(tmp_path / "tune")))
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("chunk_size", [0, 1])
 def test_ray_executor_writes_the_local_runs_bit_for_bit(
