@@ -147,7 +147,7 @@ def test_a_real_tiny_adapter_is_verified(tmp_path: Path, tiny_model_dir: Path) -
                            LoraConfig(r=2, target_modules=["q_proj", "v_proj"]))
     journal = EpisodeJournal(tmp_path, HEADER)
     adapter = journal.adapter_dir(1, "agent")
-    model.save_pretrained(adapter)
+    model.save_pretrained(str(adapter))
     rng = np.random.default_rng(0)
     journal.append("update_model", {"century": 1, "action_sha256": action_digest(np.ones(19))}, rng_state(rng), rng,
                    {"model_values": [0.5] * 19}, [journal.relative(adapter)])
