@@ -302,16 +302,27 @@ def _plot_and_log(
     out: Path, runs: list[dict[str, Any]], new_runs: dict[tuple[str, str], list[dict[str, Any]]], plots: bool,
     tracker: Any,
 ) -> None:
-    """Redraw the plots of the (challenge, agent) groups that gained runs, then log each group's new
-    seeds as one wandb run (with its trajectory PNG); the wandb folder is recorded in each run."""
+    """Redraw the plots of the (challenge, agent) groups that gained runs, then log each group's saved
+    runs not yet logged as one wandb run (with its trajectory PNG); the wandb folder is recorded in each run."""
+    # Every saved run not yet logged to wandb (incl. runs saved by an interrupted benchmark) is logged
+    # once: a group's wandb id comes from its runs' keys, and a finished wandb run with that id is reused.
+    pending: dict[tuple[str, str, str], list[dict[str, Any]]] = {}
+    if tracker is not None:
+        for run in runs:
+            if not run.get("wandb_dir"):
+                pending.setdefault((run["challenge"], run["agent"], str(run.get("model_sha256") or "")), []).append(run)
     images: dict[tuple[str, str], Path] = {}
     if plots:
         from progressgym_env.benchmark.plots import write_plots
 
-        images = write_plots(out, latest_models_only(runs)[0], changed=new_runs)
+        changed = set(new_runs) | {(challenge, agent) for challenge, agent, _ in pending}
+        images = write_plots(out, latest_models_only(runs)[0], changed=changed)
     if tracker is not None:
-        for key, group in new_runs.items():
-            directory = tracker.log_runs(group, images.get(key))
+        from progressgym_env.benchmark.tracking import wandb_run_id
+
+        for (challenge, agent, _), group in pending.items():
+            run_id = wandb_run_id(group)
+            directory = tracker.find_logged(run_id) or tracker.log_runs(group, images.get((challenge, agent)), run_id)
             for run in group:
                 run["wandb_dir"] = directory
 

@@ -7,19 +7,38 @@ similarities of every seed as a ``wandb.Table``, the trajectory plot over the se
 unless asked otherwise (no login): ``wandb sync <out>/wandb/offline-run-*`` uploads them later.
 One run per agent × challenge rather than per seed keeps wandb's comparison views (group by
 challenge, colour by agent) at a third of the start-up cost of per-seed runs.
+
+Each saved result is logged once, even across interrupted benchmarks: the runner logs only runs that
+results.json does not mark as logged, after they are saved; a wandb run's id is derived from the keys
+of the runs it holds (:func:`wandb_run_id`), a finished one is marked by :data:`LOGGED_MARKER` in its
+folder, so a re-run finds it (and reuses it) instead of logging a duplicate, and an unfinished one
+(killed mid-log) is deleted before the group is logged again.
 """
 
 from __future__ import annotations
 
+import json
 import os
+import shutil
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from progressgym_env.common.fingerprint import json_fingerprint
 from progressgym_env.errors import ConfigError, MissingExtraError
 
 WANDB_MODES = ("offline", "online", "disabled")
+LOGGED_MARKER = "progressgym-logged.json"
+"""Written into a wandb run's folder once the run has finished: it lists the results it holds."""
+
+
+def wandb_run_id(runs: list[dict[str, Any]]) -> str:
+    """A wandb run id determined by the results a run holds (their agent, challenge, seed, model hash)."""
+    from progressgym_env.benchmark.results import run_key
+
+    keys = sorted(run_key(r) for r in runs)
+    return "pg-" + json_fingerprint(keys)[:24]
 
 
 def silence_weave_hint() -> None:
@@ -51,7 +70,17 @@ class WandbTracker:
         self.project = project
         self.mode = mode
 
-    def log_runs(self, runs: list[dict[str, Any]], image: Any | None = None) -> str | None:
+    def find_logged(self, run_id: str) -> str | None:
+        """The folder of a finished wandb run with id ``run_id`` (None if none); unfinished ones are deleted."""
+        found = None
+        for folder in sorted((self.out_dir / "wandb").glob(f"*run-*-{run_id}")):
+            if (folder / LOGGED_MARKER).is_file():
+                found = str(folder)
+            elif folder.is_dir() and not folder.is_symlink():
+                shutil.rmtree(folder, ignore_errors=True)  # killed mid-log: its partial log would duplicate
+        return found
+
+    def log_runs(self, runs: list[dict[str, Any]], image: Any | None = None, run_id: str | None = None) -> str | None:
         """Log the finished seeds of one agent on one challenge as one wandb run; return its directory.
 
         ``group`` = challenge key and ``job_type`` = agent label (wandb's "group by" views compare
@@ -62,6 +91,7 @@ class WandbTracker:
         :param runs: results.json records of one agent on one challenge (one per seed).
         :param image: the trajectory figure over these seeds (a PNG path, an RGB array or a
             matplotlib figure), logged as a ``wandb.Image``. Returns None when disabled.
+        :param run_id: the wandb run id (default :func:`wandb_run_id` of ``runs``).
         """
         if not runs:
             raise ValueError("log_runs needs at least one run")
@@ -75,7 +105,9 @@ class WandbTracker:
         if first.get("model_sha256"):
             config["model_sha256"] = first["model_sha256"]
         seed_text = f"seed{seeds[0]}" if len(seeds) == 1 else f"seeds{min(seeds)}-{max(seeds)}"
+        run_id = run_id or wandb_run_id(runs)
         wb_run = wandb.init(
+            id=run_id,
             project=self.project,
             dir=str(self.out_dir),
             mode=self.mode,
@@ -107,4 +139,9 @@ class WandbTracker:
             wb_run.finish()
         if self.mode == "disabled" or not directory:
             return None
-        return str(Path(directory).parent)
+        folder = Path(directory).parent
+        from progressgym_env.benchmark.results import run_key
+        from progressgym_env.common.atomic import atomic_write_text
+
+        atomic_write_text(folder / LOGGED_MARKER, json.dumps({"id": run_id, "runs": [run_key(r) for r in runs]}) + "\n")
+        return str(folder)
