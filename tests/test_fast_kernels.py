@@ -1,0 +1,93 @@
+"""The throughput shortcuts give exactly the plain numpy answers (bit for bit).
+
+Each fast path in numerics, elicitation and physics is checked against the straightforward numpy
+expression it replaces, on shapes and values where the two could plausibly differ (signed zeros,
+magnitudes that make summation order visible, p = 0 and 1, broadcast views).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from progressgym_env.backends.physics import moves_model
+from progressgym_env.elicitation import BinomialTable, sample_shares, split_queries
+from progressgym_env.numerics import cosine, last_axis_mean, last_axis_sum
+
+
+def _same(a: object, b: object) -> bool:
+    a, b = np.asarray(a), np.asarray(b)
+    return a.shape == b.shape and a.dtype == b.dtype and np.array_equal(a, b) and np.array_equal(np.signbit(a), np.signbit(b))
+
+
+@pytest.mark.parametrize("d", [1, 2, 3, 5, 7, 8, 19])
+def test_last_axis_sum_and_mean_equal_numpy(d: int) -> None:
+    rng = np.random.default_rng(d)
+    x = rng.standard_normal((256, 3, d)) * 10.0 ** rng.integers(-10, 10, (256, 3, d))  # order-sensitive sums
+    x[0] = -0.0  # a sum of -0.0s is +0.0 in numpy
+    assert _same(last_axis_sum(x), np.add.reduce(x, axis=-1))
+    assert _same(last_axis_mean(x), x.mean(axis=-1))
+
+
+def _plain_cosine(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    a, b = np.broadcast_arrays(np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64))
+    a, b = a.copy(), b.copy()
+    dot = np.add.reduce(a * b, axis=-1)
+    norms = np.sqrt(np.add.reduce(a * a, axis=-1) * np.add.reduce(b * b, axis=-1))
+    return np.where(norms > 0, dot / np.where(norms > 0, norms, 1.0), 0.0)
+
+
+def test_cosine_of_broadcast_views_equals_materialised_arrays() -> None:
+    rng = np.random.default_rng(0)
+    history = rng.random((9, 5))
+    batch = np.broadcast_to(history, (512, 9, 5))  # the vector env's fixed history
+    models = rng.random((512, 5))
+    models[3] = 0.0  # a zero vector scores 0
+    simulated = rng.random((512, 5))[:, None, :]
+    for a, b in [(batch[:, 4], models), (simulated, batch), (np.broadcast_to(history[0], (512, 5)), batch[:, 2]),
+                 (history[0], models), (models - 0.5, batch[:, 1] - 0.5)]:
+        assert _same(cosine(a, b), _plain_cosine(a, b))
+        assert _same(cosine(b, a), _plain_cosine(b, a))
+    assert cosine(history[0], history[1]) == float(_plain_cosine(history[0], history[1]))
+
+
+def test_binomial_table_answers_equal_a_binary_search_of_its_cdf() -> None:
+    values = np.vstack([np.random.default_rng(1).random((9, 5)), [[0.0, 1.0, 0.5, 1e-6, 1 - 1e-6]]])
+    for budget in (5, 512, 4096):
+        counts = split_queries(budget, 5)
+        table = BinomialTable(values, counts)
+        cases: list[tuple[int, int | np.ndarray]] = [(0, 3), (1, 9), (2, np.array([9, 0, 4, 9] * 5_000))]
+        for seed, t in cases:
+            rows = 20_000  # enough uniforms to reach the far-tail buckets
+            shares = table.sample_shares(np.random.default_rng(seed), t, rows)
+            uniforms = np.random.default_rng(seed).random((rows, 5))
+            centuries = np.broadcast_to(np.asarray(t), (rows,))
+            hits = np.zeros((rows, 5), dtype=np.int64)
+            for c in np.unique(centuries).tolist():
+                at = centuries == c
+                for i in range(5):
+                    hits[at, i] = table.cdf[c, i].searchsorted(uniforms[at, i], side="right")
+            assert np.array_equal(shares, hits / counts)
+
+
+@pytest.mark.parametrize("d", [5, 8, 19])
+def test_one_respondent_draws_equal_the_array_call(d: int) -> None:
+    counts = split_queries(512, d)
+    for seed in range(50):
+        values = np.random.default_rng(seed + 100).random(d)
+        values[0], values[-1] = (0.0, 1.0) if seed % 2 else (1e-6, 0.5)
+        fast, plain = np.random.default_rng(seed), np.random.default_rng(seed)
+        for _ in range(3):
+            assert _same(sample_shares(fast, values, counts), plain.binomial(counts, values) / counts)
+        assert fast.random() == plain.random()  # the generators stay in step
+
+
+def test_moves_model_batch_equals_count_nonzero() -> None:
+    rng = np.random.default_rng(0)
+    for shape in [(256, 5), (64, 19), (10, 1), (7, 40)]:
+        actions = ((rng.random(shape) < 0.1) * rng.random(shape)).astype(np.float32)
+        actions[0], actions[1] = -0.0, 0.0
+        actions[2, 0] = np.nan
+        assert _same(moves_model(actions), np.count_nonzero(actions, axis=-1) > 0)
+    assert moves_model(np.zeros(5, dtype=np.float32)) is False
+    assert moves_model(np.array([0, 0, -0.5], dtype=np.float32)) is True
