@@ -307,3 +307,25 @@ def test_the_example_examinee_runs(tmp_path: Path) -> None:
                           cwd=root, capture_output=True, text=True, timeout=1200, check=False)
     assert done.returncode == 0, done.stderr[-2000:]
     assert "recomputed from the record" in done.stdout
+
+
+@pytest.mark.slow
+def test_benchmark_runs_examinees_beside_vector_agents(world: Any, tmp_path: Path) -> None:
+    """``progressgym benchmark --backend llm``: examinees get examinee-mode envs, vector agents Box ones."""
+    from progressgym_env.benchmark.results import load_results
+    from progressgym_env.benchmark.runner import BenchmarkConfig, run_benchmark
+
+    config = BenchmarkConfig(
+        agents=["static", "lifelong-dpo", "extrapolative-dpo-1"], challenges=["follow"], seeds=1, history="models",
+        out=str(tmp_path / "bench"), backend="llm", backend_config={**world.to_dict(), "dpo_args": {
+            **world.dpo_args, "max_steps": 1}},
+        query_budget=19, wandb=False, plots=False, progress=False,
+    )
+    summary = run_benchmark(config)
+    assert summary.new_runs == 3
+    runs = {r["agent"]: r for r in load_results(tmp_path / "bench" / "results.json")}
+    assert runs["lifelong-dpo"]["kwargs"]["interface"] == "examinee" and "interface" not in runs["static"]["kwargs"]
+    assert runs["lifelong-dpo"]["agent_config"]["interface"] == "examinee"
+    # static never updates: its record is the starting model throughout
+    static_model = np.array(runs["static"]["episode_record"]["model"])
+    np.testing.assert_allclose(static_model, np.broadcast_to(static_model[0], static_model.shape))

@@ -41,9 +41,9 @@ class DPOExaminee(Examinee):
     def __init__(self, env: Any, config: ExamineeConfig | None = None, *, extrapolate: bool = False) -> None:
         super().__init__(env, config)
         self.extrapolate = extrapolate
-        order = self.config.extrapolation_order
+        order = self.settings.extrapolation_order
         self.name = f"extrapolative-dpo-{order}" if extrapolate else "lifelong-dpo"
-        if self.config.independent:
+        if self.settings.independent:
             self.name += "-independent"
         self._scratch = _Scratch()
 
@@ -56,8 +56,8 @@ class DPOExaminee(Examinee):
         n = len(preferences)
         if not self.extrapolate:
             return weighted_rows(preferences, np.ones(n, dtype=bool), np.ones(n, dtype=np.int64))
-        keep, copies = extrapolated_weights(self.history, self.config.extrapolation_order, self.horizon(),
-                                            self.config.max_weight)
+        keep, copies = extrapolated_weights(self.history, self.settings.extrapolation_order, self.horizon(),
+                                            self.settings.max_weight)
         return weighted_rows(preferences, keep, copies)
 
     def train(self, preferences: Any, seed: int) -> Any:
@@ -67,8 +67,8 @@ class DPOExaminee(Examinee):
         if not rows:
             return None
         model, tokenizer = self.start_model()
-        trained, adapter = train_dpo(model, tokenizer, rows, self.llm_config(), self.config.dpo_args,
-                                     lora=self.config.lora, seed=seed, scratch_root=self._scratch.root)
+        trained, adapter = train_dpo(model, tokenizer, rows, self.llm_config(), self.settings.dpo_args,
+                                     lora=self.settings.lora, seed=seed, scratch_root=self._scratch.root)
         return self.as_update(trained, adapter)
 
 
@@ -77,9 +77,9 @@ class RLHFExaminee(DPOExaminee):
 
     def __init__(self, env: Any, config: ExamineeConfig | None = None, *, extrapolate: bool = False) -> None:
         super().__init__(env, config, extrapolate=extrapolate)
-        order = self.config.extrapolation_order
+        order = self.settings.extrapolation_order
         self.name = ("extrapolative-rlhf" + (f"-{order}" if order != 1 else "")) if extrapolate else "lifelong-rlhf"
-        if self.config.independent:
+        if self.settings.independent:
             self.name += "-independent"
 
     def train(self, preferences: Any, seed: int) -> Any:
@@ -90,9 +90,9 @@ class RLHFExaminee(DPOExaminee):
             return None
         llm = self.llm_config()
         model, tokenizer = self.start_model()
-        reward = train_reward_model(llm.agent_id(), tokenizer, rows, llm, self.config.reward_args,
-                                    lora=self.config.lora, seed=seed)
+        reward = train_reward_model(llm.agent_id(), tokenizer, rows, llm, self.settings.reward_args,
+                                    lora=self.settings.lora, seed=seed)
         prompts = list(dict.fromkeys(r["prompt"] for r in rows))
-        trained, adapter = train_grpo(model, tokenizer, prompts, reward, llm, self.config.rl_args,
-                                      lora=self.config.lora, seed=seed, scratch_root=self._scratch.root)
+        trained, adapter = train_grpo(model, tokenizer, prompts, reward, llm, self.settings.rl_args,
+                                      lora=self.settings.lora, seed=seed, scratch_root=self._scratch.root)
         return self.as_update(trained, adapter)

@@ -80,7 +80,7 @@ class Examinee(ABC):
         if getattr(base, "interface", "vector") != "examinee":
             raise ConfigError(f"examinee {self.name!r} needs an env made with interface='examinee'")
         self.env = env
-        self.config = config or ExamineeConfig()
+        self.settings = config or ExamineeConfig()
         self.history: list[np.ndarray] = []
         self._rng = np.random.default_rng(0)
 
@@ -106,9 +106,9 @@ class Examinee(ABC):
 
     def config_dict(self) -> dict[str, Any]:
         """JSON-serialisable settings (saved with every run)."""
-        return {"agent": self.name, "interface": "examinee", **asdict(self.config)}
+        return {"agent": self.name, "interface": "examinee", **asdict(self.settings)}
 
-    def config(self) -> dict[str, Any]:  # type: ignore[override]
+    def config(self) -> dict[str, Any]:
         """The benchmark runner's name for :meth:`config_dict`."""
         return self.config_dict()
 
@@ -116,7 +116,7 @@ class Examinee(ABC):
 
     def start_model(self) -> tuple[Any, Any]:
         """The model to train from: the starting model when independent, else the current one."""
-        return self.env.unwrapped.agent_model(initial=self.config.independent)
+        return self.env.unwrapped.agent_model(initial=self.settings.independent)
 
     def llm_config(self) -> Any:
         """The env backend's ``LLMConfig``."""
@@ -124,7 +124,7 @@ class Examinee(ABC):
 
     def horizon(self) -> int:
         """Centuries ahead the extrapolating examinees aim at."""
-        return self.config.horizon or default_horizon(self.env)
+        return self.settings.horizon or default_horizon(self.env)
 
     def as_update(self, trained: Any, adapter_dir: str | None) -> Any:
         """The action for a trained model: its adapter folder (on the model it started from) or the model."""
@@ -132,7 +132,7 @@ class Examinee(ABC):
             return trained
         from progressgym_env.llm.spaces import AdapterUpdate
 
-        return AdapterUpdate(adapter_dir, base="initial" if self.config.independent else "current")
+        return AdapterUpdate(adapter_dir, base="initial" if self.settings.independent else "current")
 
 
 def first_chosen(preferences: Any) -> np.ndarray:
@@ -148,7 +148,7 @@ def weighted_rows(preferences: Any, keep: np.ndarray, copies: np.ndarray) -> lis
     """
     ids = np.asarray(preferences["pair_id"])
     position = {int(pid): i for i, pid in enumerate(np.sort(ids))}
-    rows = []
+    rows: list[dict[str, str]] = []
     for row in preferences.select_columns(["prompt", "chosen", "rejected", "pair_id"]):
         i = position[int(row["pair_id"])]
         chosen, rejected = (row["chosen"], row["rejected"]) if keep[i] else (row["rejected"], row["chosen"])

@@ -408,7 +408,7 @@ class ExamineeSession:
         kind, base = _kind(action)
         journal = b._journal
         target = journal.adapter_dir(t, "agent" if kind == "adapter" else "agent-model") if journal else None
-        if target is None:
+        if journal is None or target is None:
             return self._apply_live(t, action, kind, base, None, {})
         with atomic_folder(target) as staged:
             if kind != "none":
