@@ -3,8 +3,10 @@
 Names: ``static``, ``lifelong``, ``extrapolative-1``, ``extrapolative-2`` (any ``extrapolative-<k>``,
 aiming at the default horizon: k on Predict(k), 1 on Follow and Coevolve; ``extrapolative-<k>-h<h>``
 for another horizon h), ``random``, ``oracle`` (privileged upper bound), ``trained`` (the shipped
-trained model of the challenge being run, :mod:`agents.shipped`), and ``<algo>:<path>`` for a saved
-SB3 model (algo = ppo, sac, td3, a2c, recurrentppo, or ``sb3`` to read it from the ``config.json``
+trained model of the challenge being run, :mod:`agents.shipped`), the examinees of
+:mod:`agents.examinees` (``lifelong-dpo``, ``extrapolative-dpo-1``, ..., for ``interface="examinee"``
+envs), and ``<algo>:<path>`` for a saved SB3 model (algo = ppo, sac, td3, a2c, recurrentppo, or ``sb3``
+to read it from the ``config.json``
 beside the model).
 """
 
@@ -16,6 +18,7 @@ from typing import Any
 
 from agents.base import Agent, AgentSpec, spec_from_env
 from agents.baselines import ExtrapolativeAgent, LifelongAgent, RandomAgent, StaticAgent
+from agents.examinees import EXAMINEES, Examinee, is_examinee, make_examinee
 from agents.oracle import OracleAgent
 from agents.sb3_agent import ALGO_NAMES, SB3Agent
 from agents.shipped import trained_agent
@@ -46,13 +49,19 @@ def register_agent(name: str, factory: AgentFactory) -> None:
     _FACTORIES[name] = factory
 
 
+def agent_interface(name: str) -> str:
+    """The env interface agent ``name`` acts through: ``examinee`` for the examinees, else ``vector``."""
+    return "examinee" if is_examinee(name) else "vector"
+
+
 def agent_names() -> tuple[str, ...]:
-    """Every registered name, plus the ``<algo>:<path>`` forms."""
-    return (*_FACTORIES, "extrapolative-<k>", "extrapolative-<k>-h<h>",
+    """Every registered name (examinees too), plus the ``<algo>:<path>`` forms."""
+    return (*_FACTORIES, *EXAMINEES, *(f"{e}-independent" for e in EXAMINEES), "extrapolative-<k>",
+            "extrapolative-<k>-h<h>",
             *(f"{algo}:<path>" for algo in (*ALGO_NAMES, "sb3")))
 
 
-def make_agent(name: str, env: Any, timesteps_ahead: int | None = None, **kwargs: Any) -> Agent:
+def make_agent(name: str, env: Any, timesteps_ahead: int | None = None, **kwargs: Any) -> Agent | Examinee:
     """Build agent ``name`` for ``env``.
 
     :param name: a registered name, ``extrapolative-<k>`` or ``<algo>:<path to model.zip>``.
@@ -62,6 +71,8 @@ def make_agent(name: str, env: Any, timesteps_ahead: int | None = None, **kwargs
         horizon (default :func:`agents.baselines.default_horizon`).
     :param kwargs: passed to the agent's constructor (e.g. ``seed`` for ``random``).
     """
+    if is_examinee(name):  # hands back models: needs an interface="examinee" env, not a Box spec
+        return make_examinee(name, env, **kwargs)
     spec = spec_from_env(env, timesteps_ahead)
     if ":" in name:
         algo, _, path = name.partition(":")
@@ -79,4 +90,4 @@ def make_agent(name: str, env: Any, timesteps_ahead: int | None = None, **kwargs
     return _FACTORIES[name](spec, env, **kwargs)
 
 
-__all__ = ["BASELINES", "PRIVILEGED", "AgentSpec", "agent_names", "make_agent", "register_agent"]
+__all__ = ["BASELINES", "PRIVILEGED", "AgentSpec", "agent_interface", "agent_names", "make_agent", "register_agent"]
