@@ -140,6 +140,51 @@ def test_a_failed_episode_is_reported_and_rerun_alone(ray_cluster: str, tmp_path
         _FACTORIES.pop("driver-only", None)
 
 
+def _dying_worker_class(marker: Path) -> type:
+    """An :class:`EpisodeWorker` whose process dies (``os._exit``) on its first task, once per ``marker``."""
+    from progressgym_env.benchmark.executors import EpisodeWorker
+
+    class DyingOnce(EpisodeWorker):
+        def run(self, task: Any) -> dict[str, Any]:
+            if not marker.exists():
+                marker.touch()
+                os._exit(1)  # the worker process dies, as on an OOM kill or a lost node
+            return super().run(task)
+
+    return DyingOnce
+
+
+@pytest.mark.slow
+def test_a_task_whose_worker_dies_is_retried_or_reported(ray_cluster: str, tmp_path: Path) -> None:
+    import ray.cloudpickle
+
+    from progressgym_env.benchmark.executors import (
+        EpisodePlan,
+        EpisodeTask,
+        EpisodeWorker,
+        RayExecutor,
+        RaySettings,
+    )
+
+    ray.cloudpickle.register_pickle_by_value(sys.modules[__name__])  # the workers cannot import this module
+    plan = EpisodePlan("corpus", "surrogate", {"follow": ("PG-Follow-v0", {"history": "corpus"})})
+    tasks = [EpisodeTask("follow", "lifelong", "lifelong", seed) for seed in range(4)]
+    local = EpisodeWorker(plan)
+    reference = [_without_timestamps([local.run(task)]) for task in tasks]
+    retried = RayExecutor(RaySettings(chunk_size=2, max_retries=1), "surrogate")
+    runs = [run for batch in retried.run(_dying_worker_class(tmp_path / "died-once")(plan), tasks) for run in batch]
+    assert (tmp_path / "died-once").exists()  # a worker did die, and its chunk was run again
+    assert sorted((_without_timestamps([r]) for r in runs), key=lambda r: r[0]["seed"]) == reference
+
+    not_retried = RayExecutor(RaySettings(chunk_size=2, max_retries=0), "surrogate")
+    saved: list[dict[str, Any]] = []
+    with pytest.raises(EpisodeTaskError, match=r"2 episode\(s\) failed: .*(WorkerCrashedError|died)") as info:
+        for batch in not_retried.run(_dying_worker_class(tmp_path / "dies-again")(plan), tasks):
+            saved.extend(batch)
+    assert len(saved) == 2 and len(info.value.failures) == 2  # the other chunk's runs came back
+    assert {r["seed"] for r in saved} | {t.seed for t, _ in info.value.failures} == {0, 1, 2, 3}
+
+
 KILLER = textwrap.dedent(
     """
     import os, signal, sys

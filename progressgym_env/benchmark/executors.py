@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import math
 import re
+import uuid
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -288,12 +289,16 @@ def connect_ray(address: str | None, local_cpus: int | None) -> bool:
     return True
 
 
-def _run_chunk(worker: EpisodeWorker, tasks: list[EpisodeTask]) -> tuple[list[dict[str, Any]], list[tuple[EpisodeTask, str]]]:
+def _run_chunk(
+    worker: EpisodeWorker, tasks: list[EpisodeTask], submission: str = ""
+) -> tuple[list[dict[str, Any]], list[tuple[EpisodeTask, str]]]:
     """Body of one Ray task: the runs of ``tasks``, and ``(task, error)`` for those that raised.
 
-    Workers are cached per process (keyed by the plan), so the chunks a Ray worker runs share envs.
+    The worker is cached per process for its ``submission`` (one :meth:`RayExecutor.run` call), so the
+    chunks of one benchmark that a Ray worker process runs share envs and agents, and another
+    benchmark starts afresh.
     """
-    key = repr(worker.plan)
+    key = submission or str(id(worker))
     cached = _WORKERS.get(key)
     if cached is None:
         _WORKERS.clear()
@@ -321,7 +326,9 @@ class RayExecutor:
         import_ray()  # a missing extra fails before anything is written
         self.settings = settings
         self.backend = backend
-        self.builds_in_driver = backend != "llm"  # an llm env may load models: leave that to the tasks
+        # An llm env may load or measure models: the driver leaves that to the tasks, so there a bad agent
+        # spec is reported by its tasks rather than before the first episode.
+        self.builds_in_driver = backend != "llm"
         self._started = False
 
     def resources(self) -> dict[str, float]:
@@ -353,9 +360,9 @@ class RayExecutor:
             return
         size = self.chunk_size(len(tasks))
         remote = ray.remote(_run_chunk).options(max_retries=self.settings.max_retries, **self.resources())
-        worker_ref = ray.put(worker)
+        worker_ref, submission = ray.put(worker), uuid.uuid4().hex
         pending = {
-            remote.remote(worker_ref, list(tasks[i:i + size])): list(tasks[i:i + size])
+            remote.remote(worker_ref, list(tasks[i:i + size]), submission): list(tasks[i:i + size])
             for i in range(0, len(tasks), size)
         }
         failures: list[tuple[EpisodeTask, str]] = []
