@@ -140,6 +140,22 @@ def test_a_failed_episode_is_reported_and_rerun_alone(ray_cluster: str, tmp_path
         _FACTORIES.pop("driver-only", None)
 
 
+@pytest.mark.slow
+def test_task_resources_and_chunks(ray_cluster: str) -> None:
+    """GPUs per llm episode only where the cluster has GPUs; chunks of about two tasks per CPU on the surrogate."""
+    from progressgym_env.benchmark.executors import RayExecutor, RaySettings
+
+    llm = RayExecutor(RaySettings(), "llm")
+    assert llm.resources() == {"num_cpus": 1.0, "num_gpus": 0.0} and llm.chunk_size(40) == 1  # this cluster: no GPU
+    surrogate = RayExecutor(RaySettings(num_cpus=0.5), "surrogate")
+    assert surrogate.chunk_size(40) == 5 and surrogate.chunk_size(3) == 1  # 4 task slots -> 8 tasks of 5
+    assert RayExecutor(RaySettings(chunk_size=7), "surrogate").chunk_size(40) == 7
+    with pytest.raises(ConfigError, match="asks for 1 GPU.* but the cluster has 0"):
+        RayExecutor(RaySettings(num_gpus=1), "llm").resources()
+    with pytest.raises(ConfigError, match="asks for 3 CPU.* but the cluster has 2"):
+        RayExecutor(RaySettings(num_cpus=3), "surrogate").resources()
+
+
 def _dying_worker_class(marker: Path) -> type:
     """An :class:`EpisodeWorker` whose process dies (``os._exit``) on its first task, once per ``marker``."""
     from progressgym_env.benchmark.executors import EpisodeWorker

@@ -332,13 +332,25 @@ class RayExecutor:
         self._started = False
 
     def resources(self) -> dict[str, float]:
-        """``num_cpus`` / ``num_gpus`` of each task (GPUs default to 1 per llm episode when the cluster has any)."""
+        """``num_cpus`` / ``num_gpus`` of each task (GPUs default to 1 per llm episode when the cluster has any).
+
+        :raises ConfigError: a task would need more CPUs or GPUs than the whole cluster has (Ray would
+            wait for them for ever).
+        """
         import ray
 
+        cluster = ray.cluster_resources()
         gpus = self.settings.num_gpus
         if gpus is None:
-            gpus = 1.0 if self.backend == "llm" and ray.cluster_resources().get("GPU", 0) >= 1 else 0.0
-        return {"num_cpus": float(self.settings.num_cpus), "num_gpus": float(gpus)}
+            gpus = 1.0 if self.backend == "llm" and cluster.get("GPU", 0) >= 1 else 0.0
+        wanted = {"CPU": float(self.settings.num_cpus), "GPU": float(gpus)}
+        for name, amount in wanted.items():
+            if amount > cluster.get(name, 0.0):
+                raise ConfigError(
+                    f"each Ray task asks for {amount:g} {name}(s) but the cluster has {cluster.get(name, 0.0):g}; "
+                    f"lower --ray-num-{name.lower()}s or add nodes that have them"
+                )
+        return {"num_cpus": wanted["CPU"], "num_gpus": wanted["GPU"]}
 
     def chunk_size(self, n_tasks: int) -> int:
         """Episodes per task: the setting, else 1 on llm, else about two tasks per cluster CPU."""
