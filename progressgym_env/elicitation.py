@@ -142,7 +142,7 @@ class BinomialTable:
         bucket = (uniforms * self.GUIDE_SIZE).astype(np.intp)
         bucket += cell * self.GUIDE_SIZE
         hits = self._guide.take(bucket)
-        wide = np.flatnonzero(hits < 0)
+        wide = (hits < 0).ravel().nonzero()[0]
         hits.put(wide, 0)  # any valid start: these are searched below
         row_start = cell * self._width
         for _ in range(self.GUIDE_STEPS):
