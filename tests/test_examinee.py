@@ -23,7 +23,7 @@ from agents.examinees.extrapolation import (
 
 pytestmark = pytest.mark.filterwarnings("ignore::UserWarning")
 
-FAST = {"dpo_args": {"max_steps": 1}, "reward_args": {"max_steps": 1}, "rl_args": {"max_steps": 1}}
+FAST = {"dpo_args": {"max_steps": 1}, "reward_args": {"max_steps": 1}, "rl_args": {"max_steps": 1, "max_completion_length": 4}}
 """Examinee trainer settings of the episode tests: one optimiser step per stage and century."""
 
 

@@ -419,6 +419,7 @@ class ExamineeSession:
             if entry is not None:
                 staged.discard()
                 b._model_values = np.array(entry["result"]["model_values"], dtype=np.float64)
+                self._note_measurement(entry["result"].get("measurement"))
                 recorded = entry["result"]["examinee"]
                 if recorded["kind"] != "none":
                     self._follow(recorded["kind"], recorded["base"], journal.folder / recorded["path"])
@@ -478,6 +479,7 @@ class ExamineeSession:
                 self._follow(kind, base, Path(action))
             b._model_values = b._measure(model, self.tokenizer())
             measured = True
+        measurement = self._note_measurement(None)
         timing = {"eval_s": time.perf_counter() - start} if measured else {}
         if measured:
             b.timings.append({"call": "update_model", "century": t, **timing})
@@ -486,10 +488,28 @@ class ExamineeSession:
             assert journal is not None
             rel = journal.relative(Path(action)) if kind != "none" else ""
             result = {"model_values": b._model_values.tolist(), "examinee": {"kind": kind, "base": base, "path": rel}}
+            if measurement is not None:
+                result["measurement"] = measurement
             adapters = [rel] if kind == "adapter" else []
             b._journal.append("update_model", args, before, b._require_rng(), result,  # type: ignore[union-attr]
                               adapters, timing, artifacts=[rel] if rel else None)
         return b._model_values
+
+    def _note_measurement(self, recorded: dict[str, Any] | None) -> dict[str, Any] | None:
+        """Keep the evaluation summary of this step's model as the backend does in vector mode.
+
+        :param recorded: the summary a replayed entry holds (None: the current one, just measured or kept).
+        :return: the step's summary (None when the backend keeps no summaries).
+        """
+        b = self.backend
+        current = getattr(b, "_current", None)
+        steps = getattr(b, "_steps", None)
+        if current is None or steps is None:
+            return None
+        if recorded is not None:
+            current["model"] = recorded
+        steps["model"].append(current["model"])
+        return current["model"]
 
     def _follow(self, kind: str, base: str, folder: Path | None) -> None:
         """Track how the current model is rebuilt from disk (base folder + adapters) after an update."""

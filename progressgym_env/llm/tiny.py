@@ -294,3 +294,21 @@ def _build_world(root: Path, proxies: list[str], seed: int, drift: float, sharpn
         for f in base.iterdir():
             if f.name.startswith(("tokenizer", "special_tokens", "chat_template")):
                 (out / f.name).write_bytes(f.read_bytes())
+
+
+def main(argv: list[str] | None = None) -> None:
+    """``python -m progressgym_env.llm.tiny FOLDER``: build the tiny world, print its LLMConfig as JSON.
+
+    The output is what ``progressgym benchmark --backend llm --backend-config`` takes.
+    """
+    import argparse
+    import json
+
+    parser = argparse.ArgumentParser(prog="python -m progressgym_env.llm.tiny", description=main.__doc__)
+    parser.add_argument("folder", help="where the tiny world is built (reused when already there)")
+    args = parser.parse_args(argv)
+    print(json.dumps(tiny_world(args.folder).to_dict()))
+
+
+if __name__ == "__main__":  # pragma: no cover - command line
+    main()
