@@ -388,3 +388,31 @@ def test_llm_episode_resumes_from_its_own_checkpoint_folder(
         assert vectors(run["episode_record"]) == vectors(reference[0]["episode_record"])
     finally:
         _FACTORIES.pop("two-updates", None)
+
+
+@pytest.mark.slow
+@pytest.mark.filterwarnings("ignore::UserWarning")
+def test_llm_episodes_on_ray_match_the_local_executor(
+    ray_cluster: str, tiny_llm_config: dict[str, Any], tmp_path: Path
+) -> None:
+    """One task per llm episode, each checkpointing into its own folder; the same record as locally.
+
+    The static agent keeps the run short (no DPO update; the proxies are still elicited every century
+    and the model measured): the updates' resume is the test above.
+    """
+
+    def config(name: str, **fields: Any) -> BenchmarkConfig:
+        return BenchmarkConfig(agents=["static"], challenges=["follow"], seeds=2, first_seed=3, history="models",
+                               backend="llm", query_budget=38, out=str(tmp_path / name), wandb=False, plots=False,
+                               backend_config={**tiny_llm_config, "run_dir": str(tmp_path / f"{name}-ckpt")},
+                               progress=False, **fields)
+
+    run_benchmark(config("local"))
+    summary = run_benchmark(config("ray", executor="ray"))
+    assert summary.new_runs == 2
+    local, ray_runs = (load_results(tmp_path / name / "results.json") for name in ("local", "ray"))
+    assert [r["final_score"] for r in ray_runs] == [r["final_score"] for r in local]
+    assert [r["episode_record"]["model"] for r in ray_runs] == [r["episode_record"]["model"] for r in local]
+    for seed in (3, 4):
+        assert (tmp_path / "ray-ckpt" / "follow" / "static" / f"seed-{seed}" / "episode-0000" / "journal.json").is_file()
+
