@@ -61,6 +61,13 @@ def obs_history_of(config: dict[str, Any]) -> int:
     return int(value or 1)
 
 
+def _obs_history_of_shape(shape: tuple[int, ...], dim: int) -> int:
+    """The k of an observation of shape ``((k + 1) * dim + 1,)`` (1 when the shape is not of that form)."""
+    if len(shape) != 1 or (shape[0] - 1) % dim:
+        return 1
+    return max(1, (shape[0] - 1) // dim - 1)
+
+
 class HistoryStacker:
     """Rebuilds the observation of an env made with ``obs_history=k`` from the plain observations.
 
@@ -150,8 +157,8 @@ class SB3Agent(Agent):
     :param algo: one of :data:`ALGO_NAMES`; ``None`` reads it from ``config.json``.
     :param deterministic: use the policy's mean/greedy action (default) rather than sampling.
     :param obs_history: the ``obs_history`` the model was trained with; ``None`` reads it from
-        ``config.json`` (1 when there is none). The agent acts in the plain env and stacks the
-        previous estimates itself (:class:`HistoryStacker`).
+        ``config.json``, or without one from the model's observation shape. The agent acts in the
+        plain env and stacks the previous estimates itself (:class:`HistoryStacker`).
     """
 
     def __init__(
@@ -169,11 +176,14 @@ class SB3Agent(Agent):
         self.algo = (algo or algo_from_saved_config(self.path)).lower()
         self.name = self.algo
         self.deterministic = deterministic
-        self.obs_history = int(obs_history) if obs_history is not None else obs_history_of(saved_config(self.path))
         check_model_file_trusted(self.path)
         self.model = algo_class(self.algo).load(str(self.path), device="cpu")
         obs_shape = tuple(self.model.observation_space.shape)
         act_shape = tuple(self.model.action_space.shape)
+        if obs_history is None:
+            config = saved_config(self.path)
+            obs_history = obs_history_of(config) if config else _obs_history_of_shape(obs_shape, spec.dim)
+        self.obs_history = int(obs_history)
         expected = (2 * spec.dim + 1 + (self.obs_history - 1) * spec.dim,)
         if obs_shape != expected or act_shape != (spec.dim,):
             raise ConfigError(

@@ -27,16 +27,16 @@ def ppo_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, object]:
     return out, train(config)
 
 
-def test_ppo_trains_saves_and_evaluates_on_the_corpus(ppo_run) -> None:
+def test_ppo_trains_saves_and_tests_on_the_corpus_only_when_asked(ppo_run) -> None:
     out, result = ppo_run
-    assert (out / "model.zip").is_file()
+    assert (out / "model.zip").is_file() and (out / "last_model.zip").is_file()
     saved = json.loads((out / "config.json").read_text())
     assert saved["algo"] == "ppo" and saved["env_id"] == "PG-Predict-v0"
     assert saved["train_env_kwargs"]["history"] == "procedural"
-    assert saved["train_env_kwargs"]["timesteps_ahead"] == 1
-    assert saved["eval_env_kwargs"] == {"timesteps_ahead": 1, "history": "corpus"}
-    assert saved["hyperparams"]["algo_kwargs"]["n_steps"] == 64  # from agents/hyperparams/ppo.yml
-    assert saved["evaluation"]["eval_episodes"] == 2
+    assert saved["train_env_kwargs"]["timesteps_ahead"] == 1 and saved["train_env_kwargs"]["obs_history"] == 4
+    assert saved["validation_env_kwargs"] == {"timesteps_ahead": 1, "obs_history": 4, "history": "procedural"}
+    assert saved["hyperparams"]["algo_kwargs"]["n_steps"] == 16  # from agents/hyperparams/ppo.yml
+    assert saved["evaluation"]["history"] == "corpus" and saved["evaluation"]["eval_episodes"] == 2
     assert len(result.eval_final_scores) == 2
     assert all(0.0 < s <= 1.0 for s in result.eval_final_scores)
 
@@ -76,25 +76,43 @@ def test_challenge_placeholder_picks_one_model_per_challenge(ppo_run, tmp_path: 
 def test_model_of_another_value_space_is_refused(ppo_run) -> None:
     out, _ = ppo_run
     env = gym.make("PG-Follow-v0", history="procedural-moral19")
-    with pytest.raises(ConfigError, match=r"trained on observations \(11,\).*this env has observations \(39,\)"):
+    with pytest.raises(ConfigError, match=r"trained on observations \(26,\).*obs_history=4 gives observations \(96,\)"):
         make_agent(f"ppo:{out / 'model.zip'}", env)
 
 
 def test_train_command_runs_a2c(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     code = main(["train", "--algo", "a2c", "--env", "PG-Follow-v0", "--timesteps", "256", "--eval-episodes", "1",
-                 "--out", str(tmp_path)])
+                 "--validation-episodes", "3", "--no-progress-bar", "--out", str(tmp_path)])
     assert code == 0
     assert "corpus history, 1 episodes" in capsys.readouterr().out
     assert (tmp_path / "model.zip").is_file()
 
 
-@pytest.mark.parametrize("algo", ["ppo", "sac", "td3", "a2c"])
+@pytest.mark.parametrize("algo", ["ppo", "sac", "td3", "a2c", "recurrentppo"])
 def test_every_algorithm_has_hyperparameters_for_every_env(algo: str) -> None:
     for env_id in progressgym_env.ENV_IDS:
         hp = load_hyperparams(algo, env_id)
-        assert hp.n_timesteps > 0 and hp.algo_kwargs["policy"] == "MlpPolicy"
-        assert hp.env_kwargs.get("similarity") == "centered"
+        policy = "MlpLstmPolicy" if algo == "recurrentppo" else "MlpPolicy"
+        assert hp.n_timesteps > 0 and hp.algo_kwargs["policy"] == policy
+        assert hp.env_kwargs["history"] == "procedural"  # what rl-zoo3 trains on, too
+        assert hp.env_kwargs["obs_history"] == (1 if algo == "recurrentppo" else 4)
     assert load_hyperparams("td3", "PG-Follow-v0").noise_type == "normal"
+    assert load_hyperparams("ppo", "PG-Follow-v0").normalize == {"norm_obs": False, "norm_reward": True}
+    assert load_hyperparams("ppo", "PG-Coevolve-v0").normalize is None
+
+
+def test_zoo_keys_for_normalisation_and_the_score_reward_are_checked(tmp_path: Path) -> None:
+    custom = tmp_path / "custom.yml"
+    custom.write_text("PG-Follow-v0:\n  n_timesteps: 100\n  normalize: {norm_obs: true}\n")
+    with pytest.raises(ConfigError, match="must set norm_obs: false"):
+        load_hyperparams("ppo", "PG-Follow-v0", custom)
+    custom.write_text("PG-Follow-v0:\n  n_timesteps: 100\n  env_wrapper: gymnasium.wrappers.ClipAction\n")
+    with pytest.raises(ConfigError, match="env_wrapper of 'PG-Follow-v0' must be one of"):
+        load_hyperparams("ppo", "PG-Follow-v0", custom)
+    custom.write_text("PG-Follow-v0:\n  n_timesteps: 100\n  env_wrapper:\n"
+                      "    agents.wrappers.NormalizedScoreReward: {clip: 3.0}\n")
+    hp = load_hyperparams("ppo", "PG-Follow-v0", custom)
+    assert (hp.reward, hp.reward_clip) == ("normalized_score", 3.0) and "env_wrapper" not in hp.algo_kwargs
 
 
 def test_hyperparameter_errors_name_the_file_and_key(tmp_path: Path) -> None:
