@@ -240,10 +240,11 @@ def measure_env(env_id: str, config: PerfConfig) -> dict[str, Any]:
         ("single (env.unwrapped)", 1, lambda c: single_stepper(gym.make(env_id, **kwargs).unwrapped, config, c)),
         ("single (gym.make)", 1, lambda c: single_stepper(gym.make(env_id, **kwargs), config, c)),
     ]
+    def native(n: int) -> Builder:
+        return lambda c: vector_stepper(gym.make_vec(env_id, num_envs=n, **kwargs), config, c)
+
     for n in config.vector_sizes:
-        builders.append(
-            (f"native vector, N={n}", n, lambda c, n=n: vector_stepper(gym.make_vec(env_id, num_envs=n, **kwargs), config, c))
-        )
+        builders.append((f"native vector, N={n}", n, native(n)))
     builders.append(
         (f"native vector exact rng, N={base}", base,
          lambda c: vector_stepper(gym.make_vec(env_id, num_envs=base, rng_mode="exact", **kwargs), config, c))
@@ -257,7 +258,7 @@ def measure_env(env_id: str, config: PerfConfig) -> dict[str, Any]:
 
         def dummy(count: int | None) -> Callable[[int], None]:
             venv = DummyVecEnv([lambda: gym.make(env_id, **kwargs) for _ in range(base)])
-            return _sb3(venv, config, (base, *venv.action_space.shape), count)
+            return _sb3(venv, config, (base, *(venv.action_space.shape or ())), count)
 
         builders.append((f"SB3 DummyVecEnv, N={base}", base, dummy))
     except ImportError:

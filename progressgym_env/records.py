@@ -115,7 +115,7 @@ class EpisodeRecord:
         return out
 
     @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> EpisodeRecord:
+    def from_dict(cls, data: EpisodeRecord | Mapping[str, Any]) -> EpisodeRecord:
         """Read a plain record (from ``info``, or JSON lists from ``results.json``), validating it.
 
         :raises HistoryFormatError: a missing field, a wrong shape, a non-finite value or a newer

@@ -128,7 +128,7 @@ class SurrogateBackend:
         if not moves_model(action):  # no update at all (no noise drawn)
             return self._model_values
         cfg = self.config
-        noise = None
+        noise: Any = None
         if cfg.finetune_noise_sd > 0:
             noise = self._rng.standard_normal(action.shape[0])  # type: ignore[union-attr]
             noise *= cfg.finetune_noise_sd

@@ -24,11 +24,10 @@ from gymnasium import spaces
 from progressgym_env.backends import Backend, make_backend
 from progressgym_env.backends.base import INTERFACES, ExamineeBackend
 from progressgym_env.elicitation import validate_query_budget
-from progressgym_env.errors import ConfigError, EpisodeOrderError
+from progressgym_env.errors import ConfigError, EpisodeOrderError, InvalidActionError
 from progressgym_env.history import History, HistorySource, resolve_history
 from progressgym_env.judges import FIRST_SCORED_STEP, SIMILARITIES, FollowJudge, Judge
 from progressgym_env.records import EpisodeRecord
-from progressgym_env.errors import InvalidActionError
 from progressgym_env.validation import reject_unknown_kwargs, validate_action
 
 COMMON_KWARGS = (
@@ -74,7 +73,7 @@ class ProgressGymEnv(gym.Env[np.ndarray, np.ndarray]):
     Constructor arguments are keyword-only (see each env's Arguments table).
     """
 
-    metadata: ClassVar[dict[str, Any]] = {"render_modes": ["ansi", "rgb_array"], "render_fps": 2}
+    metadata: dict[str, Any] = {"render_modes": ["ansi", "rgb_array"], "render_fps": 2}  # noqa: RUF012
     judge_class: ClassVar[type[Judge]] = FollowJudge
     env_id: ClassVar[str] = ""
     extra_kwargs: ClassVar[tuple[str, ...]] = ()
@@ -127,6 +126,7 @@ class ProgressGymEnv(gym.Env[np.ndarray, np.ndarray]):
 
         d = self.dim
         self.observation_space = observation_space(d, self.obs_history)
+        self._obs_shape: tuple[int, ...] = self.observation_space.shape
         self.action_space: gym.Space[Any] = spaces.Box(-1.0, 1.0, shape=(d,), dtype=np.float32)
         self._action_shape = (d,)
         self.interface = self._set_interface(interface)
@@ -309,6 +309,8 @@ class ProgressGymEnv(gym.Env[np.ndarray, np.ndarray]):
         """Check ``interface``; for ``examinee`` take the backend's action space (models as actions)."""
         if interface not in INTERFACES:
             raise ConfigError(f"unknown interface {interface!r}; choose one of {INTERFACES}")
+        # Checked once here: a runtime protocol check per step would cost the surrogate path microseconds.
+        self._backend_extras = isinstance(self.backend, ExamineeBackend)
         if interface == "examinee":
             if not isinstance(self.backend, ExamineeBackend):
                 raise ConfigError(
@@ -326,10 +328,11 @@ class ProgressGymEnv(gym.Env[np.ndarray, np.ndarray]):
         return self.backend
 
     def observation_extras(self) -> dict[str, Any]:
-        """What the last observation adds to ``info`` beyond the Box (examinee mode: ``preferences``)."""
-        if self.interface == "vector":
+        """What the backend adds to ``info`` with each observation (llm: measurement details; examinee
+        mode also ``preferences``); nothing on backends without :class:`ExamineeBackend` (the surrogate)."""
+        if not self._backend_extras:
             return {}
-        return self._examinee_backend().observation_extras()
+        return self.backend.observation_extras()  # type: ignore[attr-defined]
 
     def agent_model(self, initial: bool = False) -> Any:
         """Examinee mode: the model to start this century's update from (the llm backend: a copy of the
@@ -360,7 +363,7 @@ class ProgressGymEnv(gym.Env[np.ndarray, np.ndarray]):
         the previous estimate moves into the memory unless ``advance`` is False (the terminal step).
         """
         d = self.dim
-        obs = np.empty(self.observation_space.shape, dtype=np.float32)  # type: ignore[arg-type]
+        obs = np.empty(self._obs_shape, dtype=np.float32)
         obs[:d] = estimate
         obs[d : 2 * d] = model
         obs[2 * d] = progress

@@ -125,7 +125,7 @@ class ProgressGymVectorEnv(VectorEnv):
         ``backend_config``, ``render_mode``, Predict's ``timesteps_ahead``), validated by it.
     """
 
-    metadata: ClassVar[dict[str, Any]] = {"autoreset_mode": AutoresetMode.NEXT_STEP, "render_modes": []}
+    metadata: dict[str, Any] = {"autoreset_mode": AutoresetMode.NEXT_STEP, "render_modes": []}  # noqa: RUF012
     single_env_class: ClassVar[type[ProgressGymEnv]] = ProgressGymEnv
 
     def __init__(
@@ -196,9 +196,10 @@ class ProgressGymVectorEnv(VectorEnv):
         self._judge: Judge = proto._make_judge(self._human)
         self._table: BinomialTable | None = None
         exact_answers = self._counts is not None and self.config.elicitation == "binomial"
-        table_fits = exact_answers and BinomialTable.fits(self._counts)  # type: ignore[arg-type]
-        if rng_mode == "fast" and self._fixed and not self._simulates and table_fits:
-            self._table = BinomialTable(history.values, self._counts)
+        if rng_mode == "fast" and self._fixed and not self._simulates and exact_answers:
+            assert self._counts is not None
+            if BinomialTable.fits(self._counts):
+                self._table = BinomialTable(history.values, self._counts)
         # Record fields every sub-env shares; None for custom sources (assembled per sub-env).
         self._template: dict[str, Any] | None = None
         self._custom_records: list[dict[str, Any] | None] = [None] * n
@@ -331,7 +332,8 @@ class ProgressGymVectorEnv(VectorEnv):
             seeds = self._seed_list(seed)
             if any(s is None for s in seeds):
                 raise ConfigError("rng_mode='fast' has one generator: pass an int seed, or ints for every sub-env")
-            self._np_random = np.random.Generator(np.random.PCG64(np.random.SeedSequence(list(seeds))))
+            entropy = [int(s) for s in seeds if s is not None]  # every one is an int (checked above)
+            self._np_random = np.random.Generator(np.random.PCG64(np.random.SeedSequence(entropy)))
             return
         seeds = self._seed_list(seed)
         for i in rows.index.tolist():
@@ -368,7 +370,7 @@ class ProgressGymVectorEnv(VectorEnv):
             return sample_shares(self.np_random, values, self._counts, method), int(self.query_budget)  # type: ignore[arg-type]
         shares = np.empty((rows.count, self.dim))
         for j, i in enumerate(rows.index.tolist()):
-            shares[j] = sample_shares(self._env_rngs[i], values[j], self._counts, method)  # type: ignore[arg-type]
+            shares[j] = sample_shares(self._env_rngs[i], values[j], self._counts, method)
         return shares, int(self.query_budget)  # type: ignore[arg-type]
 
     def _sample_histories(self, rows: _Rows) -> None:
@@ -380,13 +382,13 @@ class ProgressGymVectorEnv(VectorEnv):
             if self.rng_mode == "fast":
                 values = source.sample_values(self.np_random, (rows.count,))
             else:
-                values = np.stack([source.sample_values(self._env_rngs[i]) for i in rows.index.tolist()])  # type: ignore[arg-type]
+                values = np.stack([source.sample_values(self._env_rngs[i]) for i in rows.index.tolist()])
             self._centuries[rows.sel] = np.arange(13, 13 + self.num_centuries)
         else:
             values = np.empty((rows.count, self.num_centuries, self.dim))
             for j, i in enumerate(rows.index.tolist()):
                 rng = self.np_random if self.rng_mode == "fast" else self._env_rngs[i]
-                history = source.sample(rng)  # type: ignore[arg-type]
+                history = source.sample(rng)
                 if history.values.shape != values.shape[1:]:
                     raise ConfigError(
                         f"history source {type(source).__name__} gave a {history.values.shape} history; "
@@ -463,7 +465,7 @@ class ProgressGymVectorEnv(VectorEnv):
         t_rows = self._t[sel]
         t: int | np.ndarray = int(t_rows[0]) if (t_rows == t_rows[0]).all() else t_rows
         action = actions[sel]
-        moving = moves_model(action)
+        moving: np.ndarray = moves_model(action)  # type: ignore[assignment]  # (N, d) actions: a bool array
         noise = cfg.finetune_noise_sd * self._noise(rows, moving) if cfg.finetune_noise_sd > 0 else None
         old_logits = self._model_logits[sel]
         logits = updated_logits(old_logits, action, cfg.capacity, noise)
@@ -650,6 +652,7 @@ def _select_rows(infos: Mapping[str, Any], rows: np.ndarray) -> dict[str, Any]:
     for key, value in infos.items():
         if key.startswith("_"):
             continue
+        sub: Any
         if isinstance(value, dict):
             sub = _select_rows(value, rows)
             mask = infos[f"_{key}"] & rows
