@@ -216,3 +216,56 @@ class SB3Agent(Agent):
     def config(self) -> dict[str, Any]:
         return {**super().config(), "algo": self.algo, "path": str(self.path), "deterministic": self.deterministic,
                 "obs_history": self.obs_history}
+
+
+class EnsemblePolicy:
+    """The mean action of several saved SB3 models, with SB3's ``predict`` signature (batched).
+
+    Averaging policies trained with different seeds cancels part of each one's approximation error
+    (a standard ensemble). Recurrent members are not supported (their states would diverge).
+
+    :param models: loaded SB3 models with the same observation and action spaces.
+    """
+
+    def __init__(self, models: list[Any]) -> None:
+        if not models:
+            raise ConfigError("an ensemble needs at least one model")
+        self.models = models
+        self.observation_space = models[0].observation_space
+        self.action_space = models[0].action_space
+
+    def predict(self, observation: np.ndarray, state: Any = None, episode_start: Any = None,
+                deterministic: bool = True) -> tuple[np.ndarray, None]:
+        """The members' mean action (each member's action clipped to [-1, 1] first)."""
+        actions = [np.clip(np.asarray(m.predict(observation, deterministic=deterministic)[0], dtype=np.float64), -1, 1)
+                   for m in self.models]
+        return np.mean(actions, axis=0).astype(np.float32), None
+
+
+class EnsembleAgent(Agent):
+    """Leaderboard agent acting with the mean action of several saved models (same algo and obs_history).
+
+    :param spec: the env's dims. :param paths: the members' ``model.zip`` files.
+    :param algo: their algorithm. :param obs_history: the ``obs_history`` they were trained with.
+    """
+
+    def __init__(self, spec: AgentSpec, paths: list[str | Path], algo: str, obs_history: int = 1) -> None:
+        super().__init__(spec)
+        if algo in RECURRENT:
+            raise ConfigError(f"an ensemble of recurrent models ({algo}) is not supported")
+        self.members = [SB3Agent(spec, path, algo=algo, obs_history=obs_history) for path in paths]
+        self.algo, self.obs_history, self.name = algo, obs_history, f"{algo}-ensemble{len(paths)}"
+        self.policy = EnsemblePolicy([member.model for member in self.members])
+        self._stack = HistoryStacker(spec.dim, obs_history)
+
+    def reset(self, seed: int | None = None) -> None:
+        self._stack.reset()
+
+    def act(self, obs: np.ndarray) -> np.ndarray:
+        self.split(obs)
+        action, _ = self.policy.predict(self._stack(obs))
+        return np.clip(np.asarray(action, dtype=np.float64), -1.0, 1.0).astype(np.float32)
+
+    def config(self) -> dict[str, Any]:
+        return {**super().config(), "algo": self.algo, "obs_history": self.obs_history,
+                "paths": [str(m.path) for m in self.members]}

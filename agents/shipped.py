@@ -5,6 +5,7 @@ made::
 
     agents/trained/<challenge>/model.zip     the SB3 model (a few hundred kB)
     agents/trained/<challenge>/config.json   algo, training command, seeds, env steps, validation scores
+    agents/trained/<challenge>/model-seed<k>.zip   when ``config.json`` names an ensemble: its members
 
 ``make_agent("trained", env)`` (``--agents trained`` in ``progressgym benchmark``) loads the model of
 the challenge ``env`` runs: ``follow``, ``predict1``, ``predict2`` or ``coevolve``. The models were
@@ -19,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from agents.base import AgentSpec
-from agents.sb3_agent import SB3Agent, saved_config
+from agents.sb3_agent import EnsembleAgent, SB3Agent, obs_history_of, saved_config
 from progressgym_env.errors import ConfigError
 
 MODEL_FILE = "model.zip"
@@ -46,7 +47,7 @@ def trained_model_path(key: str) -> Path:
     return path
 
 
-def trained_agent(spec: AgentSpec, **kwargs: Any) -> SB3Agent:
+def trained_agent(spec: AgentSpec, **kwargs: Any) -> SB3Agent | EnsembleAgent:
     """The shipped agent of the challenge ``spec`` describes, named ``trained``.
 
     :param spec: the env's spec; its ``challenge`` and ``timesteps_ahead`` pick the challenge key.
@@ -64,6 +65,12 @@ def trained_agent(spec: AgentSpec, **kwargs: Any) -> SB3Agent:
         raise ConfigError(f"the 'trained' agents cover {', '.join(CHALLENGES)}; this env's challenge is {key!r}")
     path = trained_model_path(key)
     config = saved_config(path)
-    agent = SB3Agent(spec, path, algo=config.get("algo"), **kwargs)
+    members = (config.get("shipped") or {}).get("ensemble")
+    agent: SB3Agent | EnsembleAgent
+    if members:  # the mean action of several seeds' models, chosen on validation over the best single one
+        obs_history = obs_history_of(config)
+        agent = EnsembleAgent(spec, [path.parent / name for name in members], config["algo"], obs_history)
+    else:
+        agent = SB3Agent(spec, path, algo=config.get("algo"), **kwargs)
     agent.name = "trained"
     return agent

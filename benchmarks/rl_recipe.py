@@ -37,7 +37,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from agents.sb3_agent import RECURRENT, algo_class
-from agents.train import TEST_FIRST_SEED, TrainConfig, evaluate_policy_on_seeds, train
+from agents.train import TEST_FIRST_SEED, VALIDATION_FIRST_SEED, TrainConfig, evaluate_policy_on_seeds, train
 from progressgym_env.benchmark.challenges import CHALLENGES
 from progressgym_env.common.atomic import atomic_write_text
 
@@ -149,9 +149,23 @@ def baseline_scores(out: Path) -> dict:
     return table
 
 
+def _scores_of(policy: Any, challenge: str, obs_history: int, history: str, first: int, count: int) -> list[float]:
+    spec = CHALLENGES[challenge]
+    kwargs = {**spec.kwargs, "obs_history": obs_history, "history": history}
+    _, normalized = evaluate_policy_on_seeds(policy, spec.env_id, kwargs, list(range(first, first + count)))
+    return [round(float(s), 6) for s in normalized]
+
+
 def ship(out: Path, labels: list[str], challenges: list[str], target: Path) -> list[str]:
-    """Copy per challenge the run of ``labels`` with the best validation score into ``target/<challenge>/``."""
-    lines = []
+    """Ship per challenge the candidate with the best *validation* score into ``target/<challenge>/``.
+
+    Candidates: every run of ``labels``, and for a non-recurrent recipe with several seeds the
+    ensemble of its seeds' models (mean action, :class:`agents.sb3_agent.EnsemblePolicy`), scored on
+    the same validation histories. The shipped agent's test scores go to ``OUT/shipped.json``.
+    """
+    from agents.sb3_agent import EnsemblePolicy
+
+    lines, shipped_scores = [], {}
     for challenge in challenges:
         candidates = []
         for path in sorted((out / "runs").glob(f"*__{challenge}__seed*.json")):
@@ -162,19 +176,48 @@ def ship(out: Path, labels: list[str], challenges: list[str], target: Path) -> l
             lines.append(f"{challenge}: no run of {labels} to ship")
             continue
         best = max(candidates, key=lambda r: r["validation"]["best_mean"])
+        members = [r for r in candidates if r["recipe"] == best["recipe"]]
+        choice: dict[str, Any] = {f"{r['recipe']}/seed{r['seed']}": r["validation"]["best_mean"] for r in candidates}
+        ensemble = None
+        if len(members) > 1 and best["algo"] not in RECURRENT:
+            ensemble = EnsemblePolicy([algo_class(best["algo"]).load(r["model_path"], device="cpu") for r in members])
+            first, count = VALIDATION_FIRST_SEED, 100
+            value = float(np.mean(_scores_of(ensemble, challenge, best["obs_history"], "procedural", first, count)))
+            choice[f"{best['recipe']}/ensemble-of-{len(members)}-seeds"] = value
+            if value <= best["validation"]["best_mean"]:
+                ensemble = None
         folder = target / challenge
-        folder.mkdir(parents=True, exist_ok=True)
+        if folder.exists():
+            shutil.rmtree(folder)
+        folder.mkdir(parents=True)
         model = Path(best["model_path"])
         shutil.copyfile(model, folder / "model.zip")
         config = json.loads(model.with_name("config.json").read_text(encoding="utf-8"))
         config["shipped"] = {
-            "selected_by": "best mean normalized score on the procedural validation histories",
-            "candidates": {f"{r['recipe']}/seed{r['seed']}": r["validation"]["best_mean"] for r in candidates},
-            "recipe": best["recipe"], "seed": best["seed"],
+            "selected_by": "best mean normalized score on the procedural validation histories (env seeds "
+                           f"{VALIDATION_FIRST_SEED}..{VALIDATION_FIRST_SEED + 99})",
+            "candidates": choice, "recipe": best["recipe"], "seed": best["seed"],
         }
+        policy: Any = algo_class(best["algo"]).load(str(folder / "model.zip"), device="cpu")
+        what = f"{best['recipe']} seed {best['seed']}"
+        if ensemble is not None:
+            names = []
+            for r in members:
+                name = f"model-seed{r['seed']}.zip"
+                shutil.copyfile(r["model_path"], folder / name)
+                names.append(name)
+            config["shipped"]["ensemble"] = names
+            config["shipped"]["seed"] = None
+            policy, what = ensemble, f"{best['recipe']} ensemble of seeds {[r['seed'] for r in members]}"
         atomic_write_text(folder / "config.json", json.dumps(config, indent=2, default=str) + "\n")
-        lines.append(f"{challenge}: shipped {best['recipe']} seed {best['seed']} "
-                     f"(validation {best['validation']['best_mean']:+.3f})")
+        test = {history: _scores_of(policy, challenge, best["obs_history"], history, first, count)
+                for history, first, count in (("corpus", CORPUS_FIRST_SEED, CORPUS_EPISODES),
+                                              ("procedural", TEST_FIRST_SEED, PROCEDURAL_EPISODES))}
+        shipped_scores[challenge] = {"what": what, "validation": max(choice.values()), "test": test}
+        lines.append(f"{challenge}: shipped {what} (validation {max(choice.values()):+.3f}; test corpus "
+                     f"{np.mean(test['corpus']):+.3f}, procedural {np.mean(test['procedural']):+.3f})")
+    previous = json.loads((out / "shipped.json").read_text()) if (out / "shipped.json").exists() else {}
+    atomic_write_text(out / "shipped.json", json.dumps({**previous, **shipped_scores}, indent=1) + "\n")
     return lines
 
 
