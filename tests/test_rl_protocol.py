@@ -139,3 +139,16 @@ def test_train_refuses_the_corpus_as_training_history() -> None:
         TrainConfig(train_history="corpus")
     with pytest.raises(ConfigError, match="validation_episodes must be >= 1"):
         TrainConfig(validation_episodes=0)
+
+
+def test_an_ensemble_of_one_model_twice_acts_as_the_model(tiny_run) -> None:
+    from agents import make_agent
+    from agents.sb3_agent import EnsembleAgent
+
+    out, _ = tiny_run
+    env = gym.make("PG-Predict-v0", timesteps_ahead=1, history="procedural")
+    single = make_agent(f"sb3:{out / 'model.zip'}", env)
+    pair = EnsembleAgent(single.spec, [out / "model.zip", out / "model.zip"], "ppo", obs_history=3)
+    assert run_episode(env, pair, seed=5).final_score == pytest.approx(run_episode(env, single, seed=5).final_score)
+    with pytest.raises(ConfigError, match="recurrent"):
+        EnsembleAgent(single.spec, [out / "model.zip"], "recurrentppo")
