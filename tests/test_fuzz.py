@@ -2,8 +2,10 @@
 
 Every case is run through :func:`classify`, which puts it in one of the fault audit's classes:
 
-- ``accepted``: valid input, accepted (or a corruption that produced another *valid* file: a digit
-  changed into another digit, a cut exactly at a line end; no parser can tell those from real data);
+- ``accepted``: valid input, accepted; for corrupted files, ``accepted`` means the bytes still say
+  the same data (a space changed or removed) and ``variant`` that they form another *valid* file that
+  the loader read as exactly what it says (a digit changed into another digit, a CSV cut exactly at a
+  line end: no parser can tell those from real data without a checksum);
 - ``clear``: refused with a :class:`~progressgym_env.errors.ProgressGymError` (our message naming the
   problem);
 - ``unclear``: refused with a bare ``ValueError``/``TypeError`` of a library;
@@ -11,7 +13,9 @@ Every case is run through :func:`classify`, which puts it in one of the fault au
 - ``silent``: invalid input accepted, or accepted as *other* data than the input says (judged by an
   independent oracle per kind of input);
 - ``refused_valid``: valid input refused (reported with the others);
-- ``hang``: no answer within :data:`HANG_SECONDS`.
+- ``hang``: no answer within :data:`HANG_SECONDS`;
+- ``data_lost`` (kills only): a run saved before a SIGKILL missing or changed after the re-run, or a
+  result or wandb run duplicated.
 
 The default tier runs a few dozen examples per kind (a few seconds); the slow tier
 (:func:`test_fault_audit`) runs the big audit, prints the table of counts per class and asserts zero
@@ -32,8 +36,6 @@ from typing import Any
 
 import numpy as np
 import pytest
-
-hypothesis = pytest.importorskip("hypothesis")
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -43,7 +45,7 @@ from progressgym_env.errors import ProgressGymError
 from progressgym_env.trajectory import corpus_history, load_history_file, save_history
 
 HANG_SECONDS = 10
-CLASSES = ("accepted", "clear", "unclear", "crash", "silent", "refused_valid", "hang")
+CLASSES = ("accepted", "variant", "clear", "unclear", "crash", "silent", "refused_valid", "hang", "data_lost")
 FAST = settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 
 
@@ -327,8 +329,11 @@ def json_oracle(text: str) -> np.ndarray | None:
     return np.array(values, dtype=np.float64)
 
 
-def trajectory_case(path: Path, content: bytes) -> str:
-    """Write ``content`` to ``path`` and classify loading it against the oracle of its format."""
+def trajectory_case(path: Path, content: bytes, original: np.ndarray | None = None) -> str:
+    """Write ``content`` to ``path`` and classify loading it against the oracle of its format.
+
+    :param original: the values before corruption: an accepted file with other values is a ``variant``.
+    """
     path.write_bytes(content)
     try:
         text: str | None = content.decode("utf-8-sig")
@@ -336,8 +341,12 @@ def trajectory_case(path: Path, content: bytes) -> str:
         text = None
     oracle = csv_oracle if path.suffix == ".csv" else json_oracle
     expected = oracle(text) if text is not None else None
-    return classify(lambda: load_history_file(path), expected is not None,
-                    lambda h: expected is not None and np.array_equal(h.values, expected))
+    outcome = classify(lambda: load_history_file(path), expected is not None,
+                       lambda h: expected is not None and np.array_equal(h.values, expected))
+    if outcome == "accepted" and original is not None and expected is not None and (
+            expected.shape != original.shape or not np.array_equal(expected, original)):
+        return "variant"
+    return outcome
 
 
 @pytest.fixture(scope="module")
@@ -400,9 +409,19 @@ def results_oracle(runs: list[dict[str, Any]]) -> bool:
     return True
 
 
-def results_case(path: Path, content: bytes) -> str:
+def results_case(path: Path, content: bytes, original: list[dict[str, Any]] | None = None) -> str:
+    """Classify loading ``content`` as results.json (``variant``: accepted, sound, but not ``original``)."""
     path.write_bytes(content)
-    return classify(lambda: load_results(path), None, results_oracle)
+    loaded: list[Any] = []
+
+    def load() -> list[dict[str, Any]]:
+        loaded.append(load_results(path))
+        return loaded[0]
+
+    outcome = classify(load, None, results_oracle)
+    if outcome == "accepted" and original is not None and loaded[0] != original:
+        return "variant"
+    return outcome
 
 
 @FAST
@@ -421,7 +440,7 @@ def test_results_errors_are_results_file_errors(tmp_path: Path, results_bytes: b
 
 # ------------------------------------------------------------------------------------- llm journals
 
-def journal_case(folder: Path, content: bytes) -> str:
+def journal_case(folder: Path, content: bytes, original: list[dict[str, Any]] | None = None) -> str:
     """Load a byte-corrupted journal: a refusal must be a CheckpointError; an accepted one must be sound."""
     from progressgym_env.llm.checkpoint import EpisodeJournal, validate_entry
 
@@ -437,7 +456,16 @@ def journal_case(folder: Path, content: bytes) -> str:
 
     from test_checkpoint import HEADER
 
-    return classify(lambda: EpisodeJournal(folder, HEADER), None, sound)
+    loaded: list[Any] = []
+
+    def load() -> Any:
+        loaded.append(EpisodeJournal(folder, HEADER))
+        return loaded[0]
+
+    outcome = classify(load, None, sound)
+    if outcome == "accepted" and original is not None and loaded[0].entries != original:
+        return "variant"
+    return outcome
 
 
 @pytest.fixture(scope="module")
@@ -487,37 +515,49 @@ def test_fault_audit(tmp_path: Path, valid_files: dict[str, bytes], results_byte
     except pytest.skip.Exception:
         pass
     rows["env kwargs"] = Counter(make_case(k) for k in sample(env_kwargs(), 400, 2))
+    values = corpus_history().values
     for suffix in (".csv", ".json"):
         original = valid_files[suffix]
         path = tmp_path / f"h{suffix}"
         single: Counter[str] = Counter()
         for _ in range(600):
             i = int(rng.integers(len(original)))
-            single[trajectory_case(path, original[:i] + bytes([int(rng.integers(256))]) + original[i + 1:])] += 1
+            single[trajectory_case(path, original[:i] + bytes([int(rng.integers(256))]) + original[i + 1:],
+                                   values)] += 1
         for i in range(len(original)):  # every single-byte deletion
-            single[trajectory_case(path, original[:i] + original[i + 1:])] += 1
+            single[trajectory_case(path, original[:i] + original[i + 1:], values)] += 1
         rows[f"trajectory {suffix}: byte replaced/deleted"] = single
         rows[f"trajectory {suffix}: every truncation"] = Counter(
-            trajectory_case(path, original[:i]) for i in range(len(original)))
+            trajectory_case(path, original[:i], values) for i in range(len(original)))
     path = tmp_path / "results.json"
+    runs = json.loads(results_bytes)["runs"]
     counts: Counter[str] = Counter()
     for _ in range(800):
         i = int(rng.integers(len(results_bytes)))
-        counts[results_case(path, results_bytes[:i] + bytes([int(rng.integers(32, 127))]) + results_bytes[i + 1:])] += 1
+        counts[results_case(path, results_bytes[:i] + bytes([int(rng.integers(32, 127))]) + results_bytes[i + 1:],
+                            runs)] += 1
     for i in rng.integers(len(results_bytes), size=200):
-        counts[results_case(path, results_bytes[: int(i)])] += 1
+        counts[results_case(path, results_bytes[: int(i)], runs)] += 1
     rows["results.json: byte replaced, truncated"] = counts
     original = (journal_folder / "journal.json").read_bytes()
+    entries = json.loads(original)["entries"]
     counts = Counter()
     try:
         for _ in range(800):
             i = int(rng.integers(len(original)))
-            counts[journal_case(journal_folder, original[:i] + bytes([int(rng.integers(32, 127))]) + original[i + 1:])] += 1
+            counts[journal_case(journal_folder, original[:i] + bytes([int(rng.integers(32, 127))]) + original[i + 1:],
+                                entries)] += 1
         for i in range(0, len(original), 7):
-            counts[journal_case(journal_folder, original[:i])] += 1
+            counts[journal_case(journal_folder, original[:i], entries)] += 1
     finally:
         (journal_folder / "journal.json").write_bytes(original)
     rows["llm journal: byte replaced, truncated"] = counts
+    from test_faults import KILL_POINTS, kill_and_resume
+
+    kills: Counter[str] = Counter()
+    for point in sorted(KILL_POINTS):
+        kills[kill_and_resume(tmp_path / f"kill-{point.replace(' ', '-')}", point)] += 1
+    rows["benchmark SIGKILLed, then re-run"] = kills
     total: Counter[str] = Counter()
     lines = [TABLE_HEADER]
     for title, row in rows.items():
@@ -527,4 +567,4 @@ def test_fault_audit(tmp_path: Path, valid_files: dict[str, bytes], results_byte
     with capsys.disabled():
         print("\n" + "\n".join(lines))
     for title, row in rows.items():
-        assert row["crash"] == row["silent"] == row["hang"] == 0, f"{title}: {dict(row)}"
+        assert row["crash"] == row["silent"] == row["hang"] == row["data_lost"] == 0, f"{title}: {dict(row)}"

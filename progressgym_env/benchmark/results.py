@@ -25,6 +25,7 @@ so the judges can recompute the scores). Integrity rules:
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
 import os
@@ -40,7 +41,8 @@ from progressgym_env.errors import ProgressGymError
 RESULTS_FORMAT = "progressgym-results"
 RESULTS_VERSION = 1
 RESULTS_FILE = "results.json"
-REQUIRED_RUN_KEYS = ("agent", "challenge", "env_id", "kwargs", "seed", "final_score", "episode_record")
+REQUIRED_RUN_KEYS = ("agent", "challenge", "env_id", "kwargs", "seed", "final_score", "episode_record",
+                     "agent_config", "history", "normalized_score", "rewards")
 SCORE_TOLERANCE = 1e-9
 """Largest difference allowed between a stored score and the judges' recomputation."""
 _HEX64 = re.compile(r"^[0-9a-f]{64}$")
@@ -146,6 +148,9 @@ def _score_problem(run: dict[str, Any]) -> str:
     key = challenge_key(record.challenge, record.timesteps_ahead)
     if key != run["challenge"]:
         return f"is labelled challenge {run['challenge']!r} but its episode record is a {key!r} episode"
+    problem = _metadata_problem(run, record)
+    if problem:
+        return problem
     if "rewards" in run and not (len(run["rewards"]) == len(record.rewards) and all(
             abs(a - b) <= SCORE_TOLERANCE for a, b in zip(run["rewards"], record.rewards.tolist()))):
         return "has rewards that differ from its episode record's"
@@ -154,6 +159,56 @@ def _score_problem(run: dict[str, Any]) -> str:
             return (f"stores {name} {run[name]!r} but the judges recompute {recomputed!r} from its episode record "
                     "(edited or tampered)")
     return ""
+
+
+def _metadata_problem(run: dict[str, Any], record: Any) -> str:
+    """Cross-checks of the labels a run carries: env id, env kwargs, similarity, centuries, value space."""
+    from progressgym_env.benchmark.challenges import CHALLENGES
+    from progressgym_env.judges import SIMILARITIES
+    from progressgym_env.value_spaces import VALUE_SPACES, infer_value_space
+
+    key = run["challenge"]
+    expected = CHALLENGES[key].env_id if key in CHALLENGES else "PG-Predict-v0" if key.startswith("predict") else None
+    if expected is not None and run["env_id"] != expected:
+        return f"has env_id {run['env_id']!r}, but a {key!r} run is made with {expected!r}"
+    known = _env_kwargs_of(run["env_id"])
+    unknown = sorted(set(run["kwargs"]) - known) if known else []
+    if unknown:
+        return f"has kwargs {unknown} that {run['env_id']} does not take"
+    kwargs = run["kwargs"]
+    if "history" in kwargs and "history" in run and kwargs["history"] != run["history"]:
+        return f"was run on history {kwargs['history']!r} (its kwargs) but is filed under {run['history']!r}"
+    backend = record.backend.get("backend")
+    if "backend" in kwargs and backend is not None and kwargs["backend"] != backend:
+        return f"has kwargs backend {kwargs['backend']!r} but its episode record ran on {backend!r}"
+    if record.similarity not in SIMILARITIES or kwargs.get("similarity", record.similarity) != record.similarity:
+        return f"has similarity {record.similarity!r} in its episode record, not one of {SIMILARITIES} (or not its kwargs')"
+    centuries = list(record.centuries)
+    if centuries and (len(centuries) != record.human.shape[0]
+                      or any(b != a + 1 for a, b in itertools.pairwise(centuries))):
+        return f"has episode record centuries {centuries}, not one per history row counting up by one"
+    if record.value_space in VALUE_SPACES and list(VALUE_SPACES[record.value_space].dims) != list(record.dims):
+        return f"has episode record dims {record.dims}, not those of its value space {record.value_space!r}"
+    inferred = infer_value_space(record.dims).name if record.dims else ""
+    if inferred in VALUE_SPACES and record.value_space != inferred:
+        return f"has episode record value_space {record.value_space!r}, but its dims are those of {inferred!r}"
+    return ""
+
+
+def _env_kwargs_of(env_id: str) -> set[str]:
+    """The kwargs the env class registered as ``env_id`` takes (empty if the id is unknown)."""
+    import gymnasium as gym
+
+    import progressgym_env  # noqa: F401 - registers the ids
+
+    try:
+        spec = gym.spec(env_id)
+        cls = gym.envs.registration.load_env_creator(spec.entry_point)  # type: ignore[arg-type]
+    except (gym.error.Error, ImportError, AttributeError, ValueError):
+        return set()
+    from progressgym_env.envs.base import COMMON_KWARGS
+
+    return set(COMMON_KWARGS) | set(getattr(cls, "extra_kwargs", ()))
 
 
 def _short(value: Any) -> str:
