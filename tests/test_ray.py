@@ -242,7 +242,9 @@ def test_driver_killed_mid_run_redoes_nothing_finished(ray_cluster: str, tmp_pat
     reference = tmp_path / "local"
     run_benchmark(BenchmarkConfig(agents=["static", "lifelong"], challenges=["follow"], seeds=4,
                                   out=str(reference), wandb=False, plots=False, progress=False))
-    key = lambda r: (r["agent"], r["seed"])
+    def key(run: dict[str, Any]) -> tuple[str, int]:
+        return run["agent"], run["seed"]
+
     assert sorted(_without_timestamps(after), key=key) == sorted(
         _without_timestamps(load_results(reference / "results.json")), key=key
     )
@@ -384,7 +386,9 @@ def test_llm_episode_resumes_from_its_own_checkpoint_folder(
         assert summary.new_runs == 1 and len(trained) == 1  # century 1 replayed, only century 4 trained
         (run,) = load_results(tmp_path / "bench" / "results.json")
         assert run["final_score"] == reference[0]["final_score"]
-        vectors = lambda record: {k: v for k, v in record.items() if k != "backend"}
+        def vectors(record: dict[str, Any]) -> dict[str, Any]:
+            return {k: v for k, v in record.items() if k != "backend"}  # the backend config names run_dir
+
         assert vectors(run["episode_record"]) == vectors(reference[0]["episode_record"])
     finally:
         _FACTORIES.pop("two-updates", None)
