@@ -192,7 +192,8 @@ def test_torch_actions_are_accepted_or_clearly_refused(follow_env: Any, data: An
 
 def kwargs_oracle(kwargs: dict[str, Any]) -> bool:
     """The documented ranges: query_budget an int from d (5) to 2**62 or None, similarity cosine/centered,
-    k in 1..7 (on the 9-century corpus), history corpus/procedural; no other kwarg."""
+    k in 1..7 (on the 9-century corpus), history corpus/procedural, backend_config None or a dict whose
+    only key here is capacity, a number in (0, 50]; no other kwarg."""
     for name, value in kwargs.items():
         if name == "query_budget":
             if value is not None and (isinstance(value, bool) or not isinstance(value, int)
@@ -207,6 +208,14 @@ def kwargs_oracle(kwargs: dict[str, Any]) -> bool:
         elif name == "history":
             if value not in ("corpus", "procedural"):
                 return False
+        elif name == "backend_config":
+            if value is None:  # the default config
+                continue
+            if not isinstance(value, dict) or set(value) - {"capacity"}:
+                return False
+            cap = value.get("capacity", 2.0)
+            if isinstance(cap, bool) or not isinstance(cap, (int, float)) or not 0 < cap <= 50:
+                return False
         else:
             return False
     return True
@@ -220,6 +229,9 @@ def env_kwargs() -> st.SearchStrategy[dict[str, Any]]:
         "similarity": st.one_of(st.sampled_from(["cosine", "centered"]), anything),
         "timesteps_ahead": st.one_of(st.integers(1, 7), anything),
         "history": st.one_of(st.sampled_from(["corpus", "procedural"]), anything),
+        "backend_config": st.one_of(
+            st.fixed_dictionaries({}, optional={"capacity": st.one_of(st.floats(0.01, 50.0), anything),
+                                                "bogus": anything}), anything),
         "bogus": anything,
     })
 
