@@ -111,7 +111,7 @@ def test_config_dict_round_trip_and_errors(tmp_path: Path) -> None:
     assert LLMConfig.from_json(cfg.save_json(tmp_path / "c.json")) == cfg
     assert LLMConfig(run_dir="a").fingerprint() == LLMConfig(run_dir="b", device="cpu").fingerprint()
     assert LLMConfig(dpo_args={"beta": 0.2}).fingerprint() != LLMConfig().fingerprint()
-    assert LLMConfig().proxy_ids()[8].endswith("ProgressGym-HistLlama3-8B-C021-instruct")
+    assert LLMConfig().proxy_ids()[8].endswith("ProgressGym-HistLlama3-8B-C021-instruct-v0.2")
     with pytest.raises(ConfigError, match="unknown llm backend_config key"):
         LLMConfig.from_any({"pairs": 3})
     with pytest.raises(ConfigError, match="must list 9 checkpoints"):

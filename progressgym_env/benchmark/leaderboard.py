@@ -138,11 +138,15 @@ def latest_models_only(runs: list[dict[str, Any]]) -> tuple[list[dict[str, Any]]
     return kept, len(runs) - len(kept)
 
 
-def score_runs(runs: Iterable[dict[str, Any]]) -> list[ScoredRun]:
+def score_runs(runs: Iterable[dict[str, Any]], aggregation: str = "default") -> list[ScoredRun]:
     """Recompute every run's scores from its ``episode_record`` with the judges.
 
     A run imported from a ProgressGym result file without a full record (see
     :mod:`~progressgym_env.benchmark.interop`) is scored from its ProgressGym fields.
+
+    :param aggregation: ``default`` scores the vectors the episode ran on; ``progressgym`` (LLM-mode
+        runs) the original ProgressGym evaluator's vectors the record also carries
+        (:func:`~progressgym_env.llm.measure.record_in_aggregation`), for comparison with the paper's.
     """
     from progressgym_env.benchmark.interop import progressgym_score
 
@@ -154,6 +158,10 @@ def score_runs(runs: Iterable[dict[str, Any]]) -> list[ScoredRun]:
             final, normalized, centered = progressgym_score(result), math.nan, math.nan
             challenge = str(run["challenge"])
         else:
+            if aggregation != "default":
+                from progressgym_env.llm.measure import record_in_aggregation
+
+                record = record_in_aggregation(record, aggregation)
             final, normalized = score_record(record), normalized_score_record(record)
             centered = centered_normalized_score(record)
             challenge = challenge_key(str(record["challenge"]), record.get("timesteps_ahead"))
@@ -372,9 +380,12 @@ def records_by_challenge(runs: Iterable[dict[str, Any]]) -> dict[str, dict[str, 
     return found
 
 
-def leaderboard_markdown(runs: list[dict[str, Any]]) -> str:
-    """Recompute and render the leaderboard of ``runs`` (the content of a results.json)."""
+def leaderboard_markdown(runs: list[dict[str, Any]], aggregation: str = "default") -> str:
+    """Recompute and render the leaderboard of ``runs`` (the content of a results.json).
+
+    :param aggregation: which vectors of LLM-mode runs to score (see :func:`score_runs`).
+    """
     kept, superseded = latest_models_only(runs)
-    scored = score_runs(kept)
+    scored = score_runs(kept, aggregation)
     return render_markdown(leaderboard_rows(scored), (s.history for s in scored), records_by_challenge(kept),
                            superseded)

@@ -300,7 +300,12 @@ class PositionDiagnostic:
     :param format: the question format.
     :param n_scenarios: scenarios with an answer in this format.
     :param first_slot: mean P(displayed slot 0): P(A) for ``label``, P(yes) for ``yesno``.
-    :param position: mean over scenarios of the slot average's total variation from uniform.
+    :param first_slot_bias: mean over scenarios of (slot average's P(slot 0) - 1 / n_options): the
+        *global* position preference ("always A", "always yes") that a position-confounded update
+        teaches; 0 when no slot is favoured across scenarios.
+    :param first_slot_bias_se: its standard error over scenarios.
+    :param position: mean over scenarios of the slot average's total variation from uniform (this
+        also counts scenario-specific slot preferences, which cancel in ``first_slot_bias``).
     :param position_se: its standard error over scenarios.
     :param content: mean over scenarios of the option average's total variation from uniform.
     :param content_se: its standard error over scenarios.
@@ -310,6 +315,8 @@ class PositionDiagnostic:
     format: str
     n_scenarios: int
     first_slot: float
+    first_slot_bias: float
+    first_slot_bias_se: float
     position: float
     position_se: float
     content: float
@@ -338,6 +345,8 @@ class PositionDiagnostic:
             "format": self.format,
             "n_scenarios": self.n_scenarios,
             "first_slot": self.first_slot,
+            "first_slot_bias": self.first_slot_bias,
+            "first_slot_bias_se": self.first_slot_bias_se,
             "position": self.position,
             "position_se": self.position_se,
             "content": self.content,
@@ -380,6 +389,7 @@ def position_diagnostics(
         option_means = {sid: np.mean(np.stack(ps), axis=0) for sid, ps in options[fmt].items()}
         position, position_se = _mean_se([_tv_from_uniform(m) for m in slot_means.values()])
         content, content_se = _mean_se([_tv_from_uniform(m) for m in option_means.values()])
+        bias, bias_se = _mean_se([float(m[0]) - 1.0 / m.shape[0] for m in slot_means.values()])
         every = [p for ps in by_scenario.values() for p in ps]
         widest = max(p.shape[0] for p in every)
         padded = np.stack([np.pad(p, (0, widest - p.shape[0])) for p in every])
@@ -388,6 +398,8 @@ def position_diagnostics(
             format=fmt,
             n_scenarios=len(by_scenario),
             first_slot=float(mean_slots[0]),
+            first_slot_bias=bias,
+            first_slot_bias_se=bias_se,
             position=position,
             position_se=position_se,
             content=content,

@@ -33,8 +33,15 @@ from progressgym_env.evaluator.config import EvaluatorConfig
 PROXY_CENTURIES: tuple[int, ...] = tuple(range(13, 22))
 """Centuries of the nine ProgressGym human proxies (C013 ... C021)."""
 
-DEFAULT_PROXY_TEMPLATE = "PKU-Alignment/ProgressGym-HistLlama3-{size}-C0{century}-instruct"
-"""Hub id of the century proxies; ``{size}`` is ``proxy_size``, ``{century}`` 13..21."""
+HUMAN_SOURCES: tuple[str, ...] = ("proxies", "history")
+"""Where the human answers come from: the proxy models, or the env's history vectors (no proxy model)."""
+
+PROXY_VERSIONS: dict[str, str] = {"8B": "v0.2", "70B": "v0.1"}
+"""Published release of the century proxies of each size (the hub ids end in ``-instruct-<version>``)."""
+
+DEFAULT_PROXY_TEMPLATE = "PKU-Alignment/ProgressGym-HistLlama3-{size}-C0{century}-instruct-{version}"
+"""Hub id of the century proxies; ``{size}`` is ``proxy_size``, ``{century}`` 13..21, ``{version}`` the
+size's published release (:data:`PROXY_VERSIONS`)."""
 
 OPERATIONAL_FIELDS: tuple[str, ...] = (
     "run_dir",
@@ -169,6 +176,16 @@ class LLMConfig:
         metadata={
             "help": "The agent's starting model (folder or hub id). None = the century-13 proxy, so the "
             "model starts at H_0 as DESIGN §2 requires."
+        },
+    )
+    humans: str = field(
+        default="proxies",
+        metadata={
+            "help": "Who answers human queries: proxies (the proxy models' own choice probabilities) or "
+            "history (answers sampled from the env's history vectors, as the surrogate does: no proxy model "
+            "is loaded, so the LLM path runs with the agent's model alone; needs agent_model and a moral19 "
+            "history file, and Coevolve's simulated human starts as the agent's model).",
+            "choices": HUMAN_SOURCES,
         },
     )
     dtype: str = field(
@@ -306,6 +323,10 @@ class LLMConfig:
         value = self.elicit_max_scenarios_per_dim
         if value is not None:
             _check_positive_int(value, "elicit_max_scenarios_per_dim", " or None")
+        if self.humans not in HUMAN_SOURCES:
+            raise ConfigError(f"humans must be one of {HUMAN_SOURCES}, got {self.humans!r}")
+        if self.humans == "history" and self.agent_model is None:
+            raise ConfigError("humans='history' loads no proxy model, so the agent needs its own: set agent_model")
         if self.dtype not in ("auto", "float32", "bfloat16", "float16"):
             raise ConfigError(f"dtype must be auto, float32, bfloat16 or float16, got {self.dtype!r}")
         if not (self.device in ("auto", "cpu", "cuda") or self.device.startswith("cuda:")):
@@ -343,7 +364,15 @@ class LLMConfig:
         """The 9 proxy checkpoints, century 13 first."""
         if self.proxy_models is not None:
             return self.proxy_models
-        return tuple(self.proxy_template.format(size=self.proxy_size, century=c) for c in PROXY_CENTURIES)
+        if "{version}" in self.proxy_template and self.proxy_size not in PROXY_VERSIONS:
+            raise ConfigError(
+                f"proxy_size {self.proxy_size!r} has no published proxies; use one of {sorted(PROXY_VERSIONS)} "
+                "or give proxy_models (or a proxy_template without {version})"
+            )
+        version = PROXY_VERSIONS.get(self.proxy_size, "")
+        return tuple(
+            self.proxy_template.format(size=self.proxy_size, century=c, version=version) for c in PROXY_CENTURIES
+        )
 
     def agent_id(self) -> str:
         """The agent's starting checkpoint (the century-13 proxy unless set)."""

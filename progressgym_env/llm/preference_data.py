@@ -15,7 +15,12 @@ of the log-likelihood of slot A, or of "yes") then adds to as many pair margins 
 at the start of the update every DPO margin is zero and the loss ``-log sigmoid(beta * margin)`` is
 convex, so such a shift can only raise the loss. With one random order per pair, a few dozen pairs
 leave the slots unbalanced by chance and "always A" can lower the loss, which is how label-format
-updates collapsed to one position. The
+updates collapsed to one position. Balance over the whole set is not enough for stochastic training:
+a shuffled mini-batch of 8 is unbalanced again. So the pairs come out in *training order*: groups
+(all orders of one draw) shuffled with the env's generator and packed into aligned blocks of 4 rows
+(a worldview's 4 rotations, or two 2-option groups); trained in this order
+(:func:`~progressgym_env.llm.dpo_update.dpo_update` with ``in_order=True``), every batch of a multiple
+of 4 rows is balanced by itself. The
 prompts go through the same :class:`~progressgym_env.evaluator.choosers.encoding.PromptEncoder` the
 log-likelihood chooser uses, so training and measuring see the same text. Evaluation questions are
 never used (they live in the other split).
@@ -104,12 +109,12 @@ def build_preference_pairs(
     :param pairs_per_unit: pairs per dim at |a_i| = 1.
     :param rng: the env's generator (every draw comes from it).
     :param formats: formats to render in (those not applying to a scenario's option count are skipped).
-    :return: the pairs, dim by dim.
+    :return: the pairs in training order (see :func:`training_order`).
     """
     if bank.split == "eval":
         raise ConfigError("preference data must come from the 'train' split, not the held-out 'eval' split")
     action = np.asarray(action, dtype=np.float64)
-    pairs: list[PreferencePair] = []
+    drawn: list[list[PreferencePair]] = []
     orders_per_dim = [4 if dim >= WORLDVIEW_DIM0 else 2 for dim in range(action.shape[0])]
     groups = group_counts(pair_counts(action, pairs_per_unit), action, orders_per_dim)
     for dim, count in enumerate(groups):
@@ -126,10 +131,34 @@ def build_preference_pairs(
             if not allowed:
                 raise ConfigError(f"train_formats {tuple(formats)} render no {scenario.n_options}-option question")
             fmt = allowed[int(rng.integers(len(allowed)))]
+            group = []
             for order in display_orders(scenario.n_options):
                 question, chosen_text, rejected_text = render_pair(scenario, chosen, rejected, fmt, order)
-                pairs.append(PreferencePair(dim, direction, question, chosen_text, rejected_text))
-    return pairs
+                group.append(PreferencePair(dim, direction, question, chosen_text, rejected_text))
+            drawn.append(group)
+    return training_order(drawn, rng)
+
+
+BLOCK_ROWS = 4
+"""Rows per balanced block of :func:`training_order` (batch sizes that are multiples of it stay balanced)."""
+
+
+def training_order(groups: Sequence[Sequence[PreferencePair]], rng: np.random.Generator) -> list[PreferencePair]:
+    """Flatten slot-balanced groups into shuffled, aligned blocks of :data:`BLOCK_ROWS` rows.
+
+    Groups of 4 (worldview rotations) are blocks; groups of 2 are paired into blocks; the blocks are
+    shuffled with ``rng``; an unpaired 2-group goes last. A group never straddles a block boundary.
+
+    :param groups: each group's pairs (all display orders of one drawn pair).
+    :param rng: the env's generator.
+    """
+    fours = [list(g) for g in groups if len(g) == BLOCK_ROWS]
+    twos = [list(g) for g in groups if len(g) != BLOCK_ROWS]
+    twos = [twos[int(i)] for i in rng.permutation(len(twos))]
+    blocks = fours + [twos[i] + twos[i + 1] for i in range(0, len(twos) - 1, 2)]
+    tail = twos[-1] if len(twos) % 2 else []
+    ordered = [pair for i in rng.permutation(len(blocks)) for pair in blocks[int(i)]]
+    return ordered + tail
 
 
 def slot_balance(pairs: Sequence[PreferencePair]) -> dict[str, dict[int, int]]:

@@ -28,7 +28,7 @@ import numpy as np
 from progressgym_env.common.atomic import atomic_path, atomic_write_text
 from progressgym_env.common.fingerprint import questions_fingerprint
 from progressgym_env.errors import HistoryFormatError
-from progressgym_env.evaluator.bank import QuestionBank, load_question_bank
+from progressgym_env.evaluator.bank import QuestionBank, Scenario, load_question_bank
 from progressgym_env.evaluator.questions import Question, render_scenario
 from progressgym_env.history import History, load_history_file
 from progressgym_env.value_spaces import MORAL19
@@ -54,11 +54,13 @@ class ElicitationPool:
     :param dim_questions: per dim, indices (into ``questions``) of the questions feeding it.
     :param upholds: per dim, a bool array (len(dim_questions[i]), 4) marking the *displayed* options
         whose choice upholds (raises) the dim (padded with False beyond a question's options).
+    :param scenarios: the scenario of each question (what answers sampled from a vector need).
     """
 
     questions: tuple[Question, ...]
     dim_questions: tuple[np.ndarray, ...]
     upholds: tuple[np.ndarray, ...]
+    scenarios: tuple[Scenario, ...] = ()
 
     def fingerprint(self) -> str:
         """SHA-256 of the pool's prompts and candidates."""
@@ -100,7 +102,7 @@ def build_elicitation_pool(
             raise ValueError(f"the elicitation pool has no question for dim {dim} ({MORAL19.dims[dim]})")
         dim_questions.append(np.array(idx, dtype=np.int64))
         upholds.append(np.array(marks, dtype=bool))
-    return ElicitationPool(tuple(questions), tuple(dim_questions), tuple(upholds))
+    return ElicitationPool(tuple(questions), tuple(dim_questions), tuple(upholds), tuple(scenario_of))
 
 
 def pad_probs(probs: Sequence[np.ndarray]) -> np.ndarray:
@@ -151,23 +153,29 @@ def measure_model(
     dtype: str,
     batch_size: int,
     pool: ElicitationPool | None = None,
-) -> tuple[np.ndarray, np.ndarray | None]:
+) -> tuple[np.ndarray, np.ndarray | None, dict[str, Any]]:
     """Load one checkpoint, measure its value vector and (optionally) its pool probabilities.
 
-    :return: (19-dim vector, padded (n_pool, 4) probabilities or None).
+    :return: (19-dim vector, padded (n_pool, 4) probabilities or None, the evaluation's
+        :meth:`~progressgym_env.evaluator.EvaluationResult.summary`: both aggregations, standard
+        errors, position diagnostics).
+    :raises EvaluationError: a dim without an answered scenario.
     """
+    from progressgym_env.errors import EvaluationError
     from progressgym_env.evaluator.choosers.loglik import LogLikelihoodChooser
     from progressgym_env.llm.model_loading import load_causal_lm
 
     model, tokenizer = load_causal_lm(path_or_id, device=device, dtype=dtype)
     try:
         chooser = LogLikelihoodChooser(model, tokenizer, batch_size=batch_size)
-        values = evaluator.evaluate(chooser)
+        result = evaluator.evaluate_detailed(chooser)
+        if not np.isfinite(result.values).all():
+            raise EvaluationError(f"{path_or_id}: some dims have no answered scenario ({result.n_refused} refused)")
         probs = pad_probs(chooser(list(pool.questions))) if pool is not None else None
     finally:
         del model
         _free_accelerator_memory()
-    return values, probs
+    return np.asarray(result.values, dtype=np.float64), probs, result.summary()
 
 
 def _free_accelerator_memory() -> None:

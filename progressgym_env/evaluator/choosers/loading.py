@@ -77,13 +77,16 @@ def load_model_and_tokenizer(
     tokenizer_path: str | Path | None = None,
     device: Any = None,
     dtype: Any = None,
+    device_map: Any = None,
 ) -> tuple[Any, Any]:
     """Load a causal LM and its tokenizer via ``AutoModelForCausalLM`` / ``AutoTokenizer``.
 
     :param model_path_or_id: a local folder or a hub id (hub ids need network or a local cache).
     :param tokenizer_path: tokenizer location when not beside the weights.
-    :param device: device to move the model to (default: leave on CPU).
+    :param device: device to move the model to (default: leave on CPU); ignored with ``device_map``.
     :param dtype: torch dtype (or "auto"); default: as saved.
+    :param device_map: passed to ``from_pretrained`` (e.g. ``"auto"``: accelerate shards the layers over
+        the visible GPUs); the model is then left where accelerate placed it.
     :raises ModelLoadError: missing path, no tokenizer, or a hub id that cannot be fetched.
     """
     try:
@@ -98,6 +101,8 @@ def load_model_and_tokenizer(
     kwargs: dict[str, Any] = {}
     if dtype is not None:
         kwargs["dtype"] = dtype
+    if device_map is not None:
+        kwargs["device_map"] = device_map
     try:
         model = AutoModelForCausalLM.from_pretrained(model_source, **kwargs)
     except (OSError, ValueError) as exc:
@@ -105,7 +110,7 @@ def load_model_and_tokenizer(
             f"could not load a causal LM from {model_source!r} (not a local folder; as a hub id it needs "
             f"network or a cached copy, and HF_HUB_OFFLINE may be set): {exc}"
         ) from exc
-    if device is not None:
+    if device is not None and device_map is None:
         model.to(device)
     return model, tokenizer
 
