@@ -172,11 +172,11 @@ def quiet_training() -> Iterator[str]:
 def save_and_merge(peft_model: Any, adapter_dir: str | Path | None) -> Any:
     """Save the trained adapter (when a folder is given) and return the model with it merged in."""
     if adapter_dir is not None:
-        adapter_dir = Path(adapter_dir)
-        if adapter_dir.exists():
-            shutil.rmtree(adapter_dir)  # a half-written folder of an interrupted run
-        adapter_dir.parent.mkdir(parents=True, exist_ok=True)
-        peft_model.save_pretrained(str(adapter_dir))
+        from progressgym_env.common.atomic import atomic_folder
+
+        # staged and moved into place whole (replacing the leftovers of an interrupted run)
+        with atomic_folder(adapter_dir) as staged:
+            peft_model.save_pretrained(str(staged.path))
     merged = peft_model.merge_and_unload()
     merged.eval()
     return merged
