@@ -9,6 +9,8 @@ The acceptance check of the examinee baselines' core step, measured honestly:
 2. **Judged pairs.** The proxy judges ``--train-per-dim`` train-split scenarios per dim: each verdict
    (chosen = the option it picked, rejected = the other) is rendered in the training formats and in
    **both display orders**, so no slot or yes/no answer is preferred by the data.
+   Rows are trained in shuffled blocks of 4 (two verdicts' both orders) in order, so every batch of a
+   multiple of 4 rows is slot-balanced (``--shuffled``: the trainer's random order instead).
 3. **lifelong-dpo vs static.** One DPO + LoRA update of SmolLM2-135M-Instruct on those pairs (TRL's
    ``DPOTrainer`` through :func:`progressgym_env.llm.dpo_update.dpo_update`, the same judged-pair DPO
    the ``lifelong-dpo`` examinee runs each century) against the untouched model (``static``).
@@ -125,7 +127,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--proxy-p", type=float, default=0.9, help="P(proxy picks the upholding option)")
     parser.add_argument("--train-per-dim", type=int, default=8, help="judged train scenarios per dim")
     parser.add_argument("--eval-per-dim", type=int, default=8, help="held-out eval scenarios per dim")
-    parser.add_argument("--train-formats", default="repeat", help="comma list of formats the pairs are rendered in")
+    parser.add_argument("--train-formats", default="label,yesno,repeat",
+                        help="comma list of formats the pairs are rendered in")
+    parser.add_argument("--shuffled", action="store_true",
+                        help="train on shuffled rows (batches not slot-balanced) instead of balanced blocks in order")
     parser.add_argument("--epochs", type=float, default=1.0)
     parser.add_argument("--batch-size", type=int, default=4, help="preference pairs per DPO step")
     parser.add_argument("--learning-rate", type=float, default=1e-3)
@@ -146,7 +151,13 @@ def main(argv: list[str] | None = None) -> int:
     from progressgym_env.llm.config import LLMConfig
     from progressgym_env.llm.dpo_update import dpo_update
     from progressgym_env.llm.model_loading import load_causal_lm
-    from progressgym_env.llm.preference_data import PreferencePair, dpo_rows, render_pair, slot_balance
+    from progressgym_env.llm.preference_data import (
+        PreferencePair,
+        dpo_rows,
+        render_pair,
+        slot_balance,
+        training_order,
+    )
 
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -157,16 +168,20 @@ def main(argv: list[str] | None = None) -> int:
     formats = [f.strip() for f in args.train_formats.split(",") if f.strip()]
 
     # The proxy judges each train scenario once; the verdict is rendered in every format and order.
-    pairs: list[PreferencePair] = []
+    groups: list[list[PreferencePair]] = []
     verdicts_with_proxy = 0
     for scenario in train:
         picks_upholding = bool(rng.random() < args.proxy_p)
         verdicts_with_proxy += picks_upholding
         chosen, rejected = (0, 1) if picks_upholding else (1, 0)
         for fmt in formats:
+            group = []
             for order in display_orders(2):
                 question, c_text, r_text = render_pair(scenario, chosen, rejected, fmt, order)
-                pairs.append(PreferencePair(int(scenario.foundation_dim), 1, question, c_text, r_text))
+                group.append(PreferencePair(int(scenario.foundation_dim), 1, question, c_text, r_text))
+            groups.append(group)
+    # shuffled groups packed in blocks of 4 rows: with --batch-size a multiple of 4 every batch is balanced
+    pairs = [p for g in groups for p in g] if args.shuffled else training_order(groups, rng)
     assert all(v == 0 for slots in slot_balance(pairs).values() for v in slots.values())
 
     model, tokenizer = load_causal_lm(args.base, device="cpu")
@@ -181,7 +196,8 @@ def main(argv: list[str] | None = None) -> int:
         lora_r=8, lora_alpha=16,
     )
     rows = dpo_rows(pairs, PromptEncoder(tokenizer))
-    updated, stats = dpo_update(model, tokenizer, rows, config, device="cpu", seed=args.seed)
+    updated, stats = dpo_update(model, tokenizer, rows, config, device="cpu", seed=args.seed,
+                                in_order=not args.shuffled)
     print(f"DPO: {stats.examples} pairs, {stats.steps} steps, loss {stats.loss:.3f}, {stats.seconds:.0f} s", flush=True)
     trained = _measure(updated, tokenizer, held_out, args.proxy_p, args.eval_batch_size)
 
