@@ -154,10 +154,17 @@ class TrainConfig:
             return self.label
         return self.algo if obs_history <= 1 else f"{self.algo}-hist{obs_history}"
 
-    def output_dir(self, obs_history: int = 1) -> Path:
-        """The run's output folder."""
+    def output_dir(self, obs_history: int | None = None) -> Path:
+        """The run's output folder.
+
+        :param obs_history: the training envs' ``obs_history`` (part of the default label); None =
+            read it from the hyperparameter file and ``env_kwargs``.
+        """
         if self.out:
             return Path(self.out)
+        if obs_history is None:
+            _, _, hp = hyperparams_for(self)
+            obs_history = int({**hp.env_kwargs, **self.env_kwargs}.get("obs_history", 1) or 1)
         return Path("runs") / "train" / f"{self.recipe_label(obs_history)}-{self.challenge_name()}-seed{self.seed}"
 
 
