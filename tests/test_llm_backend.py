@@ -185,7 +185,7 @@ def test_dpo_update_raises_the_pushed_dimension(tiny_proxies: list[str]) -> None
 @pytest.mark.slow  # the fast default run covers full Follow episodes in test_follow_kill_and_resume_redoes_nothing
 def test_follow_episode_end_to_end(tiny_proxies: list[str], history_cache: Path) -> None:
     cfg = tiny_config(tiny_proxies, history_cache)
-    env = gym.make("PG-Follow-v0", history="models", backend="llm", backend_config=cfg, query_budget=38)
+    env = gym.make("PG-Follow-v0", history="models", backend="llm", backend_config=cfg, query_budget=38, record_in_info=True)
     backend = env.unwrapped.backend
     obs, info = env.reset(seed=3)
     assert obs.shape == (39,) and info["queries"] == 38
@@ -211,7 +211,7 @@ def test_follow_kill_and_resume_redoes_nothing(tiny_proxies: list[str], history_
 
     def make(run_dir: Path, **overrides: Any) -> gym.Env:
         cfg = tiny_config(tiny_proxies, history_cache, run_dir=str(run_dir), **overrides)
-        return gym.make("PG-Follow-v0", history="models", backend="llm", backend_config=cfg, query_budget=38)
+        return gym.make("PG-Follow-v0", history="models", backend="llm", backend_config=cfg, query_budget=38, record_in_info=True)
 
     reference = run_episode(make(tmp_path / "reference"), seed=5, act_on=act_on)
     env = make(tmp_path / "run")
@@ -259,7 +259,7 @@ def coevolve_reference(tiny_proxies: list[str], history_cache: Path, tmp_path_fa
     """An uninterrupted, checkpointed PG-Coevolve episode (seed 7)."""
     run_dir = tmp_path_factory.mktemp("coevolve-reference")
     cfg = tiny_config(tiny_proxies, history_cache, run_dir=str(run_dir))
-    env = gym.make("PG-Coevolve-v0", history="models", backend="llm", backend_config=cfg, query_budget=38)
+    env = gym.make("PG-Coevolve-v0", history="models", backend="llm", backend_config=cfg, query_budget=38, record_in_info=True)
     info = run_episode(env, seed=7)
     backend = env.unwrapped.backend
     stats = dict(backend.stats)
@@ -287,7 +287,7 @@ def test_kill_and_resume_gives_the_same_record(coevolve_reference, tmp_path: Pat
     """Crash during century 4 (after its DPO update, before the simulated human's SFT), then resume."""
     reference, _, cfg, _ = coevolve_reference
     run_cfg = LLMConfig.from_any({**cfg.to_dict(), "run_dir": str(tmp_path / "run")})
-    env = gym.make("PG-Coevolve-v0", history="models", backend="llm", backend_config=run_cfg, query_budget=38)
+    env = gym.make("PG-Coevolve-v0", history="models", backend="llm", backend_config=run_cfg, query_budget=38, record_in_info=True)
     backend = env.unwrapped.backend
     original = backend.update_simulated_human
 
@@ -301,7 +301,7 @@ def test_kill_and_resume_gives_the_same_record(coevolve_reference, tmp_path: Pat
         run_episode(env, seed=7)
     env.close()
 
-    resumed_env = gym.make("PG-Coevolve-v0", history="models", backend="llm", backend_config=run_cfg, query_budget=38)
+    resumed_env = gym.make("PG-Coevolve-v0", history="models", backend="llm", backend_config=run_cfg, query_budget=38, record_in_info=True)
     info = run_episode(resumed_env, seed=7)
     stats = resumed_env.unwrapped.backend.stats
     assert stats["dpo_updates"] == 4  # centuries 5..8; century 4's DPO update was restored, not redone
