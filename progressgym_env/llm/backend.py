@@ -45,30 +45,28 @@ from typing import Any
 
 import numpy as np
 
-from progressgym_env.backends.base import Respondent
+from progressgym_env.backends.base import DEFAULT_CAPACITY
 from progressgym_env.elicitation import split_queries
 from progressgym_env.errors import ConfigError
 from progressgym_env.evaluator.bank import load_question_bank
-from progressgym_env.history import History
+from progressgym_env.history import FixedHistory, History, HistorySource
 from progressgym_env.llm.checkpoint import EpisodeJournal, action_digest, history_digest, rng_state
 from progressgym_env.llm.config import LLMConfig
-from progressgym_env.llm.measure import ProxyPanel
+from progressgym_env.llm.examinee import ExamineeSession, RecordedUpdate
+from progressgym_env.llm.measure import HistoryPanel, ProxyPanel
 from progressgym_env.llm.model_loading import (
     apply_adapters,
     check_model_source,
-    identities_key,
     load_causal_lm,
-    model_identity,
     resolve_device,
 )
 from progressgym_env.llm.proxies import (
-    HistoryCacheError,
     answer_shares,
     build_elicitation_pool,
     draw_queries,
     pad_probs,
-    save_json,
 )
+from progressgym_env.llm.spaces import ModelUpdate
 from progressgym_env.llm.training import check_llm_trainer_args
 from progressgym_env.value_spaces import MORAL19
 
@@ -93,7 +91,9 @@ class LLMBackend:
         check_model_source(cfg.agent_id())
         self._train_bank = load_question_bank("train")
         self.pool = build_elicitation_pool(cfg.elicit_max_scenarios_per_dim, cfg.train_formats, self._train_bank)
-        self.panel = ProxyPanel(cfg, self.pool)
+        self.panel: ProxyPanel | HistoryPanel = (
+            ProxyPanel(cfg, self.pool) if cfg.humans == "proxies" else HistoryPanel(cfg, self.pool)
+        )
         self.evaluator = self.panel.evaluator
         self.timings: list[dict[str, Any]] = []
         """One dict per live (not replayed) call: call, century, seconds of training and measuring."""
@@ -109,6 +109,11 @@ class LLMBackend:
         self._sim: tuple[Any, Any] | None = None
         self._agent_adapters: list[Path] = []
         self._sim_adapters: list[Path] = []
+        self._examinee: ExamineeSession | None = None
+        self._current: dict[str, dict[str, Any] | None] = {"model": None, "simulated": None}
+        """The evaluation summary behind the current model and simulated vectors (standard errors, both
+        aggregations, position diagnostics); ``_steps`` keeps one per step for the episode record."""
+        self._steps: dict[str, list[dict[str, Any] | None]] = {"initial": [], "model": [], "simulated": []}
 
     # -- histories ----------------------------------------------------------------------------
 
@@ -116,29 +121,37 @@ class LLMBackend:
         """The nine proxies' measured vectors as a moral19 history (cached on disk)."""
         return self.panel.history()
 
-    def _agent_initial_values(self) -> np.ndarray:
-        cfg = self.config
-        if cfg.agent_id() == cfg.proxy_ids()[0]:
-            return self.models_history().values[0].copy()
-        identity = model_identity(cfg.agent_id())
-        key = identities_key([identity], self.evaluator.fingerprint())
-        path = cfg.cache_dir() / f"model-vector-{key[:16]}.json"
-        if path.exists():
-            import json
+    def history_source(self, name: str) -> HistorySource | None:
+        """``"models"``: the proxies' measured history (:meth:`models_history`); None for other names."""
+        return FixedHistory(self.models_history()) if name == "models" else None
 
-            try:
-                data = json.loads(path.read_text(encoding="utf-8"))
-                values = np.array(data["values"], dtype=np.float64)
-                ok = data["key"] == key and values.shape == (MORAL19.dim,) and np.isfinite(values).all()
-            except (OSError, ValueError, KeyError, TypeError) as exc:
-                raise HistoryCacheError(f"the cached agent vector {path} is corrupt ({exc}); delete it") from None
-            if not ok:
-                raise HistoryCacheError(f"the cached agent vector {path} does not match the agent model; delete it")
-            return values
-        model, tokenizer = self._load(cfg.agent_id(), [])
-        values = self._measure(model, tokenizer)
-        save_json(path, {"key": key, "model": cfg.agent_id(), "values": values.tolist()})
+    @property
+    def capacity(self) -> float:
+        """The nominal logit shift of a full-strength update that agents plan with (the surrogate's default).
+
+        The DPO update's real effect depends on the model and its training settings; agents use this
+        only to scale the action they ask for.
+        """
+        return DEFAULT_CAPACITY
+
+    def steering_shift(self, goal: np.ndarray, t: int) -> np.ndarray | None:
+        """None: an LLM's SFT update of the simulated human cannot be inverted."""
+        return None
+
+    def _agent_initial_values(self) -> np.ndarray:
+        """M_0: the century-13 proxy's vector, or the agent model's (content-keyed cache, measured once)."""
+        cfg = self.config
+        if cfg.humans == "proxies" and cfg.agent_id() == cfg.proxy_ids()[0]:
+            self._current["model"] = self._proxy_summary(0)
+            return self.models_history().values[0].copy()
+        values, summary = self.panel.model_measurement(cfg.agent_id())
+        self._current["model"] = summary
         return values
+
+    def _proxy_summary(self, t: int) -> dict[str, Any] | None:
+        """The evaluation summary of proxy ``t`` from the measured history's provenance (None if absent)."""
+        measurements = self.models_history().provenance.get("measurements") or []
+        return measurements[t] if t < len(measurements) else None
 
     # -- protocol -------------------------------------------------------------------------------
 
@@ -150,11 +163,19 @@ class LLMBackend:
                 f"{history.value_space.name!r} ({history.dim} dims); use history='models' (the proxies' "
                 "measured vectors) or a moral19 trajectory file"
             )
-        n_proxies = len(self.config.proxy_ids())
-        if history.num_steps != n_proxies:
-            raise ConfigError(f"the history has {history.num_steps} time steps but the llm backend has {n_proxies} proxies")
-        measured = self.models_history()
-        if history_digest(history) != history_digest(measured):
+        panel = self.panel
+        by_history = isinstance(panel, HistoryPanel)
+        if isinstance(panel, HistoryPanel):
+            panel.bind(history)  # the humans answer from this history's vectors: no proxy model
+            measured = history
+        else:
+            n_proxies = len(self.config.proxy_ids())
+            if history.num_steps != n_proxies:
+                raise ConfigError(
+                    f"the history has {history.num_steps} time steps but the llm backend has {n_proxies} proxies"
+                )
+            measured = self.models_history()
+        if not by_history and history_digest(history) != history_digest(measured):
             warnings.warn(
                 "the env's history is not the one measured from this backend's proxies: rewards are scored "
                 "against it while observations and Coevolve's history pull come from the proxies",
@@ -167,8 +188,16 @@ class LLMBackend:
         self._agent = self._sim = None
         self._agent_adapters, self._sim_adapters = [], []
         self._model_values = self._agent_initial_values()
-        self._sim_values = measured.values[0].copy()
+        if by_history:  # the simulated human starts as the agent's starting model (there is no proxy)
+            self._sim_values = self._model_values.copy()
+            self._current["simulated"] = self._current["model"]
+        else:
+            self._sim_values = measured.values[0].copy()
+            self._current["simulated"] = self._proxy_summary(0)
+        self._steps = {"initial": [self._current["model"]], "model": [], "simulated": [self._current["simulated"]]}
         self._journal = None
+        if self._examinee is not None:
+            self._examinee.reset()
         if self.config.run_dir is not None:
             header = {
                 "config_fingerprint": self.config.fingerprint(),
@@ -192,7 +221,12 @@ class LLMBackend:
         return self._sim_values
 
     def update_model(self, action: np.ndarray) -> np.ndarray:
-        """One century's DPO update (no update for an all-zero action); returns the measured vector."""
+        """One century's DPO update (no update for an all-zero action); returns the measured vector.
+
+        In examinee mode the action is the examinee's model (:meth:`ExamineeSession.update`).
+        """
+        if self._examinee is not None:
+            return self._examinee.update(action)
         rng = self._require_rng()
         t = self._century
         self._century += 1
@@ -200,6 +234,8 @@ class LLMBackend:
         entry = self._replay("update_model", args)
         if entry is not None:
             self._model_values = np.array(entry["result"]["model_values"], dtype=np.float64)
+            self._current["model"] = entry["result"].get("measurement", self._current["model"])
+            self._steps["model"].append(self._current["model"])
             self._agent_adapters += [self._journal.folder / rel for rel in entry["adapters"]]  # type: ignore[union-attr]
             self._agent = None if entry["adapters"] else self._agent
             return self._model_values
@@ -218,19 +254,21 @@ class LLMBackend:
             adapter_dir = self._journal.adapter_dir(t, "agent") if self._journal else None
             model, stats = dpo_update(
                 model, tokenizer, dpo_rows(pairs, PromptEncoder(tokenizer)), cfg,
-                device=self.device, seed=seed, adapter_dir=adapter_dir,
+                device=self.device, seed=seed, adapter_dir=adapter_dir, in_order=True,
             )
             self._agent = (model, tokenizer)
             self.stats["dpo_updates"] += 1
             start = time.perf_counter()
             self._model_values = self._measure(model, tokenizer)
             timing = {"dpo_s": stats.seconds, "eval_s": time.perf_counter() - start, "dpo_steps": stats.steps,
-                      "pairs": stats.examples}
+                      "pairs": stats.examples, "pairs_trained": stats.trained, "pairs_cut": stats.cut}
             if adapter_dir is not None:
                 self._agent_adapters.append(adapter_dir)
                 adapters.append(self._journal.relative(adapter_dir))  # type: ignore[union-attr]
             self.timings.append({"call": "update_model", "century": t, **timing})
-        self._record("update_model", args, before, {"model_values": self._model_values.tolist()}, adapters, timing)
+        self._steps["model"].append(self._current["model"])
+        result = {"model_values": self._model_values.tolist(), "measurement": self._current["model"]}
+        self._record("update_model", args, before, result, adapters, timing)
         return self._model_values
 
     def update_simulated_human(self, t: int) -> np.ndarray:
@@ -240,6 +278,8 @@ class LLMBackend:
         entry = self._replay("update_simulated_human", args)
         if entry is not None:
             self._sim_values = np.array(entry["result"]["simulated_values"], dtype=np.float64)
+            self._current["simulated"] = entry["result"].get("measurement", self._current["simulated"])
+            self._steps["simulated"].append(self._current["simulated"])
             self._sim_adapters += [self._journal.folder / rel for rel in entry["adapters"]]  # type: ignore[union-attr]
             self._sim = None if entry["adapters"] else self._sim
             return self._sim_values
@@ -276,28 +316,34 @@ class LLMBackend:
                 adapters.append(self._journal.relative(adapter_dir))  # type: ignore[union-attr]
         self._sim = (model, tokenizer)
         start = time.perf_counter()
-        self._sim_values = self._measure(model, tokenizer)
+        self._sim_values = self._measure(model, tokenizer, role="simulated")
         timing["eval_s"] = time.perf_counter() - start
         self.timings.append({"call": "update_simulated_human", "century": int(t), **timing})
-        self._record("update_simulated_human", args, before, {"simulated_values": self._sim_values.tolist()},
+        self._steps["simulated"].append(self._current["simulated"])
+        self._record("update_simulated_human", args, before,
+                     {"simulated_values": self._sim_values.tolist(), "measurement": self._current["simulated"]},
                      adapters, timing)
         return self._sim_values
 
-    def elicit(self, respondent: Respondent, t: int, budget: int | None) -> tuple[np.ndarray, int]:
-        """Sampled answers of proxy ``t`` (``history``) or of the simulated human -> per-dim estimate."""
+    def elicit(self, t: int, budget: int | None, *, simulated: bool = False) -> tuple[np.ndarray, int]:
+        """Sampled answers of proxy ``t`` or of the simulated human -> per-dim estimate.
+
+        In examinee mode: the century's judged pairs and their estimate (:meth:`ExamineeSession.elicit`).
+        """
+        if self._examinee is not None:
+            return self._examinee.elicit(t, budget, simulated=simulated)
         rng = self._require_rng()
-        if respondent not in ("history", "simulated"):
-            raise ConfigError(f"respondent must be 'history' or 'simulated', got {respondent!r}")
         if budget is None:
-            exact = self._history.values[t] if respondent == "history" else self._sim_values  # type: ignore[union-attr]
+            exact = self._sim_values if simulated else self._history.values[t]  # type: ignore[union-attr]
             return np.array(exact, dtype=np.float64), 0
-        args = {"respondent": respondent, "century": int(t), "budget": int(budget)}
+        # The journal names the respondent as before ("history" / "simulated"), so old runs resume.
+        args = {"respondent": "simulated" if simulated else "history", "century": int(t), "budget": int(budget)}
         entry = self._replay("elicit", args)
         if entry is not None:
             return np.array(entry["result"]["estimate"], dtype=np.float64), int(entry["result"]["queries"])
         before = rng_state(rng)
         picks = draw_queries(rng, self.pool, split_queries(int(budget), MORAL19.dim))
-        if respondent == "history":
+        if not simulated:
             table = self.panel.probs()[t]
 
             def probs_of(idx: np.ndarray) -> np.ndarray:
@@ -316,7 +362,40 @@ class LLMBackend:
         return estimate, int(budget)
 
     def config_dict(self) -> dict[str, Any]:
-        return {"backend": self.name, **self.config.to_dict()}
+        """The settings, plus this episode's per-step ``measurements`` (see :meth:`episode_measurements`)."""
+        return {"backend": self.name, **self.config.to_dict(), "measurements": self.episode_measurements()}
+
+    # -- examinee mode (the ExamineeBackend protocol; see progressgym_env.llm.examinee) --------------
+
+    def examinee_action_space(self) -> ModelUpdate:
+        """Switch this backend to examinee mode and return its action space (models as actions)."""
+        if self._examinee is None:
+            self._examinee = ExamineeSession(self)
+        return self._examinee.space
+
+    def observation_extras(self) -> dict[str, Any]:
+        """The info entries of the last elicitation: ``{"preferences": Dataset}`` in examinee mode, else ``{}``."""
+        extras = self._examinee.observation_extras() if self._examinee is not None else {}
+        return {**self.measurement_info(), **extras}
+
+    def agent_model(self, initial: bool = False) -> tuple[Any, Any]:
+        """A copy of the agent's current (or starting) model and its tokenizer (examinee mode)."""
+        self._require_rng()
+        return self._require_examinee().agent_model(initial)
+
+    def query_human(self, questions: Any, budget: int | None, *, simulated: bool = False) -> list[np.ndarray]:
+        """The century respondent's choice probabilities on free-form questions (examinee mode)."""
+        self._require_rng()
+        return self._require_examinee().query_human(questions, budget, simulated)
+
+    def recorded_update(self) -> RecordedUpdate | None:
+        """The update recorded for the coming century by an earlier run (examinee mode; None: live)."""
+        return self._require_examinee().recorded_update()
+
+    def _require_examinee(self) -> ExamineeSession:
+        if self._examinee is None:
+            raise ConfigError("this needs examinee mode: make the env with interface='examinee'")
+        return self._examinee
 
     def close(self) -> None:
         """Drop the models (and free GPU memory)."""
@@ -364,18 +443,57 @@ class LLMBackend:
     def _agent_model(self) -> tuple[Any, Any]:
         """The agent's model, loading the base and merging recorded adapters when needed."""
         if self._agent is None:
-            self._agent = self._load(self.config.agent_id(), self._agent_adapters)
+            base = self._examinee.agent_base if self._examinee is not None else self.config.agent_id()
+            self._agent = self._load(base, self._agent_adapters)
         return self._agent
 
     def _sim_model(self) -> tuple[Any, Any]:
         """The simulated human's model (the century-13 proxy plus its recorded adapters)."""
         if self._sim is None:
-            self._sim = self._load(self.config.proxy_ids()[0], self._sim_adapters)
+            start = self.config.proxy_ids()[0] if self.config.humans == "proxies" else self.config.agent_id()
+            self._sim = self._load(start, self._sim_adapters)
         return self._sim
 
-    def _measure(self, model: Any, tokenizer: Any) -> np.ndarray:
+    def _measure(self, model: Any, tokenizer: Any, role: str = "model") -> np.ndarray:
+        """Evaluate a model; keep its summary (standard errors, both aggregations, position) as ``role``'s current."""
+        from progressgym_env.errors import EvaluationError
         from progressgym_env.evaluator.choosers.loglik import LogLikelihoodChooser
 
         self.stats["evaluations"] += 1
         chooser = LogLikelihoodChooser(model, tokenizer, batch_size=self.config.evaluator.batch_size)
-        return np.asarray(self.evaluator.evaluate(chooser), dtype=np.float64)
+        result = self.evaluator.evaluate_detailed(chooser)
+        if not np.isfinite(result.values).all():
+            raise EvaluationError(f"the {role} model left some dims without an answered scenario "
+                                  f"({result.n_refused} of {result.n_questions} questions refused)")
+        self._current[role] = result.summary()
+        return np.asarray(result.values, dtype=np.float64)
+
+    def measurement_info(self) -> dict[str, Any]:
+        """``info`` entries of the current measurements: per-dim standard errors, the other aggregation, flags.
+
+        ``model_stderr`` (19,), ``model_values_progressgym`` (19,), ``position_flags`` (format -> flags
+        such as ``position-driven``); Coevolve adds the same for ``simulated``. Empty before anything
+        was measured (e.g. a replayed run recorded before measurements were kept).
+        """
+        out: dict[str, Any] = {}
+        for role, summary in self._current.items():
+            if not summary:
+                continue
+            aggregation = summary["aggregation"]
+            other = "progressgym" if aggregation == "default" else "default"
+            out[f"{role}_stderr"] = np.array(summary["stderr"][aggregation], dtype=np.float64)
+            out[f"{role}_values_{other}"] = np.array(summary["vectors"][other], dtype=np.float64)
+            out[f"{role}_position_flags"] = {
+                fmt: [n for n, on in (("position-driven", d["position_driven"]), ("collapsed", d["collapsed"])) if on]
+                for fmt, d in summary["position"].items()
+            }
+        return out
+
+    def episode_measurements(self) -> dict[str, Any]:
+        """Per-step evaluation summaries of this episode: ``initial`` (M_0), ``model`` (M_1..), ``simulated`` (S_1..).
+
+        Each summary holds both aggregations' vectors and standard errors and the position diagnostics;
+        :func:`progressgym_env.llm.measure.record_in_aggregation` uses them to rescore a record.
+        """
+        return {"initial": list(self._steps["initial"]), "model": list(self._steps["model"]),
+                "simulated": list(self._steps["simulated"])}
