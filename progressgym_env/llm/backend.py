@@ -306,7 +306,7 @@ class LLMBackend:
             seed = int(rng.integers(_SEED_HIGH))
             adapter_dir = self._journal.adapter_dir(t, role) if self._journal and epochs > 0 else None
             model, stats = sft_update(
-                model, tokenizer, answer_rows(questions, choices, encoder), cfg,
+                model, tokenizer, answer_rows(questions, choices.tolist(), encoder), cfg,
                 epochs=epochs, device=self.device, seed=seed, adapter_dir=adapter_dir,
             )
             self.stats["sft_updates"] += int(stats.steps > 0)
