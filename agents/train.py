@@ -232,7 +232,7 @@ def evaluate_policy_on_seeds(
 
     env = gym.make_vec(env_id, num_envs=len(seeds), rng_mode="exact", **env_kwargs)
     try:
-        obs, _ = env.reset(seed=[int(s) for s in seeds])
+        obs, _ = env.reset(seed=[int(s) for s in seeds])  # type: ignore[arg-type]  # (the native env takes a list)
         state, starts = None, np.ones(len(seeds), dtype=bool)
         while True:
             if recurrent:
@@ -529,7 +529,7 @@ def _start_wandb(config: TrainConfig, out: Path, env_id: str, label: str, saved:
     run = wandb.init(
         project=config.wandb_project,
         dir=str(out),
-        mode=config.wandb_mode,
+        mode=config.wandb_mode,  # type: ignore[arg-type]  # (checked in __post_init__)
         group=f"{label}/{config.challenge_name()}",
         job_type=f"train-{label}",
         name=out.name,

@@ -219,7 +219,7 @@ def tune(config: TuneConfig) -> TuneResult:
     atomic_write_text(study_json, json.dumps({"config": asdict(config), "env_id": env_id, "best_trial": best.number,
                                               "best_value": best.value, "best_params": best.params,
                                               "trials": trials}, indent=2, default=str) + "\n")
-    return TuneResult(float(best.value), dict(best.params), best_yaml, study_json, trials)
+    return TuneResult(float(best.value or 0.0), dict(best.params), best_yaml, study_json, trials)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -67,7 +67,7 @@ class NativeVecEnv(VecEnv):
         self._lengths = np.zeros(self.num_envs, dtype=np.int64)
         self._starts = np.full(self.num_envs, time.perf_counter())
         self._t0 = time.perf_counter()
-        self._actions = np.zeros((self.num_envs, *self.action_space.shape), dtype=np.float32)
+        self._actions = np.zeros((self.num_envs, *(self.action_space.shape or ())), dtype=np.float32)
         self._low = self.action_space.low  # type: ignore[attr-defined]
         self._high = self.action_space.high  # type: ignore[attr-defined]
 

@@ -64,7 +64,20 @@ def markdown_table(out: Path) -> str:
             for history in HISTORIES:
                 mean, half = t_ci(entry[challenge][history])
                 cells.append(f"{mean:+.3f} ± {half:.3f}")
-        lines.append(f"| {entry.get('label', name)} | " + " | ".join(cells) + " | – | – | – |")
+        label = f"{name} (h=1; k on Predict)" if name.startswith("extrapolative") else name
+        lines.append(f"| {label} | " + " | ".join(cells) + " | – | – | – |")
+    shipped_path = out / "shipped.json"
+    if shipped_path.exists():
+        shipped = json.loads(shipped_path.read_text(encoding="utf-8"))
+        cells = []
+        for challenge in CHALLENGES:
+            for history in HISTORIES:
+                if challenge not in shipped:
+                    cells.append("not shipped")
+                    continue
+                mean, half = t_ci(shipped[challenge]["test"][history])
+                cells.append(f"**{mean:+.3f}** ± {half:.3f}")
+        lines.append("| **trained** (shipped; CI over test episodes) | " + " | ".join(cells) + " | – | – | – |")
     for recipe, by_challenge in runs.items():
         cells, seeds, steps, seconds = [], set(), set(), []
         for challenge in CHALLENGES:
