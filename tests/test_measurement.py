@@ -273,6 +273,7 @@ def test_a_step_limit_records_the_pairs_it_cut(tiny_model_dir: Path) -> None:  #
     assert (stats.built, stats.trained, stats.cut, stats.steps) == (10, 4, 6, 1)
 
 
+@pytest.mark.slow  # two DPO updates and four evaluations of the tiny model: about 35 s on 2 shared cores
 def test_an_update_on_balanced_pairs_does_not_raise_position_bias(tiny_model_dir: Path) -> None:  # noqa: F811
     """Label-format DPO on slot-balanced pairs does not raise the global slot preference; the same update on
     pairs whose chosen answer is always "A" (a position-confounded set) does, so the check has power.
