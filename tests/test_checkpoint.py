@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 from llm_fixtures import tiny_model_dir  # noqa: F401
 
+from progressgym_env.common.fingerprint import json_fingerprint
 from progressgym_env.errors import CheckpointError, ProgressGymError
 from progressgym_env.llm.checkpoint import (
     JOURNAL_FILE,
@@ -54,11 +55,16 @@ def write_journal(folder: Path) -> EpisodeJournal:
     return journal
 
 
-def edit(folder: Path, change: Any) -> None:
-    """Apply ``change(data)`` to the journal file (as a hand edit would)."""
+def edit(folder: Path, change: Any, resign: bool = True) -> None:
+    """Apply ``change(data)`` to the journal file, by default re-computing its ``entries_sha256``.
+
+    Re-signing stands for a deliberate, consistent edit, so each check behind the checksum is exercised.
+    """
     path = folder / JOURNAL_FILE
     data = json.loads(path.read_text(encoding="utf-8"))
     change(data)
+    if resign and isinstance(data.get("entries"), list):
+        data["entries_sha256"] = json_fingerprint(data["entries"])
     path.write_text(json.dumps(data), encoding="utf-8")
 
 
@@ -116,6 +122,22 @@ def test_a_tampered_journal_is_a_checkpoint_error_naming_file_and_field(
         EpisodeJournal(tmp_path, HEADER)
     assert problem in str(caught.value) and str(tmp_path / JOURNAL_FILE) in str(caught.value)
     assert isinstance(caught.value, ProgressGymError) and isinstance(caught.value, ValueError)
+
+
+def test_an_edit_of_any_recorded_number_breaks_the_checksum(tmp_path: Path) -> None:
+    """A plausible value (0.5 -> 0.6, a digit of a generator state) passes the schema but not the checksum."""
+    write_journal(tmp_path)
+    edit(tmp_path, lambda d: d["entries"][1]["result"]["model_values"].__setitem__(0, 0.6), resign=False)
+    with pytest.raises(CheckpointError, match="do not match the entries_sha256 recorded when it was written"):
+        EpisodeJournal(tmp_path, HEADER)
+    write_journal(tmp_path / "b")
+    edit(tmp_path / "b", lambda d: d["entries"][2]["rng_after"]["state"].__setitem__(
+        "state", d["entries"][2]["rng_after"]["state"]["state"] + 1), resign=False)
+    with pytest.raises(CheckpointError, match="entries_sha256"):
+        EpisodeJournal(tmp_path / "b", HEADER)
+    edit(tmp_path / "b", lambda d: d.__setitem__("entries_sha25X", d.pop("entries_sha256")), resign=False)
+    with pytest.raises(CheckpointError, match=r"unknown fields \['entries_sha25X'\]"):
+        EpisodeJournal(tmp_path / "b", HEADER)
 
 
 def test_a_truncated_or_replaced_adapter_stops_the_resume(tmp_path: Path) -> None:

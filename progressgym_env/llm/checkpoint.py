@@ -31,8 +31,10 @@ same record as an uninterrupted run (bit-identical on CPU).
 
 Nothing read back is trusted: every entry is checked against the schema of its call (:data:`CALL_SCHEMAS`:
 known call names, ints where ints are recorded, every value vector of length 19, finite and in [0, 1],
-generator states that numpy accepts, relative adapter paths), the derived ``record`` must agree with the
-entries, and every adapter folder must still hash to the SHA-256 recorded when it was written (so a
+generator states that numpy accepts, relative adapter paths), the entries must hash to the
+``entries_sha256`` written with them (any edit or damage, e.g. a digit of a generator state), the
+derived ``record`` must agree with the entries, and every adapter folder must still hash to the
+SHA-256 recorded when it was written (so a
 truncated or replaced adapter is caught before it is merged into a model). Any failure is a
 :class:`~progressgym_env.errors.CheckpointError` naming the journal file and the field, e.g.
 ``entries[3].result.model_values[4]``.
@@ -122,6 +124,9 @@ class EpisodeJournal:
         saved = data.get("header")
         if not isinstance(entries, list) or not isinstance(saved, dict):
             raise CheckpointError(f"checkpoint {self.path} is corrupt: 'header' or 'entries' missing")
+        unknown = sorted(set(data) - _FILE_KEYS)
+        if unknown:
+            raise CheckpointError(f"checkpoint {self.path} is corrupt: unknown fields {unknown}")
         for name, value in self.header.items():
             if saved.get(name) != value:
                 raise CheckpointMismatchError(
@@ -131,6 +136,12 @@ class EpisodeJournal:
                 )
         for i, entry in enumerate(entries):
             validate_entry(entry, f"checkpoint {self.path}: entries[{i}]")
+        digest = data.get("entries_sha256")
+        if digest is not None and (not isinstance(digest, str) or digest != json_fingerprint(entries)):
+            raise CheckpointError(
+                f"checkpoint {self.path} is corrupt: its entries do not match the entries_sha256 recorded when it "
+                f"was written (edited or damaged on disk); delete {self.folder} to start this episode over"
+            )
         if "record" in data and data["record"] != _record_of(entries):
             raise CheckpointError(
                 f"checkpoint {self.path} is corrupt: its 'record' disagrees with its 'entries' (edited by hand?); "
@@ -245,6 +256,7 @@ class EpisodeJournal:
             "version": JOURNAL_VERSION,
             "header": self.header,
             "entries": self.entries,
+            "entries_sha256": json_fingerprint(self.entries),
             "record": self.record(),
         }
         atomic_write_text(self.path, json.dumps(data) + "\n")
@@ -273,6 +285,7 @@ _HEX64 = re.compile(r"^[0-9a-f]{64}$")
 _RESPONDENTS = ("history", "simulated")
 _EXAMINEE_KINDS = ("none", "object", "adapter", "model")
 _BIT_GENERATORS = ("PCG64", "PCG64DXSM", "Philox", "SFC64", "MT19937")
+_FILE_KEYS = {"format", "version", "header", "entries", "entries_sha256", "record"}
 _ENTRY_KEYS = {"call", "args", "rng_before", "rng_after", "result", "adapters", "timings", "artifacts"}
 
 CALL_SCHEMAS: dict[str, tuple[dict[str, str], dict[str, str]]] = {
