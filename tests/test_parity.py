@@ -159,3 +159,34 @@ def test_new_settings_keep_old_fingerprints() -> None:
     cfg = EvaluatorConfig(aggregation="progressgym", normalization="joint")
     assert cfg.to_dict()["aggregation"] == "progressgym"
     assert EvaluatorConfig.from_any(cfg.to_dict()) == cfg
+
+
+def _summary(vector: np.ndarray) -> dict:
+    return {"aggregation": "default", "vectors": {"default": vector.tolist(), "progressgym": (vector**2).tolist()}}
+
+
+def test_a_record_is_rescored_with_the_original_vectors() -> None:
+    from progressgym_env.benchmark.leaderboard import score_runs
+    from progressgym_env.judges import score_record
+    from progressgym_env.llm.measure import record_in_aggregation
+    from progressgym_env.value_spaces import MORAL19
+
+    rng = np.random.default_rng(0)
+    human, model = rng.uniform(0.1, 0.9, (9, 19)), rng.uniform(0.1, 0.9, (8, 19))
+    record = {
+        "challenge": "follow", "human": human, "model": model, "rewards": np.zeros(8),
+        "centuries": list(range(13, 22)), "value_space": MORAL19.name, "dims": list(MORAL19.dims),
+        "history_provenance": {"measurements": [_summary(h) for h in human]},
+        "backend": {"backend": "llm", "measurements": {"model": [_summary(m) for m in model]}},
+    }
+    original = record_in_aggregation(record, "progressgym")
+    np.testing.assert_allclose(original["human"], human**2)  # the fake "original" reading squares each value
+    np.testing.assert_allclose(original["model"], model**2)
+    assert original["history_provenance"]["aggregation"] == "progressgym"
+    run = {"agent": "a", "seed": 0, "episode_record": record}
+    assert score_runs([run], "progressgym")[0].final_score == pytest.approx(score_record(original))
+    assert score_runs([run])[0].final_score == pytest.approx(score_record(record))
+    assert score_record(original) != pytest.approx(score_record(record))
+    bare = {**record, "history_provenance": {}}
+    with pytest.raises(ValueError, match="no 'progressgym' vectors for its human history"):
+        record_in_aggregation(bare, "progressgym")

@@ -22,6 +22,14 @@ class LeaderboardArgs:
         default=False,
         metadata={"help": "Also rewrite DIR/leaderboard.md (atomically)."},
     )
+    aggregation: str = field(
+        default="default",
+        metadata={
+            "help": "Vectors of LLM-mode runs to score: default (the episode's own) or progressgym (the "
+            "original evaluator's formulas, carried in each record; for comparison with the paper).",
+            "choices": ("default", "progressgym"),
+        },
+    )
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -55,7 +63,7 @@ def run(args: argparse.Namespace) -> int:
 
     options = dataclass_from_args(LeaderboardArgs, args)
     runs = load_any_results(options.dir)
-    table = leaderboard_markdown(runs)
+    table = leaderboard_markdown(runs, options.aggregation)
     print(table, end="")
     mismatches = stored_score_mismatches(runs)
     for line in mismatches:
