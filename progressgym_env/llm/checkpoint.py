@@ -34,10 +34,9 @@ known call names, ints where ints are recorded, every value vector of length 19,
 generator states that numpy accepts, relative adapter paths), the entries must hash to the
 ``entries_sha256`` written with them (any edit or damage, e.g. a digit of a generator state), the
 derived ``record`` must agree with the entries, and every adapter folder must still hash to the
-SHA-256 recorded when it was written (so a
-truncated or replaced adapter is caught before it is merged into a model). Any failure is a
-:class:`~progressgym_env.errors.CheckpointError` naming the journal file and the field, e.g.
-``entries[3].result.model_values[4]``.
+SHA-256 recorded when it was written (so a truncated or replaced adapter is caught before it is
+merged into a model). Any failure is a :class:`~progressgym_env.errors.CheckpointError` naming the
+journal file and the field, e.g. ``entries[3].result.model_values[4]``.
 """
 
 from __future__ import annotations
