@@ -53,7 +53,7 @@ def play(env: gym.Env) -> dict[str, Any]:
         action = policy(obs) if step in ACT_ON else np.zeros(19, dtype=np.float32)
         obs, _, terminated, _, _ = env.step(action)
         step += 1
-    return env.unwrapped.episode_record().to_json_dict()
+    return env.unwrapped.episode_record().to_json_dict()  # type: ignore[attr-defined]
 
 
 @pytest.fixture(scope="module")
@@ -102,7 +102,7 @@ def test_a_sigkilled_llm_episode_resumes_to_the_same_record(reference, tmp_path:
     resumed_cfg = LLMConfig.from_any({**cfg.to_dict(), "run_dir": str(run_dir)})
     env_ = make_env(resumed_cfg)
     record = play(env_)
-    stats = env_.unwrapped.backend.stats
+    stats = env_.unwrapped.backend.stats  # type: ignore[attr-defined]
     assert stats["dpo_updates"] == 0 and stats["replayed_calls"] >= 1 + 5 * 2 - 1  # both updates replayed
     for key in ("model", "rewards", "human", "centuries", "challenge"):  # backend/provenance name the run_dir
         assert record[key] == expected[key], key
