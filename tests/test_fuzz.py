@@ -46,7 +46,8 @@ from progressgym_env.trajectory import corpus_history, load_history_file, save_h
 
 HANG_SECONDS = 10
 CLASSES = ("accepted", "variant", "clear", "unclear", "crash", "silent", "refused_valid", "hang", "data_lost")
-FAST = settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+FAST = settings(max_examples=25, deadline=None, database=None,  # no .hypothesis/ folder in the tree
+                suppress_health_check=[HealthCheck.function_scoped_fixture])
 
 
 class _Hang(BaseException):
