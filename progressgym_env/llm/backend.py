@@ -114,6 +114,7 @@ class LLMBackend:
         """The evaluation summary behind the current model and simulated vectors (standard errors, both
         aggregations, position diagnostics); ``_steps`` keeps one per step for the episode record."""
         self._steps: dict[str, list[dict[str, Any] | None]] = {"initial": [], "model": [], "simulated": []}
+        self._simulates = False  # whether this episode has a simulated human (PG-Coevolve)
 
     # -- histories ----------------------------------------------------------------------------
 
@@ -195,6 +196,7 @@ class LLMBackend:
             self._sim_values = measured.values[0].copy()
             self._current["simulated"] = self._proxy_summary(0)
         self._steps = {"initial": [self._current["model"]], "model": [], "simulated": [self._current["simulated"]]}
+        self._simulates = bool(simulate_human)
         self._journal = None
         if self._examinee is not None:
             self._examinee.reset()
@@ -477,7 +479,7 @@ class LLMBackend:
         """
         out: dict[str, Any] = {}
         for role, summary in self._current.items():
-            if not summary:
+            if not summary or (role == "simulated" and not self._simulates):
                 continue
             aggregation = summary["aggregation"]
             other = "progressgym" if aggregation == "default" else "default"
@@ -495,5 +497,5 @@ class LLMBackend:
         Each summary holds both aggregations' vectors and standard errors and the position diagnostics;
         :func:`progressgym_env.llm.measure.record_in_aggregation` uses them to rescore a record.
         """
-        return {"initial": list(self._steps["initial"]), "model": list(self._steps["model"]),
-                "simulated": list(self._steps["simulated"])}
+        simulated = list(self._steps["simulated"]) if self._simulates else []
+        return {"initial": list(self._steps["initial"]), "model": list(self._steps["model"]), "simulated": simulated}
