@@ -156,12 +156,21 @@ def _scores_of(policy: Any, challenge: str, obs_history: int, history: str, firs
     return [round(float(s), 6) for s in normalized]
 
 
+def validation_median(record: dict[str, Any]) -> float:
+    """Median over the validation histories of a run's selected checkpoint."""
+    curve = json.loads(Path(record["model_path"]).with_name("evaluations.json").read_text(encoding="utf-8"))
+    return float(np.median(curve["scores"][curve["timesteps"].index(curve["best_timestep"])]))
+
+
 def ship(out: Path, labels: list[str], challenges: list[str], target: Path) -> list[str]:
-    """Ship per challenge the candidate with the best *validation* score into ``target/<challenge>/``.
+    """Ship per challenge the candidate with the best *validation* median into ``target/<challenge>/``.
 
     Candidates: every run of ``labels``, and for a non-recurrent recipe with several seeds the
     ensemble of its seeds' models (mean action, :class:`agents.sb3_agent.EnsemblePolicy`), scored on
-    the same validation histories. The shipped agent's test scores go to ``OUT/shipped.json``.
+    the same validation histories. Candidates are ranked by the median of their validation scores,
+    not the mean: Coevolve's normalised score is heavy-tailed (one validation history gives TD3
+    +2876), so its mean ranks a policy whose median is -9.7 first. The shipped agent's test scores go
+    to ``OUT/shipped.json``.
     """
     from agents.sb3_agent import EnsemblePolicy
 
@@ -175,16 +184,18 @@ def ship(out: Path, labels: list[str], challenges: list[str], target: Path) -> l
         if not candidates:
             lines.append(f"{challenge}: no run of {labels} to ship")
             continue
-        best = max(candidates, key=lambda r: r["validation"]["best_mean"])
+        for record in candidates:
+            record["validation_median"] = validation_median(record)
+        best = max(candidates, key=lambda r: r["validation_median"])
         members = [r for r in candidates if r["recipe"] == best["recipe"]]
-        choice: dict[str, Any] = {f"{r['recipe']}/seed{r['seed']}": r["validation"]["best_mean"] for r in candidates}
+        choice: dict[str, Any] = {f"{r['recipe']}/seed{r['seed']}": r["validation_median"] for r in candidates}
         ensemble = None
         if len(members) > 1 and best["algo"] not in RECURRENT:
             ensemble = EnsemblePolicy([algo_class(best["algo"]).load(r["model_path"], device="cpu") for r in members])
             first, count = VALIDATION_FIRST_SEED, 100
-            value = float(np.mean(_scores_of(ensemble, challenge, best["obs_history"], "procedural", first, count)))
+            value = float(np.median(_scores_of(ensemble, challenge, best["obs_history"], "procedural", first, count)))
             choice[f"{best['recipe']}/ensemble-of-{len(members)}-seeds"] = value
-            if value <= best["validation"]["best_mean"]:
+            if value <= best["validation_median"]:
                 ensemble = None
         folder = target / challenge
         if folder.exists():
@@ -194,7 +205,7 @@ def ship(out: Path, labels: list[str], challenges: list[str], target: Path) -> l
         shutil.copyfile(model, folder / "model.zip")
         config = json.loads(model.with_name("config.json").read_text(encoding="utf-8"))
         config["shipped"] = {
-            "selected_by": "best mean normalized score on the procedural validation histories (env seeds "
+            "selected_by": "best median normalized score on the procedural validation histories (env seeds "
                            f"{VALIDATION_FIRST_SEED}..{VALIDATION_FIRST_SEED + 99})",
             "candidates": choice, "recipe": best["recipe"], "seed": best["seed"],
         }
@@ -213,8 +224,9 @@ def ship(out: Path, labels: list[str], challenges: list[str], target: Path) -> l
         test = {history: _scores_of(policy, challenge, best["obs_history"], history, first, count)
                 for history, first, count in (("corpus", CORPUS_FIRST_SEED, CORPUS_EPISODES),
                                               ("procedural", TEST_FIRST_SEED, PROCEDURAL_EPISODES))}
-        shipped_scores[challenge] = {"what": what, "validation": max(choice.values()), "test": test}
-        lines.append(f"{challenge}: shipped {what} (validation {max(choice.values()):+.3f}; test corpus "
+        shipped_scores[challenge] = {"what": what, "validation_median": max(choice.values()), "candidates": choice,
+                                     "test": test}
+        lines.append(f"{challenge}: shipped {what} (validation median {max(choice.values()):+.3f}; test corpus "
                      f"{np.mean(test['corpus']):+.3f}, procedural {np.mean(test['procedural']):+.3f})")
     previous = json.loads((out / "shipped.json").read_text()) if (out / "shipped.json").exists() else {}
     atomic_write_text(out / "shipped.json", json.dumps({**previous, **shipped_scores}, indent=1) + "\n")
