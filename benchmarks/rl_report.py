@@ -97,6 +97,23 @@ def markdown_table(out: Path) -> str:
     return "\n".join(lines) + "\n"
 
 
+def lifelong_validation(challenge: str) -> float:
+    """Lifelong's mean normalised score on the validation histories (the dashed line of the figure)."""
+    import gymnasium as gym
+
+    import progressgym_env  # noqa: F401
+    from agents import make_agent
+    from agents.train import VALIDATION_FIRST_SEED
+    from progressgym_env.benchmark.challenges import CHALLENGES as TABLE
+    from progressgym_env.benchmark.episode import run_episode
+
+    spec = TABLE[challenge]
+    env = gym.make(spec.env_id, **spec.kwargs, history="procedural")
+    agent = make_agent("lifelong", env)
+    seeds = range(VALIDATION_FIRST_SEED, VALIDATION_FIRST_SEED + 100)
+    return float(np.mean([run_episode(env, agent, seed).normalized_score for seed in seeds]))
+
+
 def learning_curves(out: Path, path: Path) -> None:
     """One panel per challenge: each recipe's validation curve (mean over seeds, min-max band)."""
     import matplotlib
@@ -119,12 +136,17 @@ def learning_curves(out: Path, path: Path) -> None:
             values = np.stack([np.interp(grid, t, m) for t, m in curves])
             axis.plot(grid, values.mean(axis=0), label=recipe)
             axis.fill_between(grid, values.min(axis=0), values.max(axis=0), alpha=0.2)
+        reference = lifelong_validation(challenge)
+        axis.axhline(reference, color="black", linestyle="--", linewidth=1, label="lifelong")
+        axis.axhline(0.0, color="grey", linestyle=":", linewidth=1, label="static (lock-in)")
+        axis.set_ylim(-1.0, max(1.0, reference + 0.3) if challenge == "coevolve" else 1.0)
         axis.set_title(challenge)
         axis.set_xlabel("env steps")
         axis.set_ylabel("validation normalized score")
         axis.grid(alpha=0.3)
     axes[0].legend(fontsize=7)
-    figure.suptitle("Validation (procedural seeds 10000-10099) during training; mean and min-max over training seeds")
+    figure.suptitle("Mean validation score (procedural seeds 10000-10099) during training; line: mean over training "
+                    "seeds, band: min-max (y clipped at -1)")
     figure.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
     figure.savefig(path, dpi=90)
