@@ -322,8 +322,8 @@ def validation_callback(
                          "eval/final_score": float(final.mean()),
                          "eval/best_normalized_score": self.curve.best_mean,
                          "global_step": self.num_timesteps})
-            if trial is not None:
-                trial.report(float(normalized.mean()), len(self.curve.timesteps))
+            if trial is not None and self.num_timesteps > 0:  # the untrained policy says nothing to prune on
+                trial.report(float(normalized.mean()), len(self.curve.timesteps) - 1)
                 if trial.should_prune():
                     self.pruned = True
 
