@@ -26,10 +26,10 @@ RL_DEFAULTS: dict[str, Any] = {
     "per_device_train_batch_size": 2,
     "max_completion_length": 16,
     "max_steps": 4,
-    "learning_rate": 1e-5,
     "beta": 0.0,
 }
-"""GRPOConfig fields of the RL stage unless the examinee's ``rl_args`` set them."""
+"""GRPOConfig fields of the RL stage unless the examinee's ``rl_args`` set them; the learning rate is the
+world's DPO one (``LLMConfig.dpo_args``) unless ``rl_args`` sets its own."""
 
 REWARD_DEFAULTS: dict[str, Any] = {"per_device_train_batch_size": 8, "num_train_epochs": 1.0, "learning_rate": 1e-4}
 """RewardConfig fields of the reward model unless the examinee's ``reward_args`` set them."""
@@ -123,7 +123,8 @@ def train_grpo(
 
     trl = import_trl()
     with quiet_training() as scratch:
-        config = trainer_config(trl.GRPOConfig, llm, {**RL_DEFAULTS, **args}, device=_device(llm), seed=seed,
+        settings = {**RL_DEFAULTS, "learning_rate": llm.dpo_args.get("learning_rate", 5e-5), **args}
+        config = trainer_config(trl.GRPOConfig, llm, settings, device=_device(llm), seed=seed,
                                 output_dir=scratch, label="rl_args")
         trainer = trl.GRPOTrainer(
             model=model, reward_funcs=[reward_model], args=config,
