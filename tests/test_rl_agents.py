@@ -110,3 +110,21 @@ def test_benchmark_first_seed_runs_the_seeds_from_there(tmp_path) -> None:
     code = main(["benchmark", "--agents", "static", "--challenges", "follow", "--seeds", "1", "--first-seed", "7",
                  "--out", str(tmp_path / "b"), "--no-wandb", "--no-plots", "--no-progress"])
     assert code == 0 and [r["seed"] for r in load_results(tmp_path / "b" / "results.json")] == [7]
+
+
+@pytest.mark.parametrize("key", ["follow", "predict1", "predict2", "coevolve"])
+def test_the_shipped_trained_agent_reproduces_its_recorded_test_score(key: str) -> None:
+    pytest.importorskip("stable_baselines3")
+    import json
+    from pathlib import Path
+
+    from progressgym_env.benchmark.challenges import CHALLENGES
+
+    recorded = json.loads((Path(__file__).parents[1] / "benchmarks/results/rl/shipped.json").read_text())[key]
+    challenge = CHALLENGES[key]
+    env = gym.make(challenge.env_id, **challenge.kwargs)  # the corpus history, plain -v0 observation
+    agent = make_agent("trained", env)
+    assert agent.name == "trained"
+    assert run_episode(env, agent, seed=1000).normalized_score == pytest.approx(recorded["test"]["corpus"][0], abs=1e-5)
+    for path in Path(agent.config().get("path") or agent.config()["paths"][0]).parent.glob("*.zip"):
+        assert path.stat().st_size < 1_000_000
