@@ -34,6 +34,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
 from progressgym_env.errors import ConfigError, QuestionBankError
 from progressgym_env.value_spaces import FOUNDATIONS, MORAL19, MORALCHOICE_RULES
@@ -329,14 +330,14 @@ def parse_bank_file(
             continue
         seen[source_id] += 1
         scenario_id = source_id if seen[source_id] == 1 else f"{source_id}#{seen[source_id]}"
-        common = dict(
-            bank=bank,
-            scenario_id=scenario_id,
-            source_id=source_id,
-            line=line,
-            context=context,
-            options=options,
-        )
+        common: dict[str, Any] = {
+            "bank": bank,
+            "scenario_id": scenario_id,
+            "source_id": source_id,
+            "line": line,
+            "context": context,
+            "options": options,
+        }
         if bank == "moralchoice":
             signs = []
             for rule in MORALCHOICE_RULES:
