@@ -41,7 +41,7 @@ from progressgym_env.benchmark.results import (
     write_results,
 )
 from progressgym_env.common.atomic import atomic_write_text
-from progressgym_env.common.fingerprint import file_fingerprint
+from progressgym_env.common.fingerprint import file_fingerprint, json_fingerprint
 from progressgym_env.common.progress import ProgressBar
 from progressgym_env.errors import ConfigError
 
@@ -275,11 +275,12 @@ def model_sha256(spec: str, challenge: str) -> str:
     Part of each run's key, so a model retrained to the same path is run again, not reused.
     :param spec: the agent spec (``ppo:runs/{challenge}/model.zip``). :param challenge: the challenge key.
     """
-    if spec == "trained":  # the shipped model of the challenge (agents/trained/<challenge>/model.zip)
+    if spec == "trained":  # the shipped model(s) of the challenge: every file of agents/trained/<challenge>/
         from agents.shipped import trained_dir
 
-        path = trained_dir() / challenge / "model.zip"
-        return file_fingerprint(path) if path.is_file() else ""
+        folder = trained_dir() / challenge
+        files = sorted(p for p in folder.glob("*") if p.is_file()) if folder.is_dir() else []
+        return json_fingerprint({p.name: file_fingerprint(p) for p in files}) if files else ""
     if ":" not in spec:
         return ""
     path = Path(spec.partition(":")[2].replace("{challenge}", challenge))
