@@ -16,7 +16,9 @@ Every agent has the same small interface (:class:`agents.base.Agent`: ``reset(se
         obs, reward, done, truncated, info = env.step(agent.act(obs))
     print(info["final_score"])
 
-SB3 training lives in :mod:`agents.train` (heavy imports stay there).
+SB3 training lives in :mod:`agents.train` (procedural training, selection on procedural validation
+histories), tuning in :mod:`agents.tuning` (Optuna); ``make_agent("trained", env)`` loads the shipped
+trained agent of the env's challenge (:mod:`agents.shipped`). Heavy imports stay in those modules.
 """
 
 from __future__ import annotations
@@ -25,12 +27,13 @@ from agents.base import Agent, AgentSpec, backend_capacity, spec_from_env, updat
 from agents.baselines import ExtrapolativeAgent, LifelongAgent, RandomAgent, StaticAgent, extrapolate
 from agents.oracle import OracleAgent
 from agents.registry import BASELINES, PRIVILEGED, agent_names, make_agent, register_agent
-from agents.sb3_agent import SB3Agent
+from agents.sb3_agent import EnsembleAgent, SB3Agent
 
 __all__ = [
     "Agent",
     "AgentSpec",
     "BASELINES",
+    "EnsembleAgent",
     "PRIVILEGED",
     "ExtrapolativeAgent",
     "LifelongAgent",
