@@ -25,7 +25,6 @@ from typing import Any
 import numpy as np
 
 
-
 def _measure(model: Any, tokenizer: Any, per_dim: int) -> tuple[np.ndarray, float]:
     from progressgym_env.evaluator import EvaluatorConfig, ValueEvaluator
     from progressgym_env.evaluator.choosers import LogLikelihoodChooser

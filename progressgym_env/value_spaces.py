@@ -62,7 +62,7 @@ class ValueSpace:
         return len(self.dims)
 
     @classmethod
-    def generic(cls, dim: int) -> "ValueSpace":
+    def generic(cls, dim: int) -> ValueSpace:
         """A space with ``dim`` anonymous dimensions ``v0 .. v{dim-1}``."""
         if dim < 1:
             raise ValueError(f"a value space needs at least 1 dimension, got {dim}")

@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 
 import progressgym_env  # noqa: F401
-from progressgym_env.errors import ConfigError, EpisodeOrderError, InvalidActionError, UnknownKwargError
 from progressgym_env.envs import CoevolveEnv, FollowEnv, PredictEnv
+from progressgym_env.errors import ConfigError, EpisodeOrderError, InvalidActionError, UnknownKwargError
 
 
 @pytest.fixture()

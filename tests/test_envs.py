@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import gymnasium as gym
-from gymnasium.utils.env_checker import data_equivalence
-from gymnasium.utils.env_match import check_environments_match
 import numpy as np
 import pytest
 from gymnasium.utils.env_checker import check_env as gym_check_env
+from gymnasium.utils.env_checker import data_equivalence
+from gymnasium.utils.env_match import check_environments_match
 
 import progressgym_env
 from progressgym_env.history import corpus_history

@@ -6,7 +6,6 @@ import importlib.util
 
 import numpy as np
 import pytest
-
 from llm_fixtures import build_once
 
 pytestmark = [

@@ -11,7 +11,7 @@ from progressgym_env.errors import ConfigError
 BACKEND_NAMES = ("surrogate", "llm")
 
 
-def make_backend(backend: "str | Backend", config: Any = None) -> Backend:
+def make_backend(backend: str | Backend, config: Any = None) -> Backend:
     """Build a backend from its name and config, or pass a ready backend object through.
 
     :param backend: ``"surrogate"``, ``"llm"`` or an object implementing :class:`Backend`.

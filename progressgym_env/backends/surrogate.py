@@ -22,7 +22,6 @@ from progressgym_env.errors import ConfigError
 from progressgym_env.history import History, HistorySource
 from progressgym_env.numerics import logit, sigmoid
 
-
 MAX_CAPACITY = 50.0
 """Largest capacity / noise accepted, in logits: sigmoid(50) is 1 - 2e-22, so larger values only overflow."""
 
@@ -77,7 +76,7 @@ class SurrogateConfig:
             raise ConfigError(f"elicitation must be one of {ELICITATION_METHODS}, got {self.elicitation!r}")
 
     @classmethod
-    def from_any(cls, config: "SurrogateConfig | dict[str, Any] | None") -> "SurrogateConfig":
+    def from_any(cls, config: SurrogateConfig | dict[str, Any] | None) -> SurrogateConfig:
         """Accept a config, a dict of its fields (unknown keys are an error) or None (defaults)."""
         return config_from_any(cls, config, "surrogate backend_config")
 

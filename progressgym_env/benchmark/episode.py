@@ -8,7 +8,6 @@ from typing import Any, Protocol
 import numpy as np
 
 from progressgym_env.errors import EpisodeOrderError
-from progressgym_env.records import to_jsonable
 
 
 class Policy(Protocol):

@@ -177,7 +177,8 @@ class EpisodeWorker:
             env.close()
 
     def _record(self, task: EpisodeTask, env: Any, agent: Any) -> dict[str, Any]:
-        from progressgym_env.benchmark.episode import run_episode, to_jsonable
+        from progressgym_env.benchmark.episode import run_episode
+        from progressgym_env.records import to_jsonable
 
         env_id, env_kwargs = self.plan.envs[task.challenge]
         result = run_episode(env, agent, task.seed)

@@ -84,8 +84,8 @@ from progressgym_env.errors import ConfigError, EpisodeOrderError
 from progressgym_env.history import FixedHistory
 from progressgym_env.judges import FIRST_SCORED_STEP, Judge
 from progressgym_env.numerics import logit, sigmoid
-from progressgym_env.records import EpisodeRecord
 from progressgym_env.procedural import ProceduralHistory
+from progressgym_env.records import EpisodeRecord
 from progressgym_env.validation import validate_action
 
 RNG_MODES: tuple[str, ...] = ("fast", "exact")
