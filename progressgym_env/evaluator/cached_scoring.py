@@ -36,8 +36,11 @@ from progressgym_env.errors import ConfigError
 class _Sequence(Protocol):
     """What is scored: ``ids`` = prompt + candidate tokens, the last ``n_candidate`` of them scored."""
 
-    ids: tuple[int, ...]
-    n_candidate: int
+    @property
+    def ids(self) -> tuple[int, ...]: ...
+
+    @property
+    def n_candidate(self) -> int: ...
 
 
 class PrefixCacheUnsupported(RuntimeError):

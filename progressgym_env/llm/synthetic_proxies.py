@@ -260,7 +260,7 @@ def build_synthetic_proxies(
     records: list[CenturyRecord] = []
     try:
         base_values = _base_values(out, base, evaluator, device, config, bar, say)
-        previous = base_values
+        previous: Any = base_values  # a list of floats, then each century's measured array
         for t, century in enumerate(centuries):
             folder = century_dir(out, century)
             record = _read_record(folder)
