@@ -90,7 +90,10 @@ class RLHFExaminee(DPOExaminee):
             return None
         llm = self.llm_config()
         model, tokenizer = self.start_model()
-        reward = train_reward_model(llm.agent_id(), tokenizer, rows, llm, self.settings.reward_args,
+        from progressgym_env.evaluator.choosers.loading import resolve_model_source
+
+        source, _ = resolve_model_source(llm.agent_id())  # a registered name resolves to its cached folder
+        reward = train_reward_model(source, tokenizer, rows, llm, self.settings.reward_args,
                                     lora=self.settings.lora, seed=seed)
         prompts = list(dict.fromkeys(r["prompt"] for r in rows))
         trained, adapter = train_grpo(model, tokenizer, prompts, reward, llm, self.settings.rl_args,

@@ -267,7 +267,11 @@ class ExamineeSession:
         if self._tokenizer is None:
             from transformers import AutoTokenizer
 
-            self._tokenizer = AutoTokenizer.from_pretrained(self.backend.config.agent_id())
+            from progressgym_env.evaluator.choosers.loading import resolve_model_source
+
+            # A registered name (smollm2-135m-instruct) resolves to its cached folder first.
+            _, source = resolve_model_source(self.backend.config.agent_id())
+            self._tokenizer = AutoTokenizer.from_pretrained(source)
             if self._tokenizer.pad_token is None:
                 self._tokenizer.pad_token = self._tokenizer.eos_token
         return self._tokenizer
