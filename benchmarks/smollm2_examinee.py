@@ -29,12 +29,13 @@ def run(agent_name: str, args: argparse.Namespace) -> dict[str, Any]:
 
     import progressgym_env  # noqa: F401
     from agents.registry import make_agent
+    from progressgym_env.evaluator import EvaluatorConfig
     from progressgym_env.llm.config import LLMConfig
 
     config = LLMConfig(
         agent_model="smollm2-135m-instruct",
         humans="history",
-        evaluator={"max_scenarios_per_dim": args.eval_per_dim, "batch_size": 16},
+        evaluator=EvaluatorConfig(max_scenarios_per_dim=args.eval_per_dim, batch_size=16),
         train_formats=("repeat",),
         elicit_max_scenarios_per_dim=args.elicit_per_dim,
         dpo_args={"per_device_train_batch_size": 4, "learning_rate": args.learning_rate, "max_steps": args.dpo_steps,
