@@ -67,6 +67,7 @@ class FollowEnv(ProgressGymEnv):
     | `obs_history`    | int                           | `1`            | k: append the previous k - 1 estimates to the observation (most recent first; the first estimate pads the start) |
     | `clip_actions`   | bool                          | `False`        | clip finite actions into [-1, 1] (the space stays `Box(-1, 1)`); otherwise values beyond 1e-6 outside raise |
     | `record_in_info` | bool                          | `False`        | also put the episode record (a dict) in the last step's info; `env.unwrapped.episode_record()` always has it |
+    | `interface`      | str                           | `"vector"`     | `vector` (the Box action) or, on the llm backend, `examinee` (the action is the updated model; see `progressgym_env.llm.examinee`) |
 
     All kwargs are keyword-only.
 
