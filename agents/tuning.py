@@ -34,7 +34,7 @@ from typing import Any
 
 from agents.sb3_agent import ALGO_NAMES
 from agents.train import TrainConfig, hyperparams_for, train
-from agents.zoo import ZooHyperparams
+from agents.zoo import ZooHyperparams, read_yaml_mapping
 from progressgym_env.common.atomic import atomic_write_text
 from progressgym_env.errors import ConfigError, MissingExtraError
 
@@ -80,17 +80,8 @@ def load_search_space(path: str | Path) -> dict[str, dict[str, Any]]:
 
     :param path: the YAML file.
     """
-    import yaml
-
     file = Path(path)
-    if not file.is_file():
-        raise ConfigError(f"search space file {str(file)!r} does not exist")
-    try:
-        table = yaml.safe_load(file.read_text(encoding="utf-8"))
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{file}: not valid YAML ({exc})") from None
-    if not isinstance(table, dict) or not table:
-        raise ConfigError(f"{file}: expected a mapping of hyperparameter names to distributions")
+    table = read_yaml_mapping(file, "hyperparameter names to distributions")
     for name, spec in table.items():
         if not isinstance(spec, dict) or spec.get("type") not in DISTRIBUTIONS:
             raise ConfigError(f"{file}: {name!r} needs a mapping with type one of {DISTRIBUTIONS}, found {spec!r}")

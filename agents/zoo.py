@@ -63,6 +63,27 @@ def default_hyperparams_path(algo: str) -> Path:
     return Path(str(resources.files("agents") / "hyperparams" / f"{algo.lower()}.yml"))
 
 
+def read_yaml_mapping(file: Path, what: str) -> dict[Any, Any]:
+    """The mapping a YAML file holds, or a :class:`ConfigError` naming the file and what is wrong.
+
+    :param file: the YAML file.
+    :param what: what the mapping should be, for the error (e.g. ``"env ids to hyperparameters"``).
+    """
+    try:
+        import yaml
+    except ImportError:
+        raise MissingExtraError("YAML hyperparameter files", "sb3", "pyyaml") from None
+    if not file.is_file():
+        raise ConfigError(f"file {str(file)!r} does not exist (expected a YAML mapping of {what})")
+    try:
+        table = yaml.safe_load(file.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{file}: not valid YAML ({exc})") from None
+    if not isinstance(table, dict) or not table:
+        raise ConfigError(f"{file}: expected a non-empty mapping of {what}, found {type(table).__name__}")
+    return table
+
+
 def load_hyperparams(algo: str, env_id: str, path: str | Path | None = None) -> ZooHyperparams:
     """Read the hyperparameters of ``algo`` on ``env_id`` from a zoo-style YAML file.
 
@@ -70,19 +91,8 @@ def load_hyperparams(algo: str, env_id: str, path: str | Path | None = None) -> 
     :param env_id: the key to read (an env id such as ``PG-Follow-v0``).
     :param path: another YAML file of the same layout; ``None`` = the shipped one.
     """
-    try:
-        import yaml
-    except ImportError:
-        raise MissingExtraError("zoo-style hyperparameter files", "sb3", "pyyaml") from None
     file = Path(path) if path is not None else default_hyperparams_path(algo)
-    if not file.is_file():
-        raise ConfigError(f"hyperparameter file {str(file)!r} does not exist")
-    try:
-        table = yaml.safe_load(file.read_text(encoding="utf-8"))
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{file}: not valid YAML ({exc})") from None
-    if not isinstance(table, dict):
-        raise ConfigError(f"{file}: expected a mapping of env ids to hyperparameters, found {type(table).__name__}")
+    table = read_yaml_mapping(file, "env ids to hyperparameters")
     if env_id not in table:
         raise ConfigError(f"{file} has no entry for {env_id!r}; it covers: {', '.join(map(str, table))}")
     entry = dict(table[env_id] or {})

@@ -133,3 +133,21 @@ def test_train_config_errors() -> None:
     with pytest.raises(ConfigError, match="neither a challenge key"):
         TrainConfig(env="CartPole-v1").env_spec()
     assert TrainConfig(env="predict2").env_spec() == ("PG-Predict-v0", {"timesteps_ahead": 2})
+
+
+def test_yaml_files_share_one_reader_with_clear_errors(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from agents.tuning import load_search_space
+    from agents.zoo import read_yaml_mapping
+
+    missing = tmp_path / "missing.yml"
+    for load in (lambda: load_hyperparams("ppo", "PG-Follow-v0", missing), lambda: load_search_space(missing)):
+        with pytest.raises(ConfigError, match="missing.yml' does not exist"):
+            load()
+    broken = tmp_path / "broken.yml"
+    broken.write_text("a: [1, 2\n", encoding="utf-8")
+    with pytest.raises(ConfigError, match="not valid YAML"):
+        load_search_space(broken)
+    listed = tmp_path / "list.yml"
+    listed.write_text("- 1\n- 2\n", encoding="utf-8")
+    with pytest.raises(ConfigError, match="expected a non-empty mapping of env ids to hyperparameters, found list"):
+        read_yaml_mapping(listed, "env ids to hyperparameters")
