@@ -63,7 +63,8 @@ def run(agent_name: str, args: argparse.Namespace) -> dict[str, Any]:
             "model_values": model.tolist(),
             "target_values": target.tolist(),
             "model_stderr": np.asarray(info["model_stderr"]).tolist() if "model_stderr" in info else None,
-            "position_flags": info.get("position_flags"),
+            "position_flags": {fmt: {k: bool(v) for k, v in flags.items()}
+                               for fmt, flags in info.get("model_position_flags", {}).items()},
         })
         print(agent_name, steps[-1]["century"], f"reward {reward:.4f}", f"|M-H| {steps[-1]['mean_abs_error']:.4f}",
               f"{steps[-1]['seconds']:.0f} s", flush=True)

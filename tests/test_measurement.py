@@ -247,6 +247,8 @@ def test_llm_agent_runs_from_a_history_file_with_one_model(tiny_model_dir: Path,
     measured = backend.episode_measurements()
     assert len(measured["model"]) == 1 and len(measured["model"][0]["stderr"]["default"]) == 19
     assert backend.measurement_info()["model_stderr"].shape == (19,)
+    flags = info["model_position_flags"]  # numbers only in info: every RL buffer takes them
+    assert flags and all(isinstance(v, np.bool_) for per_format in flags.values() for v in per_format.values())
     with pytest.raises(ConfigError, match="agent_model"):
         LLMConfig(humans="history")
     env.close()

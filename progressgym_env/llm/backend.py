@@ -473,8 +473,8 @@ class LLMBackend:
     def measurement_info(self) -> dict[str, Any]:
         """``info`` entries of the current measurements: per-dim standard errors, the other aggregation, flags.
 
-        ``model_stderr`` (19,), ``model_values_progressgym`` (19,), ``position_flags`` (format -> flags
-        such as ``position-driven``); Coevolve adds the same for ``simulated``. Empty before anything
+        ``model_stderr`` (19,), ``model_values_progressgym`` (19,), ``position_flags`` (format ->
+        ``{"position_driven": bool, "collapsed": bool}`` as numpy bools); Coevolve adds the same for ``simulated``. Empty before anything
         was measured (e.g. a replayed run recorded before measurements were kept).
         """
         out: dict[str, Any] = {}
@@ -485,8 +485,9 @@ class LLMBackend:
             other = "progressgym" if aggregation == "default" else "default"
             out[f"{role}_stderr"] = np.array(summary["stderr"][aggregation], dtype=np.float64)
             out[f"{role}_values_{other}"] = np.array(summary["vectors"][other], dtype=np.float64)
+            # Numbers only (np.bool_), like every other info entry, so RL buffers take LLM-mode infos too.
             out[f"{role}_position_flags"] = {
-                fmt: [n for n, on in (("position-driven", d["position_driven"]), ("collapsed", d["collapsed"])) if on]
+                fmt: {"position_driven": np.bool_(d["position_driven"]), "collapsed": np.bool_(d["collapsed"])}
                 for fmt, d in summary["position"].items()
             }
         return out
