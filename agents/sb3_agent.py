@@ -61,6 +61,15 @@ def obs_history_of(config: dict[str, Any]) -> int:
     return int(value or 1)
 
 
+def residual_scale_of(config: dict[str, Any]) -> float | None:
+    """The residual scale the model was trained with (``hyperparams.residual_scale``), None = absolute actions."""
+    from agents.wrappers import check_residual_scale
+
+    hyperparams = config.get("hyperparams") or {}
+    value = hyperparams.get("residual_scale") if isinstance(hyperparams, dict) else None
+    return check_residual_scale(value)
+
+
 def _obs_history_of_shape(shape: tuple[int, ...], dim: int) -> int:
     """The k of an observation of shape ``((k + 1) * dim + 1,)`` (1 when the shape is not of that form)."""
     if len(shape) != 1 or (shape[0] - 1) % dim:
@@ -159,6 +168,9 @@ class SB3Agent(Agent):
     :param obs_history: the ``obs_history`` the model was trained with; ``None`` reads it from
         ``config.json``, or without one from the model's observation shape. The agent acts in the
         plain env and stacks the previous estimates itself (:class:`HistoryStacker`).
+    :param residual_scale: the model's actions are residual corrections to the lifelong target
+        (:class:`agents.wrappers.LifelongResidualAction`); ``None`` reads it from ``config.json``
+        (absolute actions without one).
     """
 
     def __init__(
@@ -168,6 +180,7 @@ class SB3Agent(Agent):
         algo: str | None = None,
         deterministic: bool = True,
         obs_history: int | None = None,
+        residual_scale: float | None = None,
     ) -> None:
         super().__init__(spec)
         self.path = Path(path)
@@ -180,10 +193,11 @@ class SB3Agent(Agent):
         self.model = algo_class(self.algo).load(str(self.path), device="cpu")
         obs_shape = tuple(self.model.observation_space.shape)
         act_shape = tuple(self.model.action_space.shape)
+        config = saved_config(self.path)
         if obs_history is None:
-            config = saved_config(self.path)
             obs_history = obs_history_of(config) if config else _obs_history_of_shape(obs_shape, spec.dim)
         self.obs_history = int(obs_history)
+        self.residual_scale = residual_scale if residual_scale is not None else residual_scale_of(config)
         expected = (2 * spec.dim + 1 + (self.obs_history - 1) * spec.dim,)
         if obs_shape != expected or act_shape != (spec.dim,):
             raise ConfigError(
@@ -211,11 +225,21 @@ class SB3Agent(Agent):
         else:
             action, _ = self.model.predict(stacked, deterministic=self.deterministic)
         self._episode_start = False
-        return np.clip(np.asarray(action, dtype=np.float64), -1.0, 1.0).astype(np.float32)
+        return env_action(action, obs, self.spec, self.residual_scale)
 
     def config(self) -> dict[str, Any]:
         return {**super().config(), "algo": self.algo, "path": str(self.path), "deterministic": self.deterministic,
-                "obs_history": self.obs_history}
+                "obs_history": self.obs_history, "residual_scale": self.residual_scale}
+
+
+def env_action(action: Any, obs: np.ndarray, spec: AgentSpec, residual_scale: float | None) -> np.ndarray:
+    """A policy's action as the env's: clipped into [-1, 1], and through the residual transform if it has one."""
+    clipped = np.clip(np.asarray(action, dtype=np.float64), -1.0, 1.0)
+    if residual_scale is None:
+        return clipped.astype(np.float32)
+    from agents.wrappers import lifelong_residual_actions
+
+    return lifelong_residual_actions(clipped, obs, spec.dim, spec.capacity, residual_scale)
 
 
 class EnsemblePolicy:
@@ -254,6 +278,10 @@ class EnsembleAgent(Agent):
         if algo in RECURRENT:
             raise ConfigError(f"an ensemble of recurrent models ({algo}) is not supported")
         self.members = [SB3Agent(spec, path, algo=algo, obs_history=obs_history) for path in paths]
+        scales = {member.residual_scale for member in self.members}
+        if len(scales) != 1:
+            raise ConfigError(f"the ensemble's members act in different action spaces (residual scales {scales})")
+        self.residual_scale = scales.pop()
         self.algo, self.obs_history, self.name = algo, obs_history, f"{algo}-ensemble{len(paths)}"
         self.policy = EnsemblePolicy([member.model for member in self.members])
         self._stack = HistoryStacker(spec.dim, obs_history)
@@ -264,8 +292,9 @@ class EnsembleAgent(Agent):
     def act(self, obs: np.ndarray) -> np.ndarray:
         self.split(obs)
         action, _ = self.policy.predict(self._stack(obs))
-        return np.clip(np.asarray(action, dtype=np.float64), -1.0, 1.0).astype(np.float32)
+        return env_action(action, obs, self.spec, self.residual_scale)
 
     def config(self) -> dict[str, Any]:
         return {**super().config(), "algo": self.algo, "obs_history": self.obs_history,
+                "residual_scale": self.residual_scale,
                 "paths": [str(m.path) for m in self.members]}

@@ -39,8 +39,10 @@ from typing import Any
 
 import numpy as np
 
+from agents.base import backend_capacity
 from agents.registry import make_agent
 from agents.sb3_agent import ALGO_NAMES, RECURRENT, algo_class
+from agents.wrappers import lifelong_residual_actions
 from agents.zoo import ZooHyperparams, load_hyperparams
 from progressgym_env.benchmark.challenges import CHALLENGES
 from progressgym_env.common.atomic import atomic_path, atomic_write_bytes, atomic_write_text
@@ -213,7 +215,8 @@ class TrainResult:
 
 
 def evaluate_policy_on_seeds(
-    model: Any, env_id: str, env_kwargs: dict[str, Any], seeds: Sequence[int], recurrent: bool = False
+    model: Any, env_id: str, env_kwargs: dict[str, Any], seeds: Sequence[int], recurrent: bool = False,
+    residual_scale: float | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Run the deterministic policy of ``model`` for one episode per seed, all seeds in one batch.
 
@@ -224,6 +227,8 @@ def evaluate_policy_on_seeds(
     :param env_id: the env id. :param env_kwargs: its kwargs (history, timesteps_ahead, obs_history, ...).
     :param seeds: env seeds, one episode each.
     :param recurrent: the model is recurrent (its hidden state is carried across steps).
+    :param residual_scale: the model acts in residual corrections to the lifelong target
+        (:func:`agents.wrappers.lifelong_residual_actions`), or None for absolute actions.
     :return: (final scores, normalised scores), one per seed.
     """
     import gymnasium as gym
@@ -241,6 +246,9 @@ def evaluate_policy_on_seeds(
             else:
                 actions, _ = model.predict(obs, deterministic=True)
             actions = np.clip(np.asarray(actions, dtype=np.float32), -1.0, 1.0)
+            if residual_scale is not None:
+                capacity = backend_capacity(env)
+                actions = lifelong_residual_actions(actions, obs, actions.shape[-1], capacity, residual_scale)
             obs, _, terminated, truncated, infos = env.step(actions)
             if np.all(terminated | truncated):
                 return np.asarray(infos["final_score"], dtype=float), np.asarray(infos["normalized_score"], dtype=float)
@@ -286,6 +294,7 @@ def validation_callback(
     run: Any = None,
     trial: Any = None,
     curve_path: Path | None = None,
+    residual_scale: float | None = None,
 ) -> Any:
     """An SB3 callback validating the policy every ``eval_freq`` env steps and saving the best model.
 
@@ -297,6 +306,7 @@ def validation_callback(
     :param best_path: where the best checkpoint is saved (``model.zip``).
     :param recurrent: the model is recurrent. :param run: a wandb run or None. :param trial: an Optuna trial or None.
     :param curve_path: where the curve so far is rewritten after each evaluation (progress), or None.
+    :param residual_scale: the policy's actions are residual (see :func:`evaluate_policy_on_seeds`), or None.
     """
     from stable_baselines3.common.callbacks import BaseCallback
 
@@ -310,7 +320,8 @@ def validation_callback(
             self._next = 0
 
         def _evaluate(self) -> None:
-            final, normalized = evaluate_policy_on_seeds(self.model, env_id, env_kwargs, seeds, recurrent)
+            final, normalized = evaluate_policy_on_seeds(self.model, env_id, env_kwargs, seeds, recurrent,
+                                                         residual_scale)
             if self.curve.add(self.num_timesteps, normalized):
                 with atomic_path(best_path) as tmp:  # a kill mid-save keeps the previous model.zip
                     self.model.save(str(tmp))
@@ -450,7 +461,7 @@ def train(config: TrainConfig, hp: ZooHyperparams | None = None, trial: Any = No
 
     run = _start_wandb(config, out, env_id, label, saved) if config.track else None
     vec_env: Any = NativeVecEnv(env_id, hp.n_envs, train_kwargs, seed=config.seed, reward=hp.reward,
-                                reward_clip=hp.reward_clip)
+                                reward_clip=hp.reward_clip, residual_scale=hp.residual_scale)
     if hp.normalize:
         from stable_baselines3.common.vec_env import VecNormalize
 
@@ -458,7 +469,7 @@ def train(config: TrainConfig, hp: ZooHyperparams | None = None, trial: Any = No
         vec_env = VecNormalize(vec_env, gamma=gamma, **{"norm_obs": False, **hp.normalize})
     callback = validation_callback(
         env_id, validation_kwargs, config.validation_seeds(), eval_freq, out / "model.zip", recurrent, run, trial,
-        out / "evaluations.json",
+        out / "evaluations.json", hp.residual_scale,
     )
     try:
         algo_kwargs = dict(hp.algo_kwargs)

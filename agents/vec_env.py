@@ -21,7 +21,13 @@ from typing import Any
 
 import numpy as np
 
-from agents.wrappers import check_reward, terminal_score_rewards
+from agents.base import backend_capacity
+from agents.wrappers import (
+    check_residual_scale,
+    check_reward,
+    lifelong_residual_actions,
+    terminal_score_rewards,
+)
 from progressgym_env.errors import ConfigError, MissingExtraError
 
 try:
@@ -40,6 +46,8 @@ class NativeVecEnv(VecEnv):
     :param reward: ``"env"`` (the env's per-step similarity) or ``"normalized_score"`` (the episode's
         normalised score on its last step, :mod:`agents.wrappers`).
     :param reward_clip: bound on |reward| for ``"normalized_score"`` (None = none).
+    :param residual_scale: treat actions as residual corrections to the lifelong target, in logits per
+        unit (:class:`agents.wrappers.LifelongResidualAction`, batched); None = absolute actions.
     """
 
     def __init__(
@@ -50,6 +58,7 @@ class NativeVecEnv(VecEnv):
         seed: int | None = None,
         reward: str = "env",
         reward_clip: float | None = None,
+        residual_scale: float | None = None,
     ) -> None:
         import gymnasium as gym
 
@@ -59,6 +68,7 @@ class NativeVecEnv(VecEnv):
             raise ConfigError(f"NativeVecEnv needs num_envs >= 1, got {num_envs!r}")
         self.reward = check_reward(reward)
         self.reward_clip = reward_clip
+        self.residual_scale = check_residual_scale(residual_scale)
         self.env = gym.make_vec(env_id, num_envs=int(num_envs), **dict(env_kwargs or {}))
         self.env_id = env_id
         super().__init__(int(num_envs), self.env.single_observation_space, self.env.single_action_space)
@@ -70,6 +80,8 @@ class NativeVecEnv(VecEnv):
         self._actions = np.zeros((self.num_envs, *(self.action_space.shape or ())), dtype=np.float32)
         self._low = self.action_space.low  # type: ignore[attr-defined]
         self._high = self.action_space.high  # type: ignore[attr-defined]
+        self._obs: np.ndarray | None = None
+        self._capacity = backend_capacity(self.env)
 
     def reset(self) -> np.ndarray:
         seed: Any = self._seeds[0] if self._seeds[0] is not None else self._first_seed
@@ -80,12 +92,18 @@ class NativeVecEnv(VecEnv):
         self._returns[:] = 0.0
         self._lengths[:] = 0
         self._starts[:] = time.perf_counter()
+        self._obs = obs
         return obs
 
     def step_async(self, actions: np.ndarray) -> None:
         # SB3 already clips (PPO, A2C) or squashes (SAC, TD3) into the Box; this only removes float
         # round-off so that the env's strict bounds check never sees 1.0000001.
         self._actions = np.clip(np.asarray(actions, dtype=np.float32), self._low, self._high)
+        if self.residual_scale is not None:
+            if self._obs is None:
+                raise ConfigError("NativeVecEnv.step before reset (residual actions need the observation)")
+            dim = self._actions.shape[-1]
+            self._actions = lifelong_residual_actions(self._actions, self._obs, dim, self._capacity, self.residual_scale)
 
     def step_wait(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[dict[str, Any]]]:
         obs, rewards, terminated, truncated, batched = self.env.step(self._actions)
@@ -111,6 +129,7 @@ class NativeVecEnv(VecEnv):
             obs = np.where(dones[:, None], fresh, obs)
             self._returns[dones] = 0.0
             self._lengths[dones] = 0
+        self._obs = obs
         return obs, rewards.astype(np.float32), dones, infos
 
     def close(self) -> None:

@@ -12,7 +12,10 @@ zoo keys, which are consumed here rather than passed to SB3:
   Observation normalisation is refused: the shipped agents act on raw observations;
 - ``env_wrapper``: rl-zoo3's wrapper key; ``agents.wrappers.NormalizedScoreReward`` (optionally
   ``{agents.wrappers.NormalizedScoreReward: {clip: 5.0}}``) trains on the episode's normalised score
-  (:mod:`agents.wrappers`), which the native vector env applies in batch. Other wrappers are refused.
+  (:mod:`agents.wrappers`), which the native vector env applies in batch;
+  ``{agents.wrappers.LifelongResidualAction: {scale: 1.0}}`` makes the actions residual corrections to
+  the lifelong target (:class:`agents.wrappers.LifelongResidualAction`); a list may hold both. Other
+  wrappers are refused.
 
 ``policy_kwargs`` is a YAML mapping (not a Python string as in the zoo; nothing is ``eval``-ed);
 ``activation_fn`` may name a ``torch.nn`` class (``ReLU``, ``Tanh``).
@@ -43,6 +46,8 @@ class ZooHyperparams:
     :param normalize: ``VecNormalize`` kwargs (reward normalisation), or None.
     :param reward: training reward, ``"env"`` or ``"normalized_score"`` (from ``env_wrapper``).
     :param reward_clip: bound on |reward| of ``"normalized_score"`` (the wrapper's ``clip``), or None.
+    :param residual_scale: logits per unit of a residual action (``LifelongResidualAction``'s ``scale``),
+        or None for absolute actions.
     :param source: the YAML file and key they came from.
     """
 
@@ -55,6 +60,7 @@ class ZooHyperparams:
     normalize: dict[str, Any] | None = None
     reward: str = "env"
     reward_clip: float | None = None
+    residual_scale: float | None = None
     source: str = ""
 
 
@@ -105,10 +111,11 @@ def load_hyperparams(algo: str, env_id: str, path: str | Path | None = None) -> 
     env_kwargs = entry.get("env_kwargs") or {}
     if not isinstance(env_kwargs, dict):
         raise ConfigError(f"{file}: 'env_kwargs' of {env_id!r} must be a mapping, found {env_kwargs!r}")
-    reward, reward_clip = _reward_of_wrapper(entry.get("env_wrapper"), file, env_id)
+    reward, reward_clip, residual_scale = _wrappers(entry.get("env_wrapper"), file, env_id)
     return ZooHyperparams(
         reward=reward,
         reward_clip=reward_clip,
+        residual_scale=residual_scale,
         normalize=_normalize_kwargs(entry.get("normalize"), file, env_id),
         n_timesteps=int(float(entry["n_timesteps"])),
         n_envs=int(entry.get("n_envs", 1)),
@@ -152,23 +159,36 @@ def _normalize_kwargs(value: Any, file: Path, env_id: str) -> dict[str, Any] | N
     return dict(value)
 
 
-def _reward_of_wrapper(value: Any, file: Path, env_id: str) -> tuple[str, float | None]:
-    """(reward, clip) of an entry's ``env_wrapper`` (rl-zoo3 form: a name, or {name: kwargs})."""
-    from agents.wrappers import WRAPPER_REWARDS
+def _wrappers(value: Any, file: Path, env_id: str) -> tuple[str, float | None, float | None]:
+    """(reward, reward clip, residual scale) of an entry's ``env_wrapper``.
 
+    rl-zoo3's forms: a name, ``{name: kwargs}``, or a list of those (applied in order; the two known
+    wrappers commute: one changes the reward, the other the action).
+    """
+    from agents.wrappers import RESIDUAL_WRAPPER, WRAPPER_REWARDS, check_residual_scale
+
+    reward, clip, scale = "env", None, None
     if value is None:
-        return "env", None
-    kwargs: dict[str, Any] = {}
-    if isinstance(value, dict) and len(value) == 1:
-        value, kwargs = next(iter(value.items()))
-        kwargs = dict(kwargs or {})
-    if not isinstance(value, str) or value not in WRAPPER_REWARDS:
-        raise ConfigError(
-            f"{file}: env_wrapper of {env_id!r} must be one of {sorted(WRAPPER_REWARDS)} (optionally with kwargs), "
-            f"found {value!r}; the native vector env cannot apply other wrappers"
-        )
-    unknown = sorted(set(kwargs) - {"clip"})
-    if unknown:
-        raise ConfigError(f"{file}: env_wrapper {value} of {env_id!r} takes only 'clip', found {unknown}")
-    clip = kwargs.get("clip")
-    return WRAPPER_REWARDS[value], (float(clip) if clip is not None else None)
+        return reward, clip, scale
+    known = sorted([*WRAPPER_REWARDS, RESIDUAL_WRAPPER])
+    for item in value if isinstance(value, list) else [value]:
+        kwargs: dict[str, Any] = {}
+        name = item
+        if isinstance(item, dict) and len(item) == 1:
+            name, kwargs = next(iter(item.items()))
+            kwargs = dict(kwargs or {})
+        if not isinstance(name, str) or name not in known:
+            raise ConfigError(
+                f"{file}: env_wrapper of {env_id!r} must be one of {known} (optionally with kwargs, or a list of "
+                f"them), found {item!r}; the native vector env cannot apply other wrappers"
+            )
+        allowed = {"scale"} if name == RESIDUAL_WRAPPER else {"clip"}
+        unknown = sorted(set(kwargs) - allowed)
+        if unknown:
+            raise ConfigError(f"{file}: env_wrapper {name} of {env_id!r} takes only {sorted(allowed)}, found {unknown}")
+        if name == RESIDUAL_WRAPPER:
+            scale = check_residual_scale(float(kwargs.get("scale", 1.0)))
+        else:
+            reward = WRAPPER_REWARDS[name]
+            clip = float(kwargs["clip"]) if kwargs.get("clip") is not None else None
+    return reward, clip, scale

@@ -36,7 +36,7 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from agents.sb3_agent import RECURRENT, algo_class
+from agents.sb3_agent import RECURRENT, algo_class, residual_scale_of
 from agents.train import TEST_FIRST_SEED, VALIDATION_FIRST_SEED, TrainConfig, evaluate_policy_on_seeds, train
 from progressgym_env.benchmark.challenges import CHALLENGES
 from progressgym_env.common.atomic import atomic_write_text
@@ -69,6 +69,7 @@ RECIPES: dict[str, Recipe] = {
     r.label: r
     for r in (
         Recipe("ppo-hist4", "ppo", {}, 1_000_000),
+        Recipe("ppo-residual", "ppo", {}, 1_000_000, "agents/hyperparams/ppo_residual.yml"),
         Recipe("ppo", "ppo", {"obs_history": 1}, 1_000_000),
         Recipe("recurrentppo", "recurrentppo", {}, 300_000),
         Recipe("a2c", "a2c", {}, 1_000_000),
@@ -76,8 +77,8 @@ RECIPES: dict[str, Recipe] = {
         Recipe("td3", "td3", {}, 60_000),
     )
 }
-"""The recipes of the table (PPO with and without the history in the observation, RecurrentPPO, A2C,
-SAC, TD3) and their budgets, sized for a shared 2-core machine."""
+"""The recipes of the table (PPO with and without the history in the observation, PPO with residual actions
+on the lifelong baseline, RecurrentPPO, A2C, SAC, TD3) and their budgets, sized for a shared 2-core machine."""
 
 
 def run_path(out: Path, label: str, challenge: str, seed: int) -> Path:
@@ -85,7 +86,9 @@ def run_path(out: Path, label: str, challenge: str, seed: int) -> Path:
     return out / "runs" / f"{label}__{challenge}__seed{seed}.json"
 
 
-def test_scores(model_path: Path, algo: str, challenge: str, obs_history: int) -> dict[str, list[float]]:
+def test_scores(
+    model_path: Path, algo: str, challenge: str, obs_history: int, residual_scale: float | None = None
+) -> dict[str, list[float]]:
     """Normalised scores of the saved model on the corpus and the held-out procedural test seeds."""
     model = algo_class(algo).load(str(model_path), device="cpu")
     spec = CHALLENGES[challenge]
@@ -95,7 +98,7 @@ def test_scores(model_path: Path, algo: str, challenge: str, obs_history: int) -
                                   ("procedural", TEST_FIRST_SEED, PROCEDURAL_EPISODES)):
         seeds = list(range(first, first + count))
         _, normalized = evaluate_policy_on_seeds(model, spec.env_id, {**kwargs, "history": history}, seeds,
-                                                 recurrent=algo in RECURRENT)
+                                                 recurrent=algo in RECURRENT, residual_scale=residual_scale)
         scores[history] = [round(float(s), 6) for s in normalized]
     return scores
 
@@ -112,12 +115,13 @@ def run_one(recipe: Recipe, challenge: str, seed: int, out: Path, runs_dir: Path
     result = train(config)
     saved = json.loads(result.model_path.with_name("config.json").read_text(encoding="utf-8"))
     obs_history = int(saved["train_env_kwargs"].get("obs_history", 1) or 1)
+    residual_scale = residual_scale_of(saved)
     record = {
         "recipe": recipe.label, "algo": recipe.algo, "challenge": challenge, "seed": seed,
         "total_timesteps": timesteps, "train_seconds": round(result.train_seconds, 1),
-        "model_path": str(result.model_path), "obs_history": obs_history,
+        "model_path": str(result.model_path), "obs_history": obs_history, "residual_scale": residual_scale,
         "validation": {k: v for k, v in result.validation.items() if k != "scores"},
-        "test": test_scores(result.model_path, recipe.algo, challenge, obs_history),
+        "test": test_scores(result.model_path, recipe.algo, challenge, obs_history, residual_scale),
         "wall_seconds": round(time.perf_counter() - start, 1),
     }
     path = run_path(out, recipe.label, challenge, seed)
@@ -149,10 +153,12 @@ def baseline_scores(out: Path) -> dict:
     return table
 
 
-def _scores_of(policy: Any, challenge: str, obs_history: int, history: str, first: int, count: int) -> list[float]:
+def _scores_of(policy: Any, challenge: str, obs_history: int, history: str, first: int, count: int,
+               residual_scale: float | None = None) -> list[float]:
     spec = CHALLENGES[challenge]
     kwargs = {**spec.kwargs, "obs_history": obs_history, "history": history}
-    _, normalized = evaluate_policy_on_seeds(policy, spec.env_id, kwargs, list(range(first, first + count)))
+    _, normalized = evaluate_policy_on_seeds(policy, spec.env_id, kwargs, list(range(first, first + count)),
+                                             residual_scale=residual_scale)
     return [round(float(s), 6) for s in normalized]
 
 
@@ -193,7 +199,8 @@ def ship(out: Path, labels: list[str], challenges: list[str], target: Path) -> l
         if len(members) > 1 and best["algo"] not in RECURRENT:
             ensemble = EnsemblePolicy([algo_class(best["algo"]).load(r["model_path"], device="cpu") for r in members])
             first, count = VALIDATION_FIRST_SEED, 100
-            value = float(np.median(_scores_of(ensemble, challenge, best["obs_history"], "procedural", first, count)))
+            value = float(np.median(_scores_of(ensemble, challenge, best["obs_history"], "procedural", first, count,
+                                               best.get("residual_scale"))))
             choice[f"{best['recipe']}/ensemble-of-{len(members)}-seeds"] = value
             if value <= best["validation_median"]:
                 ensemble = None
@@ -221,7 +228,8 @@ def ship(out: Path, labels: list[str], challenges: list[str], target: Path) -> l
             config["shipped"]["seed"] = None
             policy, what = ensemble, f"{best['recipe']} ensemble of seeds {[r['seed'] for r in members]}"
         atomic_write_text(folder / "config.json", json.dumps(config, indent=2, default=str) + "\n")
-        test = {history: _scores_of(policy, challenge, best["obs_history"], history, first, count)
+        test = {history: _scores_of(policy, challenge, best["obs_history"], history, first, count,
+                                    best.get("residual_scale"))
                 for history, first, count in (("corpus", CORPUS_FIRST_SEED, CORPUS_EPISODES),
                                               ("procedural", TEST_FIRST_SEED, PROCEDURAL_EPISODES))}
         shipped_scores[challenge] = {"what": what, "validation_median": max(choice.values()), "candidates": choice,

@@ -31,7 +31,9 @@ def test_the_recipe_learns_follow_and_tests_on_held_out_histories(tmp_path: Path
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize(("algo", "conf"), [("ppo", "ppo.yml"), ("ppo_lstm", "recurrentppo.yml")])
+@pytest.mark.parametrize(
+    ("algo", "conf"), [("ppo", "ppo.yml"), ("ppo", "ppo_residual.yml"), ("ppo_lstm", "recurrentppo.yml")]
+)
 def test_rl_zoo3_trains_from_the_shipped_hyperparameter_files(algo: str, conf: str, tmp_path: Path) -> None:
     pytest.importorskip("rl_zoo3")
     command = [sys.executable, "-m", "rl_zoo3.train", "--algo", algo, "--env", "PG-Follow-v0", "--conf-file",
