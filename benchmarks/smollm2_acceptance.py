@@ -129,6 +129,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--eval-per-dim", type=int, default=8, help="held-out eval scenarios per dim")
     parser.add_argument("--train-formats", default="label,yesno,repeat",
                         help="comma list of formats the pairs are rendered in")
+    parser.add_argument("--anchor-formats", default="",
+                        help="comma list of formats rendered as slot anchors (each verdict's rows with their mirrors, "
+                             "progressgym_env.llm.preference_data.mirrored_rows, as lifelong-dpo's anchor_formats "
+                             "does) instead of trained on the verdict; e.g. label,yesno with --train-formats repeat")
     parser.add_argument("--shuffled", action="store_true",
                         help="train on shuffled rows (batches not slot-balanced) instead of balanced blocks in order")
     parser.add_argument("--epochs", type=float, default=1.0)
@@ -152,8 +156,10 @@ def main(argv: list[str] | None = None) -> int:
     from progressgym_env.llm.dpo_update import dpo_update
     from progressgym_env.llm.model_loading import load_causal_lm
     from progressgym_env.llm.preference_data import (
+        BLOCK_ROWS,
         PreferencePair,
         dpo_rows,
+        mirrored_rows,
         render_pair,
         slot_balance,
         training_order,
@@ -166,9 +172,13 @@ def main(argv: list[str] | None = None) -> int:
     train = _scenarios("train", dims, args.train_per_dim, args.seed)
     held_out = _scenarios("eval", dims, args.eval_per_dim, args.seed)
     formats = [f.strip() for f in args.train_formats.split(",") if f.strip()]
+    anchor_formats = [f.strip() for f in args.anchor_formats.split(",") if f.strip()]
+    if set(formats) & set(anchor_formats):
+        raise SystemExit(f"a format cannot be both trained and anchored: {sorted(set(formats) & set(anchor_formats))}")
 
     # The proxy judges each train scenario once; the verdict is rendered in every format and order.
     groups: list[list[PreferencePair]] = []
+    anchor_groups: list[list[PreferencePair]] = []
     verdicts_with_proxy = 0
     for scenario in train:
         picks_upholding = bool(rng.random() < args.proxy_p)
@@ -180,6 +190,10 @@ def main(argv: list[str] | None = None) -> int:
                 question, c_text, r_text = render_pair(scenario, chosen, rejected, fmt, order)
                 group.append(PreferencePair(int(scenario.foundation_dim), 1, question, c_text, r_text))
             groups.append(group)
+        for fmt in anchor_formats:
+            anchor_groups.append([PreferencePair(int(scenario.foundation_dim), 1,
+                                                 *render_pair(scenario, chosen, rejected, fmt, order))
+                                  for order in display_orders(2)])
     # shuffled groups packed in blocks of 4 rows: with --batch-size a multiple of 4 every batch is balanced
     pairs = [p for g in groups for p in g] if args.shuffled else training_order(groups, rng)
     assert all(v == 0 for slots in slot_balance(pairs).values() for v in slots.values())
@@ -196,6 +210,14 @@ def main(argv: list[str] | None = None) -> int:
         lora_r=8, lora_alpha=16,
     )
     rows = dpo_rows(pairs, PromptEncoder(tokenizer))
+    if anchor_groups:
+        # Each anchor group (one verdict in both orders) with its mirrors is 4 rows: a balanced block of its
+        # own. Content blocks of 4 and anchor blocks are interleaved in a seeded order, so every batch of a
+        # multiple of 4 rows stays balanced.
+        content_blocks = [rows[i : i + BLOCK_ROWS] for i in range(0, len(rows), BLOCK_ROWS)]
+        anchor_blocks = [mirrored_rows(dpo_rows(g, PromptEncoder(tokenizer))) for g in anchor_groups]
+        blocks = content_blocks + anchor_blocks
+        rows = [row for i in rng.permutation(len(blocks)) for row in blocks[int(i)]]
     updated, stats = dpo_update(model, tokenizer, rows, config, device="cpu", seed=args.seed,
                                 in_order=not args.shuffled)
     print(f"DPO: {stats.examples} pairs, {stats.steps} steps, loss {stats.loss:.3f}, {stats.seconds:.0f} s", flush=True)
@@ -213,6 +235,7 @@ def main(argv: list[str] | None = None) -> int:
     report = {
         "settings": vars(args),
         "train_scenarios": len(train),
+        "anchor_rows": 4 * len(anchor_groups),
         "proxy_upholding_verdicts": int(verdicts_with_proxy),
         "eval_scenarios": len(held_out),
         "dpo": {"pairs": stats.examples, "steps": stats.steps, "loss": stats.loss, "seconds": stats.seconds},

@@ -329,3 +329,45 @@ def test_benchmark_runs_examinees_beside_vector_agents(world: Any, tmp_path: Pat
     # static never updates: its record is the starting model throughout
     static_model = np.array(runs["static"]["episode_record"]["model"])
     np.testing.assert_allclose(static_model, np.broadcast_to(static_model[0], static_model.shape))
+
+
+def test_mirrored_rows_are_slot_anchors() -> None:
+    from progressgym_env.llm.preference_data import mirrored_rows
+
+    rows = [{"prompt": "p", "chosen": " A", "rejected": " B"}, {"prompt": "q", "chosen": " no", "rejected": " yes"}]
+    assert mirrored_rows(rows) == [
+        {"prompt": "p", "chosen": " A", "rejected": " B"}, {"prompt": "p", "chosen": " B", "rejected": " A"},
+        {"prompt": "q", "chosen": " no", "rejected": " yes"}, {"prompt": "q", "chosen": " yes", "rejected": " no"},
+    ]
+    # The pair's DPO loss -log s(m) - log s(-m) is smallest at margin m = 0 (the reference's preference).
+    margins = np.linspace(-3, 3, 61)
+    loss = np.log1p(np.exp(-margins)) + np.log1p(np.exp(margins))
+    assert margins[int(np.argmin(loss))] == 0.0
+
+
+def test_anchor_formats_turn_those_verdicts_into_anchors() -> None:
+    from datasets import Dataset
+
+    from agents.examinees.base import ExamineeConfig, weighted_rows
+    from progressgym_env.errors import ConfigError
+
+    preferences = Dataset.from_list([
+        {"prompt": "P1", "chosen": "c1", "rejected": "r1", "pair_id": 1, "format": "label"},
+        {"prompt": "P0", "chosen": "c0", "rejected": "r0", "pair_id": 0, "format": "repeat"},
+        {"prompt": "P2", "chosen": "c2", "rejected": "r2", "pair_id": 2, "format": "yesno"},
+    ])
+    keep = np.array([False, True, True])  # in pair_id order: pair 0 reversed
+    copies = np.array([2, 1, 0])  # pair 2 carries no weight: no row, not even an anchor
+    rows = weighted_rows(preferences, keep, copies, anchor_formats=("label", "yesno"))
+    assert rows == [
+        {"prompt": "P1", "chosen": "c1", "rejected": "r1"}, {"prompt": "P1", "chosen": "r1", "rejected": "c1"},
+        {"prompt": "P0", "chosen": "r0", "rejected": "c0"}, {"prompt": "P0", "chosen": "r0", "rejected": "c0"},
+    ]
+    # Without anchors every pair trains on its (oriented, weighted) verdict.
+    assert weighted_rows(preferences, keep, copies) == [
+        {"prompt": "P1", "chosen": "c1", "rejected": "r1"},
+        {"prompt": "P0", "chosen": "r0", "rejected": "c0"}, {"prompt": "P0", "chosen": "r0", "rejected": "c0"},
+    ]
+    assert ExamineeConfig(anchor_formats="label,yesno").anchor_formats == ("label", "yesno")  # type: ignore[arg-type]
+    with pytest.raises(ConfigError, match="unknown question formats"):
+        ExamineeConfig(anchor_formats=("letters",))

@@ -55,10 +55,11 @@ class DPOExaminee(Examinee):
         """This century's DPO data: the judged pairs, or their extrapolation."""
         n = len(preferences)
         if not self.extrapolate:
-            return weighted_rows(preferences, np.ones(n, dtype=bool), np.ones(n, dtype=np.int64))
+            return weighted_rows(preferences, np.ones(n, dtype=bool), np.ones(n, dtype=np.int64),
+                                 self.settings.anchor_formats)
         keep, copies = extrapolated_weights(self.history, self.settings.extrapolation_order, self.horizon(),
                                             self.settings.max_weight)
-        return weighted_rows(preferences, keep, copies)
+        return weighted_rows(preferences, keep, copies, self.settings.anchor_formats)
 
     def train(self, preferences: Any, seed: int) -> Any:
         from agents.examinees.training import train_dpo

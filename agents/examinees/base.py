@@ -11,12 +11,14 @@ their full verdict history.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import numpy as np
 
 from progressgym_env.errors import ConfigError
+from progressgym_env.evaluator.questions import FORMATS as QUESTION_FORMATS
 
 _SEED_HIGH = 2**31 - 1
 
@@ -48,6 +50,13 @@ class ExamineeConfig:
         metadata={"help": "Centuries ahead to extrapolate (None: k on Predict(k), 1 on Follow and Coevolve)."},
     )
     max_weight: int = field(default=5, metadata={"help": "Largest number of copies of one extrapolated pair."})
+    anchor_formats: tuple[str, ...] = field(
+        default=(),
+        metadata={"help": "Question formats whose judged pairs become slot anchors (each with its mirror, "
+                          "see progressgym_env.llm.preference_data.mirrored_rows) instead of being trained on "
+                          "their verdict: e.g. ('label', 'yesno') for a model whose letter and yes/no answers "
+                          "are position-driven. Empty (the paper's algorithm): every pair trains on its verdict."},
+    )
 
     def __post_init__(self) -> None:
         if self.extrapolation_order < 0:
@@ -59,6 +68,12 @@ class ExamineeConfig:
         for name in ("dpo_args", "reward_args", "rl_args"):
             if not isinstance(getattr(self, name), dict):
                 raise ConfigError(f"{name} must be a dict of TRL config fields")
+        if isinstance(self.anchor_formats, str):
+            object.__setattr__(self, "anchor_formats", tuple(f for f in self.anchor_formats.split(",") if f))
+        object.__setattr__(self, "anchor_formats", tuple(self.anchor_formats))
+        unknown = sorted(set(self.anchor_formats) - set(QUESTION_FORMATS))
+        if unknown:
+            raise ConfigError(f"anchor_formats names unknown question formats {unknown}; known: {list(QUESTION_FORMATS)}")
 
 
 def default_horizon(env: Any) -> int:
@@ -141,16 +156,28 @@ def first_chosen(preferences: Any) -> np.ndarray:
     return np.asarray(preferences["chosen_first"], dtype=bool)[order]
 
 
-def weighted_rows(preferences: Any, keep: np.ndarray, copies: np.ndarray) -> list[dict[str, str]]:
+def weighted_rows(
+    preferences: Any, keep: np.ndarray, copies: np.ndarray, anchor_formats: Sequence[str] = ()
+) -> list[dict[str, str]]:
     """Preference rows oriented by ``keep`` (False: chosen and rejected swapped), each ``copies`` times.
 
     :param preferences: the century's dataset (rows in ``pair_id`` order are matched to ``keep``/``copies``).
+    :param anchor_formats: formats whose pairs (with ``copies`` > 0) become one slot anchor each, the row and
+        its mirror (:func:`~progressgym_env.llm.preference_data.mirrored_rows`), whatever their verdict.
     """
+    from progressgym_env.llm.preference_data import mirrored_rows
+
     ids = np.asarray(preferences["pair_id"])
     position = {int(pid): i for i, pid in enumerate(np.sort(ids))}
+    anchored = set(anchor_formats)
     rows: list[dict[str, str]] = []
-    for row in preferences.select_columns(["prompt", "chosen", "rejected", "pair_id"]):
+    for row in preferences.select_columns(["prompt", "chosen", "rejected", "pair_id", "format"]):
         i = position[int(row["pair_id"])]
+        if int(copies[i]) <= 0:
+            continue
+        if row["format"] in anchored:
+            rows.extend(mirrored_rows([{"prompt": row["prompt"], "chosen": row["chosen"], "rejected": row["rejected"]}]))
+            continue
         chosen, rejected = (row["chosen"], row["rejected"]) if keep[i] else (row["rejected"], row["chosen"])
         rows.extend({"prompt": row["prompt"], "chosen": chosen, "rejected": rejected} for _ in range(int(copies[i])))
     return rows

@@ -207,3 +207,25 @@ def dpo_rows(pairs: Sequence[PreferencePair], encoder: Any) -> list[dict[str, st
         }
         for p in pairs
     ]
+
+
+def mirrored_rows(rows: Sequence[dict[str, str]]) -> list[dict[str, str]]:
+    """Slot anchors: each row followed by its mirror (``chosen`` and ``rejected`` swapped, same prompt).
+
+    Why: a DPO update can drift a model's answer-slot preference (P(A), P(yes)) even on data that no slot
+    preference fits better, by sharpening what the model already leans to. A row and its mirror on the same
+    prompt cost ``-log sigmoid(beta * m) - log sigmoid(-beta * m)`` together, where ``m`` is the policy's
+    log-ratio margin between the two answers over the reference's: the loss is smallest at ``m = 0``, so the
+    pair pulls the answer preference on that prompt back to the reference model's, whichever way it drifts,
+    and teaches nothing else. Use them on formats whose answers a model cannot learn from content (a small
+    model's letter and yes/no answers, flagged position-driven by the evaluator's position diagnostic)
+    while the content is learnt in another format.
+
+    :param rows: ``{"prompt", "chosen", "rejected"}`` rows (any further keys are kept on both copies).
+    :return: twice as many rows, each mirror right after its row (so a batch of an even size holds both).
+    """
+    out: list[dict[str, str]] = []
+    for row in rows:
+        out.append(dict(row))
+        out.append({**row, "chosen": row["rejected"], "rejected": row["chosen"]})
+    return out
