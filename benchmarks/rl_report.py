@@ -127,8 +127,8 @@ def learning_curves(out: Path, path: Path) -> None:
         for recipe, by_challenge in runs.items():
             chosen = by_challenge.get(challenge, [])
             curves = []
-            for record in chosen:
-                curve = json.loads((Path(record["model_path"]).with_name("evaluations.json")).read_text())
+            for record in chosen:  # the run record keeps its validation curve (the model folder is not in git)
+                curve = record["validation"]
                 curves.append((np.asarray(curve["timesteps"]), np.asarray(curve["means"])))
             if not curves:
                 continue
