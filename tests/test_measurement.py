@@ -318,3 +318,50 @@ def test_an_update_on_balanced_pairs_does_not_raise_position_bias(tiny_model_dir
     assert abs(after_balanced) <= abs(start) + 0.02, (start, after_balanced)
     assert losses[0] == pytest.approx(np.log(2), abs=0.005)  # no slot preference lowered the balanced loss
     assert losses[1] < np.log(2) - 0.01
+
+
+@pytest.mark.slow  # three DPO updates and their evaluations on the tiny model: about 1 min on 2 shared cores
+def test_slot_anchors_hold_the_slot_preference_against_a_push(tiny_model_dir: Path) -> None:  # noqa: F811
+    """Mirrored rows (``mirrored_rows``) pull each prompt's answer preference back to the reference model's:
+    the same "always A" push that raises the slot bias alone raises it far less with anchors beside it.
+
+    The pull of a row and its mirror is ``beta * (2 sigmoid(beta m) - 1)``, against a push row's
+    ``beta * (1 - sigmoid(beta m))``: with k mirrored pairs per push row the margin settles at
+    ``sigmoid(beta m) = (1 + k) / (1 + 2k)``, i.e. ``beta m = 0.22`` at k = 4. At beta 0.1 that is still a
+    margin of 2.2 nats (the bias rose 0.105 -> 0.319 with or without one anchor per push row), so the
+    anchors bound the drift only together with a beta that keeps the update near the reference (here 1).
+    """
+    pytest.importorskip("trl")
+    from progressgym_env.evaluator.choosers import LogLikelihoodChooser
+    from progressgym_env.evaluator.choosers.encoding import PromptEncoder
+    from progressgym_env.llm.dpo_update import dpo_update
+    from progressgym_env.llm.model_loading import load_causal_lm
+    from progressgym_env.llm.preference_data import build_preference_pairs, dpo_rows, mirrored_rows
+
+    evaluator = ValueEvaluator(EvaluatorConfig(split="train", formats=("label",), max_scenarios_per_dim=2,
+                                               batch_size=128), bank=load_question_bank("train"))
+    cfg = LLMConfig(agent_model=str(tiny_model_dir), lora_r=8, lora_alpha=16,
+                    dpo_args={"per_device_train_batch_size": 10, "learning_rate": 5e-3, "num_train_epochs": 2,
+                              "beta": 1.0})
+    action = np.zeros(19)
+    action[:15] = 1.0
+    balanced = build_preference_pairs(evaluator.bank, action, 4, np.random.default_rng(0), ("label",))
+    slot_a = [p for p in balanced if p.chosen == "A"]
+
+    def bias_after(anchored: bool) -> tuple[float, float]:
+        model, tokenizer = load_causal_lm(str(tiny_model_dir))
+        before = evaluator.evaluate_detailed(LogLikelihoodChooser(model, tokenizer, batch_size=128))
+        encoder = PromptEncoder(tokenizer)
+        push = dpo_rows(slot_a, encoder)
+        rows = push
+        if anchored:  # each 10-row batch: 2 push rows and 4 anchors (a row and its mirror each)
+            anchors = mirrored_rows(dpo_rows(balanced + balanced, encoder))
+            rows = [r for i in range(len(push) // 2) for r in push[2 * i : 2 * i + 2] + anchors[8 * i : 8 * i + 8]]
+        updated, _ = dpo_update(model, tokenizer, rows, cfg, device="cpu", seed=0, in_order=True)
+        after = evaluator.evaluate_detailed(LogLikelihoodChooser(updated, tokenizer, batch_size=128))
+        return before.position["label"].first_slot_bias, after.position["label"].first_slot_bias
+
+    start, pushed = bias_after(anchored=False)
+    _, held = bias_after(anchored=True)
+    assert pushed > abs(start) + 0.1, (start, pushed)  # the push alone teaches "always A"
+    assert held - start < 0.5 * (pushed - start), (start, pushed, held)  # the anchors hold most of it back
