@@ -10,7 +10,10 @@ The acceptance check of the examinee baselines' core step, measured honestly:
    (chosen = the option it picked, rejected = the other) is rendered in the training formats and in
    **both display orders**, so no slot or yes/no answer is preferred by the data.
    Rows are trained in shuffled blocks of 4 (two verdicts' both orders) in order, so every batch of a
-   multiple of 4 rows is slot-balanced (``--shuffled``: the trainer's random order instead).
+   multiple of 4 rows is slot-balanced (``--shuffled``: the trainer's random order instead). With
+   ``--anchor-formats label,yesno`` the verdicts are rendered in those formats as slot anchors instead
+   (each row with its mirror, :func:`~progressgym_env.llm.preference_data.mirrored_rows`, what the
+   examinees' ``anchor_formats`` does), which pull the letter / yes-no preference back to the start model's.
 3. **lifelong-dpo vs static.** One DPO + LoRA update of SmolLM2-135M-Instruct on those pairs (TRL's
    ``DPOTrainer`` through :func:`progressgym_env.llm.dpo_update.dpo_update`, the same judged-pair DPO
    the ``lifelong-dpo`` examinee runs each century) against the untouched model (``static``).
