@@ -9,6 +9,10 @@ CIs: for a recipe, a Student-t interval over its training seeds, each seed contr
 the test episodes (the seed-to-seed spread is what a re-run would see); with one seed, over that
 seed's episodes. For a baseline (deterministic given the seed), over the test episodes.
 
+``OUT/earlier_rows.md`` holds table rows of an earlier session whose per-run records were lost (a
+``.gitignore`` rule kept them out of git); a row there is shown, marked "(earlier run)", only for a recipe
+that has no run record now.
+
     python benchmarks/rl_report.py --out benchmarks/results/rl
 """
 
@@ -94,6 +98,12 @@ def markdown_table(out: Path) -> str:
         steps_text = "/".join(f"{s:,}" for s in sorted(steps))
         mean_seconds = f"{np.mean(seconds):.0f}" if seconds else "–"
         lines.append(f"| {recipe} | " + " | ".join(cells) + f" | {len(seeds)} | {steps_text} | {mean_seconds} |")
+    earlier = out / "earlier_rows.md"
+    if earlier.exists():  # rows of an earlier session whose run records were not kept, for recipes not re-run
+        for row in earlier.read_text(encoding="utf-8").splitlines():
+            recipe = row.split("|")[1].strip()
+            if row.startswith("|") and recipe not in runs:
+                lines.append(row.replace(f"| {recipe} |", f"| {recipe} (earlier run) |", 1))
     return "\n".join(lines) + "\n"
 
 
