@@ -43,3 +43,19 @@ def test_rl_zoo3_trains_from_the_shipped_hyperparameter_files(algo: str, conf: s
     assert done.returncode == 0, done.stderr[-2000:]
     assert "history" in done.stdout and "procedural" in done.stdout  # the zoo printed the env kwargs it used
     assert list(tmp_path.rglob("PG-Follow-v0.zip"))
+
+
+@pytest.mark.slow
+def test_the_residual_recipe_starts_at_lifelong_and_learns_past_it(tmp_path: Path) -> None:
+    """The shipped recipe (ppo-residual): its untrained policy is lifelong, and a short run improves on it."""
+    pytest.importorskip("stable_baselines3")
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    import rl_recipe
+
+    record = rl_recipe.run_one(rl_recipe.RECIPES["ppo-residual"], "follow", 0, tmp_path, tmp_path / "runs",
+                               scale=0.3, track=False)
+    assert record["residual_scale"] == 1.0
+    curve = record["validation"]
+    lifelong = 0.9084  # lifelong's mean on the 100 validation histories (benchmarks/README.md)
+    assert abs(curve["means"][0] - lifelong) < 0.002  # the zero residual is lifelong
+    assert curve["best_mean"] > lifelong + 0.005, curve["means"]  # measured: 0.9185 after 300k steps
