@@ -221,6 +221,7 @@ def test_lifelong_dpo_follow_episode_scores_from_its_record(world: Any) -> None:
     assert env.unwrapped.backend.stats["evaluations"] >= 8
 
 
+@pytest.mark.slow  # a killed and a resumed examinee episode on the tiny world: about 28 s of CPU
 def test_examinee_kill_and_resume_redoes_nothing(world: Any, tmp_path: Path) -> None:
     """A run killed after 3 centuries resumes from the journal: no retraining, no re-measuring, same record."""
     from agents.registry import make_agent

@@ -205,6 +205,7 @@ def test_follow_episode_end_to_end(tiny_proxies: list[str], history_cache: Path)
     zero_env.close()
 
 
+@pytest.mark.slow  # a killed and a resumed LLM episode on tiny proxies: about 17 s of CPU
 def test_follow_kill_and_resume_redoes_nothing(tiny_proxies: list[str], history_cache: Path, tmp_path: Path) -> None:
     """Fast variant on PG-Follow: updates at centuries 1 and 4, killed inside century 4's update, resumed."""
     act_on = (0, 3)
