@@ -142,6 +142,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--batch-size", type=int, default=4, help="preference pairs per DPO step")
     parser.add_argument("--learning-rate", type=float, default=1e-3)
     parser.add_argument("--beta", type=float, default=0.1)
+    parser.add_argument("--loss-type", default="sigmoid",
+                        help="TRL DPOConfig.loss_type: sigmoid (DPO) or ipo (squared loss on the per-token margin; "
+                             "its mirrored anchors pull back linearly, DPO's only at second order)")
     parser.add_argument("--eval-batch-size", type=int, default=16)
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--seed", type=int, default=0)
@@ -209,7 +212,7 @@ def main(argv: list[str] | None = None) -> int:
     config = LLMConfig(
         agent_model=args.base,
         dpo_args={"num_train_epochs": args.epochs, "per_device_train_batch_size": args.batch_size,
-                  "learning_rate": args.learning_rate, "beta": args.beta},
+                  "learning_rate": args.learning_rate, "beta": args.beta, "loss_type": args.loss_type},
         lora_r=8, lora_alpha=16,
     )
     rows = dpo_rows(pairs, PromptEncoder(tokenizer))
