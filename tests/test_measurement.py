@@ -207,6 +207,30 @@ def test_identical_proxies_are_measured_once(tiny_model_dir: Path, tmp_path: Pat
 # ------------------------------------------------------------------------- one model, no proxies
 
 
+def test_a_full_gc_pass_runs_only_for_big_or_unknown_models(monkeypatch: Any) -> None:
+    """Measuring nine tiny proxies must not pay nine full gc passes; a 135M model must get one."""
+    import gc
+
+    import torch
+
+    from progressgym_env.llm import proxies
+
+    calls: list[int] = []
+    monkeypatch.setattr(gc, "collect", lambda *a: calls.append(1) or 0)
+    monkeypatch.setattr(proxies, "_cuda_available", lambda: False)
+    small = torch.nn.Linear(4, 4)  # 20 float32 weights: 80 bytes
+    assert proxies.model_weight_bytes(small) == 80
+    proxies._free_accelerator_memory(proxies.model_weight_bytes(small))
+    assert calls == []
+    proxies._free_accelerator_memory(proxies.GC_ABOVE_BYTES + 1)
+    proxies._free_accelerator_memory(None)
+    assert calls == [1, 1]
+    monkeypatch.setattr(proxies, "_cuda_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "empty_cache", lambda: calls.append(2))
+    proxies._free_accelerator_memory(80)  # on a GPU it always collects and empties the cache
+    assert calls == [1, 1, 1, 2]
+
+
 def test_history_answers_follow_the_history_vector() -> None:
     from progressgym_env.llm.measure import history_choice_probs
     from progressgym_env.llm.proxies import answer_shares, build_elicitation_pool, draw_queries

@@ -401,11 +401,12 @@ class LLMBackend:
 
     def close(self) -> None:
         """Drop the models (and free GPU memory)."""
+        from progressgym_env.llm.proxies import _free_accelerator_memory, model_weight_bytes
+
+        dropped = sum(model_weight_bytes(pair[0]) for pair in (self._agent, self._sim) if pair is not None)
         self._agent = self._sim = None
         self._rng = None
-        from progressgym_env.llm.proxies import _free_accelerator_memory
-
-        _free_accelerator_memory()
+        _free_accelerator_memory(dropped)
 
     # -- helpers --------------------------------------------------------------------------------
 
