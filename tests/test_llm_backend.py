@@ -375,6 +375,7 @@ def test_bad_models_and_histories_are_clear_errors(tiny_proxies: list[str], hist
     assert env.unwrapped.history_source.num_steps == 9
 
 
+@pytest.mark.slow  # measures the nine tiny proxies twice (CLI, then the env's panel): about 5 s of CPU
 def test_measure_history_command_writes_a_usable_history(tiny_proxies: list[str], tmp_path: Path,
                                                          history_cache: Path) -> None:
     from progressgym_env.cli import main
