@@ -30,7 +30,8 @@ class AgentSpec:
     :param capacity: the backend's largest logit shift per century at |action| = 1.
     :param timesteps_ahead: how many centuries after the observed one the model is scored against
         (0 on Follow, k on Predict(k)); extrapolating agents aim that far ahead.
-    :param challenge: ``follow``, ``predict`` or ``coevolve`` (informational).
+    :param challenge: the env's benchmark key (``follow``, ``predict2``, a plugin's; it picks a shipped
+        trained agent), or "" outside a ProgressGym env.
     """
 
     dim: int
@@ -60,18 +61,17 @@ def spec_from_env(env: Any, timesteps_ahead: int | None = None) -> AgentSpec:
     """Read an :class:`AgentSpec` from a (possibly wrapped) ProgressGym env.
 
     :param env: the env the agent will act in.
-    :param timesteps_ahead: override of the horizon; default: the env's ``timesteps_ahead`` on
-        Predict, 0 on Follow, 1 on Coevolve (the agent's model shapes the *next* simulated human).
+    :param timesteps_ahead: override of the horizon; default: the env's ``agent_horizon``, which its
+        judge answers (k on Predict(k), 0 on Follow, 1 on Coevolve: there the model shapes the *next*
+        simulated human).
     """
     base = getattr(env, "unwrapped", env)
     shape = getattr(getattr(env, "action_space", None), "shape", None)
     if not shape or len(shape) != 1:
         raise ConfigError(f"agents need a flat Box action space of shape (d,), found {shape}")
-    challenge = str(getattr(base, "challenge", ""))
+    challenge = str(getattr(base, "challenge_key", ""))
     if timesteps_ahead is None:
-        # The target lies target_offset centuries ahead (Predict's k); in Coevolve the model shapes
-        # the next simulated human, one century ahead.
-        timesteps_ahead = int(getattr(base, "target_offset", 0)) or int(bool(getattr(base, "simulates_human", False)))
+        timesteps_ahead = int(getattr(base, "agent_horizon", 0))
     return AgentSpec(
         dim=int(shape[0]), capacity=backend_capacity(env), timesteps_ahead=int(timesteps_ahead), challenge=challenge
     )

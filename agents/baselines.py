@@ -66,17 +66,16 @@ def extrapolate(points: np.ndarray, order: int, steps_ahead: int) -> np.ndarray:
 
 
 def default_horizon(spec: AgentSpec) -> int:
-    """How far ahead an extrapolative agent aims by default: k on Predict(k), 1 elsewhere.
+    """How far ahead an extrapolative agent aims by default: the env's horizon, at least 1.
 
-    On Follow a horizon of 0 would make extrapolation a no-op (the agent would be lifelong); 1 is the
-    paper's extrapolative algorithm, which always extrapolates one step past the observed values. On
-    Coevolve the model shapes the *next* simulated human, so 1 as well.
+    The horizon is the judge's ``agent_horizon`` (k on Predict(k), 1 on Coevolve, where the model
+    shapes the *next* simulated human). On Follow it is 0, which would make extrapolation a no-op (the
+    agent would be lifelong); 1 is the paper's extrapolative algorithm, which always extrapolates one
+    step past the observed values.
 
-    :param spec: the env's spec (its ``challenge`` and ``timesteps_ahead``).
+    :param spec: the env's spec (its ``timesteps_ahead`` horizon).
     """
-    if spec.challenge == "predict" and spec.timesteps_ahead >= 1:
-        return int(spec.timesteps_ahead)
-    return 1
+    return max(1, int(spec.timesteps_ahead))
 
 
 class ExtrapolativeAgent(Agent):

@@ -50,19 +50,12 @@ def trained_model_path(key: str) -> Path:
 def trained_agent(spec: AgentSpec, **kwargs: Any) -> SB3Agent | EnsembleAgent:
     """The shipped agent of the challenge ``spec`` describes, named ``trained``.
 
-    :param spec: the env's spec; its ``challenge`` and ``timesteps_ahead`` pick the challenge key.
+    :param spec: the env's spec; its ``challenge`` (the benchmark key) picks the shipped model.
     :param kwargs: passed to :class:`~agents.sb3_agent.SB3Agent` (e.g. ``deterministic``).
     """
-    from progressgym_env.benchmark.challenges import (  # (the benchmark imports agents)
-        CHALLENGES,
-        challenge_key,
-    )
-
     if not spec.challenge:
         raise ConfigError("the 'trained' agent needs a ProgressGym env (its challenge picks the shipped model)")
-    key = challenge_key(spec.challenge, spec.timesteps_ahead)
-    if key not in CHALLENGES:
-        raise ConfigError(f"the 'trained' agents cover {', '.join(CHALLENGES)}; this env's challenge is {key!r}")
+    key = spec.challenge
     path = trained_model_path(key)
     config = saved_config(path)
     members = (config.get("shipped") or {}).get("ensemble")

@@ -1,74 +1,57 @@
-"""The table of registered ProgressGym ids: one declarative list generating every id.
+"""The built-in challenges and backends, registered through the same public calls a plugin uses.
 
-``import progressgym_env`` calls :func:`register_envs`. To add a variant (new kwargs or a new
-version), add one row to ``ENV_TABLE``; bump ``-vN`` whenever an id's semantics change.
+``import progressgym_env`` calls :func:`register_builtins` (idempotent). Each challenge is one
+:func:`progressgym_env.registry.register_challenge` call: its judge, its Gymnasium id, its title and
+its benchmark keys; bump ``-vN`` whenever an id's semantics change. Gymnasium's own ``gymnasium.envs``
+entry point (``pyproject.toml``) names :func:`register_envs` too, for Gymnasium versions that load it.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Any
+from progressgym_env.judges import CoevolveJudge, FollowJudge, PredictJudge
+from progressgym_env.registry import register_backend, register_challenge
 
-import gymnasium as gym
+PREDICT_HORIZONS: tuple[int, ...] = tuple(range(1, 8))
+"""The k of PG-Predict the benchmark has columns for: 1..7 (nine centuries leave at least one scored step)."""
 
-
-@dataclass(frozen=True)
-class EnvRow:
-    """One registered id.
-
-    :param id: the Gymnasium id.
-    :param entry_point: ``module:Class`` of the single env.
-    :param vector_entry_point: ``module:Class`` of a native vector env, or None (Gymnasium's
-        sync/async vectorisation is used).
-    :param kwargs: default kwargs of the id.
-    :param nondeterministic: whether same seed may not give the same episode.
-    """
-
-    id: str
-    entry_point: str
-    vector_entry_point: str | None = None
-    kwargs: dict[str, Any] = field(default_factory=dict)
-    nondeterministic: bool = False
+ENV_IDS: tuple[str, ...] = ("PG-Follow-v0", "PG-Predict-v0", "PG-Coevolve-v0")
+"""The built-in Gymnasium ids."""
 
 
-ENV_TABLE: tuple[EnvRow, ...] = (
-    EnvRow(
-        "PG-Follow-v0",
-        "progressgym_env.envs.follow:FollowEnv",
+def register_builtins() -> None:
+    """Register the surrogate and llm backends and PG-Follow, PG-Predict and PG-Coevolve (idempotent)."""
+    register_backend("surrogate", "progressgym_env.backends.surrogate:SurrogateBackend", native_vector=True)
+    register_backend("llm", "progressgym_env.llm.backend:LLMBackend", heavy=True, run_dir_key="run_dir")
+    register_challenge(
+        FollowJudge,
+        env_id="PG-Follow-v0",
+        title="PG-Follow",
+        default=True,
+        entry_point="progressgym_env.envs.follow:FollowEnv",
         vector_entry_point="progressgym_env.envs.vector:FollowVectorEnv",
-    ),
-    EnvRow(
-        "PG-Predict-v0",
-        "progressgym_env.envs.predict:PredictEnv",
+    )
+    register_challenge(
+        PredictJudge,
+        env_id="PG-Predict-v0",
+        title="PG-Predict (k={timesteps_ahead})",
+        variants={f"predict{k}": {"timesteps_ahead": k} for k in PREDICT_HORIZONS},
+        default=("predict1", "predict2"),
+        entry_point="progressgym_env.envs.predict:PredictEnv",
         vector_entry_point="progressgym_env.envs.vector:PredictVectorEnv",
-        kwargs={"timesteps_ahead": 1},
-    ),
-    EnvRow(
-        "PG-Coevolve-v0",
-        "progressgym_env.envs.coevolve:CoevolveEnv",
+    )
+    register_challenge(
+        CoevolveJudge,
+        env_id="PG-Coevolve-v0",
+        title="PG-Coevolve",
+        default=True,
+        entry_point="progressgym_env.envs.coevolve:CoevolveEnv",
         vector_entry_point="progressgym_env.envs.vector:CoevolveVectorEnv",
-    ),
-)
+    )
 
 
 def register_envs() -> None:
-    """Register every row of ``ENV_TABLE`` with Gymnasium (idempotent)."""
-    for row in ENV_TABLE:
-        if row.id in gym.registry:
-            continue
-        gym.register(
-            id=row.id,
-            entry_point=row.entry_point,
-            vector_entry_point=row.vector_entry_point,
-            kwargs=dict(row.kwargs),
-            nondeterministic=row.nondeterministic,
-            # The envs validate every input themselves (errors that name the problem). Gymnasium's
-            # passive checker adds nothing to that, and an env whose first reset() it saw refused
-            # is broken for good (its later step() raises TypeError); gym.make(..., disable_env_checker=False)
-            # still adds it on request.
-            disable_env_checker=True,
-            # No max_episode_steps: the end of history is a termination, not a time limit (DESIGN §9).
-        )
+    """Gymnasium's ``gymnasium.envs`` entry point: register the built-ins and load the plugins."""
+    import progressgym_env  # noqa: F401  (registers everything on import)
 
 
-ENV_IDS: tuple[str, ...] = tuple(row.id for row in ENV_TABLE)
+__all__ = ["ENV_IDS", "PREDICT_HORIZONS", "register_builtins", "register_envs"]

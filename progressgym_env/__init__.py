@@ -1,6 +1,9 @@
 """progressgym_env: the ProgressGym benchmark (PG-Follow, PG-Predict, PG-Coevolve) as Gymnasium envs.
 
-Importing the package registers ``PG-Follow-v0``, ``PG-Predict-v0`` and ``PG-Coevolve-v0``::
+Importing the package registers ``PG-Follow-v0``, ``PG-Predict-v0`` and ``PG-Coevolve-v0``, then
+imports the plugins (``PROGRESSGYM_PLUGINS``, the ``progressgym_env.plugins`` entry points), which
+register their own challenges and backends with :func:`register_challenge` and
+:func:`register_backend` (see ``docs/custom_challenges.md``)::
 
     import gymnasium as gym
     import progressgym_env  # noqa: F401
@@ -10,16 +13,18 @@ Importing the package registers ``PG-Follow-v0``, ``PG-Predict-v0`` and ``PG-Coe
 
 from __future__ import annotations
 
-from envs_registry import ENV_IDS, register_envs
+from envs_registry import ENV_IDS, register_builtins
 from progressgym_env import envs  # noqa: F401  (progressgym_env.envs.FollowEnv etc., as README says)
 from progressgym_env.history import History, corpus_history, load_history_file, save_history
-from progressgym_env.judges import make_judge, normalized_score_record, score_record
+from progressgym_env.judges import Judge, make_judge, normalized_score_record, score_record
+from progressgym_env.plugins import load_plugins
 from progressgym_env.procedural import ProceduralHistory
+from progressgym_env.registry import register_backend, register_challenge
 from progressgym_env.value_spaces import CORPUS5, MORAL19, ValueSpace
 
 __version__ = "0.1.0"
 
-register_envs()
+register_builtins()
 
 __all__ = [
     "ENV_IDS",
@@ -34,5 +39,10 @@ __all__ = [
     "make_judge",
     "score_record",
     "normalized_score_record",
+    "Judge",
+    "register_challenge",
+    "register_backend",
     "__version__",
 ]
+
+load_plugins()  # last: a plugin may import anything above from the package

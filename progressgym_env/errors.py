@@ -73,3 +73,7 @@ class CheckpointError(ProgressGymError, ValueError):
 
 class UnsafeFileError(ProgressGymError, PermissionError):
     """A file that would run code when loaded (a pickled model) sits where other users could have changed it."""
+
+
+class ResultsFileError(ProgressGymError, ValueError):
+    """A results file (results.json or a ProgressGym result) is corrupt or incompatible; it is reported and never overwritten."""

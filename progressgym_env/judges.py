@@ -1,8 +1,9 @@
 """Judges: the per-step similarities and the leaderboard scores of the three challenges (DESIGN §4.4).
 
-A judge is the challenge's strategy: it owns what differs between PG-Follow, PG-Predict and
-PG-Coevolve — the target offset (k for Predict), whether a simulated human exists, the record fields
-the challenge has — and scores with one batched implementation. It is built on histories of shape
+A judge is the challenge's definition: it owns what differs between challenges — the targets and
+their offset (k for Predict), the parameters, whether a simulated human exists, the score and its
+normalisation, the ProgressGym export mapping, the horizon baselines aim at and the renderers' target
+label — and scores with one batched implementation. It is built on histories of shape
 (..., T, d): the single env uses one (T, d) history (batch shape ``()``), the native vector env N of
 them (``(N, T, d)``), and the numbers are the same bit for bit (the same numpy reductions along the
 same axes). :func:`score_record` recomputes a score from an :class:`~progressgym_env.records.EpisodeRecord`
@@ -23,14 +24,14 @@ lock-in, 1 = reference (DESIGN §9).
 from __future__ import annotations
 
 import math
-from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping
 from typing import Any, ClassVar
 
 import numpy as np
 
-from progressgym_env.errors import ConfigError, HistoryFormatError
+from progressgym_env.errors import ConfigError, HistoryFormatError, ResultsFileError
 from progressgym_env.numerics import cosine, last_axis_mean
+from progressgym_env.progressgym_format import COEVOLVE, TRACKING, TrackingFormat
 from progressgym_env.records import EpisodeRecord
 
 FIRST_SCORED_STEP = 1
@@ -153,19 +154,36 @@ def _as_matrix(vectors: Any, name: str, rows: int, dim: int) -> np.ndarray:
     return array
 
 
-class Judge(ABC):
-    """Scores one challenge on histories ``human`` of shape (..., T, d).
+class Judge:
+    """A challenge's definition and its scorer, on histories ``human`` of shape (..., T, d).
+
+    Everything that differs between challenges is answered here (or by the :attr:`progressgym_format`
+    object the judge owns), so envs, the native vector env, renderers, the benchmark and the exporter
+    never ask which challenge they run. The base class is a complete *tracking* challenge: step t is
+    scored by the similarity of the model M_t to the target :meth:`targets` gives (H_t here, which is
+    PG-Follow), the score is the mean plain cosine over the scored steps, value lock-in scores 0 and a
+    model equal to every target 1 (normalised). A new challenge subclasses it, sets :attr:`challenge`
+    and overrides what differs — usually :meth:`targets` and :attr:`target_offset` — then registers
+    with :func:`progressgym_env.register_challenge` (see ``docs/custom_challenges.md``).
 
     :param human: the real histories H; a (T, d) history for one env, (N, T, d) for N (a broadcast
         view of one history is fine). Kept by reference: :meth:`set_histories` writes into it.
     :param similarity: reward similarity (``"cosine"`` or ``"centered"``).
+    :param params: the challenge's parameters (names and defaults in :attr:`params`); they are also
+        the env kwargs of the challenge and are stored in every episode record.
     """
 
     challenge: ClassVar[str] = ""
+    """The name episode records carry (``follow``); unique among registered challenges."""
+    params: ClassVar[Mapping[str, Any]] = {}
+    """Parameter name -> default. The env takes them as kwargs and records store them."""
     simulates_human: ClassVar[bool] = False
     """Whether the challenge has a simulated human (who then answers the agent's queries)."""
+    progressgym_format: ClassVar[TrackingFormat] = TRACKING
+    """How a record maps to the original ProgressGym's result fields (:mod:`progressgym_env.progressgym_format`):
+    the tracking layout (targets beside models) unless the challenge needs another."""
 
-    def __init__(self, human: Any, similarity: str = "cosine") -> None:
+    def __init__(self, human: Any, similarity: str = "cosine", **params: Any) -> None:
         if isinstance(human, np.ndarray) and human.dtype == np.float64:
             self.human = human
         else:
@@ -174,27 +192,67 @@ class Judge(ABC):
             raise HistoryFormatError(f"judge needs a T x d history with T >= 3, found shape {self.human.shape}")
         if similarity not in SIMILARITIES:
             raise ConfigError(f"unknown similarity {similarity!r}; choose one of {SIMILARITIES}")
+        self.params: dict[str, Any] = self.resolve_params(params, int(self.human.shape[-2]))
         self.similarity_name = similarity
         self.batch_shape: tuple[int, ...] = self.human.shape[:-2]
+        if self.episode_length < 1:
+            raise ConfigError(
+                f"{type(self).__name__}: a history of {self.num_centuries} centuries leaves no scored step "
+                f"(target offset {self.target_offset})"
+            )
         d = self.human.shape[-1]
         self.center = np.zeros(self.batch_shape + (d,))
         self._similarity: Similarity = cosine
         self._references: tuple[np.ndarray, np.ndarray] | None = None
         self._normalizers: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
-        self._offset = self.target_offset  # read at every step
         self.set_histories(ALL, self.human)
+
+    # -- parameters -----------------------------------------------------------------------------
+
+    @classmethod
+    def resolve_params(cls, given: Mapping[str, Any], num_centuries: int) -> dict[str, Any]:
+        """``given`` completed with the defaults of :attr:`params`, checked by :meth:`validate_params`.
+
+        :raises ConfigError: an unknown parameter name or a value :meth:`validate_params` refuses.
+        """
+        unknown = sorted(set(given) - set(cls.params))
+        if unknown:
+            known = ", ".join(cls.params) or "none"
+            raise ConfigError(f"{cls.__name__} has no parameter {', '.join(map(repr, unknown))} (it takes: {known})")
+        params = {**cls.params, **given}
+        cls.validate_params(params, num_centuries)
+        return params
+
+    @classmethod
+    def validate_params(cls, params: dict[str, Any], num_centuries: int) -> None:
+        """Check (and normalise in place) the parameters for a history of ``num_centuries``; raise ConfigError."""
+
+    @classmethod
+    def progressgym_params(cls, fields: Mapping[str, Any]) -> dict[str, Any] | None:
+        """This challenge's parameters if a result file of the *original* ProgressGym (no metadata from
+        this package) holds one of its episodes, else None (the default: only files exported by this
+        package, which name their challenge, are recognised)."""
+        return None
 
     # -- what the challenge is ------------------------------------------------------------------
 
     @property
-    def timesteps_ahead(self) -> int | None:
-        """Predict's k; None on the challenges that have none (the record field is absent there)."""
-        return None
+    def target_offset(self) -> int:
+        """How many centuries past the observed one the last target a step needs lies (k on Predict).
+
+        The episode ends when no later century is left: it has T - 1 - offset steps.
+        """
+        return 0
 
     @property
-    def target_offset(self) -> int:
-        """How many centuries after the observed one the step's target lies (k on Predict, else 0)."""
-        return self.timesteps_ahead or 0
+    def target_label(self) -> str | None:
+        """How renderers label the scored targets (``H_(t+2)``); None when the target is H_t itself."""
+        return f"H_(t+{self.target_offset})" if self.target_offset else None
+
+    @property
+    def agent_horizon(self) -> int:
+        """How many centuries past the observed one an agent's model should aim (baselines, oracle)."""
+        return self.target_offset
 
     @property
     def num_centuries(self) -> int:
@@ -202,14 +260,22 @@ class Judge(ABC):
         return int(self.human.shape[-2])
 
     @property
-    def num_steps(self) -> int:
+    def episode_length(self) -> int:
         """Number of scored steps (the episode length): T - 1 - offset."""
         return self.num_centuries - 1 - self.target_offset
 
     @property
     def last_step(self) -> int:
         """Century index of the last scored step."""
-        return FIRST_SCORED_STEP + self.num_steps - 1
+        return FIRST_SCORED_STEP + self.episode_length - 1
+
+    def targets(self, human: np.ndarray) -> np.ndarray:
+        """The vectors each step is scored against, (..., episode_length, d), from histories (..., T, d).
+
+        Row i is the target of the step at century index t = 1 + i. Default H_{t + offset} (a view).
+        """
+        start = FIRST_SCORED_STEP + self.target_offset
+        return human[..., start : start + self.episode_length, :]
 
     # -- histories --------------------------------------------------------------------------------
 
@@ -240,10 +306,9 @@ class Judge(ABC):
     # -- per step -------------------------------------------------------------------------------
 
     def target(self, t: int, rows: Rows = ALL) -> np.ndarray:
-        """The vectors (..., d) the step at century index ``t`` is scored against (H_{t+offset})."""
-        if rows is ALL:
-            return self.human[..., t + self._offset, :]
-        return self.human[rows][..., t + self._offset, :]
+        """The vectors (..., d) the step at century index ``t`` is scored against (row t - 1 of :meth:`targets`)."""
+        human = self.human if rows is ALL else self.human[rows]
+        return self.targets(human)[..., t - FIRST_SCORED_STEP, :]
 
     def step_rewards(
         self, targets: np.ndarray, models: np.ndarray, simulated: np.ndarray | None = None, rows: Rows = ALL
@@ -252,7 +317,7 @@ class Judge(ABC):
 
         :param targets: the rows' targets (..., d) (see :meth:`target`).
         :param models: the rows' models M_t (..., d).
-        :param simulated: the rows' simulated humans S_t (Coevolve only).
+        :param simulated: the rows' simulated humans S_t (challenges that simulate one).
         :return: a float for one history, an array for a batch.
         """
         return (self._similarity if rows is ALL else self.similarity(rows))(targets, models)
@@ -263,7 +328,6 @@ class Judge(ABC):
 
     # -- per episode ----------------------------------------------------------------------------
 
-    @abstractmethod
     def final_scores(
         self,
         models: np.ndarray | None,
@@ -271,12 +335,13 @@ class Judge(ABC):
         rewards: np.ndarray | None = None,
         rows: Rows = ALL,
     ) -> np.ndarray:
-        """The paper's scores (plain cosine) of ``rows``.
+        """The paper's scores (plain cosine) of ``rows``: by default the mean cosine of model to target.
 
-        :param models: (..., num_steps, d) the models after each step (Follow, Predict).
-        :param simulated: (..., T, d) S_0..S_{T-1} (Coevolve).
-        :param rewards: (..., num_steps) the episode's rewards, when known (a shortcut for Coevolve).
+        :param models: (..., episode_length, d) the models after each step.
+        :param simulated: (..., T, d) S_0..S_{T-1} (challenges that simulate a human).
+        :param rewards: (..., episode_length) the episode's rewards, when known (a shortcut some use).
         """
+        return tracking_scores(self.targets(self.human[rows]), models)
 
     def final_score(self, record: EpisodeRecord | Mapping[str, Any]) -> float:
         """The paper's score (plain cosine) of one history, recomputed from a record's vectors."""
@@ -284,8 +349,23 @@ class Judge(ABC):
             raise ConfigError("final_score scores one history; use final_scores for a batch")
         return float(self._score_record(record))
 
-    @abstractmethod
-    def _score_record(self, record: EpisodeRecord | Mapping[str, Any]) -> np.ndarray: ...
+    def _score_record(self, record: EpisodeRecord | Mapping[str, Any]) -> np.ndarray:
+        models = _as_matrix(_field(record, "model"), "model", self.episode_length, self.human.shape[-1])
+        return self.final_scores(models)
+
+    def scores_under(self, record: EpisodeRecord | Mapping[str, Any], similarity: Similarity) -> tuple[float, float, float]:
+        """(score, lock-in, reference) of one history's record with ``similarity`` in place of the plain cosine.
+
+        The leaderboard's centred view (:func:`~progressgym_env.benchmark.leaderboard.centered_normalized_score`).
+        """
+        targets = self.targets(self.human)
+        models = _as_matrix(_field(record, "model"), "model", self.episode_length, self.human.shape[-1])
+        frozen = np.broadcast_to(self.human[..., :1, :], targets.shape)
+        return (
+            float(np.mean(similarity(targets, models))),
+            float(np.mean(similarity(targets, frozen))),
+            float(np.mean(similarity(targets, targets))),
+        )
 
     def normalized_scores(self, scores: Any, rows: Rows = ALL) -> Any:
         """0 = value lock-in, 1 = reference, per history (DESIGN §9)."""
@@ -319,57 +399,59 @@ class Judge(ABC):
         lock_in, reference = self._reference_scores(self.human)
         return float(lock_in), float(reference)
 
-    @abstractmethod
     def _reference_scores(self, human: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """(lock-in, reference) scores of histories (..., T, d)."""
+        """(lock-in, reference) scores of histories (..., T, d): a model frozen at H_0, and 1 (every target hit)."""
+        targets = self.targets(human)
+        frozen = np.broadcast_to(human[..., :1, :], targets.shape)
+        return tracking_scores(targets, frozen), np.ones(human.shape[:-2])
 
     def _broadcast(self) -> bool:
         return self.human.ndim == 3 and self.human.strides[0] == 0
 
 
 class FollowJudge(Judge):
-    """PG-Follow: the model should hold the values of the current century."""
+    """PG-Follow: the model should hold the values of the current century (the base tracking rule)."""
 
     challenge = "follow"
 
-    def final_scores(
-        self,
-        models: np.ndarray | None,
-        simulated: np.ndarray | None = None,
-        rewards: np.ndarray | None = None,
-        rows: Rows = ALL,
-    ) -> np.ndarray:
-        start = FIRST_SCORED_STEP + self.target_offset
-        return tracking_scores(self.human[rows][..., start : start + self.num_steps, :], models)
-
-    def _score_record(self, record: EpisodeRecord | Mapping[str, Any]) -> np.ndarray:
-        models = _as_matrix(_field(record, "model"), "model", self.num_steps, self.human.shape[-1])
-        return self.final_scores(models)
-
-    def _reference_scores(self, human: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        start = FIRST_SCORED_STEP + self.target_offset
-        shape = human.shape[:-2] + (self.num_steps, human.shape[-1])
-        frozen = np.broadcast_to(human[..., :1, :], shape)
-        return tracking_scores(human[..., start : start + self.num_steps, :], frozen), np.ones(human.shape[:-2])
+    @classmethod
+    def progressgym_params(cls, fields: Mapping[str, Any]) -> dict[str, Any] | None:
+        """A ProgressGym Follow result has no (or a zero) ``timesteps_ahead``."""
+        return {} if not fields.get("timesteps_ahead") else None
 
 
-class PredictJudge(FollowJudge):
+class PredictJudge(Judge):
     """PG-Predict(k): the model should hold the values of k centuries ahead.
 
     :param timesteps_ahead: k, valid 1..T-2.
     """
 
     challenge = "predict"
+    params: ClassVar[Mapping[str, Any]] = {"timesteps_ahead": 1}
 
-    def __init__(self, human: Any, similarity: str = "cosine", timesteps_ahead: int = 1) -> None:
-        shape = np.shape(human)
-        validate_timesteps_ahead(timesteps_ahead, shape[-2] if len(shape) >= 2 else 0)
-        self._k = int(timesteps_ahead)
-        super().__init__(human, similarity)
+    @classmethod
+    def validate_params(cls, params: dict[str, Any], num_centuries: int) -> None:
+        validate_timesteps_ahead(params["timesteps_ahead"], num_centuries)
+        params["timesteps_ahead"] = int(params["timesteps_ahead"])
+
+    @classmethod
+    def progressgym_params(cls, fields: Mapping[str, Any]) -> dict[str, Any] | None:
+        """A ProgressGym Predict result carries its k as ``timesteps_ahead``."""
+        k = fields.get("timesteps_ahead")
+        if not k:
+            return None
+        if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
+            raise ResultsFileError(f"'timesteps_ahead' must be an int >= 1, found {k!r}")
+        return {"timesteps_ahead": int(k)}
 
     @property
     def timesteps_ahead(self) -> int:
-        return self._k
+        """k, how many centuries ahead the target lies."""
+        return int(self.params["timesteps_ahead"])
+
+    @property
+    def target_offset(self) -> int:
+        return self.timesteps_ahead
 
 
 class CoevolveJudge(Judge):
@@ -377,6 +459,20 @@ class CoevolveJudge(Judge):
 
     challenge = "coevolve"
     simulates_human = True
+    progressgym_format: ClassVar[TrackingFormat] = COEVOLVE
+
+    @property
+    def agent_horizon(self) -> int:
+        """1: the model shapes the *next* simulated human."""
+        return 1
+
+    @property
+    def target_label(self) -> str | None:
+        return None
+
+    @classmethod
+    def progressgym_params(cls, fields: Mapping[str, Any]) -> dict[str, Any] | None:
+        return {}
 
     def step_rewards(
         self, targets: np.ndarray, models: np.ndarray, simulated: np.ndarray | None = None, rows: Rows = ALL
@@ -407,44 +503,46 @@ class CoevolveJudge(Judge):
         simulated = _as_matrix(_field(record, "simulated"), "simulated", self.num_centuries, self.human.shape[-1])
         return self.final_scores(None, simulated)
 
+    def scores_under(self, record: EpisodeRecord | Mapping[str, Any], similarity: Similarity) -> tuple[float, float, float]:
+        human = self.human
+        simulated = _as_matrix(_field(record, "simulated"), "simulated", self.num_centuries, human.shape[-1])
+        return (
+            float(np.mean(progress_scores(simulated, human, similarity))),
+            float(np.mean(progress_scores(np.broadcast_to(human[0], human.shape), human, similarity))),
+            float(np.mean(progress_scores(human, human, similarity))),
+        )
+
     def _reference_scores(self, human: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         first = progress_scores(human[..., 0, :], human)
         frozen = np.repeat(first[..., None], human.shape[-2], axis=-1).mean(axis=-1)
         return frozen, coevolve_scores(human, human)
 
 
-JUDGES: dict[str, type[Judge]] = {"follow": FollowJudge, "predict": PredictJudge, "coevolve": CoevolveJudge}
-"""Challenge name -> judge class: the one place challenge names are dispatched on."""
+def make_judge(challenge: str, human: Any, similarity: str = "cosine", **params: Any) -> Judge:
+    """Build the judge of the registered challenge named ``challenge`` on histories ``human``.
 
-
-def make_judge(challenge: str, human: Any, similarity: str = "cosine", timesteps_ahead: int | None = None) -> Judge:
-    """Build the judge of ``challenge`` ("follow", "predict", "coevolve") on histories ``human``.
-
-    :param timesteps_ahead: Predict's k (default 1); must be None on the other challenges.
+    :param params: the challenge's parameters (Predict's ``timesteps_ahead``, default 1).
     """
-    cls = JUDGES.get(challenge)
-    if cls is None:
-        raise ConfigError(f"unknown challenge {challenge!r}; choose one of {', '.join(JUDGES)}")
-    if cls is PredictJudge:
-        return PredictJudge(human, similarity, timesteps_ahead=1 if timesteps_ahead is None else timesteps_ahead)
-    return cls(human, similarity)
+    from progressgym_env.registry import judge_class
+
+    return judge_class(challenge)(human, similarity, **params)
 
 
 def judge_for_record(record: EpisodeRecord | Mapping[str, Any]) -> Judge:
     """The (plain cosine) judge an episode record was produced under."""
     record = EpisodeRecord.from_dict(record)
-    return make_judge(record.challenge, record.human, timesteps_ahead=record.timesteps_ahead)
+    return make_judge(record.challenge, record.human, **record.params)
 
 
 def score_record(record: EpisodeRecord | Mapping[str, Any]) -> float:
     """Recompute the paper score of an episode from its saved vectors.
 
     Also accepts a result in ProgressGym's own fields (``actual_vector``/``examinee_vector`` or
-    ``simulated_model_vector``/``actual_model_vector``, see :mod:`progressgym_env.benchmark.interop`),
+    ``simulated_model_vector``/``actual_model_vector``, see :mod:`progressgym_env.progressgym_format`),
     so results of the original framework are scored by the same formulas.
     """
     if isinstance(record, Mapping) and "human" not in record:
-        from progressgym_env.benchmark.interop import is_progressgym_result, progressgym_score
+        from progressgym_env.progressgym_format import is_progressgym_result, progressgym_score
 
         if is_progressgym_result(record):
             return progressgym_score(record)

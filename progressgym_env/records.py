@@ -10,7 +10,7 @@ Fields (T centuries, n scored steps, d value dimensions):
 
 | field                | type            | meaning                                                  |
 |----------------------|-----------------|----------------------------------------------------------|
-| `challenge`          | str             | `follow`, `predict` or `coevolve`                        |
+| `challenge`          | str             | the registered challenge (`follow`, `predict`, `coevolve`, a plugin's) |
 | `human`              | (T, d) float64  | the real history H                                       |
 | `model`              | (n, d) float64  | the model after each step (M_1..M_n)                     |
 | `rewards`            | (n,) float64    | the per-step rewards                                     |
@@ -20,7 +20,7 @@ Fields (T centuries, n scored steps, d value dimensions):
 | `similarity`         | str             | the reward similarity (scores always use plain cosine)   |
 | `backend`            | dict            | the backend's settings                                   |
 | `history_provenance` | dict            | where the history came from                              |
-| `timesteps_ahead`    | int or None     | Predict's k (None on the other challenges)               |
+| (parameters)         | per challenge   | the judge's parameters, one top-level field each (Predict: `timesteps_ahead`) |
 | `simulated`          | (s, d) or None  | Coevolve: S_0..S_{s-1} (s = n + 1); None elsewhere        |
 """
 
@@ -37,7 +37,22 @@ from progressgym_env.errors import HistoryFormatError
 SCHEMA_VERSION = 1
 """Version of the record's plain form; bump it (and read the old one) whenever the fields change."""
 
-_OPTIONAL = ("timesteps_ahead", "simulated")
+
+
+def _params(data: Mapping[str, Any], num_centuries: int) -> dict[str, Any]:
+    """The challenge parameters a plain record holds (its judge's parameter names, top-level fields)."""
+    from progressgym_env.errors import ConfigError
+    from progressgym_env.registry import judge_class
+
+    try:
+        names = judge_class(str(data["challenge"])).params
+    except ConfigError as exc:
+        raise HistoryFormatError(f"episode record: {exc}") from None
+    given = {name: data[name] for name in names if name in data}
+    try:  # the judge's own checks, so a record holds only parameters its judge accepts
+        return judge_class(str(data["challenge"])).resolve_params(given, num_centuries)
+    except ConfigError as exc:
+        raise HistoryFormatError(f"episode record: {exc}") from None
 
 
 def to_jsonable(value: Any) -> Any:
@@ -86,8 +101,14 @@ class EpisodeRecord:
     similarity: str = "cosine"
     backend: dict[str, Any] = field(default_factory=dict)
     history_provenance: dict[str, Any] = field(default_factory=dict)
-    timesteps_ahead: int | None = None
+    params: dict[str, Any] = field(default_factory=dict)
     simulated: np.ndarray | None = None
+
+    @property
+    def timesteps_ahead(self) -> int | None:
+        """Predict's k (None on challenges without that parameter)."""
+        k = self.params.get("timesteps_ahead")
+        return None if k is None else int(k)
 
     @property
     def num_steps(self) -> int:
@@ -108,8 +129,7 @@ class EpisodeRecord:
             "backend": dict(self.backend),
             "history_provenance": dict(self.history_provenance),
         }
-        if self.timesteps_ahead is not None:
-            out["timesteps_ahead"] = self.timesteps_ahead
+        out.update(self.params)
         if self.simulated is not None:
             out["simulated"] = self.simulated
         return out
@@ -138,10 +158,8 @@ class EpisodeRecord:
         model = _matrix(data["model"], "model", d) if "model" in data else np.zeros((0, d))
         rewards = np.array(data.get("rewards", np.zeros(model.shape[0])), dtype=np.float64).reshape(-1)
         simulated = data.get("simulated")
-        k = data.get("timesteps_ahead")
-        if k is not None and (isinstance(k, bool) or not isinstance(k, (int, np.integer))):
-            raise HistoryFormatError(f"episode record: 'timesteps_ahead' must be an int, found {k!r}")
-        known = {f.name for f in fields(cls)} | {"schema_version"}
+        params = _params(data, human.shape[0])
+        known = ({f.name for f in fields(cls)} - {"params"}) | {"schema_version"} | set(params)
         extra = sorted(str(key) for key in data if key not in known)
         if extra:
             raise HistoryFormatError(f"episode record has unknown fields {extra}; known: {sorted(known)}")
@@ -156,7 +174,7 @@ class EpisodeRecord:
             similarity=str(data.get("similarity", "cosine")),
             backend=dict(data.get("backend") or {}),
             history_provenance=dict(data.get("history_provenance") or {}),
-            timesteps_ahead=None if k is None else int(k),
+            params=params,
             simulated=None if simulated is None else _matrix(simulated, "simulated", d),
         )
 

@@ -21,6 +21,21 @@ BOUND_TOLERANCE = 1e-6
 """Actions this far outside [-1, 1] are float rounding (e.g. 1.0000001 from a wrapper), accepted and clipped."""
 
 
+COMMON_KWARGS: tuple[str, ...] = (
+    "history",
+    "similarity",
+    "query_budget",
+    "backend",
+    "backend_config",
+    "render_mode",
+    "obs_history",
+    "clip_actions",
+    "record_in_info",
+    "interface",
+)
+"""The kwargs every challenge's env takes; a challenge adds its judge's parameters."""
+
+
 def validate_action(action: Any, shape: tuple[int, ...], clip: bool = False) -> np.ndarray:
     """Return ``action`` as float32 of ``shape`` after checking dtype, finiteness and [-1, 1] bounds.
 

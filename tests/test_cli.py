@@ -411,7 +411,7 @@ def test_train_summary_is_one_line() -> None:
 def test_every_predict_horizon_is_a_challenge() -> None:
     from progressgym_env.benchmark.challenges import (
         CHALLENGES,
-        DEFAULT_CHALLENGES,
+        default_challenges,
         get_challenge,
     )
     from progressgym_env.benchmark.runner import BenchmarkConfig
@@ -423,8 +423,8 @@ def test_every_predict_horizon_is_a_challenge() -> None:
     ]
     assert get_challenge("predict7").kwargs == {"timesteps_ahead": 7}
     assert get_challenge("predict4").title == "PG-Predict (k=4)"
-    assert DEFAULT_CHALLENGES == ("follow", "predict1", "predict2", "coevolve")
-    assert BenchmarkConfig().challenges == list(DEFAULT_CHALLENGES)
+    assert default_challenges() == ("follow", "predict1", "predict2", "coevolve")
+    assert BenchmarkConfig().challenges == list(default_challenges())
 
 
 def test_predict3_runs_in_the_benchmark(tmp_path: Path, capsys) -> None:

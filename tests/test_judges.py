@@ -32,7 +32,7 @@ def test_cosine_basics() -> None:
 
 def test_follow_by_hand() -> None:
     judge = FollowJudge(H)
-    assert judge.num_steps == 2 and judge.last_step == 2
+    assert judge.episode_length == 2 and judge.last_step == 2
     # model after step 1 at e1 (cos with H1 = 1/sqrt2), after step 2 at (1,1) (cos with H2 = 1/sqrt2)
     assert judge.final_score({"model": [[1, 0], [1, 1]]}) == pytest.approx(R)
     assert judge.final_score({"model": H[1:]}) == pytest.approx(1.0)
@@ -42,7 +42,7 @@ def test_follow_by_hand() -> None:
 
 def test_predict_by_hand() -> None:
     judge = PredictJudge(H, timesteps_ahead=1)
-    assert judge.num_steps == 1
+    assert judge.episode_length == 1
     np.testing.assert_array_equal(judge.target(1), H[2])
     assert judge.final_score({"model": [[0.5, 0.5]]}) == pytest.approx(R)
     assert judge.reference_scores()[0] == pytest.approx(0.0)  # H0 is orthogonal to H2

@@ -1,12 +1,8 @@
 """Results in ProgressGym's own result fields: exported for the original framework, imported to re-score here.
 
-ProgressGym's judges (``challenges/{follow,predict,coevolve}.py``, ``interpret_result``) read:
-
-- Follow and Predict: ``actual_vector`` (the target of each scored step: H_t, or H_{t+k} on Predict)
-  and ``examinee_vector`` (the model M_t of the same step), one vector per scored step, plus
-  ``timesteps_ahead`` on Predict; score = mean over steps of cos(actual, examinee);
-- Coevolve: ``simulated_model_vector`` (S_0..S_{T-1}) and ``actual_model_vector`` (H_0..H_{T-1});
-  score = mean over every s and i of max_{j≥i} cos(s, H_j).
+The field layouts (tracking: ``actual_vector``/``examinee_vector``; Coevolve:
+``simulated_model_vector``/``actual_model_vector``) and which judge uses which are defined in
+:mod:`progressgym_env.progressgym_format`; this module reads and writes the files.
 
 :func:`to_progressgym` writes those fields for one of this package's runs, with ``score`` (what
 ProgressGym stores for readability), this package's ``final_score`` and, under ``progressgym_env``,
@@ -28,97 +24,48 @@ from typing import Any
 
 import numpy as np
 
-from progressgym_env.benchmark.challenges import CHALLENGES, challenge_key
-from progressgym_env.benchmark.results import ResultsFileError
+from progressgym_env.benchmark.challenges import CHALLENGES, record_challenge_key
 from progressgym_env.common.atomic import atomic_write_text
-from progressgym_env.judges import coevolve_scores, judge_for_record, score_record, tracking_scores
+from progressgym_env.errors import ResultsFileError
+from progressgym_env.judges import judge_for_record, score_record
+from progressgym_env.progressgym_format import (
+    META_KEY,
+    format_of,
+    identify,
+    is_progressgym_result,
+    merged_fields,
+    progressgym_score,
+)
+from progressgym_env.records import EpisodeRecord
 
 EXPORT_FORMATS = ("progressgym",)
-FOLLOW_FIELDS = ("actual_vector", "examinee_vector")
-COEVOLVE_FIELDS = ("simulated_model_vector", "actual_model_vector")
-META_KEY = "progressgym_env"
 
-
-def _vectors(result: Mapping[str, Any], name: str, where: str) -> np.ndarray:
-    try:
-        array = np.asarray(result[name], dtype=np.float64)
-    except (TypeError, ValueError):
-        raise ResultsFileError(f"{where}: {name!r} must be a list of equal-length number lists") from None
-    if array.ndim != 2 or array.shape[0] == 0 or array.shape[1] == 0:
-        raise ResultsFileError(f"{where}: {name!r} must be a non-empty list of vectors, found shape {array.shape}")
-    if not np.all(np.isfinite(array)):
-        raise ResultsFileError(f"{where}: {name!r} holds non-finite values")
-    return array
-
-
-def _fields(result: Mapping[str, Any]) -> dict[str, Any]:
-    """The result's fields, with an older file's ``supplementary_data`` merged in (as ProgressGym does)."""
-    merged = dict(result)
-    supplementary = merged.get("supplementary_data")
-    if isinstance(supplementary, Mapping):
-        merged.update(supplementary)
-    return merged
+__all__ = [
+    "EXPORT_FORMATS",
+    "META_KEY",
+    "export_progressgym",
+    "is_progressgym_result",
+    "load_any_results",
+    "load_progressgym_results",
+    "progressgym_challenge",
+    "progressgym_score",
+    "run_from_progressgym",
+    "to_progressgym",
+]
 
 
 def progressgym_challenge(result: Mapping[str, Any], where: str = "ProgressGym result") -> str:
-    """The challenge key a ProgressGym result file holds (``follow``, ``predict<k>``, ``coevolve``)."""
-    fields = _fields(result)
-    if all(f in fields for f in COEVOLVE_FIELDS):
-        return "coevolve"
-    if all(f in fields for f in FOLLOW_FIELDS):
-        k = fields.get("timesteps_ahead")
-        if k is None or int(k) == 0:
-            return "follow"
-        if isinstance(k, bool) or not isinstance(k, int) or k < 1:
-            raise ResultsFileError(f"{where}: 'timesteps_ahead' must be an int >= 1, found {k!r}")
-        return challenge_key("predict", k)
-    raise ResultsFileError(
-        f"{where}: not a ProgressGym result: expected {list(FOLLOW_FIELDS)} (Follow/Predict) or "
-        f"{list(COEVOLVE_FIELDS)} (Coevolve), found keys {sorted(fields)[:12]}"
-    )
-
-
-def is_progressgym_result(data: Mapping[str, Any]) -> bool:
-    """Whether ``data`` holds ProgressGym's result fields (Follow/Predict or Coevolve)."""
-    fields = _fields(data) if isinstance(data, Mapping) else {}
-    return all(k in fields for k in FOLLOW_FIELDS) or all(k in fields for k in COEVOLVE_FIELDS)
-
-
-def progressgym_score(result: Mapping[str, Any], where: str = "ProgressGym result") -> float:
-    """The score ProgressGym's ``interpret_result`` computes from a result's fields (plain cosine)."""
-    fields = _fields(result)
-    if progressgym_challenge(fields, where) == "coevolve":
-        simulated = _vectors(fields, "simulated_model_vector", where)
-        actual = _vectors(fields, "actual_model_vector", where)
-        if simulated.shape[1] != actual.shape[1] or len(simulated) < 3 or len(actual) < 3:
-            raise ResultsFileError(
-                f"{where}: Coevolve needs >= 3 simulated and actual vectors of one dimension, found "
-                f"{simulated.shape} and {actual.shape}"
-            )
-        return float(coevolve_scores(simulated, actual))
-    actual = _vectors(fields, "actual_vector", where)
-    examinee = _vectors(fields, "examinee_vector", where)
-    if actual.shape != examinee.shape:
-        raise ResultsFileError(
-            f"{where}: 'actual_vector' {actual.shape} and 'examinee_vector' {examinee.shape} must match"
-        )
-    return float(tracking_scores(actual, examinee))
+    """The challenge key a ProgressGym result file holds (``follow``, ``predict<k>``, ``coevolve``, a plugin's)."""
+    cls, params = identify(result, where)
+    return record_challenge_key({"challenge": cls.challenge, **params})
 
 
 def to_progressgym(run: Mapping[str, Any]) -> dict[str, Any]:
     """One run of a results.json in ProgressGym's result fields (see the module docstring)."""
-    record = run["episode_record"]
+    record = EpisodeRecord.from_dict(run["episode_record"])
     judge = judge_for_record(record)
-    challenge = challenge_key(str(record["challenge"]), record.get("timesteps_ahead"))
-    result: dict[str, Any] = {}
-    if challenge == "coevolve":
-        result["simulated_model_vector"] = np.asarray(record["simulated"], dtype=np.float64).tolist()
-        result["actual_model_vector"] = judge.human.tolist()
-    else:
-        result["actual_vector"] = [judge.target(t).tolist() for t in range(1, 1 + judge.num_steps)]
-        result["examinee_vector"] = np.asarray(record["model"], dtype=np.float64).tolist()
-        if challenge != "follow":
-            result["timesteps_ahead"] = int(record["timesteps_ahead"])
+    challenge = record_challenge_key(record)
+    result: dict[str, Any] = format_of(type(judge)).export(judge, record)
     result["score"] = progressgym_score(result)
     result["final_score"] = score_record(record)
     result[META_KEY] = {
@@ -128,12 +75,12 @@ def to_progressgym(run: Mapping[str, Any]) -> dict[str, Any]:
         "history": run.get("history", ""),
         "env_id": run.get("env_id", ""),
         "model_sha256": run.get("model_sha256") or "",
-        "dims": record.get("dims"),
-        "centuries": record.get("centuries"),
+        "dims": list(record.dims) or None,
+        "centuries": list(record.centuries) or None,
         "human": judge.human.tolist(),
     }
-    if challenge == "coevolve":  # ProgressGym's Coevolve fields hold no AI trajectory: keep it here
-        result[META_KEY]["model"] = np.asarray(record["model"], dtype=np.float64).tolist()
+    if "examinee_vector" not in result:  # a layout without the AI's trajectory (Coevolve's): keep it here
+        result[META_KEY]["model"] = np.asarray(record.model, dtype=np.float64).tolist()
     return result
 
 
@@ -146,30 +93,12 @@ def run_from_progressgym(result: Mapping[str, Any], name: str, index: int = 0) -
     """
     if not isinstance(result, Mapping):
         raise ResultsFileError(f"{name}: a ProgressGym result must be a JSON object, found {type(result).__name__}")
-    fields = _fields(result)
-    challenge = progressgym_challenge(fields, name)
-    final = progressgym_score(fields, name)
+    fields = merged_fields(result)
+    cls, params = identify(fields, name)
+    challenge = record_challenge_key({"challenge": cls.challenge, **params})
+    final = format_of(cls).score(fields, name)
     meta: Mapping[str, Any] = fields[META_KEY] if isinstance(fields.get(META_KEY), Mapping) else {}
-    record: dict[str, Any] | None = None
-    if challenge == "coevolve":
-        simulated = _vectors(fields, "simulated_model_vector", name)
-        actual = _vectors(fields, "actual_model_vector", name)
-        if simulated.shape == actual.shape:  # S_0..S_{T-1} beside H_0..H_{T-1}: a full record
-            record = {"challenge": "coevolve", "human": actual.tolist(), "simulated": simulated.tolist()}
-            if meta.get("model"):  # exported here: the AI's own trajectory rides along
-                record["model"] = meta["model"]
-    elif "human" in meta:
-        base = "follow" if challenge == "follow" else "predict"
-        record = {"challenge": base, "human": meta["human"], "model": fields["examinee_vector"]}
-        if base == "predict":
-            record["timesteps_ahead"] = int(fields["timesteps_ahead"])
-        judge = judge_for_record(record)
-        targets = np.stack([judge.target(t) for t in range(1, 1 + judge.num_steps)])
-        actual = _vectors(fields, "actual_vector", name)
-        if actual.shape != targets.shape or not np.allclose(actual, targets, rtol=0, atol=1e-12):
-            raise ResultsFileError(
-                f"{name}: 'actual_vector' disagrees with the history under {META_KEY!r}.human (edited file?)"
-            )
+    record = format_of(cls).record(cls, params, fields, meta, name)
     if record is not None:
         record["dims"] = meta.get("dims") or [f"dim{i}" for i in range(np.asarray(record["human"]).shape[1])]
         if meta.get("centuries"):

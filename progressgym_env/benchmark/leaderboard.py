@@ -30,14 +30,13 @@ from typing import Any
 import numpy as np
 
 from agents.registry import PRIVILEGED
-from progressgym_env.benchmark.challenges import CHALLENGES, challenge_key, challenge_title
+from progressgym_env.benchmark.challenges import CHALLENGES, challenge_title, record_challenge_key
 from progressgym_env.errors import MissingExtraError
 from progressgym_env.judges import (
     CoevolveJudge,
     judge_for_record,
     make_similarity,
     normalized_score_record,
-    progress_scores,
     score_record,
 )
 
@@ -106,21 +105,7 @@ def centered_normalized_score(record: Mapping[str, Any]) -> float:
     non-negative, so their plain cosines all sit in the 0.9s; centring spreads them over [-1, 1].
     """
     judge = judge_for_record(record)
-    human = judge.human
-    similarity = make_similarity("centered", human)
-    if isinstance(judge, CoevolveJudge):
-        simulated = np.asarray(record["simulated"], dtype=np.float64)
-        score = float(np.mean(progress_scores(simulated, human, similarity)))
-        lock_in = float(np.mean(progress_scores(np.broadcast_to(human[0], human.shape), human, similarity)))
-        reference = float(np.mean(progress_scores(human, human, similarity)))
-    else:
-        models = np.asarray(record["model"], dtype=np.float64)
-        targets = np.stack([judge.target(t) for t in range(1, 1 + judge.num_steps)])
-        if models.shape != targets.shape:
-            raise ValueError(f"episode record: 'model' must have shape {targets.shape}, found {models.shape}")
-        score = float(np.mean(similarity(targets, models)))
-        lock_in = float(np.mean(similarity(targets, np.broadcast_to(human[0], targets.shape))))
-        reference = float(np.mean(similarity(targets, targets)))
+    score, lock_in, reference = judge.scores_under(record, make_similarity("centered", judge.human))
     span = reference - lock_in
     return 0.0 if abs(span) < 1e-12 else (score - lock_in) / span
 
@@ -164,7 +149,7 @@ def score_runs(runs: Iterable[dict[str, Any]], aggregation: str = "default") -> 
                 record = record_in_aggregation(record, aggregation)
             final, normalized = score_record(record), normalized_score_record(record)
             centered = centered_normalized_score(record)
-            challenge = challenge_key(str(record["challenge"]), record.get("timesteps_ahead"))
+            challenge = record_challenge_key(record)
         scored.append(
             ScoredRun(
                 agent=str(run["agent"]),
@@ -376,7 +361,7 @@ def records_by_challenge(runs: Iterable[dict[str, Any]]) -> dict[str, dict[str, 
     for run in runs:
         record = run.get("episode_record")
         if record is not None:
-            found.setdefault(challenge_key(str(record["challenge"]), record.get("timesteps_ahead")), record)
+            found.setdefault(record_challenge_key(record), record)
     return found
 
 

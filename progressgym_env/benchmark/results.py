@@ -36,7 +36,7 @@ from pathlib import Path
 from typing import Any
 
 from progressgym_env.common.atomic import atomic_write_text
-from progressgym_env.errors import ProgressGymError
+from progressgym_env.errors import ResultsFileError
 
 RESULTS_FORMAT = "progressgym-results"
 RESULTS_VERSION = 1
@@ -48,8 +48,6 @@ SCORE_TOLERANCE = 1e-9
 _HEX64 = re.compile(r"^[0-9a-f]{64}$")
 
 
-class ResultsFileError(ProgressGymError, ValueError):
-    """A results.json is corrupt or incompatible; it is reported and never overwritten."""
 
 
 def run_key(run: dict[str, Any]) -> tuple[str, str, int, str]:
@@ -134,7 +132,7 @@ def run_problem(run: Any) -> str:
 
 
 def _score_problem(run: dict[str, Any]) -> str:
-    from progressgym_env.benchmark.challenges import challenge_key
+    from progressgym_env.benchmark.challenges import record_challenge_key
     from progressgym_env.judges import judge_for_record
     from progressgym_env.records import EpisodeRecord
 
@@ -145,7 +143,7 @@ def _score_problem(run: dict[str, Any]) -> str:
         normalized = float(judge.normalized_score(final))
     except (ValueError, TypeError, KeyError, IndexError) as exc:
         return f"has an episode_record the judges cannot score ({exc})"
-    key = challenge_key(record.challenge, record.timesteps_ahead)
+    key = record_challenge_key(record)
     if key != run["challenge"]:
         return f"is labelled challenge {run['challenge']!r} but its episode record is a {key!r} episode"
     problem = _metadata_problem(run, record)
@@ -163,13 +161,13 @@ def _score_problem(run: dict[str, Any]) -> str:
 
 def _metadata_problem(run: dict[str, Any], record: Any) -> str:
     """Cross-checks of the labels a run carries: env id, env kwargs, similarity, centuries, value space."""
-    from progressgym_env.benchmark.challenges import CHALLENGES
     from progressgym_env.judges import SIMILARITIES
+    from progressgym_env.registry import challenge_spec
     from progressgym_env.value_spaces import VALUE_SPACES, infer_value_space
 
     key = run["challenge"]
-    expected = CHALLENGES[key].env_id if key in CHALLENGES else "PG-Predict-v0" if key.startswith("predict") else None
-    if expected is not None and run["env_id"] != expected:
+    expected = challenge_spec(record.challenge).env_id
+    if run["env_id"] != expected:
         return f"has env_id {run['env_id']!r}, but a {key!r} run is made with {expected!r}"
     known = _env_kwargs_of(run["env_id"])
     unknown = sorted(set(run["kwargs"]) - known) if known else []
@@ -196,19 +194,14 @@ def _metadata_problem(run: dict[str, Any], record: Any) -> str:
 
 
 def _env_kwargs_of(env_id: str) -> set[str]:
-    """The kwargs the env class registered as ``env_id`` takes (empty if the id is unknown)."""
-    import gymnasium as gym
+    """The kwargs the registered challenge ``env_id`` takes (empty if no challenge has that id): no env is built."""
+    from progressgym_env.registry import challenge_specs
+    from progressgym_env.validation import COMMON_KWARGS
 
-    import progressgym_env  # noqa: F401 - registers the ids
-
-    try:
-        spec = gym.spec(env_id)
-        cls = gym.envs.registration.load_env_creator(spec.entry_point)  # type: ignore[arg-type]
-    except (gym.error.Error, ImportError, AttributeError, ValueError):
-        return set()
-    from progressgym_env.envs.base import COMMON_KWARGS
-
-    return set(COMMON_KWARGS) | set(getattr(cls, "extra_kwargs", ()))
+    for spec in challenge_specs():
+        if spec.env_id == env_id:
+            return set(COMMON_KWARGS) | set(spec.judge_class.params)
+    return set()
 
 
 def _short(value: Any) -> str:

@@ -22,7 +22,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from progressgym_env.benchmark.challenges import CHALLENGES, DEFAULT_CHALLENGES, Challenge, get_challenge
+from progressgym_env.benchmark.challenges import CHALLENGES, Challenge, default_challenges, get_challenge
 from progressgym_env.benchmark.executors import (
     EXECUTORS,
     EpisodePlan,
@@ -72,7 +72,7 @@ class BenchmarkConfig:
                   "or 'LABEL=<spec>' to name one."},
     )
     challenges: list[str] = field(
-        default_factory=lambda: list(DEFAULT_CHALLENGES),
+        default_factory=lambda: list(default_challenges()),
         metadata={"help": f"Challenge keys: {', '.join(CHALLENGES)}."},
     )
     seeds: int = field(default=3, metadata={"help": "Seeds per agent and challenge (0..seeds-1)."})

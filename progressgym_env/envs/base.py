@@ -1,9 +1,10 @@
 """The shared engine of the three ProgressGym envs: timeline, spaces, validation, info and records.
 
-Each challenge (``follow.py``, ``predict.py``, ``coevolve.py``) is a thin subclass that names its
-judge (:mod:`progressgym_env.judges`): the judge is the challenge's strategy — target offset, whether
-a simulated human answers the queries, which record fields exist — so this engine never asks which
-challenge it runs. Everything it needs from a backend is in the :class:`~progressgym_env.backends.Backend`
+Each challenge is a thin subclass that names its judge (:mod:`progressgym_env.judges`; the built-ins
+in ``follow.py``, ``predict.py``, ``coevolve.py``, a plugin's made by
+:func:`progressgym_env.register_challenge`): the judge is the challenge's definition — its parameters
+(which become env kwargs), targets, episode length, whether a simulated human answers the queries —
+so this engine never asks which challenge it runs. Everything it needs from a backend is in the :class:`~progressgym_env.backends.Backend`
 protocol. Timeline (DESIGN §2, §9): the model starts at H_0; ``reset`` observes century index t = 1;
 each ``step`` applies the action (→ M_t), in Coevolve moves the simulated human (→ S_t), scores, then
 advances t. The step at the last scored century returns ``terminated=True``.
@@ -28,20 +29,8 @@ from progressgym_env.errors import ConfigError, EpisodeOrderError, InvalidAction
 from progressgym_env.history import History, HistorySource, resolve_history
 from progressgym_env.judges import FIRST_SCORED_STEP, SIMILARITIES, FollowJudge, Judge
 from progressgym_env.records import EpisodeRecord
-from progressgym_env.validation import reject_unknown_kwargs, validate_action
+from progressgym_env.validation import COMMON_KWARGS, reject_unknown_kwargs, validate_action
 
-COMMON_KWARGS = (
-    "history",
-    "similarity",
-    "query_budget",
-    "backend",
-    "backend_config",
-    "render_mode",
-    "obs_history",
-    "clip_actions",
-    "record_in_info",
-    "interface",
-)
 MAX_OBS_HISTORY = 64
 """Largest ``obs_history`` accepted (a sanity bound: histories have a handful of centuries)."""
 
@@ -60,6 +49,18 @@ def observation_space(dim: int, obs_history: int = 1) -> spaces.Box:
     return spaces.Box(0.0, 1.0, shape=(2 * dim + 1 + (obs_history - 1) * dim,), dtype=np.float32)
 
 
+def _kwarg_hint(unknown: dict[str, Any]) -> str:
+    """Where an unknown kwarg belongs, when it is another registered challenge's parameter."""
+    from progressgym_env.registry import challenge_specs
+
+    hints = []
+    for name in sorted(unknown):
+        owners = [spec.env_id for spec in challenge_specs() if name in spec.judge_class.params]
+        if owners:
+            hints.append(f"{name!r} applies to {', '.join(owners)} only")
+    return "; ".join(hints)
+
+
 def _flag(name: str, value: Any) -> bool:
     """A bool kwarg (numpy bools too); anything else is a :class:`ConfigError` naming it."""
     if not isinstance(value, (bool, np.bool_)):
@@ -76,8 +77,6 @@ class ProgressGymEnv(gym.Env[np.ndarray, np.ndarray]):
     metadata: dict[str, Any] = {"render_modes": ["ansi", "rgb_array"], "render_fps": 2}  # noqa: RUF012
     judge_class: ClassVar[type[Judge]] = FollowJudge
     env_id: ClassVar[str] = ""
-    extra_kwargs: ClassVar[tuple[str, ...]] = ()
-    unknown_kwarg_hint: ClassVar[str] = ""
 
     def __init__(
         self,
@@ -94,7 +93,10 @@ class ProgressGymEnv(gym.Env[np.ndarray, np.ndarray]):
         interface: str = "vector",
         **unknown: Any,
     ) -> None:
-        reject_unknown_kwargs(self.env_id, unknown, COMMON_KWARGS + self.extra_kwargs, self.unknown_kwarg_hint)
+        params = {name: unknown.pop(name) for name in list(unknown) if name in self.judge_class.params}
+        reject_unknown_kwargs(
+            self.env_id, unknown, COMMON_KWARGS + tuple(self.judge_class.params), _kwarg_hint(unknown)
+        )
         if similarity not in SIMILARITIES:
             raise ConfigError(f"unknown similarity {similarity!r}; choose one of {SIMILARITIES}")
         if render_mode is not None and render_mode not in self.metadata["render_modes"]:
@@ -121,7 +123,9 @@ class ProgressGymEnv(gym.Env[np.ndarray, np.ndarray]):
         validate_query_budget(query_budget, self.dim)
         self.similarity = similarity
         self.query_budget = query_budget
-        self._validate_challenge_kwargs()
+        self.params: dict[str, Any] = self.judge_class.resolve_params(params, self.num_centuries)
+        # The challenge's answers that need no history values (offset, length, horizon) from a judge on zeros.
+        self._definition = self._make_judge(np.zeros((self.num_centuries, self.dim)))
         self.render_mode = render_mode
 
         d = self.dim
@@ -146,12 +150,19 @@ class ProgressGymEnv(gym.Env[np.ndarray, np.ndarray]):
         self._steps_taken = 0
         self._closed = False
 
-    # -- what the challenge is (read from its judge class) --------------------------------------
+    # -- what the challenge is (read from its judge) -------------------------------------------
 
     @property
     def challenge(self) -> str:
-        """The challenge name: ``follow``, ``predict`` or ``coevolve``."""
+        """The challenge name records carry (``follow``, ``predict``, ``coevolve`` or a plugin's)."""
         return self.judge_class.challenge
+
+    @property
+    def challenge_key(self) -> str:
+        """The benchmark key of this env's challenge and parameters (``predict2``)."""
+        from progressgym_env.registry import variant_key
+
+        return variant_key(self.challenge, self.params)
 
     @property
     def simulates_human(self) -> bool:
@@ -159,14 +170,14 @@ class ProgressGymEnv(gym.Env[np.ndarray, np.ndarray]):
         return self.judge_class.simulates_human
 
     @property
-    def timesteps_ahead(self) -> int | None:
-        """Predict's k; None on the other challenges."""
-        return None
-
-    @property
     def target_offset(self) -> int:
         """How many centuries after the observed one a step's target lies (k on Predict, else 0)."""
-        return self.timesteps_ahead or 0
+        return self._definition.target_offset
+
+    @property
+    def agent_horizon(self) -> int:
+        """How many centuries ahead an agent's model should aim (the judge's answer; baselines read it)."""
+        return self._definition.agent_horizon
 
     @property
     def update_capacity(self) -> float:
@@ -176,16 +187,11 @@ class ProgressGymEnv(gym.Env[np.ndarray, np.ndarray]):
     @property
     def episode_length(self) -> int:
         """Number of steps in an episode (8 on the 9-century timeline; 8 - k for Predict)."""
-        return self.num_centuries - 1 - self.target_offset
-
-    # -- hooks for the challenge subclasses -------------------------------------------------
-
-    def _validate_challenge_kwargs(self) -> None:
-        """Check challenge-specific kwargs once the history length is known (Predict's k)."""
+        return self._definition.episode_length
 
     def _make_judge(self, human: np.ndarray) -> Judge:
         """The challenge's judge on histories ``human`` (T, d), or (N, T, d) for the native vector env."""
-        return self.judge_class(human, self.similarity)
+        return self.judge_class(human, self.similarity, **self.params)
 
     # -- Gymnasium API ------------------------------------------------------------------------
 
@@ -201,7 +207,7 @@ class ProgressGymEnv(gym.Env[np.ndarray, np.ndarray]):
         simulates = self.simulates_human
         if history is not self.history or self.judge is None:  # a fixed history keeps its judge
             self.judge = self._make_judge(history.values)
-            n, d = self.judge.num_steps, self.dim
+            n, d = self.judge.episode_length, self.dim
             # Per-episode buffers; episode_record() hands out copies, so they are reused.
             self._models = np.empty((n, d))
             self._rewards = np.empty(n)
@@ -401,6 +407,6 @@ class ProgressGymEnv(gym.Env[np.ndarray, np.ndarray]):
             similarity=self.similarity,
             backend=self.backend.config_dict(),
             history_provenance=dict(self.history.provenance),
-            timesteps_ahead=self.judge.timesteps_ahead,
+            params=dict(self.judge.params),
             simulated=self._simulated[: n + 1].copy() if self.judge.simulates_human else None,
         )

@@ -53,4 +53,3 @@ class CoevolveEnv(ProgressGymEnv):
 
     judge_class: ClassVar[type[Judge]] = CoevolveJudge
     env_id: ClassVar[str] = "PG-Coevolve-v0"
-    unknown_kwarg_hint: ClassVar[str] = "'timesteps_ahead' applies to PG-Predict-v0 only"

@@ -85,4 +85,3 @@ class FollowEnv(ProgressGymEnv):
 
     judge_class: ClassVar[type[Judge]] = FollowJudge
     env_id: ClassVar[str] = "PG-Follow-v0"
-    unknown_kwarg_hint: ClassVar[str] = "'timesteps_ahead' applies to PG-Predict-v0 only"

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import ClassVar
 
 from progressgym_env.envs.base import ProgressGymEnv
-from progressgym_env.judges import Judge, PredictJudge, validate_timesteps_ahead
+from progressgym_env.judges import Judge, PredictJudge
 
 
 class PredictEnv(ProgressGymEnv):
@@ -50,20 +50,8 @@ class PredictEnv(ProgressGymEnv):
 
     judge_class: ClassVar[type[Judge]] = PredictJudge
     env_id: ClassVar[str] = "PG-Predict-v0"
-    extra_kwargs: ClassVar[tuple[str, ...]] = ("timesteps_ahead",)
-
-    def __init__(self, *, timesteps_ahead: int = 1, **kwargs: Any) -> None:
-        self._timesteps_ahead = timesteps_ahead
-        super().__init__(**kwargs)
 
     @property
     def timesteps_ahead(self) -> int:
         """k, how many centuries ahead the target lies."""
-        return self._timesteps_ahead
-
-    def _validate_challenge_kwargs(self) -> None:
-        validate_timesteps_ahead(self._timesteps_ahead, self.num_centuries)
-        self._timesteps_ahead = int(self._timesteps_ahead)
-
-    def _make_judge(self, human: Any) -> Judge:
-        return PredictJudge(human, self.similarity, timesteps_ahead=self._timesteps_ahead)
+        return int(self.params["timesteps_ahead"])

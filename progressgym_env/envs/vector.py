@@ -164,7 +164,9 @@ class ProgressGymVectorEnv(VectorEnv):
         self.episode_length = proto.episode_length
         self.similarity = proto.similarity
         self.query_budget = proto.query_budget
-        self.timesteps_ahead = proto.timesteps_ahead
+        self.params = proto.params
+        self.challenge_key = proto.challenge_key
+        self.agent_horizon = proto.agent_horizon
         self.obs_history = proto.obs_history
         self.clip_actions = proto.clip_actions
         self.record_in_info = proto.record_in_info
@@ -415,7 +417,7 @@ class ProgressGymVectorEnv(VectorEnv):
             similarity=self.similarity,
             backend={"backend": "surrogate", **{k: getattr(self.config, k) for k in self.config.__dataclass_fields__}},
             history_provenance=dict(history.provenance),
-            timesteps_ahead=self._judge.timesteps_ahead,
+            params=dict(self._judge.params),
             simulated=np.zeros((0, d)) if self._simulates else None,
         )
         return {k: v for k, v in record.to_dict().items() if k not in _RECORD_ARRAYS}
@@ -483,7 +485,7 @@ class ProgressGymVectorEnv(VectorEnv):
             self._sim_logits[sel] = sim
             self._sim_values[sel] = simulated
             self._store(self._simulated, rows, t, simulated)
-        target = self._at(self._human, rows, t + self._judge.target_offset)
+        target = self._at(self._judge.targets(self._human), rows, t - FIRST_SCORED_STEP)
         reward = self._judge.step_rewards(target, model, simulated, rows=sel)
         self._store(self._models, rows, t - FIRST_SCORED_STEP, model)
         self._store(self._rewards, rows, t - FIRST_SCORED_STEP, reward)
