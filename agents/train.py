@@ -47,6 +47,7 @@ from agents.zoo import ZooHyperparams, load_hyperparams
 from progressgym_env.benchmark.challenges import CHALLENGES
 from progressgym_env.common.atomic import atomic_path, atomic_write_bytes, atomic_write_text
 from progressgym_env.errors import ConfigError, MissingExtraError
+from progressgym_env.registry import challenge_specs
 
 OFF_POLICY = ("sac", "td3")
 VALIDATION_FIRST_SEED = 10_000
@@ -136,9 +137,11 @@ class TrainConfig:
         if self.env in CHALLENGES:
             challenge = CHALLENGES[self.env]
             return challenge.env_id, {**challenge.kwargs, **self.env_kwargs}
-        if not self.env.startswith("PG-") and "PG-" not in self.env:
+        env_ids = [spec.env_id for spec in challenge_specs()]
+        if self.env not in env_ids:
             raise ConfigError(
-                f"env {self.env!r} is neither a challenge key ({', '.join(CHALLENGES)}) nor a PG env id"
+                f"env {self.env!r} is neither a challenge key ({', '.join(CHALLENGES)}) nor a challenge's env id "
+                f"({', '.join(env_ids)})"
             )
         return self.env, dict(self.env_kwargs)
 

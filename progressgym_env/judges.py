@@ -169,13 +169,13 @@ class Judge:
     :param human: the real histories H; a (T, d) history for one env, (N, T, d) for N (a broadcast
         view of one history is fine). Kept by reference: :meth:`set_histories` writes into it.
     :param similarity: reward similarity (``"cosine"`` or ``"centered"``).
-    :param params: the challenge's parameters (names and defaults in :attr:`params`); they are also
+    :param params: the challenge's parameters (names and defaults in :attr:`param_defaults`); they are also
         the env kwargs of the challenge and are stored in every episode record.
     """
 
     challenge: ClassVar[str] = ""
     """The name episode records carry (``follow``); unique among registered challenges."""
-    params: ClassVar[Mapping[str, Any]] = {}
+    param_defaults: ClassVar[Mapping[str, Any]] = {}
     """Parameter name -> default. The env takes them as kwargs and records store them."""
     simulates_human: ClassVar[bool] = False
     """Whether the challenge has a simulated human (who then answers the agent's queries)."""
@@ -211,15 +211,15 @@ class Judge:
 
     @classmethod
     def resolve_params(cls, given: Mapping[str, Any], num_centuries: int) -> dict[str, Any]:
-        """``given`` completed with the defaults of :attr:`params`, checked by :meth:`validate_params`.
+        """``given`` completed with the defaults of :attr:`param_defaults`, checked by :meth:`validate_params`.
 
         :raises ConfigError: an unknown parameter name or a value :meth:`validate_params` refuses.
         """
-        unknown = sorted(set(given) - set(cls.params))
+        unknown = sorted(set(given) - set(cls.param_defaults))
         if unknown:
-            known = ", ".join(cls.params) or "none"
+            known = ", ".join(cls.param_defaults) or "none"
             raise ConfigError(f"{cls.__name__} has no parameter {', '.join(map(repr, unknown))} (it takes: {known})")
-        params = {**cls.params, **given}
+        params = {**cls.param_defaults, **given}
         cls.validate_params(params, num_centuries)
         return params
 
@@ -246,8 +246,8 @@ class Judge:
 
     @property
     def target_label(self) -> str | None:
-        """How renderers label the scored targets (``H_(t+2)``); None when the target is H_t itself."""
-        return f"H_(t+{self.target_offset})" if self.target_offset else None
+        """How renderers label the scored targets (``H_{t+2}``); None when there is nothing to draw beside H_t."""
+        return f"H_{{t+{self.target_offset}}}" if self.target_offset else None
 
     @property
     def agent_horizon(self) -> int:
@@ -427,7 +427,7 @@ class PredictJudge(Judge):
     """
 
     challenge = "predict"
-    params: ClassVar[Mapping[str, Any]] = {"timesteps_ahead": 1}
+    param_defaults: ClassVar[Mapping[str, Any]] = {"timesteps_ahead": 1}
 
     @classmethod
     def validate_params(cls, params: dict[str, Any], num_centuries: int) -> None:
@@ -532,6 +532,15 @@ def judge_for_record(record: EpisodeRecord | Mapping[str, Any]) -> Judge:
     """The (plain cosine) judge an episode record was produced under."""
     record = EpisodeRecord.from_dict(record)
     return make_judge(record.challenge, record.human, **record.params)
+
+
+def target_curve(record: EpisodeRecord | Mapping[str, Any]) -> tuple[str | None, np.ndarray]:
+    """What renderers draw as the scored target: (the judge's label, its targets (n, d) at centuries 1..n).
+
+    The label is None when the targets are the history itself (nothing to draw beside H_t).
+    """
+    judge = judge_for_record(record)
+    return judge.target_label, np.asarray(judge.targets(judge.human))
 
 
 def score_record(record: EpisodeRecord | Mapping[str, Any]) -> float:

@@ -45,7 +45,7 @@ def _params(data: Mapping[str, Any], num_centuries: int) -> dict[str, Any]:
     from progressgym_env.registry import judge_class
 
     try:
-        names = judge_class(str(data["challenge"])).params
+        names = judge_class(str(data["challenge"])).param_defaults
     except ConfigError as exc:
         raise HistoryFormatError(f"episode record: {exc}") from None
     given = {name: data[name] for name in names if name in data}

@@ -65,15 +65,15 @@ class ChallengeSpec:
 
     def title_for(self, params: Mapping[str, Any]) -> str:
         """The title with the parameters filled in (``PG-Predict (k={timesteps_ahead})`` -> ``PG-Predict (k=2)``)."""
-        return self.title.format(**{**self.judge_class.params, **params})
+        return self.title.format(**{**self.judge_class.param_defaults, **params})
 
     def key_for(self, params: Mapping[str, Any]) -> str:
         """The benchmark key of an episode with ``params``: the matching variant's, else the name plus the values."""
-        full = {**self.judge_class.params, **params}
+        full = {**self.judge_class.param_defaults, **params}
         for variant in self.variants:
-            if {**self.judge_class.params, **variant.kwargs} == full:
+            if {**self.judge_class.param_defaults, **variant.kwargs} == full:
                 return variant.key
-        return self.name + "".join(str(full[name]) for name in self.judge_class.params)
+        return self.name + "".join(str(full[name]) for name in self.judge_class.param_defaults)
 
 
 _CHALLENGES: dict[str, ChallengeSpec] = {}
@@ -134,15 +134,17 @@ def register_challenge(
         from progressgym_env.envs.factory import env_class_for
 
         entry_point = env_class_for(judge_class, env_id)
-    if vector_entry_point is None and not isinstance(entry_point, str):
+    if vector_entry_point is None and isinstance(entry_point, type):
+        from progressgym_env.envs.base import ProgressGymEnv
         from progressgym_env.envs.factory import vector_env_class_for
 
-        vector_entry_point = vector_env_class_for(entry_point)
+        if issubclass(entry_point, ProgressGymEnv):
+            vector_entry_point = vector_env_class_for(entry_point)
     gym.register(
         id=env_id,
-        entry_point=entry_point,
+        entry_point=entry_point,  # type: ignore[arg-type]
         vector_entry_point=vector_entry_point,
-        kwargs=dict(judge_class.params),
+        kwargs=dict(judge_class.param_defaults),
         # The envs validate every input themselves (errors that name the problem). Gymnasium's passive
         # checker adds nothing to that, and an env whose first reset() it saw refused is broken for good;
         # gym.make(..., disable_env_checker=False) still adds it on request.
@@ -166,14 +168,14 @@ def _variants(
             raise ConfigError(f"challenge key must be a lower-case identifier, got {key!r}")
         if key in _VARIANTS:
             raise ConfigError(f"challenge key {key!r} is already registered (by {_VARIANTS[key].challenge!r})")
-        unknown = sorted(set(kwargs) - set(judge_class.params))
+        unknown = sorted(set(kwargs) - set(judge_class.param_defaults))
         if unknown:
             raise ConfigError(
                 f"variant {key!r}: {judge_class.__name__} has no parameter {unknown} "
-                f"(it takes: {', '.join(judge_class.params) or 'none'})"
+                f"(it takes: {', '.join(judge_class.param_defaults) or 'none'})"
             )
         try:
-            shown = title.format(**{**judge_class.params, **kwargs})
+            shown = title.format(**{**judge_class.param_defaults, **kwargs})
         except (KeyError, IndexError, ValueError) as exc:
             raise ConfigError(f"title {title!r} names a placeholder the parameters lack ({exc})") from None
         out.append(ChallengeVariant(key, judge_class.challenge, env_id, MappingProxyType(dict(kwargs)), shown))

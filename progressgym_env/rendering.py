@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from progressgym_env.errors import MissingExtraError
+from progressgym_env.judges import target_curve
 from progressgym_env.records import EpisodeRecord
 
 if TYPE_CHECKING:
@@ -117,7 +118,7 @@ class FrameRenderer:
         except ImportError:
             raise MissingExtraError("rendering rgb_array frames", "render", "matplotlib") from None
         human = np.asarray(record.human, dtype=np.float64)
-        self.key = (human.tobytes(), record.challenge, record.timesteps_ahead)
+        self.key = _renderer_key(record)
         self.centuries = np.asarray(record.centuries, dtype=np.float64)
         dims = list(record.dims)
         cols = min(len(dims), 5)
@@ -125,16 +126,16 @@ class FrameRenderer:
         figure = Figure(figsize=(PANEL_SIZE[0] * cols, PANEL_SIZE[1] * rows + 0.5), dpi=FRAME_DPI)
         canvas = FigureCanvasAgg(figure)
         axes = np.atleast_1d(figure.subplots(rows, cols, squeeze=False)).ravel()
-        ahead = int(record.timesteps_ahead or 0)
-        steps = len(self.centuries) - 1 - ahead
+        target_label, targets = target_curve(record)
+        steps = len(targets)
         for k, ax in enumerate(axes):
             if k >= len(dims):
                 ax.set_axis_off()
                 continue
             ax.plot(self.centuries, human[:, k], "o-", color="black", markersize=3, linewidth=1, label="human H_t")
-            if ahead:
-                ax.plot(self.centuries[1 : 1 + steps], human[1 + ahead : 1 + ahead + steps, k], "D:",
-                        color="tab:green", markersize=3, label=f"scored target H_{{t+{ahead}}}")
+            if target_label:
+                ax.plot(self.centuries[1 : 1 + steps], targets[:, k], "D:",
+                        color="tab:green", markersize=3, label=f"scored target {target_label}")
             ax.plot([], [], "s-", color="tab:blue", markersize=3, label="model M_t")
             if record.simulated is not None:
                 ax.plot([], [], "^-", color="tab:red", markersize=3, label="simulated human S_t")
@@ -213,6 +214,12 @@ def _vline(image: np.ndarray, x: float, clip: tuple[int, int, int, int], color: 
 _RENDERERS: weakref.WeakKeyDictionary[Any, FrameRenderer] = weakref.WeakKeyDictionary()
 
 
+def _renderer_key(record: EpisodeRecord) -> tuple[Any, ...]:
+    """What a frame's background depends on: the history and the challenge with its parameters."""
+    human = np.asarray(record.human, dtype=np.float64).tobytes()
+    return (human, record.challenge, tuple(sorted(record.params.items())))
+
+
 def render_rgb_array(env: ProgressGymEnv) -> np.ndarray:
     """The env's frame as an (H, W, 3) uint8 array (see :class:`FrameRenderer`).
 
@@ -221,7 +228,7 @@ def render_rgb_array(env: ProgressGymEnv) -> np.ndarray:
     """
     record = env.episode_record()
     renderer = _RENDERERS.get(env)
-    key = (np.asarray(record.human, dtype=np.float64).tobytes(), record.challenge, record.timesteps_ahead)
+    key = _renderer_key(record)
     if renderer is None or renderer.key != key:
         renderer = FrameRenderer(record, title=env.env_id)
         _RENDERERS[env] = renderer

@@ -43,7 +43,7 @@ def record_challenge_key(record: Mapping[str, Any] | Any) -> str:
     """The key of an episode record's challenge and parameters (``predict`` with k = 2 -> ``predict2``)."""
     get = record.get if isinstance(record, Mapping) else lambda name: getattr(record, "params", {}).get(name)
     name = str(record["challenge"] if isinstance(record, Mapping) else record.challenge)
-    params = {p: get(p) for p in judge_class(name).params if get(p) is not None}
+    params = {p: get(p) for p in judge_class(name).param_defaults if get(p) is not None}
     return variant_key(name, params)
 
 

@@ -39,6 +39,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from progressgym_env.errors import ConfigError, MissingExtraError, ProgressGymError
+from progressgym_env.registry import backend_spec
 
 EXECUTORS = ("local", "ray")
 """The values of ``BenchmarkConfig.executor``."""
@@ -99,11 +100,12 @@ class EpisodePlan:
     envs: dict[str, tuple[str, dict[str, Any]]] = field(default_factory=dict)
 
     def checkpoint_root(self, challenge: str) -> str | None:
-        """The llm ``run_dir`` of ``challenge``'s backend config, or None (no per-episode checkpoints)."""
+        """The checkpoint folder of ``challenge``'s backend config (the backend's ``run_dir_key``), or None."""
         config = self.envs[challenge][1].get("backend_config")
-        if self.backend != "llm" or not isinstance(config, dict):
+        key = backend_spec(self.backend).run_dir_key
+        if key is None or not isinstance(config, dict):
             return None
-        root = config.get("run_dir")
+        root = config.get(key)
         return None if root in (None, "") else str(root)
 
 
@@ -327,13 +329,14 @@ class RayExecutor:
         import_ray()  # a missing extra fails before anything is written
         self.settings = settings
         self.backend = backend
-        # An llm env may load or measure models: the driver leaves that to the tasks, so there a bad agent
-        # spec is reported by its tasks rather than before the first episode.
-        self.builds_in_driver = backend != "llm"
+        # A heavy backend's env may load or measure models: the driver leaves that to the tasks, so there a
+        # bad agent spec is reported by its tasks rather than before the first episode.
+        self.heavy = backend_spec(backend).heavy
+        self.builds_in_driver = not self.heavy
         self._started = False
 
     def resources(self) -> dict[str, float]:
-        """``num_cpus`` / ``num_gpus`` of each task (GPUs default to 1 per llm episode when the cluster has any).
+        """``num_cpus`` / ``num_gpus`` of each task (GPUs default to 1 per heavy-backend episode when the cluster has any).
 
         :raises ConfigError: a task would need more CPUs or GPUs than the whole cluster has (Ray would
             wait for them for ever).
@@ -343,7 +346,7 @@ class RayExecutor:
         cluster = ray.cluster_resources()
         gpus = self.settings.num_gpus
         if gpus is None:
-            gpus = 1.0 if self.backend == "llm" and cluster.get("GPU", 0) >= 1 else 0.0
+            gpus = 1.0 if self.heavy and cluster.get("GPU", 0) >= 1 else 0.0
         wanted = {"CPU": float(self.settings.num_cpus), "GPU": float(gpus)}
         for name, amount in wanted.items():
             if amount > cluster.get(name, 0.0):
@@ -354,12 +357,12 @@ class RayExecutor:
         return {"num_cpus": wanted["CPU"], "num_gpus": wanted["GPU"]}
 
     def chunk_size(self, n_tasks: int) -> int:
-        """Episodes per task: the setting, else 1 on llm, else about two tasks per cluster CPU."""
+        """Episodes per task: the setting, else 1 on a heavy backend, else about two tasks per cluster CPU."""
         import ray
 
         if self.settings.chunk_size:
             return self.settings.chunk_size
-        if self.backend == "llm":
+        if self.heavy:
             return 1
         cpus = max(1, int(ray.cluster_resources().get("CPU", 1) // max(self.settings.num_cpus, 1e-9)))
         return max(1, math.ceil(n_tasks / (2 * cpus)))

@@ -27,6 +27,7 @@ from progressgym_env.benchmark.challenges import challenge_title
 from progressgym_env.benchmark.leaderboard import LeaderboardRow, leaderboard_rows, score_runs
 from progressgym_env.common.atomic import atomic_path
 from progressgym_env.errors import MissingExtraError
+from progressgym_env.judges import target_curve
 
 PLOT_DPI = 100
 HUMAN_COLOR, MODEL_COLOR, TARGET_COLOR, SIMULATED_COLOR = "black", "tab:blue", "tab:green", "tab:red"
@@ -74,7 +75,7 @@ def trajectory_figure(runs: Sequence[dict[str, Any]]) -> Any:
     models = np.stack([np.asarray(r["model"], dtype=np.float64) for r in records]) if len(first["model"]) else None
     simulated = (np.stack([np.asarray(r["simulated"], dtype=np.float64) for r in records])
                  if first.get("simulated") is not None else None)
-    ahead = int(first.get("timesteps_ahead") or 0) if first["challenge"] == "predict" else 0
+    target_label, targets = target_curve(first)
     (row,) = leaderboard_rows(score_runs(runs))
     cols = min(len(dims), 5)
     rows = math.ceil(len(dims) / cols)
@@ -90,9 +91,9 @@ def trajectory_figure(runs: Sequence[dict[str, Any]]) -> Any:
         if models is not None:
             steps = models.shape[1]
             x = centuries[1 : 1 + steps]
-            if ahead:
-                ax.plot(x, human[1 + ahead : 1 + ahead + steps, k], "D:", color=TARGET_COLOR, markersize=3,
-                        label=f"scored target H_{{t+{ahead}}} (at t)")
+            if target_label:
+                ax.plot(x, targets[:steps, k], "D:", color=TARGET_COLOR, markersize=3,
+                        label=f"scored target {target_label} (at t)")
             _band(ax, x, models[:, :, k], MODEL_COLOR, f"model M_t (mean, min–max of {len(runs)})", "s--")
         if simulated is not None:
             _band(ax, centuries[: simulated.shape[1]], simulated[:, :, k], SIMULATED_COLOR,

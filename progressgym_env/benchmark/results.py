@@ -200,7 +200,7 @@ def _env_kwargs_of(env_id: str) -> set[str]:
 
     for spec in challenge_specs():
         if spec.env_id == env_id:
-            return set(COMMON_KWARGS) | set(spec.judge_class.params)
+            return set(COMMON_KWARGS) | set(spec.judge_class.param_defaults)
     return set()
 
 

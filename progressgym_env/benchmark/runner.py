@@ -44,6 +44,7 @@ from progressgym_env.common.atomic import atomic_write_text
 from progressgym_env.common.fingerprint import file_fingerprint, json_fingerprint
 from progressgym_env.common.progress import ProgressBar
 from progressgym_env.errors import ConfigError
+from progressgym_env.registry import backend_names
 
 LEADERBOARD_FILE = "leaderboard.md"
 SAVE_COST_FRACTION = 0.1
@@ -83,7 +84,7 @@ class BenchmarkConfig:
     )
     history: str = field(default="corpus", metadata={"help": "History name or trajectory file path."})
     out: str = field(default="results/benchmark", metadata={"help": "Output folder (appended to if it exists)."})
-    backend: str = field(default="surrogate", metadata={"help": "Backend name: surrogate or llm."})
+    backend: str = field(default="surrogate", metadata={"help": f"Backend name: {' or '.join(backend_names())}."})
     backend_config: dict[str, Any] = field(default_factory=dict, metadata={"help": "Backend settings."})
     query_budget: int | None = field(default=512, metadata={"help": "Answers elicited per century."})
     wandb: bool = field(default=True, metadata={"help": "Log every run to wandb."})
@@ -108,12 +109,12 @@ class BenchmarkConfig:
     ray_num_cpus: float = field(default=1.0, metadata={"help": "CPUs each Ray task reserves."})
     ray_num_gpus: float | None = field(
         default=None,
-        metadata={"help": "GPUs each Ray task reserves; none = 1 per episode on the llm backend when the cluster "
+        metadata={"help": "GPUs each Ray task reserves; none = 1 per episode on a heavy backend (llm) when the cluster "
                   "has GPUs, else 0."},
     )
     ray_chunk_size: int = field(
         default=0,
-        metadata={"help": "Episodes per Ray task; 0 = 1 on the llm backend, else about two tasks per cluster CPU "
+        metadata={"help": "Episodes per Ray task; 0 = 1 on a heavy backend (llm), else about two tasks per cluster CPU "
                   "(surrogate episodes take milliseconds, so one each would be mostly scheduling)."},
     )
     ray_max_retries: int = field(

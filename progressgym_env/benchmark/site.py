@@ -40,6 +40,7 @@ from progressgym_env.benchmark.leaderboard import (
 )
 from progressgym_env.common.atomic import atomic_write_text
 from progressgym_env.errors import MissingExtraError
+from progressgym_env.judges import target_curve
 
 SITE_FILE = "index.html"
 COLORS = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f")
@@ -140,16 +141,16 @@ def trajectory_chart(runs: Sequence[dict[str, Any]], div_id: str) -> str:
     figure = make_subplots(rows=rows, cols=cols, subplot_titles=[d.replace("_", " ") for d in dims],
                            horizontal_spacing=0.05, vertical_spacing=0.12)
     owners: list[str | None] = []  # the agent each trace belongs to (None: shown for every agent)
-    ahead = int(first.get("timesteps_ahead") or 0) if first["challenge"] == "predict" else 0
+    target_label, targets = target_curve(first)
     for k in range(len(dims)):
         position = {"row": k // cols + 1, "col": k % cols + 1}
         figure.add_trace(go.Scatter(x=centuries, y=human[:, k], mode="lines+markers", name="human H_t",
                                     line={"color": "black"}, legendgroup="human", showlegend=k == 0), **position)
         owners.append(None)
         steps = len(first["model"])
-        if ahead and steps:
-            figure.add_trace(go.Scatter(x=centuries[1 : 1 + steps], y=human[1 + ahead : 1 + ahead + steps, k],
-                                        mode="lines+markers", name=f"scored target H_(t+{ahead})",
+        if target_label and steps:
+            figure.add_trace(go.Scatter(x=centuries[1 : 1 + steps], y=targets[:steps, k],
+                                        mode="lines+markers", name=f"scored target {target_label}",
                                         line={"color": "#2ca02c", "dash": "dot"}, legendgroup="target",
                                         showlegend=k == 0), **position)
             owners.append(None)

@@ -55,7 +55,7 @@ def _kwarg_hint(unknown: dict[str, Any]) -> str:
 
     hints = []
     for name in sorted(unknown):
-        owners = [spec.env_id for spec in challenge_specs() if name in spec.judge_class.params]
+        owners = [spec.env_id for spec in challenge_specs() if name in spec.judge_class.param_defaults]
         if owners:
             hints.append(f"{name!r} applies to {', '.join(owners)} only")
     return "; ".join(hints)
@@ -93,9 +93,9 @@ class ProgressGymEnv(gym.Env[np.ndarray, np.ndarray]):
         interface: str = "vector",
         **unknown: Any,
     ) -> None:
-        params = {name: unknown.pop(name) for name in list(unknown) if name in self.judge_class.params}
+        params = {name: unknown.pop(name) for name in list(unknown) if name in self.judge_class.param_defaults}
         reject_unknown_kwargs(
-            self.env_id, unknown, COMMON_KWARGS + tuple(self.judge_class.params), _kwarg_hint(unknown)
+            self.env_id, unknown, COMMON_KWARGS + tuple(self.judge_class.param_defaults), _kwarg_hint(unknown)
         )
         if similarity not in SIMILARITIES:
             raise ConfigError(f"unknown similarity {similarity!r}; choose one of {SIMILARITIES}")
