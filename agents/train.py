@@ -66,7 +66,7 @@ class TrainConfig:
                                                "choices": ALGO_NAMES})
     env: str = field(
         default="follow",
-        metadata={"help": "A challenge key (follow, predict1, predict2, coevolve) or a registered env id."},
+        metadata={"help": f"A challenge key ({', '.join(CHALLENGES)}) or a registered challenge's env id."},
     )
     env_kwargs: dict[str, Any] = field(
         default_factory=dict,

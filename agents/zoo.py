@@ -90,8 +90,12 @@ def read_yaml_mapping(file: Path, what: str) -> dict[Any, Any]:
     return table
 
 
+DEFAULT_ENTRY = "default"
+"""The entry used for an env id the file does not name (a plugin's challenge): the shipped files' is Follow's."""
+
+
 def load_hyperparams(algo: str, env_id: str, path: str | Path | None = None) -> ZooHyperparams:
-    """Read the hyperparameters of ``algo`` on ``env_id`` from a zoo-style YAML file.
+    """Read the hyperparameters of ``algo`` on ``env_id`` from a zoo-style YAML file (else its ``default`` entry).
 
     :param algo: ppo, sac, td3 or a2c (picks the default file).
     :param env_id: the key to read (an env id such as ``PG-Follow-v0``).
@@ -99,9 +103,10 @@ def load_hyperparams(algo: str, env_id: str, path: str | Path | None = None) -> 
     """
     file = Path(path) if path is not None else default_hyperparams_path(algo)
     table = read_yaml_mapping(file, "env ids to hyperparameters")
-    if env_id not in table:
-        raise ConfigError(f"{file} has no entry for {env_id!r}; it covers: {', '.join(map(str, table))}")
-    entry = dict(table[env_id] or {})
+    if env_id not in table and DEFAULT_ENTRY not in table:
+        raise ConfigError(f"{file} has no entry for {env_id!r} (nor a {DEFAULT_ENTRY!r} one); it covers: "
+                          f"{', '.join(map(str, table))}")
+    entry = dict(table.get(env_id, table.get(DEFAULT_ENTRY)) or {})
     if "n_timesteps" not in entry:
         raise ConfigError(f"{file}: entry {env_id!r} needs 'n_timesteps'")
     algo_kwargs = {k: v for k, v in entry.items() if k not in ZOO_KEYS}

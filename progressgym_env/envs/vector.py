@@ -86,6 +86,7 @@ from progressgym_env.judges import FIRST_SCORED_STEP, Judge
 from progressgym_env.numerics import logit, sigmoid
 from progressgym_env.procedural import ProceduralHistory
 from progressgym_env.records import EpisodeRecord
+from progressgym_env.registry import backend_spec
 from progressgym_env.validation import validate_action
 
 RNG_MODES: tuple[str, ...] = ("fast", "exact")
@@ -144,7 +145,7 @@ class ProgressGymVectorEnv(VectorEnv):
             raise ConfigError(f"{env_id} vector env: num_envs must be a positive int, found {num_envs!r}")
         if rng_mode not in RNG_MODES:
             raise ConfigError(f"{env_id} vector env: rng_mode must be one of {RNG_MODES}, found {rng_mode!r}")
-        if not (isinstance(backend, str) and backend == "surrogate"):
+        if not (isinstance(backend, str) and backend_spec(backend).native_vector):
             shown = backend if isinstance(backend, str) else type(backend).__name__
             raise ConfigError(
                 f"{env_id}: the native vector env batches the surrogate backend only, found backend={shown!r}; "
