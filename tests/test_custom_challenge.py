@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -65,37 +66,30 @@ def test_the_example_plugin_runs_through_every_tool(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if k != "PROGRESSGYM_PLUGINS"}
     env.update(PROGRESSGYM_PLUGINS="anticipate", PYTHONPATH=str(plugin_dir), WANDB_MODE="offline",
                MPLBACKEND="Agg", WANDB_SILENT="true")
-    work = tmp_path / "work"
-    work.mkdir()
-
-    steps, vector_class, timesteps, _ = _run([sys.executable, "-c", GYM_AND_SB3], env, work).split()
+    steps, vector_class, timesteps, _ = _run([sys.executable, "-c", GYM_AND_SB3], env, tmp_path).split()
     assert (steps, vector_class, timesteps) == ("6", "AnticipateVectorEnv", "64")
 
-    _run([*CLI, "train", "--env", "anticipate", "--total-timesteps", "1024", "--validation-episodes", "2",
-          "--out", str(work / "ppo"), "--no-progress-bar"], env, work)
-    assert (work / "ppo" / "model.zip").is_file()
-
-    _run([*CLI, "benchmark", "--challenges", "anticipate", "--agents", f"static,lifelong,ppo=ppo:{work}/ppo/model.zip",
-          "--seeds", "2", "--out", str(work / "bench"), "--no-wandb"], env, work)
-    runs = json.loads((work / "bench" / "results.json").read_text())["runs"]
-    assert sorted({r["agent"] for r in runs}) == ["lifelong", "ppo", "static"]
-    assert {r["challenge"] for r in runs} == {"anticipate"} and len(runs) == 6
+    # The tutorial's command block, as written (only the repository path filled in).
+    text = (REPO / "docs" / "custom_challenges.md").read_text(encoding="utf-8")
+    (block,) = re.findall(r"```bash\n(.*?)```", text, flags=re.S)
+    _run(["bash", "-euo", "pipefail", "-c", block.replace("/path/to/repo", str(REPO))], env, plugin_dir)
+    work = plugin_dir / "results"
+    assert (plugin_dir / "runs" / "anticipate-ppo" / "model.zip").is_file()
+    runs = json.loads((work / "anticipate" / "results.json").read_text())["runs"]
+    assert sorted({r["agent"] for r in runs}) == ["extrapolative-1", "lifelong", "ppo", "static"]
+    assert {r["challenge"] for r in runs} == {"anticipate"} and len(runs) == 12
     for run in runs:  # the score is the mean cosine to the mean of the next two centuries
         human, model = np.array(run["episode_record"]["human"]), np.array(run["episode_record"]["model"])
         targets = (human[2:8] + human[3:9]) / 2
         cosines = (targets * model).sum(1) / (np.linalg.norm(targets, axis=1) * np.linalg.norm(model, axis=1))
         assert run["final_score"] == pytest.approx(cosines.mean(), abs=1e-12)
 
-    board = _run([*CLI, "leaderboard", str(work / "bench")], env, work)
-    assert "PG-Anticipate" in board and "lifelong" in board
-    _run([*CLI, "site", str(work / "bench"), "--out", str(work / "site")], env, work)
-    page = (work / "site" / "index.html").read_text()
+    page = (work / "anticipate-site" / "index.html").read_text()
     assert "PG-Anticipate" in page and "mean(H_{t+1}, H_{t+2})" in page
-    _run([*CLI, "export", str(work / "bench"), "--out", str(work / "exported")], env, work)
-    exported = sorted((work / "exported").glob("anticipate__*.json"))
-    assert len(exported) == 6
-    reimported = _run([*CLI, "leaderboard", str(work / "exported")], env, work)
-    assert "PG-Anticipate" in reimported
+    exported = sorted((work / "anticipate-progressgym").glob("anticipate__*.json"))
+    assert len(exported) == 12
+    reimported = _run([*CLI, "leaderboard", str(work / "anticipate-progressgym")], env, plugin_dir)
+    assert "PG-Anticipate" in reimported and "lifelong" in reimported
     first = json.loads(exported[0].read_text())
     human = np.array(first["progressgym_env"]["human"])
     np.testing.assert_allclose(first["actual_vector"], (human[2:8] + human[3:9]) / 2)

@@ -6,6 +6,7 @@ import importlib.util
 import re
 import subprocess
 import sys
+import textwrap
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
@@ -232,6 +233,26 @@ def test_import_progressgym_env_reads_the_environment_variable(tmp_path: Path) -
                          timeout=120)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "6"
+
+
+def test_the_tutorials_python_blocks_run(isolated_registry: None) -> None:
+    """docs/custom_challenges.md's code, block after block in one namespace (training blocks skipped)."""
+    text = (REPO / "docs" / "custom_challenges.md").read_text(encoding="utf-8")
+    blocks = re.findall(r"```python\n(.*?)```", text, flags=re.S)
+    namespace: dict[str, Any] = {"MyBackend": EchoBackend}  # the reader's own backend class
+    ran = 0
+    for block in blocks:
+        if ".learn(" in block:
+            continue
+        exec(compile(textwrap.dedent(block), "custom_challenges.md", "exec"), namespace)  # noqa: S102
+        ran += 1
+    assert ran == 4
+    horizon = gym.make("PG-Horizon-v0", ahead=3)
+    assert horizon.unwrapped.episode_length == 5 and horizon.unwrapped.challenge_key == "horizon3"
+    with pytest.raises(ConfigError, match="ahead must be an int in 1..7"):
+        gym.make("PG-Horizon-v0", ahead=9)
+    assert registry.variant("horizon3").title == "PG-Horizon (ahead=3)"
+    assert "PG-Dummy-v0" in gym.registry and registry.backend_spec("mine").factory is EchoBackend
 
 
 # -- no module branches on a challenge or backend name -----------------------------------------
