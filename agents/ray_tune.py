@@ -246,8 +246,8 @@ def tune_sweep(config: RayTuneConfig) -> RayTuneResult:
 
     from agents.train import TrainConfig, hyperparams_for
     from agents.tuning import apply_params, default_search_space_path, load_search_space, zoo_entry
-    from progressgym_env.benchmark.executors import connect_ray
     from progressgym_env.common.atomic import atomic_write_text
+    from progressgym_env.common.ray_cluster import connect_ray
 
     space = load_search_space(config.search_space or default_search_space_path(config.algo))
     env_id, _, base_hp = hyperparams_for(TrainConfig(algo=config.algo, env=config.env, hyperparams=config.hyperparams))

@@ -44,10 +44,10 @@ from agents.registry import make_agent
 from agents.sb3_agent import ALGO_NAMES, RECURRENT, algo_class
 from agents.wrappers import lifelong_residual_actions
 from agents.zoo import ZooHyperparams, load_hyperparams
-from progressgym_env.benchmark.challenges import CHALLENGES
 from progressgym_env.common.atomic import atomic_path, atomic_write_bytes, atomic_write_text
 from progressgym_env.errors import ConfigError, MissingExtraError
 from progressgym_env.registry import challenge_specs
+from progressgym_env.registry import variants as registered_variants
 
 OFF_POLICY = ("sac", "td3")
 VALIDATION_FIRST_SEED = 10_000
@@ -66,7 +66,7 @@ class TrainConfig:
                                                "choices": ALGO_NAMES})
     env: str = field(
         default="follow",
-        metadata={"help": f"A challenge key ({', '.join(CHALLENGES)}) or a registered challenge's env id."},
+        metadata={"help": f"A challenge key ({', '.join(registered_variants())}) or a registered challenge's env id."},
     )
     env_kwargs: dict[str, Any] = field(
         default_factory=dict,
@@ -134,13 +134,13 @@ class TrainConfig:
 
     def env_spec(self) -> tuple[str, dict[str, Any]]:
         """(env id, env kwargs) of ``env``: a challenge key expands to its id and kwargs."""
-        if self.env in CHALLENGES:
-            challenge = CHALLENGES[self.env]
+        if self.env in registered_variants():
+            challenge = registered_variants()[self.env]
             return challenge.env_id, {**challenge.kwargs, **self.env_kwargs}
         env_ids = [spec.env_id for spec in challenge_specs()]
         if self.env not in env_ids:
             raise ConfigError(
-                f"env {self.env!r} is neither a challenge key ({', '.join(CHALLENGES)}) nor a challenge's env id "
+                f"env {self.env!r} is neither a challenge key ({', '.join(registered_variants())}) nor a challenge's env id "
                 f"({', '.join(env_ids)})"
             )
         return self.env, dict(self.env_kwargs)
@@ -151,7 +151,7 @@ class TrainConfig:
 
     def challenge_name(self) -> str:
         """The challenge key, or the env id when ``env`` is one."""
-        return self.env if self.env in CHALLENGES else self.env_spec()[0]
+        return self.env if self.env in registered_variants() else self.env_spec()[0]
 
     def recipe_label(self, obs_history: int) -> str:
         """``label``, or the algorithm with ``-hist<k>`` when the observation carries k estimates."""
@@ -392,7 +392,7 @@ def evaluate_model(model_path: Path, algo: str, env_id: str, env_kwargs: dict[st
     """
     import gymnasium as gym
 
-    from progressgym_env.benchmark.episode import run_episode
+    from progressgym_env.episode import run_episode
 
     plain = {k: v for k, v in env_kwargs.items() if k not in OBS_KWARGS}  # the agent stacks estimates itself
     env = gym.make(env_id, **plain)
@@ -537,7 +537,7 @@ def _start_wandb(config: TrainConfig, out: Path, env_id: str, label: str, saved:
         import wandb
     except ImportError:
         raise MissingExtraError("--track", "wandb", "wandb") from None
-    from progressgym_env.benchmark.tracking import silence_weave_hint
+    from progressgym_env.common.wandb_setup import silence_weave_hint
 
     silence_weave_hint()
     run = wandb.init(

@@ -91,11 +91,19 @@ def read_yaml_mapping(file: Path, what: str) -> dict[Any, Any]:
 
 
 DEFAULT_ENTRY = "default"
-"""The entry used for an env id the file does not name (a plugin's challenge): the shipped files' is Follow's."""
+"""The entry used for a registered challenge's id the file does not name (a plugin's): the shipped files' is Follow's."""
+
+
+def _challenge_env_ids() -> set[str]:
+    from progressgym_env.registry import challenge_specs
+
+    return {spec.env_id for spec in challenge_specs()}
 
 
 def load_hyperparams(algo: str, env_id: str, path: str | Path | None = None) -> ZooHyperparams:
-    """Read the hyperparameters of ``algo`` on ``env_id`` from a zoo-style YAML file (else its ``default`` entry).
+    """Read the hyperparameters of ``algo`` on ``env_id`` from a zoo-style YAML file.
+
+    A registered challenge's id the file does not name reads its ``default`` entry (if it has one).
 
     :param algo: ppo, sac, td3 or a2c (picks the default file).
     :param env_id: the key to read (an env id such as ``PG-Follow-v0``).
@@ -103,10 +111,10 @@ def load_hyperparams(algo: str, env_id: str, path: str | Path | None = None) -> 
     """
     file = Path(path) if path is not None else default_hyperparams_path(algo)
     table = read_yaml_mapping(file, "env ids to hyperparameters")
-    if env_id not in table and DEFAULT_ENTRY not in table:
-        raise ConfigError(f"{file} has no entry for {env_id!r} (nor a {DEFAULT_ENTRY!r} one); it covers: "
-                          f"{', '.join(map(str, table))}")
-    entry = dict(table.get(env_id, table.get(DEFAULT_ENTRY)) or {})
+    key = env_id if env_id in table or env_id not in _challenge_env_ids() else DEFAULT_ENTRY
+    if key not in table:
+        raise ConfigError(f"{file} has no entry for {env_id!r}; it covers: {', '.join(map(str, table))}")
+    entry = dict(table[key] or {})
     if "n_timesteps" not in entry:
         raise ConfigError(f"{file}: entry {env_id!r} needs 'n_timesteps'")
     algo_kwargs = {k: v for k, v in entry.items() if k not in ZOO_KEYS}

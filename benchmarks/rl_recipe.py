@@ -135,7 +135,7 @@ def baseline_scores(out: Path) -> dict:
     import gymnasium as gym
 
     from agents import make_agent
-    from progressgym_env.benchmark.episode import run_episode
+    from progressgym_env.episode import run_episode
 
     table: dict[str, Any] = {}
     for challenge in MAIN_CHALLENGES:

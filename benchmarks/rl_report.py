@@ -115,7 +115,7 @@ def lifelong_validation(challenge: str) -> float:
     from agents import make_agent
     from agents.train import VALIDATION_FIRST_SEED
     from progressgym_env.benchmark.challenges import CHALLENGES as TABLE
-    from progressgym_env.benchmark.episode import run_episode
+    from progressgym_env.episode import run_episode
 
     spec = TABLE[challenge]
     env = gym.make(spec.env_id, **spec.kwargs, history="procedural")

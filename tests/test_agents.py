@@ -11,7 +11,7 @@ from agents import BASELINES, ExtrapolativeAgent, make_agent
 from agents.base import AgentSpec, spec_from_env, update_toward
 from agents.baselines import extrapolate
 from progressgym_env.benchmark.challenges import CHALLENGES
-from progressgym_env.benchmark.episode import run_episode
+from progressgym_env.episode import run_episode
 from progressgym_env.errors import ConfigError
 from progressgym_env.history import History
 from progressgym_env.judges import make_judge

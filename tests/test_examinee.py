@@ -210,7 +210,7 @@ def test_tiny_world_proxies_differ_and_preferences_follow_the_proxy(world: Any) 
 def test_lifelong_dpo_follow_episode_scores_from_its_record(world: Any) -> None:
     from agents.registry import make_agent
     from progressgym_env import score_record
-    from progressgym_env.benchmark.episode import run_episode
+    from progressgym_env.episode import run_episode
 
     env = make_env(world)
     agent = make_agent("lifelong-dpo", env, dpo_args=FAST["dpo_args"])
@@ -280,7 +280,7 @@ BASELINE_RUNS = [
 def test_each_baseline_examinee_completes_every_challenge(world: Any, name: str, challenge: str) -> None:
     from agents.registry import make_agent
     from progressgym_env import score_record
-    from progressgym_env.benchmark.episode import run_episode
+    from progressgym_env.episode import run_episode
 
     env = make_env(world, challenge)
     agent = make_agent(name, env, **FAST)

@@ -20,7 +20,7 @@ from agents.base import spec_from_env, update_toward
 from agents.vec_env import NativeVecEnv
 from agents.wrappers import LifelongResidualAction, check_residual_scale, lifelong_residual_actions
 from agents.zoo import load_hyperparams
-from progressgym_env.benchmark.episode import run_episode
+from progressgym_env.episode import run_episode
 from progressgym_env.errors import ConfigError
 from progressgym_env.numerics import logit
 

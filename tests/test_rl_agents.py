@@ -9,7 +9,7 @@ import pytest
 import progressgym_env  # noqa: F401
 from agents import ExtrapolativeAgent, make_agent
 from agents.base import update_toward
-from progressgym_env.benchmark.episode import run_episode
+from progressgym_env.episode import run_episode
 from progressgym_env.errors import ConfigError
 
 

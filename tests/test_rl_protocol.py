@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 import progressgym_env  # noqa: F401
-from progressgym_env.benchmark.episode import run_episode
+from progressgym_env.episode import run_episode
 from progressgym_env.errors import ConfigError
 
 

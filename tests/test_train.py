@@ -14,8 +14,8 @@ from agents import SB3Agent, make_agent
 from agents.train import TrainConfig, train
 from agents.zoo import load_hyperparams
 from progressgym_env.benchmark import BenchmarkConfig, load_results, run_benchmark
-from progressgym_env.benchmark.episode import run_episode
 from progressgym_env.cli import main
+from progressgym_env.episode import run_episode
 from progressgym_env.errors import ConfigError
 
 

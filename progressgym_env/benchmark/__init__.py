@@ -1,7 +1,7 @@
 """The main job: agents × challenges × seeds on a history, logged to wandb, saved and tabulated.
 
 - :mod:`~progressgym_env.benchmark.challenges`: the four leaderboard challenges (env id + kwargs);
-- :mod:`~progressgym_env.benchmark.episode`: one episode of one agent;
+- :func:`~progressgym_env.episode.run_episode` (core): one episode of one agent;
 - :mod:`~progressgym_env.benchmark.runner`: :class:`BenchmarkConfig` and :func:`run_benchmark`;
 - :mod:`~progressgym_env.benchmark.results`: ``results.json`` (atomic, append-only, corruption reported);
 - :mod:`~progressgym_env.benchmark.leaderboard`: the table, recomputed by the judges;
@@ -13,10 +13,10 @@ Agents come from the top-level ``agents`` package, imported only when a benchmar
 from __future__ import annotations
 
 from progressgym_env.benchmark.challenges import CHALLENGES, Challenge, get_challenge
-from progressgym_env.benchmark.episode import EpisodeResult, run_episode
 from progressgym_env.benchmark.leaderboard import leaderboard_markdown
 from progressgym_env.benchmark.results import ResultsFileError, load_results
 from progressgym_env.benchmark.runner import BenchmarkConfig, BenchmarkSummary, run_benchmark
+from progressgym_env.episode import EpisodeResult, run_episode
 
 __all__ = [
     "CHALLENGES",

@@ -38,7 +38,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Protocol
 
-from progressgym_env.errors import ConfigError, MissingExtraError, ProgressGymError
+from progressgym_env.common.ray_cluster import connect_ray, import_ray
+from progressgym_env.errors import ConfigError, ProgressGymError
 from progressgym_env.registry import backend_spec
 
 EXECUTORS = ("local", "ray")
@@ -179,7 +180,7 @@ class EpisodeWorker:
             env.close()
 
     def _record(self, task: EpisodeTask, env: Any, agent: Any) -> dict[str, Any]:
-        from progressgym_env.benchmark.episode import run_episode
+        from progressgym_env.episode import run_episode
         from progressgym_env.records import to_jsonable
 
         env_id, env_kwargs = self.plan.envs[task.challenge]
@@ -263,33 +264,6 @@ class RaySettings:
     num_gpus: float | None = None
     chunk_size: int = 0
     max_retries: int = 3
-
-
-def import_ray() -> Any:
-    """``ray``, or :class:`MissingExtraError` naming the ``ray`` extra."""
-    try:
-        import ray
-    except ImportError:
-        raise MissingExtraError("--executor ray", "ray", "ray") from None
-    return ray
-
-
-def connect_ray(address: str | None, local_cpus: int | None) -> bool:
-    """Make sure this process is connected to a Ray cluster; True if this call connected it.
-
-    An already initialised Ray (e.g. a test's cluster) is used as it is.
-    :param address: None = start a local cluster on this machine; ``auto`` or an address = join that one.
-    :param local_cpus: CPUs of the local cluster (None: every core).
-    """
-    ray = import_ray()
-    if ray.is_initialized():
-        return False
-    options: dict[str, Any] = {"include_dashboard": False, "log_to_driver": False}
-    if address is None:
-        ray.init(address="local", num_cpus=local_cpus, **options)
-    else:
-        ray.init(address=address, **options)
-    return True
 
 
 def _run_chunk(

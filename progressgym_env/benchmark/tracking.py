@@ -18,7 +18,6 @@ folder, so a re-run finds it (and reuses it) instead of logging a duplicate, and
 from __future__ import annotations
 
 import json
-import os
 import shutil
 from pathlib import Path
 from typing import Any
@@ -26,6 +25,7 @@ from typing import Any
 import numpy as np
 
 from progressgym_env.common.fingerprint import json_fingerprint
+from progressgym_env.common.wandb_setup import silence_weave_hint
 from progressgym_env.errors import ConfigError, MissingExtraError
 
 WANDB_MODES = ("offline", "online", "disabled")
@@ -39,15 +39,6 @@ def wandb_run_id(runs: list[dict[str, Any]]) -> str:
 
     keys = sorted(run_key(r) for r in runs)
     return "pg-" + json_fingerprint(keys)[:24]
-
-
-def silence_weave_hint() -> None:
-    """Stop wandb from suggesting Weave at every ``init``.
-
-    wandb mistakes this project's top-level ``agents`` package for the OpenAI Agents SDK and prints
-    "Detected [agents] in use ... install Weave" on each run. ``setdefault`` keeps a user's choice.
-    """
-    os.environ.setdefault("WANDB_DISABLE_WEAVE", "true")
 
 
 class WandbTracker:
