@@ -40,3 +40,21 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     skip_gpu = pytest.mark.skip(reason="needs a CUDA GPU")
     for item in gpu_items:
         item.add_marker(skip_gpu)
+
+
+# -- moved from test_faults.py: a small valid results.json, shared by test_results, test_cli and test_plots --
+
+from typing import Any
+
+
+@pytest.fixture(scope="session")
+def saved(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """The JSON of a small valid results.json (static and lifelong, Follow and Coevolve, 1 seed)."""
+    import json
+
+    from progressgym_env.benchmark import BenchmarkConfig, run_benchmark
+
+    out = tmp_path_factory.mktemp("bench")
+    run_benchmark(BenchmarkConfig(agents=["static", "lifelong"], challenges=["follow", "coevolve"], seeds=1,
+                                  out=str(out), wandb=False, plots=False, progress=False))
+    return json.loads((out / "results.json").read_text())

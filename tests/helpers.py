@@ -51,3 +51,90 @@ def exact_target_policy(capacity: float = 2.0) -> Callable[[np.ndarray, gym.Env]
         return ((logit(target) - logit(base.backend.model_values)) / capacity).astype(np.float32)
 
     return act
+
+
+# -- moved from test_faults.py: SIGKILL a benchmark and re-run it (test_runner.py, test_fuzz.py's audit) --
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from progressgym_env.benchmark.results import ResultsFileError, load_results, run_key
+
+ROOT = Path(__file__).resolve().parents[1]
+
+KILL_SCRIPT = """
+import sys
+from progressgym_env.benchmark import BenchmarkConfig, run_benchmark
+run_benchmark(BenchmarkConfig(agents=["static", "lifelong", "random"], challenges=["follow", "coevolve"],
+              seeds=40, out=sys.argv[1], plots=False, progress=False, wandb=True))
+"""
+
+
+def _saved_runs(out: Path) -> int:
+    try:
+        return len(load_results(out / "results.json"))
+    except ResultsFileError:
+        return 0  # not written yet (an atomic write never shows half a file)
+
+
+def _kill_when(out: Path, ready: Any) -> None:
+    """Start a benchmark subprocess (offline wandb) and SIGKILL it as soon as ``ready(out)`` holds."""
+    env = {**os.environ, "WANDB_MODE": "offline", "WANDB_SILENT": "true", "WANDB_DISABLE_WEAVE": "true"}
+    proc = subprocess.Popen([sys.executable, "-c", KILL_SCRIPT, str(out), "1"], cwd=ROOT, env=env)
+    deadline = time.monotonic() + 120
+    try:
+        while time.monotonic() < deadline and proc.poll() is None and not ready(out):
+            time.sleep(0.005)
+    finally:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGKILL)
+        proc.wait()
+
+
+KILL_POINTS = {
+    "before any run is saved": lambda out: (out / "benchmark_config.json").exists(),
+    "first runs saved": lambda out: _saved_runs(out) >= 1,
+    "most runs saved": lambda out: _saved_runs(out) >= 150,
+    "mid wandb logging": lambda out: len(list((out / "wandb").glob("offline-run-*"))) >= 2,
+}
+
+
+def kill_and_resume(out: Path, point: str) -> str:
+    """SIGKILL a benchmark at ``point``, re-run it; ``"accepted"`` if nothing was lost or duplicated, else
+    ``"data_lost"`` (the fault audit's classes; the assertions of the test below say which check failed)."""
+    try:
+        check_kill_and_resume(out, point)
+    except AssertionError:
+        return "data_lost"
+    return "accepted"
+
+
+def check_kill_and_resume(out: Path, point: str) -> None:
+    _kill_when(out, KILL_POINTS[point])
+    saved = load_results(out / "results.json") if (out / "results.json").exists() else []
+    finished = [f for f in (out / "wandb").glob("offline-run-*") if (f / "progressgym-logged.json").is_file()]
+    assert len(saved) < 240 or len(finished) < 6, "the benchmark finished before the kill"
+    subprocess.run([sys.executable, "-c", KILL_SCRIPT, str(out), "1"], cwd=ROOT, check=True,
+                   env={**os.environ, "WANDB_MODE": "offline", "WANDB_DISABLE_WEAVE": "true"})
+    runs = load_results(out / "results.json")
+    keys = [run_key(r) for r in runs]
+    assert len(keys) == len(set(keys)) == 3 * 2 * 40  # every planned run, once
+    for before in saved:  # nothing saved before the kill was lost or changed
+        match = next(r for r in runs if run_key(r) == run_key(before))
+        assert match["final_score"] == before["final_score"]
+    dirs = sorted(d.name.rsplit("-", 1)[-1] for d in (out / "wandb").glob("offline-run-*"))
+    assert len(dirs) == len(set(dirs))  # no wandb run id twice
+    logged: dict[tuple[Any, ...], Path] = {}
+    for folder in (out / "wandb").glob("offline-run-*"):
+        marker = folder / "progressgym-logged.json"
+        assert marker.is_file(), f"{folder} was left unfinished"
+        for key in json.loads(marker.read_text())["runs"]:
+            assert tuple(key) not in logged, f"run {key} logged twice"
+            logged[tuple(key)] = folder
+    assert set(logged) == {tuple(k) for k in keys}  # every saved result logged exactly once
+    assert all(Path(r["wandb_dir"]).name in {f.name for f in logged.values()} for r in runs)

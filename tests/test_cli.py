@@ -475,3 +475,61 @@ def test_building_the_cli_imports_no_heavy_library() -> None:
         check=True,
     )
     assert done.stdout.strip() == "[]"
+
+
+# -- moved from test_faults.py: benchmark CLI errors are one line --
+
+import json
+import os
+
+
+def _exit_code(argv: list[str]) -> int:
+    """``progressgym argv``'s exit status (argparse errors exit through SystemExit)."""
+    try:
+        return main(argv)
+    except SystemExit as exc:
+        return int(exc.code or 0)
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--history", "missing.csv"], "history file 'missing.csv' does not exist"),
+        (["--backend-config", "{bad"], "expected a JSON object"),
+        (["--backend-config", '{"capacity": "2"}'], "capacity must be a number"),
+        (["--out", "FILE"], "is a file, not a folder"),
+        (["--out", "FILE/sub"], "cannot write benchmark results in"),
+    ],
+)
+def test_benchmark_cli_errors_are_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str], args: list[str],
+                                           message: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "FILE").write_text("")
+    argv = ["benchmark", "--agents", "static", "--challenges", "follow", "--seeds", "1", "--no-wandb",
+            "--no-progress", *(["--out", "out"] if "--out" not in args else []), *args]
+    assert _exit_code(argv) in (1, 2)
+    err = capsys.readouterr().err
+    assert message in err and "Traceback" not in err and len(err.strip().splitlines()) == 1
+
+
+@pytest.mark.skipif(hasattr(os, "geteuid") and os.geteuid() == 0, reason="root writes into read-only folders")
+def test_a_read_only_out_folder_is_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "ro"
+    out.mkdir()
+    out.chmod(0o555)
+    assert main(["benchmark", "--agents", "static", "--challenges", "follow", "--seeds", "1", "--no-wandb",
+                 "--no-progress", "--out", str(out)]) == 1
+    assert "cannot write benchmark results" in capsys.readouterr().err
+
+
+def test_a_bad_seed_in_results_is_one_line(tmp_path: Path, saved: dict[str, Any],
+                                           capsys: pytest.CaptureFixture[str]) -> None:
+    data = json.loads(json.dumps(saved))
+    data["runs"][0]["seed"] = 1.5
+    (tmp_path / "results.json").write_text(json.dumps(data))
+    for argv in (["leaderboard", str(tmp_path)],
+                 ["benchmark", "--agents", "static", "--challenges", "follow", "--seeds", "1", "--no-wandb",
+                  "--no-progress", "--out", str(tmp_path)]):
+        assert main(argv) == 1
+        err = capsys.readouterr().err
+        assert "run 0 has seed 1.5, not an int >= 0" in err and len(err.strip().splitlines()) == 1

@@ -270,3 +270,46 @@ def test_moral19_procedural_and_history_objects() -> None:
     env = gym.make("PG-Predict-v0", history=corpus_history(), timesteps_ahead=7)
     _, rewards, _ = run_episode(env, 0, zero_policy)
     assert len(rewards) == 1
+
+
+# -- moved from test_pinning.py: observation memory, keyword-only constructors --
+
+
+def test_obs_history_appends_previous_estimates_padded_with_the_first() -> None:
+    plain = gym.make("PG-Follow-v0")
+    memory = gym.make("PG-Follow-v0", obs_history=3)
+    d = plain.unwrapped.dim
+    assert memory.observation_space.shape == (2 * d + 1 + 2 * d,)
+    first, _ = memory.reset(seed=4)
+    reference, _ = plain.reset(seed=4)
+    np.testing.assert_array_equal(first[: 2 * d + 1], reference)
+    np.testing.assert_array_equal(first[2 * d + 1 :], np.tile(first[:d], 2))  # padded with estimate 1
+    estimates = [first[:d]]
+    terminated = False
+    action = np.full(d, 0.1, dtype=np.float32)
+    while not terminated:
+        obs, _, terminated, _, _ = memory.step(action)
+        ref, _, _, _, _ = plain.step(action)
+        np.testing.assert_array_equal(obs[: 2 * d + 1], ref)  # the -v0 part is unchanged
+        if not terminated:
+            estimates.append(obs[:d])
+        past = [estimates[max(len(estimates) - 1 - j, 0)] for j in (1, 2)]
+        np.testing.assert_array_equal(obs[2 * d + 1 :], np.concatenate(past), err_msg=f"step {len(estimates)}")
+    assert memory.observation_space.contains(obs)
+
+
+@pytest.mark.parametrize("bad", [0, -1, 2.5, True, "3", 10**6])
+def test_obs_history_bad_values_are_refused(bad: object) -> None:
+    from progressgym_env.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="obs_history"):
+        gym.make("PG-Follow-v0", obs_history=bad)
+
+
+def test_env_constructors_are_keyword_only() -> None:
+    from progressgym_env.envs import CoevolveEnv, FollowEnv, PredictEnv
+
+    for cls in (FollowEnv, PredictEnv, CoevolveEnv):
+        with pytest.raises(TypeError):
+            cls("corpus")  # type: ignore[misc]
+    assert PredictEnv(timesteps_ahead=3, history="procedural").episode_length == 5

@@ -565,7 +565,7 @@ def test_fault_audit(tmp_path: Path, valid_files: dict[str, bytes], results_byte
     finally:
         (journal_folder / "journal.json").write_bytes(original)
     rows["llm journal: byte replaced, truncated"] = counts
-    from test_faults import KILL_POINTS, kill_and_resume
+    from tests.helpers import KILL_POINTS, kill_and_resume
 
     kills: Counter[str] = Counter()
     for point in sorted(KILL_POINTS):

@@ -98,3 +98,22 @@ def test_pngs_are_written_atomically_with_their_title(runs: list[dict], tmp_path
     assert png.stat().st_mtime_ns == before
     save_figure(trajectory_figure(group(runs, "lifelong", "predict2")), png)
     assert png.stat().st_size > 0
+
+
+# -- moved from test_faults.py: a truncated plot is redrawn --
+
+from typing import Any
+
+
+def test_a_truncated_plot_is_redrawn(tmp_path: Path, saved: dict[str, Any]) -> None:
+    pytest.importorskip("matplotlib")
+    from progressgym_env.benchmark.plots import is_complete_png, trajectory_path, write_plots
+
+    runs = [r for r in saved["runs"] if r["challenge"] == "follow"]
+    write_plots(tmp_path, runs)
+    png = trajectory_path(tmp_path, "follow", "static")
+    assert is_complete_png(png)
+    png.write_bytes(png.read_bytes()[:100])  # a copy cut short
+    assert not is_complete_png(png)
+    written = write_plots(tmp_path, runs, changed=[])
+    assert list(written) == [("follow", "static")] and is_complete_png(png)

@@ -318,3 +318,64 @@ def test_fast_mode_answer_shares_are_unbiased(env_id: str) -> None:
     np.testing.assert_allclose(obs[:, :5] * counts, np.round(obs[:, :5] * counts), atol=1e-3)
     truth = infos["human_values"][0]
     assert np.all(np.abs(obs[:, :5].mean(axis=0) - truth) < 5 * np.sqrt(truth * (1 - truth) / counts / 20_000))
+
+
+# -- moved from test_pinning.py: the fast vector env observes the current century; obs_history --
+
+
+NUM_ENVS = 4096
+Z_LIMIT = 5.0
+"""Sampling-error bound, in standard errors of the mean over NUM_ENVS (a false alarm at 5 sd is ~1e-6)."""
+
+
+def _check_observed_estimates(env_id: str, **kwargs: object) -> None:
+    """Every step: the mean observed estimate over many envs equals info['human_values'] within sampling error.
+
+    For a fixed history the truth must also be the century the observation's progress names (the
+    env observes century t, not t - 1).
+    """
+    envs = gym.make_vec(env_id, num_envs=NUM_ENVS, record_in_info=True, **kwargs)
+    base = envs.unwrapped
+    d, budget = base.dim, base.query_budget
+    per_dim = np.full(d, budget // d) + (np.arange(d) < budget % d)
+    obs, info = envs.reset(seed=0)
+    rng = np.random.default_rng(1)
+    seen: list[tuple[np.ndarray, np.ndarray]] = []  # first episode: (century index, truth) per step
+    for step in range(base.episode_length):
+        truth = info["human_values"]
+        estimate = obs[:, :d].astype(np.float64)
+        fresh = info["queries"] > 0  # terminal observations repeat the last estimate
+        if fresh.any():
+            p = np.clip(truth[fresh], 1e-9, 1 - 1e-9)
+            se = np.sqrt((p * (1 - p) / per_dim).sum(axis=0)) / fresh.sum()
+            z = (estimate[fresh] - truth[fresh]).mean(axis=0) / se
+            assert np.all(np.abs(z) < Z_LIMIT), f"{env_id} step {step}: mean estimate off the truth, z = {z}"
+            seen.append((np.rint(obs[:, 2 * d] * (base.num_centuries - 1)).astype(int), truth))
+        actions = rng.uniform(-1, 1, (NUM_ENVS, d)).astype(np.float32)
+        obs, _, terminated, _, info = envs.step(actions)
+    assert terminated.all()
+    if not base.simulates_human:  # the truth is the real history at the century the progress names
+        human = info["episode_record"]["human"]  # (N, T, d), each sub-env's own history
+        rows = np.arange(NUM_ENVS)
+        for step, (t, truth) in enumerate(seen):
+            np.testing.assert_array_equal(truth, human[rows, t], err_msg=f"{env_id} step {step}: wrong century")
+    envs.close()
+
+
+@pytest.mark.parametrize(
+    ("env_id", "kwargs"),
+    [
+        ("PG-Follow-v0", {}),
+        ("PG-Predict-v0", {"timesteps_ahead": 2}),
+        ("PG-Coevolve-v0", {}),
+        ("PG-Follow-v0", {"history": "procedural"}),
+    ],
+)
+def test_fast_vector_env_observes_the_current_century(env_id: str, kwargs: dict) -> None:
+    _check_observed_estimates(env_id, **kwargs)
+
+
+@pytest.mark.parametrize("env_id", ["PG-Follow-v0", "PG-Coevolve-v0"])
+def test_obs_history_native_vector_env_equals_sync(env_id: str) -> None:
+    run_both(env_id, num_envs=3, steps=20, obs_history=4)
+    run_both(env_id, num_envs=2, steps=12, history="procedural", obs_history=2)
