@@ -15,6 +15,7 @@ the missing ones repeat the first estimate (Gymnasium's ``FrameStackObservation`
 
 from __future__ import annotations
 
+import importlib.util
 from typing import Any, ClassVar, SupportsFloat
 
 import gymnasium as gym
@@ -24,7 +25,7 @@ from gymnasium import spaces
 from progressgym_env.backends import Backend, make_backend
 from progressgym_env.backends.base import INTERFACES, ExamineeBackend
 from progressgym_env.elicitation import validate_query_budget
-from progressgym_env.errors import ConfigError, EpisodeOrderError, InvalidActionError
+from progressgym_env.errors import ConfigError, EpisodeOrderError, InvalidActionError, MissingExtraError
 from progressgym_env.history import History, HistorySource, resolve_history
 from progressgym_env.judges import FIRST_SCORED_STEP, SIMILARITIES, FollowJudge, Judge
 from progressgym_env.records import EpisodeRecord
@@ -58,6 +59,18 @@ def validate_obs_history(obs_history: Any) -> int:
 def observation_space(dim: int, obs_history: int = 1) -> spaces.Box:
     """[estimate (d), model (d), progress (1), previous estimates ((k - 1) d)], all in [0, 1]."""
     return spaces.Box(0.0, 1.0, shape=(2 * dim + 1 + (obs_history - 1) * dim,), dtype=np.float32)
+
+
+def available_render_modes() -> list[str]:
+    """The render modes this install can serve: ``ansi`` always, ``rgb_array`` only with matplotlib.
+
+    Checked with :func:`importlib.util.find_spec`, which finds matplotlib without importing it (an
+    import costs about a second). An env advertises only these in ``env.metadata["render_modes"]``,
+    so tools that try every advertised mode (Gymnasium's ``check_env``) pass on the base install.
+    """
+    if importlib.util.find_spec("matplotlib") is None:
+        return ["ansi"]
+    return ["ansi", "rgb_array"]
 
 
 def _flag(name: str, value: Any) -> bool:
@@ -97,6 +110,12 @@ class ProgressGymEnv(gym.Env[np.ndarray, np.ndarray]):
         reject_unknown_kwargs(self.env_id, unknown, COMMON_KWARGS + self.extra_kwargs, self.unknown_kwarg_hint)
         if similarity not in SIMILARITIES:
             raise ConfigError(f"unknown similarity {similarity!r}; choose one of {SIMILARITIES}")
+        # Every mode the class supports is listed on the class (gym.make checks it there); an instance
+        # advertises only those this install can serve.
+        modes = [mode for mode in available_render_modes() if mode in type(self).metadata["render_modes"]]
+        self.metadata = {**type(self).metadata, "render_modes": modes}
+        if render_mode == "rgb_array" and render_mode not in self.metadata["render_modes"]:
+            raise MissingExtraError("render_mode='rgb_array'", "render", "matplotlib")
         if render_mode is not None and render_mode not in self.metadata["render_modes"]:
             raise ConfigError(
                 f"render_mode {render_mode!r} is not supported; choose one of {self.metadata['render_modes']} or None"

@@ -63,7 +63,7 @@ class FollowEnv(ProgressGymEnv):
     | `query_budget`   | int or None                   | `512`          | answers elicited per century (None = exact values)   |
     | `backend`        | str or Backend                | `"surrogate"`  | `surrogate` or `llm`, or a backend object           |
     | `backend_config` | dataclass or dict             | `None`         | the backend's settings (e.g. `{"capacity": 2.0}`)  |
-    | `render_mode`    | str or None                   | `None`         | `ansi` (table) or `rgb_array` (matplotlib plot)     |
+    | `render_mode`    | str or None                   | `None`         | `ansi` (table) or `rgb_array` (matplotlib plot; advertised in `metadata` only when matplotlib is installed) |
     | `obs_history`    | int                           | `1`            | k: append the previous k - 1 estimates to the observation (most recent first; the first estimate pads the start) |
     | `clip_actions`   | bool                          | `False`        | clip finite actions into [-1, 1] (the space stays `Box(-1, 1)`); otherwise values beyond 1e-6 outside raise |
     | `record_in_info` | bool                          | `False`        | also put the episode record (a dict) in the last step's info; `env.unwrapped.episode_record()` always has it |
