@@ -11,6 +11,14 @@ advances t. The step at the last scored century returns ``terminated=True``.
 Observation with memory (``obs_history=k``, default 1 = none): the previous k - 1 human estimates are
 appended after the usual [estimate, model, progress], most recent first; at the start of an episode
 the missing ones repeat the first estimate (Gymnasium's ``FrameStackObservation`` convention).
+
+One info structure: every ``reset`` and ``step`` returns the same keys with the same shapes and dtypes
+(tools that batch infos, such as Minari's ``DataCollector(record_infos=True)``, need that). At reset
+``target_values`` is the target of the century in ``info["century"]`` (the first step's, as at every
+step); ``final_score`` and ``normalized_score`` are 0.0 before the last step (read them on
+``terminated``; summed over an episode they give its scores, as the normalised-score reward does).
+Not NaN: Gymnasium's checkers compare infos with ``==``, and NaN never equals itself. The one exception
+is ``episode_record`` (``record_in_info=True``), a nested dict on the last step only.
 """
 
 from __future__ import annotations
@@ -43,6 +51,8 @@ COMMON_KWARGS = (
     "record_in_info",
     "interface",
 )
+NO_SCORE = 0.0
+"""``final_score`` and ``normalized_score`` in the infos before the last step (one info structure)."""
 MAX_OBS_HISTORY = 64
 """Largest ``obs_history`` accepted (a sanity bound: histories have a handful of centuries)."""
 
@@ -244,6 +254,9 @@ class ProgressGymEnv(gym.Env[np.ndarray, np.ndarray]):
             "model_values": self.backend.model_values.copy(),
             "century": np.int64(history.centuries[self._t]),
             "queries": np.int64(queries),
+            "target_values": self.judge.target(self._t).copy(),  # the first step's
+            "final_score": np.float64(NO_SCORE),
+            "normalized_score": np.float64(NO_SCORE),
         }
         if simulates:
             info["simulated_human_values"] = self.backend.simulated_values.copy()
@@ -301,6 +314,8 @@ class ProgressGymEnv(gym.Env[np.ndarray, np.ndarray]):
             info["queries"] = np.int64(queries)
             obs = self._observation(estimate, model, self._t * self._progress_scale)
             info["human_values"] = self._observed_truth()
+            info["final_score"] = np.float64(NO_SCORE)  # scored on the last step
+            info["normalized_score"] = np.float64(NO_SCORE)
             info.update(self.observation_extras())
         return obs, reward, terminated, False, info
 

@@ -29,8 +29,8 @@ Semantics
 
 Autoreset: ``AutoresetMode.NEXT_STEP`` (Gymnasium's default, as in ``SyncVectorEnv`` and
     ``CartPoleVectorEnv``), so switching ``vectorization_mode`` changes nothing: the step that
-    terminates a sub-env returns its terminal observation and, in ``infos``, ``final_score``,
-    ``normalized_score`` and ``episode_record`` under their ``_key`` masks; the next ``step`` resets
+    terminates a sub-env returns its terminal observation and, in ``infos``, its ``final_score``,
+    ``normalized_score`` (0.0 on the other steps) and ``episode_record``; the next ``step`` resets
     that sub-env instead of stepping it (its action is ignored, reward 0, not terminated) and returns
     the first observation of the new episode with the reset info. ``reset(options={"reset_mask": m}``)
     resets only the masked sub-envs, like ``SyncVectorEnv``. ``SAME_STEP`` and ``DISABLED`` behave
@@ -39,7 +39,9 @@ Autoreset: ``AutoresetMode.NEXT_STEP`` (Gymnasium's default, as in ``SyncVectorE
 Infos: Gymnasium's dict-of-arrays form, exactly the layout ``SyncVectorEnv`` builds from the single
     env's infos: each key holds an array with a leading env axis ((N, d) float64 for vectors, (N,)
     int64/float64 for numbers, object arrays for strings and lists) and ``_key`` a bool mask of the
-    sub-envs that set it; ``episode_record`` is a nested dict of the same form (its record arrays are
+    sub-envs that set it. The single env has one info structure (every key at every reset and step),
+    so every mask is all True except ``_episode_record`` (``record_in_info=True``): the terminated
+    sub-envs. ``episode_record`` is a nested dict of the same form (its record arrays are
     (N, T, d), (N, steps, d), ...). :func:`episode_record_at` recovers one sub-env's plain record,
     ready for :func:`~progressgym_env.judges.score_record` (its own copies). The record fields every
     sub-env shares (names, config, provenance) are built once: their object arrays are fresh at every

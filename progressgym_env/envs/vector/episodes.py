@@ -13,6 +13,7 @@ from __future__ import annotations
 import numpy as np
 
 from progressgym_env.backends.physics import moves_model, pulled_logits, updated_logits
+from progressgym_env.envs.base import NO_SCORE
 from progressgym_env.envs.vector.draws import SubEnvGenerators
 from progressgym_env.envs.vector.estimates import BatchElicitation
 from progressgym_env.envs.vector.layout import Infos, put
@@ -86,6 +87,8 @@ class BatchEpisodes:
         put(infos, "model_values", rows, state.model_values[sel].copy())
         put(infos, "century", rows, np.array(histories.centuries[sel, t]))
         put(infos, "queries", rows, np.full(rows.count, queries, dtype=np.int64))
+        put(infos, "target_values", rows, np.array(self._targets(rows, t)))  # the first step's
+        _put_no_scores(infos, rows)
         if self.simulates:
             put(infos, "simulated_human_values", rows, state.sim_values[sel].copy())
 
@@ -198,6 +201,7 @@ class BatchEpisodes:
         obs[sel, 2 * d] = nxt * self._progress_scale
         put(infos, "queries", rows, np.full(rows.count, queries, dtype=np.int64))
         put(infos, "human_values", rows, np.array(truth))
+        _put_no_scores(infos, rows)
 
     def _terminate(
         self, rows: Rows, t: Century, model: np.ndarray, obs: np.ndarray, terminated: np.ndarray, infos: Infos
@@ -220,3 +224,9 @@ class BatchEpisodes:
         put(infos, "normalized_score", rows, judge.normalized_scores(scores, rows=sel))
         if self.settings.record_in_info:
             self.records.put(infos, rows, self.histories.human[sel], models, rewards, simulated)
+
+
+def _put_no_scores(infos: Infos, rows: Rows) -> None:
+    """The scores of rows whose episode goes on: 0.0, as the single env's one info structure has them."""
+    put(infos, "final_score", rows, np.full(rows.count, NO_SCORE))
+    put(infos, "normalized_score", rows, np.full(rows.count, NO_SCORE))
