@@ -330,3 +330,18 @@ def test_fast_mode_answer_shares_are_unbiased(env_id: str) -> None:
     np.testing.assert_allclose(obs[:, :5] * counts, np.round(obs[:, :5] * counts), atol=1e-3)
     truth = infos["human_values"][0]
     assert np.all(np.abs(obs[:, :5].mean(axis=0) - truth) < 5 * np.sqrt(truth * (1 - truth) / counts / 20_000))
+
+
+@pytest.mark.parametrize("env_id", progressgym_env.ENV_IDS)
+def test_vector_env_reports_the_single_envs_attributes(env_id: str) -> None:
+    # Agents read these from either env (agents.base.spec_from_env); the vector env reads them once.
+    kwargs = {"history": "procedural", "obs_history": 2, "clip_actions": True, "query_budget": 100}
+    single = gym.make(env_id, **kwargs).unwrapped
+    native = gym.make_vec(env_id, num_envs=2, **kwargs).unwrapped
+    names = ("env_id", "challenge", "dim", "num_centuries", "episode_length", "similarity", "query_budget",
+             "timesteps_ahead", "target_offset", "simulates_human", "obs_history", "clip_actions",
+             "record_in_info", "update_capacity", "value_space", "render_mode")
+    assert {n: getattr(native, n) for n in names} == {n: getattr(single, n) for n in names}
+    assert native.config == single.backend.config and type(native.history_source) is type(single.history_source)
+    assert native.single_observation_space == single.observation_space
+    assert native.single_action_space == single.action_space
