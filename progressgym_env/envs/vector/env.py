@@ -15,8 +15,6 @@ from gymnasium.utils import seeding
 from gymnasium.vector import AutoresetMode, VectorEnv
 from gymnasium.vector.utils import batch_space
 
-from progressgym_env.backends import SurrogateConfig
-from progressgym_env.elicitation import BinomialTable
 from progressgym_env.envs.base import ProgressGymEnv
 from progressgym_env.envs.coevolve import CoevolveEnv
 from progressgym_env.envs.follow import FollowEnv
@@ -30,7 +28,6 @@ from progressgym_env.envs.vector.state import Histories
 from progressgym_env.errors import ConfigError, EpisodeOrderError
 from progressgym_env.judges import Judge
 from progressgym_env.validation import validate_action
-from progressgym_env.value_spaces import ValueSpace
 
 
 class ProgressGymVectorEnv(VectorEnv):
@@ -104,30 +101,12 @@ class ProgressGymVectorEnv(VectorEnv):
     simulates_human = property(lambda self: self.judge.simulates_human, doc="Whether a simulated human answers.")
     episode_length = property(lambda self: self.judge.num_steps, doc="Steps in an episode.")
 
-    @property
-    def value_space(self) -> ValueSpace:
-        """The value space of the histories."""
-        return self.settings.value_space
-
-    @property
-    def dim(self) -> int:
-        """d, the number of value dimensions."""
-        return self.settings.dim
-
-    @property
-    def config(self) -> SurrogateConfig:
-        """The surrogate backend's settings."""
-        return self.settings.config
-
-    @property
-    def _table(self) -> BinomialTable | None:
-        """Fast mode's binomial lookup table, when the answers allow one (inspected by tests)."""
-        return self._episodes.elicitation.table
-
-    @property
-    def _model_values(self) -> np.ndarray:
-        """The sub-envs' current models (N, d) (inspected by tests)."""
-        return self._episodes.state.model_values
+    value_space = property(lambda self: self.settings.value_space, doc="The histories' value space.")
+    dim = property(lambda self: self.settings.dim, doc="d, the number of value dimensions.")
+    config = property(lambda self: self.settings.config, doc="The surrogate backend's settings.")
+    # Kept for tests that inspect them: fast mode's binomial table, the current models (N, d).
+    _table = property(lambda self: self._episodes.elicitation.table)
+    _model_values = property(lambda self: self._episodes.state.model_values)
 
     # -- Gymnasium vector API ---------------------------------------------------------------------
 

@@ -23,6 +23,8 @@ if TYPE_CHECKING:
     from progressgym_env.envs.base import ProgressGymEnv
 
 RECORD_ARRAYS = ("human", "model", "rewards", "simulated")
+_NOT_ON_THE_ENV = ("config", "record_constants")
+"""The :class:`VectorSettings` fields not read from the single env's attribute of the same name."""
 """Episode-record fields that differ per sub-env (batched arrays); the others are shared constants."""
 
 
@@ -106,22 +108,5 @@ class VectorSettings:
         if isinstance(source, (FixedHistory, ProceduralHistory)):
             env.reset(seed=0)
             constants = {k: v for k, v in env.episode_record().to_dict().items() if k not in RECORD_ARRAYS}
-        return cls(
-            env_id=env.env_id,
-            challenge=env.challenge,
-            history_source=source,
-            value_space=env.value_space,
-            num_centuries=env.num_centuries,
-            similarity=env.similarity,
-            query_budget=env.query_budget,
-            timesteps_ahead=env.timesteps_ahead,
-            obs_history=env.obs_history,
-            clip_actions=env.clip_actions,
-            record_in_info=env.record_in_info,
-            render_mode=env.render_mode,
-            config=env.backend.config,  # type: ignore[attr-defined]
-            update_capacity=env.update_capacity,
-            observation_space=env.observation_space,  # type: ignore[arg-type]
-            action_space=env.action_space,  # type: ignore[arg-type]
-            record_constants=constants,
-        )
+        same = {name: getattr(env, name) for name in cls.__dataclass_fields__ if name not in _NOT_ON_THE_ENV}
+        return cls(**same, config=env.backend.config, record_constants=constants)  # type: ignore[attr-defined]
