@@ -144,7 +144,7 @@ class ProgressGymVectorEnv(VectorEnv):
                 f"{self.env_id} vector env (autoreset_mode=DISABLED): sub-envs {np.flatnonzero(self._autoreset)[:10].tolist()} "
                 "have terminated; reset them with reset(options={'reset_mask': mask}) before the next step"
             )
-        actions = validate_action(actions, (self.num_envs, self.dim), self.clip_actions)
+        actions = validate_action(actions, self.action_space.shape, self.settings.clip_actions)  # type: ignore[arg-type]
         n, rng = self.num_envs, self._batch_rng()
         obs = np.empty(self._last_obs.shape, dtype=np.float32)
         rewards = np.zeros(n)

@@ -13,7 +13,6 @@ from __future__ import annotations
 import numpy as np
 
 from progressgym_env.backends.physics import moves_model, pulled_logits, updated_logits
-from progressgym_env.envs.base import NO_SCORE
 from progressgym_env.envs.vector.draws import SubEnvGenerators
 from progressgym_env.envs.vector.estimates import BatchElicitation
 from progressgym_env.envs.vector.layout import Infos, put
@@ -228,5 +227,5 @@ class BatchEpisodes:
 
 def _put_no_scores(infos: Infos, rows: Rows) -> None:
     """The scores of rows whose episode goes on: 0.0, as the single env's one info structure has them."""
-    put(infos, "final_score", rows, np.full(rows.count, NO_SCORE))
-    put(infos, "normalized_score", rows, np.full(rows.count, NO_SCORE))
+    put(infos, "final_score", rows, np.zeros(rows.count))  # NO_SCORE is 0.0 (np.zeros is the cheap np.full)
+    put(infos, "normalized_score", rows, np.zeros(rows.count))

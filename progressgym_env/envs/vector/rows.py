@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
 Century = int | np.ndarray
@@ -21,8 +23,9 @@ class Rows:
         self.sel: slice | np.ndarray = slice(None) if self.full else index
 
     @classmethod
+    @functools.cache
     def all(cls, num_envs: int) -> Rows:
-        """Every sub-env."""
+        """Every sub-env (one shared object per N: treat a selection as read-only)."""
         return cls(np.arange(num_envs), num_envs)
 
     @classmethod
