@@ -52,8 +52,8 @@ def run_episode(env: Any, agent: Policy, seed: int, max_steps: int = 10_000) -> 
             break
     else:
         raise EpisodeOrderError(f"the episode did not end within {max_steps} steps")
-    if "final_score" not in info:
-        raise EpisodeOrderError("the episode ended without 'final_score' in info (truncated before the end of history?)")
+    if not terminated:  # every info holds final_score (0.0 until the last step): only termination scores
+        raise EpisodeOrderError("the episode was truncated before the end of history: it has no final_score")
     return EpisodeResult(
         final_score=float(info["final_score"]),
         normalized_score=float(info["normalized_score"]),

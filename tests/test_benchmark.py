@@ -5,12 +5,15 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import gymnasium as gym
+import numpy as np
 import pytest
+from progressgym_env.benchmark.episode import run_episode
 
 from progressgym_env.benchmark import BenchmarkConfig, ResultsFileError, load_results, run_benchmark
 from progressgym_env.benchmark.leaderboard import leaderboard_markdown
 from progressgym_env.cli import main
-from progressgym_env.errors import ConfigError
+from progressgym_env.errors import ConfigError, EpisodeOrderError
 from progressgym_env.judges import score_record
 
 AGENTS = ["static", "lifelong", "oracle"]
@@ -172,3 +175,18 @@ def test_a_retrained_model_at_the_same_path_is_run_again(tmp_path: Path) -> None
     table = (tmp_path / "out" / "leaderboard.md").read_text()
     assert "1 runs of older model files" in table
     assert f"| 1 | ppo | {score_record(runs[1]['episode_record']):.4f} |" in table
+
+
+def test_run_episode_refuses_a_truncated_episode() -> None:
+    # Every info holds final_score (0.0 before the last step), so termination alone says it was scored.
+    class Zero:
+        def reset(self, seed: int) -> None: ...
+
+        def act(self, obs: np.ndarray) -> np.ndarray:
+            return np.zeros(5, dtype=np.float32)
+
+    env = gym.wrappers.TimeLimit(gym.make("PG-Follow-v0"), max_episode_steps=3)
+    with pytest.raises(EpisodeOrderError, match="truncated before the end of history"):
+        run_episode(env, Zero(), seed=0)
+    result = run_episode(gym.make("PG-Follow-v0"), Zero(), seed=0)
+    assert result.final_score > 0.9 and len(result.rewards) == 8

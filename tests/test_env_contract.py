@@ -3,6 +3,10 @@ modes of the native vector env, action clipping and bound tolerance, Python's kw
 
 from __future__ import annotations
 
+import warnings
+from pathlib import Path
+from typing import Any
+
 import gymnasium as gym
 import numpy as np
 import pytest
@@ -45,6 +49,68 @@ def test_infos_hold_only_numpy_numbers_and_fresh_arrays(env_id: str) -> None:
     target = infos[1]["target_values"]
     target[:] = -1.0  # writing into an info must not touch the env's history
     assert np.all(env.unwrapped.history.values >= 0)
+
+
+def _structure(info: dict[str, Any]) -> dict[str, tuple[type, tuple[int, ...], str]]:
+    return {key: (type(value), np.shape(value), str(np.asarray(value).dtype)) for key, value in info.items()}
+
+
+@pytest.mark.parametrize("kwargs", [{}, {"history": "procedural", "obs_history": 3, "query_budget": None}])
+@pytest.mark.parametrize("env_id", IDS)
+def test_one_info_structure_at_every_reset_and_step(env_id: str, kwargs: dict[str, Any]) -> None:
+    # Tools that batch infos (Minari's DataCollector(record_infos=True)) need the reset's keys, types,
+    # shapes and dtypes at every step: the scores are 0.0 until the last step, and the reset's
+    # target_values is the first step's target.
+    env = gym.make(env_id, **kwargs)
+    for seed in (0, 1):
+        _, reset_info = env.reset(seed=seed)
+        infos, terminated = [reset_info], False
+        while not terminated:
+            *_, terminated, _, info = env.step(env.action_space.sample())
+            infos.append(info)
+        for info in infos:
+            assert _structure(info) == _structure(reset_info)
+        assert [float(i["final_score"]) for i in infos[:-1]] == [0.0] * (len(infos) - 1)
+        assert [float(i["normalized_score"]) for i in infos[:-1]] == [0.0] * (len(infos) - 1)
+        assert infos[-1]["final_score"] > 0.0
+        np.testing.assert_array_equal(reset_info["target_values"], infos[1]["target_values"])
+        np.testing.assert_array_equal(reset_info["target_values"], env.unwrapped.judge.target(1))
+
+
+@pytest.mark.parametrize("env_id", IDS)
+def test_minari_data_collector_records_and_reloads_infos(
+    env_id: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    minari = pytest.importorskip("minari")
+    pytest.importorskip("jax")  # the DataCollector's episode buffers (minari[create])
+    pytest.importorskip("h5py")  # its default storage (minari[hdf5])
+    monkeypatch.setenv("MINARI_DATASETS_PATH", str(tmp_path))
+    env = minari.DataCollector(gym.make(env_id), record_infos=True)
+    live: list[list[tuple[Any, ...]]] = []
+    for seed in (0, 1):
+        obs, info = env.reset(seed=seed)
+        episode, terminated = [(obs, None, info)], False
+        while not terminated:
+            obs, reward, terminated, truncated, info = env.step(env.action_space.sample())
+            assert not truncated
+            episode.append((obs, reward, info))
+        live.append(episode)
+    dataset_id = f"progressgym/{env_id.lower()}/random-v0"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # minari: no eval_env given (the env is used)
+        env.create_dataset(dataset_id=dataset_id, algorithm_name="random")
+    env.close()
+    assert (tmp_path / "progressgym").is_dir()
+    episodes = list(minari.load_dataset(dataset_id).iterate_episodes())
+    assert len(episodes) == 2
+    for stored, episode in zip(episodes, live, strict=True):
+        np.testing.assert_array_equal(stored.observations, np.stack([obs for obs, _, _ in episode]))
+        np.testing.assert_array_equal(stored.rewards, [reward for _, reward, _ in episode[1:]])
+        assert stored.terminations[-1] and not stored.terminations[:-1].any()
+        assert set(stored.infos) == set(episode[0][2])
+        for key, values in stored.infos.items():
+            np.testing.assert_array_equal(values, np.stack([info[key] for _, _, info in episode]), err_msg=key)
+        assert stored.infos["final_score"][-1] == episode[-1][2]["final_score"] > 0.0
 
 
 def test_episode_record_in_info_only_when_asked() -> None:

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import importlib.util
+import sys
+from typing import Any
+
 import gymnasium as gym
 import numpy as np
 import pytest
@@ -10,6 +14,7 @@ from gymnasium.utils.env_checker import data_equivalence
 from gymnasium.utils.env_match import check_environments_match
 
 import progressgym_env
+from progressgym_env.errors import MissingExtraError
 from progressgym_env.history import corpus_history
 from progressgym_env.judges import make_judge, normalized_score_record, score_record
 from progressgym_env.numerics import cosine, logit, sigmoid
@@ -33,6 +38,40 @@ def test_ids_registered_on_import() -> None:
 def test_gymnasium_checker_passes(env_id: str, history: str) -> None:
     env = gym.make(env_id, history=history)
     gym_check_env(env.unwrapped, skip_render_check=True)
+
+
+def _without_matplotlib(monkeypatch: pytest.MonkeyPatch) -> None:
+    """As on the base install: matplotlib neither found nor importable (``import`` raises)."""
+    real_find_spec = importlib.util.find_spec
+
+    def find_spec(name: str, *args: Any, **kwargs: Any) -> Any:
+        return None if name.split(".")[0] == "matplotlib" else real_find_spec(name, *args, **kwargs)
+
+    monkeypatch.setattr(importlib.util, "find_spec", find_spec)
+    for name in [m for m in sys.modules if m.split(".")[0] == "matplotlib"]:
+        monkeypatch.delitem(sys.modules, name)
+    monkeypatch.setitem(sys.modules, "matplotlib", None)
+
+
+@pytest.mark.parametrize("env_id", progressgym_env.ENV_IDS)
+def test_gymnasium_checker_with_render_check_passes_without_matplotlib(
+    env_id: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # check_env makes, resets and renders the env in every advertised render mode: rgb_array needs
+    # matplotlib (the render extra), so only ansi is advertised without it.
+    _without_matplotlib(monkeypatch)
+    env = gym.make(env_id)
+    assert env.unwrapped.metadata["render_modes"] == ["ansi"]
+    gym_check_env(env.unwrapped)
+    with pytest.raises(MissingExtraError, match=r"progressgym_env\[render\]"):
+        gym.make(env_id, render_mode="rgb_array")
+
+
+def test_rgb_array_is_advertised_with_matplotlib() -> None:
+    pytest.importorskip("matplotlib")
+    env = gym.make("PG-Follow-v0")
+    assert env.unwrapped.metadata["render_modes"] == ["ansi", "rgb_array"]
+    assert gym.make("PG-Follow-v0").metadata["render_modes"] == ["ansi", "rgb_array"]
 
 
 @pytest.mark.parametrize("history", ["corpus", "procedural"])

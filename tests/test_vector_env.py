@@ -149,18 +149,28 @@ def test_moral19_spaces_and_predict_k() -> None:
         assert terminated.all() == (step == 4)  # 8 - k steps
 
 
+def _info_keys(infos: dict[str, Any]) -> set[str]:
+    return {key for key in infos if not key.startswith("_")}
+
+
 @pytest.mark.parametrize("env_id", progressgym_env.ENV_IDS)
 def test_next_step_autoreset_and_info_masks(env_id: str) -> None:
     envs = gym.make_vec(env_id, num_envs=3, record_in_info=True)
     obs, infos = envs.reset(seed=0)
-    assert np.allclose(obs[:, -1], 1 / 8) and infos["_queries"].all() and "target_values" not in infos
+    assert np.allclose(obs[:, -1], 1 / 8) and infos["_queries"].all()
+    # One info structure: every key at every reset and step (the scores 0.0 before the last step).
+    keys = {"human_values", "model_values", "century", "queries", "target_values", "final_score", "normalized_score"}
+    keys |= {"simulated_human_values"} if env_id == "PG-Coevolve-v0" else set()
+    assert _info_keys(infos) == keys and all(infos[f"_{key}"].all() for key in keys)
+    assert np.all(infos["final_score"] == 0.0) and np.all(infos["normalized_score"] == 0.0)
     length = envs.unwrapped.episode_length
     for step in range(length):
         obs, rewards, terminated, truncated, infos = envs.step(envs.action_space.sample())
         assert envs.observation_space.contains(obs) and rewards.dtype == np.float64
         assert not truncated.any() and terminated.all() == (step == length - 1)
         assert infos["_target_values"].all() and infos["target_values"].shape == (3, 5)
-        assert ("final_score" in infos) == (step == length - 1)
+        assert _info_keys(infos) == keys | ({"episode_record"} if step == length - 1 else set())
+        assert np.all(infos["final_score"] > 0.0) == (step == length - 1)
     assert infos["_final_score"].all() and infos["_normalized_score"].all() and infos["_episode_record"].all()
     assert np.all(obs[:, -1] == 1.0) and np.all(infos["queries"] == 0)
     for i in range(3):
@@ -170,7 +180,7 @@ def test_next_step_autoreset_and_info_masks(env_id: str) -> None:
     # NEXT_STEP: this step resets every sub-env; the actions are ignored.
     obs, rewards, terminated, truncated, infos = envs.step(np.full(envs.action_space.shape, 0.5, np.float32))
     assert np.all(rewards == 0.0) and not terminated.any() and not truncated.any()
-    assert np.allclose(obs[:, -1], 1 / 8) and "target_values" not in infos and "final_score" not in infos
+    assert np.allclose(obs[:, -1], 1 / 8) and _info_keys(infos) == keys and np.all(infos["final_score"] == 0.0)
     np.testing.assert_array_equal(obs[:, 5:10], infos["model_values"].astype(np.float32))
     with pytest.raises(KeyError, match="did not terminate"):
         episode_record_at(infos, 0)
@@ -379,3 +389,18 @@ def test_fast_vector_env_observes_the_current_century(env_id: str, kwargs: dict)
 def test_obs_history_native_vector_env_equals_sync(env_id: str) -> None:
     run_both(env_id, num_envs=3, steps=20, obs_history=4)
     run_both(env_id, num_envs=2, steps=12, history="procedural", obs_history=2)
+
+
+@pytest.mark.parametrize("env_id", progressgym_env.ENV_IDS)
+def test_vector_env_reports_the_single_envs_attributes(env_id: str) -> None:
+    # Agents read these from either env (agents.base.spec_from_env); the vector env reads them once.
+    kwargs = {"history": "procedural", "obs_history": 2, "clip_actions": True, "query_budget": 100}
+    single = gym.make(env_id, **kwargs).unwrapped
+    native = gym.make_vec(env_id, num_envs=2, **kwargs).unwrapped
+    names = ("env_id", "challenge", "dim", "num_centuries", "episode_length", "similarity", "query_budget",
+             "params", "challenge_key", "agent_horizon", "target_offset", "simulates_human", "obs_history", "clip_actions",
+             "record_in_info", "update_capacity", "value_space", "render_mode")
+    assert {n: getattr(native, n) for n in names} == {n: getattr(single, n) for n in names}
+    assert native.config == single.backend.config and type(native.history_source) is type(single.history_source)
+    assert native.single_observation_space == single.observation_space
+    assert native.single_action_space == single.action_space

@@ -52,7 +52,7 @@ def test_sb3_make_vec_env(env_id: str, vec_cls: str) -> None:
         final_scores = []
         for _ in range(8):
             obs, rewards, dones, infos = envs.step(np.stack([envs.action_space.sample() for _ in range(2)]))
-            final_scores += [info["final_score"] for info in infos if "final_score" in info]
+            final_scores += [info["final_score"] for info, done in zip(infos, dones, strict=True) if done]
             assert not any(info.get("TimeLimit.truncated", False) for info in infos)
         assert len(final_scores) >= 2 and all(0 < s <= 1 for s in final_scores)
     finally:

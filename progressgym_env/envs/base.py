@@ -12,10 +12,19 @@ advances t. The step at the last scored century returns ``terminated=True``.
 Observation with memory (``obs_history=k``, default 1 = none): the previous k - 1 human estimates are
 appended after the usual [estimate, model, progress], most recent first; at the start of an episode
 the missing ones repeat the first estimate (Gymnasium's ``FrameStackObservation`` convention).
+
+One info structure: every ``reset`` and ``step`` returns the same keys with the same shapes and dtypes
+(tools that batch infos, such as Minari's ``DataCollector(record_infos=True)``, need that). At reset
+``target_values`` is the target of the century in ``info["century"]`` (the first step's, as at every
+step); ``final_score`` and ``normalized_score`` are 0.0 before the last step (read them on
+``terminated``; summed over an episode they give its scores, as the normalised-score reward does).
+Not NaN: Gymnasium's checkers compare infos with ``==``, and NaN never equals itself. The one exception
+is ``episode_record`` (``record_in_info=True``), a nested dict on the last step only.
 """
 
 from __future__ import annotations
 
+import importlib.util
 from typing import Any, ClassVar, SupportsFloat
 
 import gymnasium as gym
@@ -25,12 +34,14 @@ from gymnasium import spaces
 from progressgym_env.backends import Backend, make_backend
 from progressgym_env.backends.base import INTERFACES, ExamineeBackend
 from progressgym_env.elicitation import validate_query_budget
-from progressgym_env.errors import ConfigError, EpisodeOrderError, InvalidActionError
+from progressgym_env.errors import ConfigError, EpisodeOrderError, InvalidActionError, MissingExtraError
 from progressgym_env.history import History, HistorySource, resolve_history
 from progressgym_env.judges import FIRST_SCORED_STEP, SIMILARITIES, FollowJudge, Judge
 from progressgym_env.records import EpisodeRecord
 from progressgym_env.validation import COMMON_KWARGS, reject_unknown_kwargs, validate_action
 
+NO_SCORE = 0.0
+"""``final_score`` and ``normalized_score`` in the infos before the last step (one info structure)."""
 MAX_OBS_HISTORY = 64
 """Largest ``obs_history`` accepted (a sanity bound: histories have a handful of centuries)."""
 
@@ -59,6 +70,18 @@ def _kwarg_hint(unknown: dict[str, Any]) -> str:
         if owners:
             hints.append(f"{name!r} applies to {', '.join(owners)} only")
     return "; ".join(hints)
+
+
+def available_render_modes() -> list[str]:
+    """The render modes this install can serve: ``ansi`` always, ``rgb_array`` only with matplotlib.
+
+    Checked with :func:`importlib.util.find_spec`, which finds matplotlib without importing it (an
+    import costs about a second). An env advertises only these in ``env.metadata["render_modes"]``,
+    so tools that try every advertised mode (Gymnasium's ``check_env``) pass on the base install.
+    """
+    if importlib.util.find_spec("matplotlib") is None:
+        return ["ansi"]
+    return ["ansi", "rgb_array"]
 
 
 def _flag(name: str, value: Any) -> bool:
@@ -99,6 +122,12 @@ class ProgressGymEnv(gym.Env[np.ndarray, np.ndarray]):
         )
         if similarity not in SIMILARITIES:
             raise ConfigError(f"unknown similarity {similarity!r}; choose one of {SIMILARITIES}")
+        # Every mode the class supports is listed on the class (gym.make checks it there); an instance
+        # advertises only those this install can serve.
+        modes = [mode for mode in available_render_modes() if mode in type(self).metadata["render_modes"]]
+        self.metadata = {**type(self).metadata, "render_modes": modes}
+        if render_mode == "rgb_array" and render_mode not in self.metadata["render_modes"]:
+            raise MissingExtraError("render_mode='rgb_array'", "render", "matplotlib")
         if render_mode is not None and render_mode not in self.metadata["render_modes"]:
             raise ConfigError(
                 f"render_mode {render_mode!r} is not supported; choose one of {self.metadata['render_modes']} or None"
@@ -231,6 +260,9 @@ class ProgressGymEnv(gym.Env[np.ndarray, np.ndarray]):
             "model_values": self.backend.model_values.copy(),
             "century": np.int64(history.centuries[self._t]),
             "queries": np.int64(queries),
+            "target_values": self.judge.target(self._t).copy(),  # the first step's
+            "final_score": np.float64(NO_SCORE),
+            "normalized_score": np.float64(NO_SCORE),
         }
         if simulates:
             info["simulated_human_values"] = self.backend.simulated_values.copy()
@@ -288,6 +320,8 @@ class ProgressGymEnv(gym.Env[np.ndarray, np.ndarray]):
             info["queries"] = np.int64(queries)
             obs = self._observation(estimate, model, self._t * self._progress_scale)
             info["human_values"] = self._observed_truth()
+            info["final_score"] = np.float64(NO_SCORE)  # scored on the last step
+            info["normalized_score"] = np.float64(NO_SCORE)
             info.update(self.observation_extras())
         return obs, reward, terminated, False, info
 

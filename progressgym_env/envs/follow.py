@@ -50,8 +50,9 @@ class FollowEnv(ProgressGymEnv):
     ## Info
     Every step: ``human_values`` (true vector behind the returned observation), ``target_values``
     (H_t, what the step was scored against), ``model_values``, ``century`` (13 + t of the scored
-    step), ``queries`` (answers elicited for the returned observation). Last step also:
-    ``final_score``, ``normalized_score`` (numpy scalars, like every number in ``info``), and with
+    step), ``queries`` (answers elicited for the returned observation), ``final_score`` and
+    ``normalized_score`` (numpy scalars, like every number in ``info``; 0.0 before the last step).
+    The same keys at reset, where ``target_values`` is the first step's target. Last step also, with
     ``record_in_info=True`` ``episode_record`` (all vectors; see :func:`progressgym_env.judges.score_record`;
     ``env.unwrapped.episode_record()`` returns it as an :class:`~progressgym_env.records.EpisodeRecord`).
 
@@ -63,10 +64,10 @@ class FollowEnv(ProgressGymEnv):
     | `query_budget`   | int or None                   | `512`          | answers elicited per century (None = exact values)   |
     | `backend`        | str or Backend                | `"surrogate"`  | `surrogate` or `llm`, or a backend object           |
     | `backend_config` | dataclass or dict             | `None`         | the backend's settings (e.g. `{"capacity": 2.0}`)  |
-    | `render_mode`    | str or None                   | `None`         | `ansi` (table) or `rgb_array` (matplotlib plot)     |
+    | `render_mode`    | str or None                   | `None`         | `ansi` (table) or `rgb_array` (matplotlib plot; advertised in `metadata` only when matplotlib is installed) |
     | `obs_history`    | int                           | `1`            | k: append the previous k - 1 estimates to the observation (most recent first; the first estimate pads the start) |
     | `clip_actions`   | bool                          | `False`        | clip finite actions into [-1, 1] (the space stays `Box(-1, 1)`); otherwise values beyond 1e-6 outside raise |
-    | `record_in_info` | bool                          | `False`        | also put the episode record (a dict) in the last step's info; `env.unwrapped.episode_record()` always has it |
+    | `record_in_info` | bool                          | `False`        | also put the episode record (a dict) in the last step's info, the one key other infos lack (leave it off for Minari's `record_infos`); `env.unwrapped.episode_record()` always has it |
     | `interface`      | str                           | `"vector"`     | `vector` (the Box action) or, on the llm backend, `examinee` (the action is the updated model; see `progressgym_env.llm.examinee`) |
 
     All kwargs are keyword-only.
