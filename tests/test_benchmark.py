@@ -8,7 +8,7 @@ from pathlib import Path
 import gymnasium as gym
 import numpy as np
 import pytest
-from progressgym_env.benchmark.episode import run_episode
+from progressgym_env.episode import run_episode
 
 from progressgym_env.benchmark import BenchmarkConfig, ResultsFileError, load_results, run_benchmark
 from progressgym_env.benchmark.leaderboard import leaderboard_markdown
