@@ -32,6 +32,7 @@ from progressgym_env.benchmark.challenges import challenge_title
 from progressgym_env.benchmark.interop import load_any_results
 from progressgym_env.benchmark.leaderboard import (
     LeaderboardRow,
+    label_settings,
     latest_models_only,
     leaderboard_rows,
     normalization_note,
@@ -239,7 +240,7 @@ section { margin-bottom: 2.5em; }
 def render_site(runs: list[dict[str, Any]], site_dir: Path, title: str = "ProgressGym leaderboard") -> str:
     """The page's HTML for ``runs`` (a results.json's runs or imported ProgressGym results)."""
     plotly, _, _ = _plotly()
-    kept, superseded = latest_models_only(runs)
+    kept, superseded = latest_models_only(label_settings(runs))
     scored = score_runs(kept)
     rows = leaderboard_rows(scored)
     records = records_by_challenge(kept)
