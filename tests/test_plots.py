@@ -98,3 +98,17 @@ def test_pngs_are_written_atomically_with_their_title(runs: list[dict], tmp_path
     assert png.stat().st_mtime_ns == before
     save_figure(trajectory_figure(group(runs, "lifelong", "predict2")), png)
     assert png.stat().st_size > 0
+
+
+def test_a_killed_plots_temporary_png_is_swept(runs: list[dict], tmp_path: Path) -> None:
+    """Issue 24.6: a plot killed mid-save (SIGKILL) left ``plots/.X.png.<pid>-<hex>.tmp.png`` forever."""
+    import os
+
+    plots = tmp_path / "plots"
+    plots.mkdir()
+    leftover = plots / ".predict2__lifelong.png.999999999-abcdef12.tmp.png"  # its writer (no such pid) is gone
+    leftover.write_bytes(b"\x89PNG\r\n")
+    os.utime(leftover, (0, 0))
+    write_plots(tmp_path, group(runs, "static", "predict2"))
+    assert not leftover.exists()
+    assert sorted(p.name for p in plots.iterdir()) == ["predict2__comparison.png", "predict2__static.png"]

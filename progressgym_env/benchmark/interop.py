@@ -30,7 +30,7 @@ import numpy as np
 
 from progressgym_env.benchmark.challenges import CHALLENGES, challenge_key
 from progressgym_env.benchmark.results import ResultsFileError
-from progressgym_env.common.atomic import atomic_write_text
+from progressgym_env.common.atomic import atomic_write_text, split_temp_files, warn_leftover_temp_files
 from progressgym_env.judges import coevolve_scores, judge_for_record, score_record, tracking_scores
 
 EXPORT_FORMATS = ("progressgym",)
@@ -196,7 +196,10 @@ def load_progressgym_results(path: str | os.PathLike[str]) -> list[dict[str, Any
     :raises ResultsFileError: a file is not readable JSON or not a ProgressGym result.
     """
     path = Path(path)
-    files = sorted(path.glob("*.json")) if path.is_dir() else [path]
+    files = [path]
+    if path.is_dir():  # an interrupted export's temporary files are not results: skipped and reported
+        files, temporary = split_temp_files(sorted(path.glob("*.json")))
+        warn_leftover_temp_files(temporary, str(path))
     if not files:
         raise ResultsFileError(f"{path}: no results.json and no ProgressGym *.json result files")
     runs = []

@@ -40,7 +40,7 @@ from progressgym_env.benchmark.results import (
     load_results,
     write_results,
 )
-from progressgym_env.common.atomic import atomic_write_text
+from progressgym_env.common.atomic import atomic_write_text, is_temp_file, remove_stale_temp_files
 from progressgym_env.common.fingerprint import file_fingerprint, json_fingerprint
 from progressgym_env.common.progress import ProgressBar
 from progressgym_env.errors import ConfigError
@@ -213,6 +213,7 @@ def run_benchmark(config: BenchmarkConfig, console: Any = None) -> BenchmarkSumm
     results_path = out / RESULTS_FILE
     with folder_lock(out):
         runs = load_results(results_path)  # raises on a corrupt file before anything is written
+        remove_stale_temp_files(out)  # what a killed writer left here (its process gone)
         _check_history(runs, config.history, results_path)
         tracker = None
         if config.wandb:
@@ -311,7 +312,7 @@ def model_sha256(spec: str, challenge: str) -> str:
         from agents.shipped import trained_dir
 
         folder = trained_dir() / challenge
-        files = sorted(p for p in folder.glob("*") if p.is_file()) if folder.is_dir() else []
+        files = sorted(p for p in folder.glob("*") if p.is_file() and not is_temp_file(p)) if folder.is_dir() else []
         return json_fingerprint({p.name: file_fingerprint(p) for p in files}) if files else ""
     if ":" not in spec:
         return ""

@@ -39,7 +39,7 @@ from progressgym_env.benchmark.leaderboard import (
     records_by_challenge,
     score_runs,
 )
-from progressgym_env.common.atomic import atomic_write_text
+from progressgym_env.common.atomic import atomic_write_text, remove_stale_temp_files
 from progressgym_env.errors import MissingExtraError
 
 SITE_FILE = "index.html"
@@ -289,4 +289,5 @@ def build_site(config: SiteConfig) -> Path:
     runs = load_any_results(config.results)
     out = Path(config.out)
     out.mkdir(parents=True, exist_ok=True)
+    remove_stale_temp_files(out)
     return atomic_write_text(out / SITE_FILE, render_site(runs, out, config.title))
