@@ -352,6 +352,8 @@ def _plot_and_log(
         from progressgym_env.benchmark.plots import write_plots
 
         changed = set(new_runs) | {(challenge, agent) for challenge, agent, _ in pending}
+        if shown is not None and len(shown) != len(runs):  # other settings may have drawn the last plots
+            changed |= {(run["challenge"], run["agent"]) for run in shown}
         images = write_plots(out, latest_models_only(runs if shown is None else shown)[0], changed=changed)
     if tracker is not None:
         from progressgym_env.benchmark.tracking import wandb_run_id
