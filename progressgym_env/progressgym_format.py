@@ -168,6 +168,8 @@ def identify(result: Mapping[str, Any], where: str = "ProgressGym result") -> tu
 
         cls = judge_class(chosen.challenge)
         if format_of(cls).matches(fields):
+            params = {**cls.param_defaults, **chosen.kwargs}
+            _check_field_params(fields, cls, params, where)
             return cls, dict(chosen.kwargs)
     for spec in challenge_specs():
         cls = spec.judge_class
@@ -182,6 +184,21 @@ def identify(result: Mapping[str, Any], where: str = "ProgressGym result") -> tu
     raise ResultsFileError(
         f"{where}: not a ProgressGym result: expected {expected}, found keys {sorted(fields)[:12]}"
     )
+
+
+def _check_field_params(fields: Mapping[str, Any], cls: type[Judge], params: Mapping[str, Any], where: str) -> None:
+    """The challenge parameters the fields carry (any registered judge's) must be those the metadata names."""
+    from progressgym_env.registry import challenge_specs
+
+    names = {name for spec in challenge_specs() for name in spec.judge_class.param_defaults}
+    for name in sorted(names & set(fields)):
+        if name not in params and not fields[name]:
+            continue  # e.g. an original Follow file's timesteps_ahead 0
+        if params.get(name) != fields[name]:
+            raise ResultsFileError(
+                f"{where}: the fields carry {name}={fields[name]!r} but {META_KEY}.challenge names a "
+                f"{cls.challenge!r} result with {name}={params.get(name)!r}"
+            )
 
 
 def is_progressgym_result(data: Any) -> bool:

@@ -8,11 +8,11 @@ from pathlib import Path
 import gymnasium as gym
 import numpy as np
 import pytest
-from progressgym_env.episode import run_episode
 
 from progressgym_env.benchmark import BenchmarkConfig, ResultsFileError, load_results, run_benchmark
 from progressgym_env.benchmark.leaderboard import leaderboard_markdown
 from progressgym_env.cli import main
+from progressgym_env.episode import run_episode
 from progressgym_env.errors import ConfigError, EpisodeOrderError
 from progressgym_env.judges import score_record
 
@@ -190,3 +190,63 @@ def test_run_episode_refuses_a_truncated_episode() -> None:
         run_episode(env, Zero(), seed=0)
     result = run_episode(gym.make("PG-Follow-v0"), Zero(), seed=0)
     assert result.final_score > 0.9 and len(result.rewards) == 8
+
+
+def _bench(out: Path, *extra: str) -> int:
+    return main(["benchmark", "--agents", "lifelong", "--challenges", "follow", "--seeds", "2", "--out", str(out),
+                 "--no-wandb", "--no-plots", "--no-progress", *extra])
+
+
+def _lifelong_row(text: str) -> str:
+    return next(line for line in text.splitlines() if line.startswith("| 1 | lifelong"))
+
+
+@pytest.mark.parametrize("other", [["--query-budget", "64"], ["--backend-config", '{"capacity": 0.5}']],
+                         ids=["query-budget", "backend-config"])
+def test_other_settings_into_the_same_folder_run_and_show_only_their_numbers(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], other: list[str]) -> None:
+    """Issue 24.1: settings are part of a run's identity; the old runs are neither reused nor shown."""
+    assert _bench(tmp_path / "fresh", *other) == 0
+    fresh = _lifelong_row((tmp_path / "fresh" / "leaderboard.md").read_text())
+    out = tmp_path / "mixed"
+    assert _bench(out) == 0  # the default settings (query budget 512, no backend config) first
+    default = _lifelong_row((out / "leaderboard.md").read_text())
+    assert default != fresh
+    capsys.readouterr()
+    assert _bench(out, *other) == 0
+    printed = capsys.readouterr().out
+    assert "2 runs in" in printed and "(0 already in" in printed
+    assert "2 runs in" in printed.splitlines()[-2] and "were made with other settings" in printed
+    assert len(load_results(out / "results.json")) == 4  # stored beside the old runs
+    table = (out / "leaderboard.md").read_text()
+    assert _lifelong_row(table) == fresh  # the requested settings' numbers, as in a fresh folder
+    assert default not in table and "2 runs under other settings" in table
+    # the same command again resumes (skips), and the default settings still show their own numbers
+    assert _bench(out, *other) == 0 and "(2 already in" in capsys.readouterr().out
+    assert _bench(out) == 0 and "(2 already in" in capsys.readouterr().out
+    assert _lifelong_row((out / "leaderboard.md").read_text()) == default
+
+
+def test_the_leaderboard_command_labels_each_settings_group(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "out"
+    assert _bench(out) == 0 and _bench(out, "--query-budget", "64") == 0
+    capsys.readouterr()
+    assert main(["leaderboard", str(out)]) == 0
+    rows = [line for line in capsys.readouterr().out.splitlines() if line.startswith(("| 1 | lifelong", "| 2 | lifelong"))]
+    assert sorted(r.split("|")[2].strip() for r in rows) == ["lifelong [query_budget=512]", "lifelong [query_budget=64]"]
+    assert all(r.rstrip().endswith("| 2 |") for r in rows)  # two seeds each: never averaged together
+
+
+def test_results_written_before_identities_load_and_resume(tmp_path: Path) -> None:
+    """A results.json written by the code before run identities: it loads, and the same settings are skipped."""
+    out = tmp_path / "old"
+    out.mkdir()
+    fixture = Path(__file__).parent / "data" / "results_before_identity.json"
+    (out / "results.json").write_bytes(fixture.read_bytes())
+    assert len(load_results(out / "results.json")) == 2
+    config = BenchmarkConfig(agents=["lifelong"], challenges=["follow"], seeds=2, out=str(out), wandb=False,
+                             plots=False, progress=False)
+    summary = run_benchmark(config)
+    assert (summary.new_runs, summary.skipped_runs, summary.other_settings_runs) == (0, 2, 0)
+    again = run_benchmark(BenchmarkConfig(**{**config.__dict__, "query_budget": 64}))
+    assert (again.new_runs, again.total_runs, again.other_settings_runs) == (2, 4, 2)

@@ -357,3 +357,98 @@ def test_disabled_bar_and_track_are_transparent() -> None:
     assert "2/2" in buffer.getvalue()
     with pytest.raises(TypeError, match="total="):
         list(track(iter("ab"), "letters"))
+
+
+# -- interruptions and leftover temporary files (issue 24.6) -------------------------------------------
+
+
+def test_the_temp_file_test_knows_every_temporary_name_and_no_result(tmp_path: Path) -> None:
+    from progressgym_env.common.atomic import _temp_name, is_temp_file, split_temp_files
+
+    made = [_temp_name(tmp_path / name, "tmp") for name in ("follow__a__seed0.json", "x.png", "adapter", "results.json")]
+    assert all(is_temp_file(p) for p in made)
+    assert is_temp_file(tmp_path / ".model.old-123-1700000000000000000")  # a replaced folder renamed aside
+    results = ["follow__a__seed0.json", "results.json", ".hidden.json", "a.tmp.json", "x.123-abcdef12.tmp.json"]
+    assert not any(is_temp_file(tmp_path / name) for name in results)
+    kept, temporary = split_temp_files([tmp_path / "a.json", made[0]])
+    assert (kept, temporary) == ([tmp_path / "a.json"], [made[0]])
+
+
+def _interrupt(monkeypatch: pytest.MonkeyPatch, name: str) -> None:
+    """Make ``atomic_module.<name>`` raise KeyboardInterrupt (Ctrl-C mid-write)."""
+
+    def interrupted(*args: object, **kwargs: object) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(atomic_module, name, interrupted)
+
+
+def test_ctrl_c_mid_write_leaves_no_temporary_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    target = tmp_path / "out" / "x.png"
+    atomic_write_text(target, "old")
+    _interrupt(monkeypatch, "_commit_file")
+    with pytest.raises(KeyboardInterrupt), atomic_path(target) as tmp:
+        tmp.write_text("new")
+    with pytest.raises(KeyboardInterrupt):
+        atomic_write_text(target, "new")
+    assert [p.name for p in target.parent.iterdir()] == ["x.png"] and target.read_text() == "old"
+
+
+def test_ctrl_c_between_the_folder_renames_keeps_the_old_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Interrupted after the old folder was renamed aside: it is put back, nothing is lost or left."""
+    target = tmp_path / "model"
+    target.mkdir()
+    (target / "weights").write_text("old")
+    real_rename = Path.rename
+
+    def rename(self: Path, new: Path) -> Path:
+        if Path(new) == target and ".tmp" in self.name:  # the new folder's move into place
+            raise KeyboardInterrupt
+        return real_rename(self, new)
+
+    monkeypatch.setattr(Path, "rename", rename)
+    with pytest.raises(KeyboardInterrupt), atomic_folder(target) as staged:
+        (staged.path / "weights").write_text("new")
+    assert [p.name for p in tmp_path.iterdir()] == ["model"] and (target / "weights").read_text() == "old"
+
+
+def test_sigterm_cleans_up_like_ctrl_c(tmp_path: Path) -> None:
+    """A `progressgym` command killed with SIGTERM mid-write leaves no temporary file (it used to die at once)."""
+    import subprocess
+    import sys
+
+    script = (
+        "import os, signal, sys\n"
+        "from progressgym_env.common import atomic\n"
+        "real = atomic._commit_file\n"
+        "def commit(tmp, path):\n"
+        "    os.kill(os.getpid(), signal.SIGTERM)\n"
+        "    real(tmp, path)\n"
+        "atomic._commit_file = commit\n"
+        "from progressgym_env.cli import main\n"
+        "sys.exit(main(['export', sys.argv[1], '--out', sys.argv[2]]))\n"
+    )
+    bench = tmp_path / "bench"
+    bench.mkdir()
+    (bench / "results.json").write_bytes((Path(__file__).parent / "data" / "results_before_identity.json").read_bytes())
+    out = tmp_path / "export"
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+    done = subprocess.run([sys.executable, "-c", script, str(bench), str(out)], env=env, capture_output=True, text=True,
+                          timeout=120)
+    assert done.returncode != 0
+    assert not [p.name for p in out.iterdir() if p.name.startswith(".")], "a temporary file was left behind"
+
+
+def test_stale_temporary_files_of_dead_writers_are_swept(tmp_path: Path) -> None:
+    from progressgym_env.common.atomic import remove_stale_temp_files
+
+    dead = tmp_path / ".x.png.999999999-abcdef12.tmp.png"  # pid above any pid_max: no such process
+    fresh = tmp_path / ".y.png.999999999-abcdef12.tmp.png"
+    live = tmp_path / f".z.png.{os.getpid()}-abcdef12.tmp.png"
+    result = tmp_path / "x.png"
+    for path in (dead, fresh, live, result):
+        path.write_bytes(b"")
+    os.utime(dead, (0, 0))
+    os.utime(live, (0, 0))
+    assert remove_stale_temp_files(tmp_path) == [dead]
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(p.name for p in (fresh, live, result))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import numpy as np
@@ -116,3 +117,32 @@ def test_score_record_reads_progressgym_result_fields() -> None:
     from progressgym_env.judges import CoevolveJudge
 
     assert frozen == pytest.approx(CoevolveJudge(human).final_score({"simulated": simulated}), abs=1e-15)
+
+
+def test_an_interrupted_exports_temporary_files_are_ignored_and_reported(
+        tmp_path: Path, exported: tuple[Path, Path], capsys: pytest.CaptureFixture[str]) -> None:
+    """Issue 24.6: a killed export's hidden temporary files are neither counted (an extra seed) nor fatal."""
+    import shutil
+
+    from progressgym_env.common.atomic import LeftoverTempFileWarning
+
+    bench, out = exported
+    folder = tmp_path / "export"
+    shutil.copytree(out, folder)
+    whole = json.loads((folder / "follow__static__seed0.json").read_text())
+    whole["progressgym_env"]["seed"] = 2  # the file a re-export was writing when it was killed
+    (folder / ".follow__static__seed2.json.4242-0badcafe.tmp.json").write_text(json.dumps(whole))
+    (folder / ".follow__oracle__seed2.json.4242-0badcafe.tmp.json").write_text('{"actual_vector": [[0.1')  # cut short
+    with pytest.warns(LeftoverTempFileWarning, match="ignored 2 temporary file"):
+        runs = load_progressgym_results(folder)
+    assert len(runs) == 18 and {r["seed"] for r in runs} == {0, 1}
+    with pytest.warns(LeftoverTempFileWarning):
+        assert main(["leaderboard", str(folder)]) == 0
+    assert capsys.readouterr().out == leaderboard_markdown(load_results(bench / "results.json"))
+    pytest.importorskip("plotly")
+    from progressgym_env.benchmark.site import SiteConfig, build_site
+
+    with pytest.warns(LeftoverTempFileWarning):
+        page = build_site(SiteConfig(str(folder), out=str(tmp_path / "site"))).read_text()
+    seeds = re.findall(r'<td class="num seeds">(\d+)</td>', page)
+    assert seeds and set(seeds) == {"2"}  # every agent with its 2 seeds: the temporary file is no third

@@ -117,3 +117,17 @@ def test_a_truncated_plot_is_redrawn(tmp_path: Path, saved: dict[str, Any]) -> N
     assert not is_complete_png(png)
     written = write_plots(tmp_path, runs, changed=[])
     assert list(written) == [("follow", "static")] and is_complete_png(png)
+
+
+def test_a_killed_plots_temporary_png_is_swept(runs: list[dict], tmp_path: Path) -> None:
+    """Issue 24.6: a plot killed mid-save (SIGKILL) left ``plots/.X.png.<pid>-<hex>.tmp.png`` forever."""
+    import os
+
+    plots = tmp_path / "plots"
+    plots.mkdir()
+    leftover = plots / ".predict2__lifelong.png.999999999-abcdef12.tmp.png"  # its writer (no such pid) is gone
+    leftover.write_bytes(b"\x89PNG\r\n")
+    os.utime(leftover, (0, 0))
+    write_plots(tmp_path, group(runs, "static", "predict2"))
+    assert not leftover.exists()
+    assert sorted(p.name for p in plots.iterdir()) == ["predict2__comparison.png", "predict2__static.png"]

@@ -25,7 +25,15 @@ from typing import Any
 import numpy as np
 
 from progressgym_env.benchmark.challenges import CHALLENGES, record_challenge_key
-from progressgym_env.common.atomic import atomic_write_text
+from progressgym_env.benchmark.import_checks import (
+    agent_label,
+    check_record_labels,
+    checked_meta,
+    drop_duplicate_runs,
+    named_in_file,
+    read_result_file,
+)
+from progressgym_env.common.atomic import atomic_write_text, split_temp_files, warn_leftover_temp_files
 from progressgym_env.errors import ResultsFileError
 from progressgym_env.judges import judge_for_record, score_record
 from progressgym_env.progressgym_format import (
@@ -96,14 +104,17 @@ def run_from_progressgym(result: Mapping[str, Any], name: str, index: int = 0) -
     fields = merged_fields(result)
     cls, params = identify(fields, name)
     challenge = record_challenge_key({"challenge": cls.challenge, **params})
-    final = format_of(cls).score(fields, name)
-    meta: Mapping[str, Any] = fields[META_KEY] if isinstance(fields.get(META_KEY), Mapping) else {}
-    record = format_of(cls).record(cls, params, fields, meta, name)
+    layout = format_of(cls)
+    final = layout.score(fields, name)
+    meta = checked_meta(fields, challenge, name)
+    record = layout.record(cls, params, fields, meta, name)
+    vectors = np.asarray(record["human"] if record is not None else fields[layout.fields[0]], dtype=np.float64)
+    check_record_labels(meta, vectors.shape[-1], vectors.shape[0] if record is not None else 0, name)
     if record is not None:
         record["dims"] = meta.get("dims") or [f"dim{i}" for i in range(np.asarray(record["human"]).shape[1])]
         if meta.get("centuries"):
             record["centuries"] = meta["centuries"]
-    agent = str(meta.get("agent") or fields.get("examinee") or Path(name).stem)
+    agent = agent_label(meta, fields, name)
     return {
         "agent": agent,
         "challenge": challenge,
@@ -125,17 +136,26 @@ def load_progressgym_results(path: str | os.PathLike[str]) -> list[dict[str, Any
     :raises ResultsFileError: a file is not readable JSON or not a ProgressGym result.
     """
     path = Path(path)
-    files = sorted(path.glob("*.json")) if path.is_dir() else [path]
+    files = [path]
+    if path.is_dir():  # an interrupted export's temporary files are not results: skipped and reported
+        files, temporary = split_temp_files(sorted(path.glob("*.json")))
+        warn_leftover_temp_files(temporary, str(path))
     if not files:
         raise ResultsFileError(f"{path}: no results.json and no ProgressGym *.json result files")
-    runs = []
+    runs, named = [], []
     for index, file in enumerate(files):
+        data = read_result_file(file)  # regular files only, bounded size and nesting
         try:
-            data = json.loads(file.read_text(encoding="utf-8"))
-        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-            raise ResultsFileError(f"{file} is not readable JSON ({exc})") from None
-        runs.append(run_from_progressgym(data, str(file), index))
-    return runs
+            run = run_from_progressgym(data, str(file), index)
+            if run["episode_record"] is not None:
+                score_record(run["episode_record"])  # a record the judges cannot read is refused here
+        except (TypeError, ValueError, KeyError, IndexError) as exc:
+            if isinstance(exc, ResultsFileError):
+                raise
+            raise ResultsFileError(f"{file}: not a valid ProgressGym result ({exc})") from None
+        runs.append(run)
+        named.append(named_in_file(data))
+    return drop_duplicate_runs(runs, named)  # one run in two files counts once
 
 
 def _safe(text: str) -> str:

@@ -123,6 +123,47 @@ def latest_models_only(runs: list[dict[str, Any]]) -> tuple[list[dict[str, Any]]
     return kept, len(runs) - len(kept)
 
 
+def label_settings(runs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """``runs`` with the agent label of each run extended by its settings where one agent was run under several.
+
+    A folder may hold an agent's runs under several settings (a query budget of 64 beside 512): their
+    rows must not be averaged together, nor one shown as the other. Runs of an (agent, challenge) with
+    more than one settings identity (model files aside: a retrained model supersedes, see
+    :func:`latest_models_only`) get ``agent [query_budget=64]``-style labels naming the settings that
+    differ; every other run is returned as it is.
+    """
+    from progressgym_env.benchmark.identity import settings_difference, settings_identity
+
+    def unmodelled(run: dict[str, Any]) -> dict[str, Any]:
+        return {**run, "model_sha256": "", "agent_config": _without_paths(run.get("agent_config"))}
+
+    groups: dict[tuple[str, str], list[dict[str, Any]]] = {}
+    for run in runs:
+        groups.setdefault((str(run["agent"]), str(run["challenge"])), []).append(run)
+    relabel: dict[int, str] = {}
+    for (agent, _), members in groups.items():
+        plain = [unmodelled(r) for r in members]
+        differences = settings_difference(plain)
+        if len(differences) < 2:
+            continue
+        for run, stripped in zip(members, plain):
+            relabel[id(run)] = f"{agent} [{_settings_text(differences[settings_identity(stripped)])}]"
+    return [{**run, "agent": relabel[id(run)]} if id(run) in relabel else run for run in runs]
+
+
+def _without_paths(config: Any) -> Any:
+    """An SB3 agent's config without its model path(s) (the model hash already says which model)."""
+    if isinstance(config, dict):
+        return {k: v for k, v in config.items() if k not in ("path", "paths")}
+    return config
+
+
+def _settings_text(difference: Mapping[str, Any]) -> str:
+    """``query_budget=64, backend_config.capacity=0.5``: the env kwargs that differ, else every field."""
+    shown = {k.removeprefix("kwargs."): v for k, v in difference.items() if k.startswith("kwargs.")} or dict(difference)
+    return ", ".join(f"{k}={'default' if v is None else v}" for k, v in sorted(shown.items())) or "other settings"
+
+
 def score_runs(runs: Iterable[dict[str, Any]], aggregation: str = "default") -> list[ScoredRun]:
     """Recompute every run's scores from its ``episode_record`` with the judges.
 
@@ -281,6 +322,7 @@ def render_markdown(
     histories: Iterable[str] = (),
     records: Mapping[str, Mapping[str, Any]] | None = None,
     superseded: int = 0,
+    other_settings: int = 0,
 ) -> str:
     """The leaderboard as Markdown: a summary of normalised scores, then one ranked table per challenge.
 
@@ -288,6 +330,7 @@ def render_markdown(
 
     :param records: one episode record per challenge key, for the normalisation line of its header.
     :param superseded: runs of older model files left out (see :func:`latest_models_only`).
+    :param other_settings: runs under settings other than the requested ones, left out by the caller.
     """
     histories = sorted({h for h in histories if h})
     challenges = sorted({r.challenge for r in rows}, key=_challenge_order)
@@ -306,6 +349,12 @@ def render_markdown(
         lines.append(
             f"{superseded} runs of older model files under the same agent labels are kept in results.json but "
             "superseded here by the newest model's runs."
+        )
+    if other_settings:
+        lines.append(
+            f"{other_settings} runs under other settings (env kwargs, backend or agent config) are kept in "
+            "results.json but not shown here: this table holds only the runs of the requested settings "
+            "(`progressgym leaderboard DIR` shows every settings group, labelled)."
         )
     lines += [
         "",
@@ -365,12 +414,15 @@ def records_by_challenge(runs: Iterable[dict[str, Any]]) -> dict[str, dict[str, 
     return found
 
 
-def leaderboard_markdown(runs: list[dict[str, Any]], aggregation: str = "default") -> str:
+def leaderboard_markdown(runs: list[dict[str, Any]], aggregation: str = "default", other_settings: int = 0) -> str:
     """Recompute and render the leaderboard of ``runs`` (the content of a results.json).
 
+    An agent run under several settings gets one row per settings group, labelled (:func:`label_settings`).
+
     :param aggregation: which vectors of LLM-mode runs to score (see :func:`score_runs`).
+    :param other_settings: runs the caller left out as other settings than the requested (a note says so).
     """
-    kept, superseded = latest_models_only(runs)
+    kept, superseded = latest_models_only(label_settings(runs))
     scored = score_runs(kept, aggregation)
     return render_markdown(leaderboard_rows(scored), (s.history for s in scored), records_by_challenge(kept),
-                           superseded)
+                           superseded, other_settings)

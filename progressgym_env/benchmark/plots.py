@@ -25,7 +25,7 @@ import numpy as np
 
 from progressgym_env.benchmark.challenges import challenge_title
 from progressgym_env.benchmark.leaderboard import LeaderboardRow, leaderboard_rows, score_runs
-from progressgym_env.common.atomic import atomic_path
+from progressgym_env.common.atomic import atomic_path, remove_stale_temp_files
 from progressgym_env.errors import MissingExtraError
 from progressgym_env.judges import target_curve
 
@@ -195,6 +195,7 @@ def write_plots(out: str | os.PathLike[str], runs: list[dict[str, Any]], changed
     for run in runs:
         if run.get("episode_record") is not None:
             groups.setdefault((str(run["challenge"]), str(run["agent"])), []).append(run)
+    remove_stale_temp_files(Path(out) / "plots")  # a killed plot's temporary PNG does not stay forever
     todo = set(groups) if changed is None else set(changed) & set(groups)
     todo |= {key for key in groups if not is_complete_png(trajectory_path(out, *key))}
     written = {}

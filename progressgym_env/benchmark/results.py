@@ -10,10 +10,12 @@ so the judges can recompute the scores). Integrity rules:
 
 - every write goes through :func:`~progressgym_env.common.atomic.atomic_write_text` (a crash leaves the
   previous complete file, never a partial one);
-- a second benchmark into the same folder *appends*; a run already present (same agent, challenge,
-  seed and, for a saved SB3 model, the same ``model_sha256`` of the model file) is skipped, so
-  re-running a command resumes it rather than duplicating runs, while a retrained model at the same
-  path is run again (files written before ``model_sha256`` existed load as runs with no hash);
+- a second benchmark into the same folder *appends*; a run already present (the same identity,
+  :func:`run_key`: agent and its config, challenge, env kwargs with backend config and query budget,
+  history, seed and, for a saved SB3 model, the ``model_sha256`` of the model file) is skipped, so
+  re-running a command resumes it rather than duplicating runs, while other settings or a retrained
+  model at the same path are run again and stored beside the old runs (files written before
+  identities existed get theirs from their stored fields);
 - a file that cannot be read as results raises :class:`ResultsFileError` and is left untouched
   (nothing is written into its folder): bad JSON, wrong format, a malformed run (a field of the wrong
   type: a float, bool or negative ``seed``, a non-finite score), two runs with the same key, a run
@@ -50,13 +52,16 @@ _HEX64 = re.compile(r"^[0-9a-f]{64}$")
 
 
 
-def run_key(run: dict[str, Any]) -> tuple[str, str, int, str]:
-    """The identity of a run inside one results file: (agent, challenge, seed, model hash).
+def run_key(run: dict[str, Any]) -> str:
+    """The identity of a run: one canonical hash of everything that changes its numbers.
 
-    The model hash is the sha256 of an SB3 agent's model file (``""`` for baselines and for runs
-    saved before the hash was recorded), so a changed model under the same label is a new run.
+    See :func:`~progressgym_env.benchmark.identity.run_identity` (agent and agent config, challenge,
+    env id and kwargs, history, seed, model hash, format versions); derived from the stored fields, so
+    files written before identities existed get theirs the same way.
     """
-    return str(run["agent"]), str(run["challenge"]), int(run["seed"]), str(run.get("model_sha256") or "")
+    from progressgym_env.benchmark.identity import run_identity
+
+    return run_identity(run)
 
 
 def load_results(path: str | os.PathLike[str]) -> list[dict[str, Any]]:
@@ -82,16 +87,21 @@ def load_results(path: str | os.PathLike[str]) -> list[dict[str, Any]]:
     runs = data.get("runs")
     if not isinstance(runs, list):
         raise ResultsFileError(f"{path}: 'runs' must be a list, found {type(runs).__name__}. {hint}")
-    seen: dict[tuple[str, str, int, str], int] = {}
+    seen: dict[str, int] = {}
     for index, run in enumerate(runs):
         problem = run_problem(run)
         if problem:
             raise ResultsFileError(f"{path}: run {index} {problem}. {hint}")
-        key = run_key(run)
+        try:
+            key = run_key(run)
+        except TypeError as exc:
+            raise ResultsFileError(f"{path}: run {index} has settings with no canonical form ({exc}). {hint}") from None
         if key in seen:
+            sha = str(run.get("model_sha256") or "")
             raise ResultsFileError(
-                f"{path}: runs {seen[key]} and {index} are the same run (agent {key[0]!r}, challenge {key[1]!r}, "
-                f"seed {key[2]}{', model ' + key[3][:12] if key[3] else ''}): a duplicated run. {hint}"
+                f"{path}: runs {seen[key]} and {index} are the same run (agent {run['agent']!r}, challenge "
+                f"{run['challenge']!r}, seed {run['seed']}{', model ' + sha[:12] if sha else ''}, the same settings): "
+                f"a duplicated run. {hint}"
             )
         seen[key] = index
     return runs

@@ -31,16 +31,16 @@ from progressgym_env.benchmark.executors import (
     RaySettings,
     make_executor,
 )
+from progressgym_env.benchmark.identity import run_identity, settings_identity
 from progressgym_env.benchmark.leaderboard import latest_models_only, leaderboard_markdown
 from progressgym_env.benchmark.results import (
     RESULTS_FILE,
     ResultsFileError,
     folder_lock,
     load_results,
-    run_key,
     write_results,
 )
-from progressgym_env.common.atomic import atomic_write_text
+from progressgym_env.common.atomic import atomic_write_text, is_temp_file, remove_stale_temp_files
 from progressgym_env.common.fingerprint import file_fingerprint, json_fingerprint
 from progressgym_env.common.progress import ProgressBar
 from progressgym_env.errors import ConfigError
@@ -175,12 +175,14 @@ class BenchmarkSummary:
 
     :param out: the output folder. :param new_runs: runs executed now.
     :param skipped_runs: runs already in results.json (not repeated). :param total_runs: runs in the file.
+    :param other_settings_runs: runs in the file under other settings (kept, not in this leaderboard).
     """
 
     out: Path
     new_runs: int
     skipped_runs: int
     total_runs: int
+    other_settings_runs: int = 0
 
     @property
     def results_path(self) -> Path:
@@ -212,8 +214,8 @@ def run_benchmark(config: BenchmarkConfig, console: Any = None) -> BenchmarkSumm
     results_path = out / RESULTS_FILE
     with folder_lock(out):
         runs = load_results(results_path)  # raises on a corrupt file before anything is written
+        remove_stale_temp_files(out)  # what a killed writer left here (its process gone)
         _check_history(runs, config.history, results_path)
-        done = {run_key(r) for r in runs}
         tracker = None
         if config.wandb:
             from progressgym_env.benchmark.tracking import WandbTracker
@@ -223,27 +225,35 @@ def run_benchmark(config: BenchmarkConfig, console: Any = None) -> BenchmarkSumm
         challenges = [get_challenge(key) for key in config.challenges]
         hashes = {(c.key, label): model_sha256(spec, c.key) for c in challenges for label, spec in agents}
         seed_range = range(config.first_seed, config.first_seed + config.seeds)
-        planned = [(c.key, label, seed) for c in challenges for label, _ in agents for seed in seed_range]
-        todo = [(key, label, seed) for key, label, seed in planned
-                if (label, key, seed, hashes[(key, label)]) not in done]
         specs = dict(agents)
         plan = EpisodePlan(config.history, config.backend,
                            {c.key: (c.env_id, _env_kwargs(config, c)) for c in challenges})
-        tasks = [EpisodeTask(key, label, specs[label].replace("{challenge}", key), seed, hashes[(key, label)])
-                 for key, label, seed in todo]
+        planned = [EpisodeTask(c.key, label, specs[label].replace("{challenge}", c.key), seed, hashes[(c.key, label)])
+                   for c in challenges for label, _ in agents for seed in seed_range]
         executor = make_executor(config.executor, config.backend, config.ray_settings())
         worker = EpisodeWorker(plan)
         first_new = len(runs)
         try:
-            if executor.builds_in_driver:
+            # A run is skipped only if a stored run has its whole identity (settings included): the agents'
+            # configs are part of it, known here when the agents are built in this process; on Ray with the
+            # llm backend they are not, and runs are matched on every other field.
+            configs_known = executor.builds_in_driver
+            if configs_known:
                 # Build every agent before the first episode, so a bad spec (e.g. a missing model file)
                 # fails at once rather than after minutes of runs.
                 worker.build([EpisodeTask(c.key, label, spec.replace("{challenge}", c.key), 0)
                               for c in challenges for label, spec in agents])
+
+            def identity(run: dict[str, Any]) -> str:
+                return run_identity(run, agent_config=configs_known)
+
+            planned_fields = [_planned_fields(plan, task, worker if configs_known else None) for task in planned]
+            done = {identity(r) for r in runs}
+            tasks = [task for task, fields in zip(planned, planned_fields) if identity(fields) not in done]
             _append_config(out, config)
             saved, last_save, write_seconds = len(runs), 0.0, 0.0
             try:
-                with ProgressBar(len(todo), "benchmark", enabled=config.progress, console=console) as bar:
+                with ProgressBar(len(tasks), "benchmark", enabled=config.progress, console=console) as bar:
                     for batch in executor.run(worker, tasks):
                         for run in batch:
                             runs.append(run)
@@ -259,15 +269,38 @@ def run_benchmark(config: BenchmarkConfig, console: Any = None) -> BenchmarkSumm
         finally:
             worker.close()
             executor.close()
-        order = {(t.label, t.challenge, t.seed, t.model_sha256): i for i, t in enumerate(tasks)}
-        runs[first_new:] = sorted(runs[first_new:], key=lambda run: order[run_key(run)])
+        order = {(t.label, t.challenge, t.seed): i for i, t in enumerate(tasks)}
+        runs[first_new:] = sorted(runs[first_new:], key=lambda run: order[(run["agent"], run["challenge"], run["seed"])])
         new_runs: dict[tuple[str, str], list[dict[str, Any]]] = {}
         for run in runs[first_new:]:
             new_runs.setdefault((run["challenge"], run["agent"]), []).append(run)
-        _plot_and_log(out, runs, new_runs, config.plots, tracker)
+        # The table holds the requested settings' runs only; runs of an older model file at the same path are
+        # kept among them here, for the leaderboard to report as superseded (latest_models_only).
+        requested = {identity({**fields, "model_sha256": ""}) for fields in planned_fields}
+        shown = [run for run in runs if identity({**run, "model_sha256": ""}) in requested]
+        _plot_and_log(out, runs, new_runs, config.plots, tracker, shown)
         write_results(results_path, runs)
-        atomic_write_text(out / LEADERBOARD_FILE, leaderboard_markdown(runs))
-    return BenchmarkSummary(out, len(todo), len(planned) - len(todo), len(runs))
+        atomic_write_text(out / LEADERBOARD_FILE, leaderboard_markdown(shown, other_settings=len(runs) - len(shown)))
+    return BenchmarkSummary(out, len(tasks), len(planned) - len(tasks), len(runs), len(runs) - len(shown))
+
+
+def _planned_fields(plan: EpisodePlan, task: EpisodeTask, worker: EpisodeWorker | None) -> dict[str, Any]:
+    """The identity fields the run of ``task`` will store (its agent config only when ``worker`` built it)."""
+    from agents.registry import agent_interface
+    from progressgym_env.records import to_jsonable
+
+    env_id, env_kwargs = plan.envs[task.challenge]
+    interface = agent_interface(task.spec)
+    return {
+        "agent": task.label,
+        "agent_config": None if worker is None else to_jsonable(worker.agent(task).config()),
+        "challenge": task.challenge,
+        "env_id": env_id,
+        "kwargs": to_jsonable({**env_kwargs, **({"interface": interface} if interface != "vector" else {})}),
+        "history": plan.history,
+        "seed": task.seed,
+        "model_sha256": task.model_sha256,
+    }
 
 
 def model_sha256(spec: str, challenge: str) -> str:
@@ -280,7 +313,7 @@ def model_sha256(spec: str, challenge: str) -> str:
         from agents.shipped import trained_dir
 
         folder = trained_dir() / challenge
-        files = sorted(p for p in folder.glob("*") if p.is_file()) if folder.is_dir() else []
+        files = sorted(p for p in folder.glob("*") if p.is_file() and not is_temp_file(p)) if folder.is_dir() else []
         return json_fingerprint({p.name: file_fingerprint(p) for p in files}) if files else ""
     if ":" not in spec:
         return ""
@@ -302,23 +335,27 @@ def _env_kwargs(config: BenchmarkConfig, challenge: Challenge) -> dict[str, Any]
 
 def _plot_and_log(
     out: Path, runs: list[dict[str, Any]], new_runs: dict[tuple[str, str], list[dict[str, Any]]], plots: bool,
-    tracker: Any,
+    tracker: Any, shown: list[dict[str, Any]] | None = None,
 ) -> None:
     """Redraw the plots of the (challenge, agent) groups that gained runs, then log each group's saved
-    runs not yet logged as one wandb run (with its trajectory PNG); the wandb folder is recorded in each run."""
+    runs not yet logged as one wandb run (with its trajectory PNG); the wandb folder is recorded in each run.
+
+    :param shown: the runs the plots draw (the requested settings'; default every run)."""
     # Every saved run not yet logged to wandb (incl. runs saved by an interrupted benchmark) is logged
     # once: a group's wandb id comes from its runs' keys, and a finished wandb run with that id is reused.
     pending: dict[tuple[str, str, str], list[dict[str, Any]]] = {}
     if tracker is not None:
         for run in runs:
             if not run.get("wandb_dir"):
-                pending.setdefault((run["challenge"], run["agent"], str(run.get("model_sha256") or "")), []).append(run)
+                pending.setdefault((run["challenge"], run["agent"], settings_identity(run)), []).append(run)
     images: dict[tuple[str, str], Path] = {}
     if plots:
         from progressgym_env.benchmark.plots import write_plots
 
         changed = set(new_runs) | {(challenge, agent) for challenge, agent, _ in pending}
-        images = write_plots(out, latest_models_only(runs)[0], changed=changed)
+        if shown is not None and len(shown) != len(runs):  # other settings may have drawn the last plots
+            changed |= {(run["challenge"], run["agent"]) for run in shown}
+        images = write_plots(out, latest_models_only(runs if shown is None else shown)[0], changed=changed)
     if tracker is not None:
         from progressgym_env.benchmark.tracking import wandb_run_id
 

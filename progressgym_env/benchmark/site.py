@@ -32,13 +32,14 @@ from progressgym_env.benchmark.challenges import challenge_title
 from progressgym_env.benchmark.interop import load_any_results
 from progressgym_env.benchmark.leaderboard import (
     LeaderboardRow,
+    label_settings,
     latest_models_only,
     leaderboard_rows,
     normalization_note,
     records_by_challenge,
     score_runs,
 )
-from progressgym_env.common.atomic import atomic_write_text
+from progressgym_env.common.atomic import atomic_write_text, remove_stale_temp_files
 from progressgym_env.errors import MissingExtraError
 from progressgym_env.judges import target_curve
 
@@ -240,7 +241,7 @@ section { margin-bottom: 2.5em; }
 def render_site(runs: list[dict[str, Any]], site_dir: Path, title: str = "ProgressGym leaderboard") -> str:
     """The page's HTML for ``runs`` (a results.json's runs or imported ProgressGym results)."""
     plotly, _, _ = _plotly()
-    kept, superseded = latest_models_only(runs)
+    kept, superseded = latest_models_only(label_settings(runs))
     scored = score_runs(kept)
     rows = leaderboard_rows(scored)
     records = records_by_challenge(kept)
@@ -289,4 +290,5 @@ def build_site(config: SiteConfig) -> Path:
     runs = load_any_results(config.results)
     out = Path(config.out)
     out.mkdir(parents=True, exist_ok=True)
+    remove_stale_temp_files(out)
     return atomic_write_text(out / SITE_FILE, render_site(runs, out, config.title))

@@ -34,7 +34,7 @@ LOGGED_MARKER = "progressgym-logged.json"
 
 
 def wandb_run_id(runs: list[dict[str, Any]]) -> str:
-    """A wandb run id determined by the results a run holds (their agent, challenge, seed, model hash)."""
+    """A wandb run id determined by the results a run holds (their identities: settings, seed, model hash)."""
     from progressgym_env.benchmark.results import run_key
 
     keys = sorted(run_key(r) for r in runs)

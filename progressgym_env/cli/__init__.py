@@ -21,6 +21,7 @@ import sys
 from collections.abc import Sequence
 
 from progressgym_env.cli.dataclass_args import ArgumentParser, HelpFormatter, fail
+from progressgym_env.common.signals import terminate_as_interrupt
 
 EXTRAS: dict[str, str] = {
     "rich": "cli",
@@ -71,6 +72,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help()
         return 2
     prog = f"progressgym {args.command}"
+    terminate_as_interrupt()  # `kill` cleans up (temporary files, saved runs) as Ctrl-C does
     if os.environ.get("PROGRESSGYM_TRACEBACK"):
         return int(args.func(args) or 0)
     try:

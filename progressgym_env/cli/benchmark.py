@@ -49,4 +49,7 @@ def run(args: argparse.Namespace) -> int:
         f"{summary.new_runs} runs in {time.perf_counter() - start:.1f} s ({summary.skipped_runs} already in "
         f"{summary.results_path}, skipped); {summary.total_runs} runs in total. Leaderboard: {summary.leaderboard_path}"
     )
+    if summary.other_settings_runs:
+        print(f"{summary.other_settings_runs} runs in {summary.results_path} were made with other settings: kept, "
+              "not in this leaderboard (`progressgym leaderboard` shows every settings group, labelled)")
     return 0

@@ -41,11 +41,13 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from progressgym_env.benchmark.interop import export_progressgym, load_any_results
-    from progressgym_env.benchmark.leaderboard import latest_models_only
+    from progressgym_env.benchmark.leaderboard import label_settings, latest_models_only
     from progressgym_env.cli.dataclass_args import dataclass_from_args
+    from progressgym_env.common.atomic import remove_stale_temp_files
 
     config = dataclass_from_args(ExportConfig, args)
-    runs, _ = latest_models_only(load_any_results(config.results))
+    remove_stale_temp_files(config.out)  # what a killed export left there (its process gone)
+    runs, _ = latest_models_only(label_settings(load_any_results(config.results)))
     written = export_progressgym([r for r in runs if r.get("episode_record") is not None], config.out)
     print(f"wrote {len(written)} ProgressGym result files to {config.out}")
     return 0

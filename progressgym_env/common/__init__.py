@@ -7,7 +7,8 @@
 - :mod:`~progressgym_env.common.paths`: path or hub id: :func:`looks_like_path`;
 - :mod:`~progressgym_env.common.fingerprint`: SHA-256 cache keys: :func:`json_fingerprint`,
   :func:`array_fingerprint`, :func:`questions_fingerprint`, :func:`file_fingerprint`;
-- :mod:`~progressgym_env.common.progress`: rich progress bars: :class:`ProgressBar`, :func:`track`.
+- :mod:`~progressgym_env.common.progress`: rich progress bars: :class:`ProgressBar`, :func:`track`;
+- :mod:`~progressgym_env.common.signals`: SIGTERM cleans up as Ctrl-C does: :func:`terminate_as_interrupt`.
 
 Only the standard library and numpy are imported here (rich only when a bar is drawn).
 """

@@ -20,15 +20,24 @@ Four entry points, one job each:
 - :func:`atomic_path`: a library writes the file itself from a path (``np.savez``, ``PIL``,
   ``model.save``): the context manager yields the temporary path and commits it on a clean exit;
 - :func:`atomic_folder`: a folder filled by a library (``save_pretrained``), moved into place whole.
+
+**Interruptions.** Each entry point removes its temporary file or folder on any exception, Ctrl-C
+(``KeyboardInterrupt``) included, and the ``progressgym`` command turns SIGTERM into the same
+interruption (:mod:`~progressgym_env.common.signals`), so ``kill`` leaves nothing behind either. Only
+SIGKILL or a power cut can leave a temporary sibling; :func:`is_temp_file` is the one test by which
+every folder reader skips (and reports, :func:`warn_leftover_temp_files`) such files, and writers
+sweep those of dead processes from the folders they write (:func:`remove_stale_temp_files`).
 """
 
 from __future__ import annotations
 
 import os
+import re
 import secrets
 import shutil
 import time
-from collections.abc import Iterator
+import warnings
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -60,8 +69,94 @@ def _check_target(path: Path, *, folder: bool) -> None:
 
 
 def _temp_name(path: Path, kind: str) -> Path:
-    """A unique hidden sibling of ``path`` that keeps its suffix (libraries pick formats from it)."""
+    """A unique hidden sibling of ``path`` that keeps its suffix (libraries pick formats from it).
+
+    Every temporary name matches :data:`_TEMP_NAME`, so :func:`is_temp_file` recognises it.
+    """
     return path.with_name(f".{path.name}.{os.getpid()}-{secrets.token_hex(4)}.{kind}{path.suffix}")
+
+
+_TEMP_NAME = re.compile(r"^\..+\.(?P<pid>\d+)-[0-9a-f]{8}\.tmp(\.[^./]*)?$")
+"""A temporary sibling of :func:`_temp_name` (a file or staged folder)."""
+_ASIDE_NAME = re.compile(r"^\..+\.old-(?P<pid>\d+)-\d+$")
+"""A replaced folder renamed aside by :func:`_move_folder_into_place`, before its removal."""
+
+
+class LeftoverTempFileWarning(UserWarning):
+    """A folder reader met temporary files of an interrupted atomic write; they were ignored."""
+
+
+def is_temp_file(path: str | os.PathLike[str]) -> bool:
+    """Whether ``path`` is a temporary file or folder of an atomic write (never a result to read).
+
+    The one test every folder reader applies: a writer killed with SIGKILL (or a power cut) leaves its
+    hidden temporary sibling (``.NAME.<pid>-<hex>.tmp.json``) or a folder renamed aside
+    (``.NAME.old-<pid>-<ns>``) behind; reading one back would count a half-written or stale file.
+    """
+    name = Path(path).name
+    return bool(_TEMP_NAME.match(name) or _ASIDE_NAME.match(name))
+
+
+def split_temp_files(paths: Iterable[Path]) -> tuple[list[Path], list[Path]]:
+    """``(kept, temporary)``: ``paths`` without the temporary files of atomic writes, and those files."""
+    kept: list[Path] = []
+    temporary: list[Path] = []
+    for path in paths:
+        (temporary if is_temp_file(path) else kept).append(path)
+    return kept, temporary
+
+
+def warn_leftover_temp_files(temporary: list[Path], where: str) -> None:
+    """Report (:class:`LeftoverTempFileWarning`) that ``temporary`` files in ``where`` were ignored."""
+    if temporary:
+        names = ", ".join(p.name for p in temporary[:3]) + (f" and {len(temporary) - 3} more" if len(temporary) > 3 else "")
+        warnings.warn(
+            f"{where}: ignored {len(temporary)} temporary file(s) left by an interrupted write ({names}); "
+            "they are not results. Delete them once no writer is running.",
+            LeftoverTempFileWarning, stacklevel=3,
+        )
+
+
+def remove_stale_temp_files(folder: str | os.PathLike[str], min_age_s: float = 60.0) -> list[Path]:
+    """Delete the temporary files of atomic writes in ``folder`` whose writer is gone; return them.
+
+    A file counts as stale when the process that made it (the pid in its name) no longer runs on this
+    machine and it has not changed for ``min_age_s`` seconds (a writer on another machine sharing the
+    folder keeps its file fresh while it writes). Writers call this on the folder they write into, so a
+    killed writer's leftovers do not stay forever.
+    """
+    removed: list[Path] = []
+    root = Path(folder)
+    if not root.is_dir():
+        return removed
+    now = time.time()
+    for entry in root.iterdir():
+        match = _TEMP_NAME.match(entry.name) or _ASIDE_NAME.match(entry.name)
+        if match is None or _process_alive(int(match.group("pid"))):
+            continue
+        try:
+            if now - entry.lstat().st_mtime < min_age_s:
+                continue
+            if entry.is_dir() and not entry.is_symlink():
+                shutil.rmtree(entry)
+            else:
+                entry.unlink()
+        except OSError:
+            continue
+        removed.append(entry)
+    return removed
+
+
+def _process_alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OSError, OverflowError):
+        return True  # another user's process, or a pid we cannot check: assume it runs
+    return True
 
 
 def _create_temp_file(path: Path) -> tuple[int, Path]:
@@ -153,8 +248,8 @@ def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
     path = Path(path)
     _check_target(path, folder=False)
     fd, tmp = _create_temp_file(path)
-    os.close(fd)
     try:
+        os.close(fd)
         yield tmp
         with open(tmp, "rb+") as handle:  # the library closed it; make its bytes durable
             os.fsync(handle.fileno())
@@ -188,13 +283,14 @@ def _move_folder_into_place(tmp: Path, target: Path) -> None:
     """
     _check_target(target, folder=True)
     stale: Path | None = None
-    if target.exists():
-        stale = target.with_name(f".{target.name}.old-{os.getpid()}-{time.time_ns()}")
-        try:
-            target.rename(stale)
-        except FileNotFoundError:  # a concurrent writer moved it already
-            stale = None
     try:
+        if target.exists():
+            aside = target.with_name(f".{target.name}.old-{os.getpid()}-{time.time_ns()}")
+            try:
+                target.rename(aside)
+                stale = aside
+            except FileNotFoundError:  # a concurrent writer moved it already
+                pass
         tmp.rename(target)
     except OSError as exc:
         if target.exists():
@@ -202,7 +298,13 @@ def _move_folder_into_place(tmp: Path, target: Path) -> None:
         raise
     finally:
         if stale is not None:
-            shutil.rmtree(stale, ignore_errors=True)
+            if target.exists():
+                shutil.rmtree(stale, ignore_errors=True)
+            else:  # interrupted (a signal) between the two renames: put the previous folder back
+                try:
+                    stale.rename(target)
+                except OSError:  # pragma: no cover - left aside, under a name every reader skips
+                    pass
     _fsync_folder(target.parent)
 
 
@@ -239,10 +341,15 @@ def atomic_folder(target: str | os.PathLike[str]) -> Iterator[StagedFolder]:
 
 
 __all__ = [
+    "LeftoverTempFileWarning",
     "StagedFolder",
     "SymlinkTargetError",
     "atomic_folder",
     "atomic_path",
     "atomic_write_bytes",
     "atomic_write_text",
+    "is_temp_file",
+    "remove_stale_temp_files",
+    "split_temp_files",
+    "warn_leftover_temp_files",
 ]

@@ -49,7 +49,7 @@ from typing import Any, NoReturn
 
 import numpy as np
 
-from progressgym_env.common.atomic import atomic_write_text
+from progressgym_env.common.atomic import atomic_write_text, is_temp_file
 from progressgym_env.common.fingerprint import array_fingerprint, file_fingerprint, json_fingerprint
 from progressgym_env.errors import CheckpointError
 from progressgym_env.history import History
@@ -77,7 +77,7 @@ def history_digest(history: History) -> str:
 def folder_digest(folder: str | Path) -> str:
     """SHA-256 over a folder's files (relative names and contents, sorted by name): a saved model's identity."""
     root = Path(folder)
-    files = sorted(p for p in root.rglob("*") if p.is_file())
+    files = sorted(p for p in root.rglob("*") if p.is_file() and not is_temp_file(p))
     return json_fingerprint([[str(p.relative_to(root)), file_fingerprint(p)] for p in files])
 
 

@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from progressgym_env.common.atomic import is_temp_file
 from progressgym_env.common.fingerprint import json_fingerprint
 from progressgym_env.errors import ModelLoadError
 
@@ -253,7 +254,8 @@ def model_identity(path_or_id: str, *, cache_dir: str | Path | None = None) -> d
     memo_path, memo = _load_memo(cache_dir)
     before = dict(memo)
     for file in sorted(path.iterdir()):
-        if file.is_file() and (file.name in _IDENTITY_FILES or file.name.endswith(_WEIGHT_SUFFIXES)):
+        if file.is_file() and not is_temp_file(file) and (
+                file.name in _IDENTITY_FILES or file.name.endswith(_WEIGHT_SUFFIXES)):
             digest.update(f"{file.name}:{_file_sha256(file, memo)}\n".encode())
     if memo != before:
         import json
