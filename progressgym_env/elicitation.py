@@ -8,13 +8,10 @@ gives the agent the exact vector (no noise, 0 queries): useful for debugging, no
 
 from __future__ import annotations
 
-from typing import Literal
-
 import numpy as np
 
 from progressgym_env.errors import ConfigError
 
-ElicitationMethod = Literal["binomial", "normal"]
 ELICITATION_METHODS: tuple[str, ...] = ("binomial", "normal")
 _SCALAR_DRAWS = 8
 """Up to this many dims, one respondent's binomial answers are drawn one scalar call per dim (faster)."""

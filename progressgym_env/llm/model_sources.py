@@ -313,8 +313,3 @@ def resolve_model(
             f"written by save_pretrained, a hub id, or one of the registered sources {sorted(MODEL_SOURCES)}"
         )
     return text
-
-
-def list_model_sources() -> list[ModelSource]:
-    """All registered model sources, sorted by name."""
-    return [MODEL_SOURCES[name] for name in sorted(MODEL_SOURCES)]
