@@ -56,7 +56,7 @@ def sample_shares(
             # One respondent: d scalar draws skip the array call's argument checks (microseconds at
             # this size) and give the same draws in the same order (both walk the dims in turn).
             draw = rng.binomial
-            return np.array([draw(n, p) for n, p in zip(counts.tolist(), values.tolist())], dtype=np.int64) / counts
+            return np.array([draw(n, p) for n, p in zip(counts.tolist(), values.tolist(), strict=True)], dtype=np.int64) / counts
         return rng.binomial(counts, values) / counts
     if method == "normal":
         noise = rng.standard_normal(np.shape(values))

@@ -454,7 +454,7 @@ def save_history(history: History, path: str | os.PathLike[str]) -> Path:
         buffer = io.StringIO()
         writer = csv.writer(buffer, lineterminator="\n")
         writer.writerow(["century", *history.dims])
-        for century, row in zip(history.centuries, history.values):
+        for century, row in zip(history.centuries, history.values, strict=True):
             writer.writerow([century, *(repr(float(v)) for v in row)])
         text = buffer.getvalue()
     else:

@@ -170,7 +170,7 @@ def test_signs_match_the_raw_labels(bank_all: QuestionBank) -> None:
     rows = [r for r in raw_rows("moralchoice") if r["scenario_id"].strip() not in EXPECTED_SKIPPED]
     scenarios = bank_all.by_bank("moralchoice")
     assert len(rows) == len(scenarios)
-    for row, s in zip(rows, scenarios):
+    for row, s in zip(rows, scenarios, strict=True):
         assert s.source_id == row["scenario_id"].strip()
         for r, rule in enumerate(MORALCHOICE_RULES):
             a1, a2 = row[f"a1_{rule}"].strip(), row[f"a2_{rule}"].strip()

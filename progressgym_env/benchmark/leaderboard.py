@@ -184,7 +184,7 @@ def stored_score_mismatches(runs: Iterable[dict[str, Any]]) -> list[str]:
     """Runs whose stored final_score differs from the judge's recomputation (one line each)."""
     runs = list(runs)
     problems = []
-    for run, scored in zip(runs, score_runs(runs)):
+    for run, scored in zip(runs, score_runs(runs), strict=True):
         stored = float(run["final_score"])
         if abs(scored.final_score - stored) > MISMATCH_TOLERANCE:
             problems.append(

@@ -152,7 +152,7 @@ def _score_problem(run: dict[str, Any]) -> str:
     if problem:
         return problem
     if "rewards" in run and not (len(run["rewards"]) == len(record.rewards) and all(
-            abs(a - b) <= SCORE_TOLERANCE for a, b in zip(run["rewards"], record.rewards.tolist()))):
+            abs(a - b) <= SCORE_TOLERANCE for a, b in zip(run["rewards"], record.rewards.tolist(), strict=True))):
         return "has rewards that differ from its episode record's"
     for name, recomputed in (("final_score", final), ("normalized_score", normalized)):
         if name in run and not abs(float(run[name]) - recomputed) <= SCORE_TOLERANCE:
