@@ -67,9 +67,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``progressgym`` console script: parse, run, turn errors into one line."""
     parser = build_parser()
     prog = parser.prog
-    if os.environ.get("PROGRESSGYM_TRACEBACK"):
-        args = parser.parse_args(argv)
-        return int(args.func(args) or 0) if getattr(args, "func", None) else 2
     try:
         # Parsing builds the config dataclasses, so their validation errors are caught here too.
         args = parser.parse_args(argv)
@@ -78,9 +75,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 2
         prog = f"progressgym {args.command}"
         return int(args.func(args) or 0)
-    except KeyboardInterrupt:
-        return fail(prog, "interrupted (Ctrl-C)", 130)
     except BaseException as exc:
+        if os.environ.get("PROGRESSGYM_TRACEBACK"):
+            raise
+        if isinstance(exc, KeyboardInterrupt):
+            return fail(prog, "interrupted (Ctrl-C)", 130)
         status = error_status(exc)
         if status is None:
             raise
