@@ -282,7 +282,7 @@ class _Field(FieldWrapper):
 
 
 class _Dataclass(DataclassWrapper):
-    """A config dataclass's options as one argument group with a plain title (no docstring markup)."""
+    """A config dataclass's options, under ``group_title`` or among the parser's own (no docstring markup)."""
 
     group_title: str | None = None
     field_class: type[_Field] = _Field
@@ -291,21 +291,10 @@ class _Dataclass(DataclassWrapper):
         kwargs["field_wrapper_class"] = self.field_class
         super().__init__(*args, **kwargs)
 
-    @property
-    def title(self) -> str:
-        return self.group_title or ""
-
-    @property
-    def description(self) -> str | None:  # type: ignore[override]  # None: no blank line under the title
-        return None
-
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
-        """Add the options under this group's title, or among the parser's own options without one."""
-        if self.group_title:
-            super().add_arguments(parser)
-            return
+        target: Any = parser.add_argument_group(self.group_title) if self.group_title else parser
         for wrapped in self.fields:
-            parser.add_argument(*wrapped.option_strings, **wrapped.arg_options)
+            target.add_argument(*wrapped.option_strings, **wrapped.arg_options)
 
 
 def _dest(cls: type) -> str:
@@ -326,7 +315,7 @@ def add_dataclass_arguments(
     :param cls: the config dataclass.
     :param defaults: command-line defaults that differ from the dataclass's (shown in the help).
     :param aliases: extra option strings per field (e.g. ``{"total_timesteps": ["--timesteps"]}``).
-    :param title: the heading of the options in ``--help`` (default: "options").
+    :param title: the heading of the options in ``--help`` (default: none, among the parser's own options).
     :raises TypeError: a field whose annotation has no command-line form (names the field), or
         ``defaults``/``aliases`` naming no field.
     """
