@@ -44,7 +44,7 @@ from agents.registry import make_agent
 from agents.sb3_agent import ALGO_NAMES, RECURRENT, algo_class
 from agents.wrappers import lifelong_residual_actions
 from agents.zoo import ZooHyperparams, load_hyperparams
-from progressgym_env.common.atomic import atomic_path, atomic_write_bytes, atomic_write_text
+from progressgym_env.common.atomic import atomic_path, atomic_write_text
 from progressgym_env.errors import ConfigError, MissingExtraError
 from progressgym_env.registry import challenge_specs
 from progressgym_env.registry import variants as registered_variants
@@ -513,13 +513,6 @@ def train(config: TrainConfig, hp: ZooHyperparams | None = None, trial: Any = No
         run.summary.update({k: v for k, v in result.summary().items() if not isinstance(v, list)})
         run.finish()
     return result
-
-
-def copy_model(result: TrainResult, target: Path) -> None:
-    """Copy a run's selected ``model.zip`` and ``config.json`` into ``target`` (e.g. ``agents/trained/follow``)."""
-    target.mkdir(parents=True, exist_ok=True)
-    atomic_write_bytes(target / "model.zip", result.model_path.read_bytes())
-    atomic_write_bytes(target / "config.json", result.model_path.with_name("config.json").read_bytes())
 
 
 def _jsonable_hp(hp: ZooHyperparams) -> dict[str, Any]:

@@ -226,9 +226,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = ArgumentParser(prog="python -m agents.tuning", description=__doc__.split("\n\n")[0],
                             formatter_class=HelpFormatter)
     add_dataclass_arguments(parser, TuneConfig)
-    args = parser.parse_args(argv)
     try:
-        config = dataclass_from_args(TuneConfig, args)
+        config = dataclass_from_args(TuneConfig, parser.parse_args(argv))  # parsing validates the config
         result = tune(config)
     except ConfigError as exc:
         return fail("python -m agents.tuning", str(exc))

@@ -12,14 +12,15 @@ Usage::
 
 from __future__ import annotations
 
-import argparse
 import sys
 
+from progressgym_env.cli.dataclass_args import ArgumentParser, HelpFormatter
 from progressgym_env.cli.perf import add_arguments, run
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="benchmarks/perf.py", description=__doc__.split("\n\n")[0])
+    parser = ArgumentParser(prog="benchmarks/perf.py", description=__doc__.split("\n\n")[0],
+                            formatter_class=HelpFormatter)
     add_arguments(parser)
     return run(parser.parse_args(argv))
 

@@ -133,7 +133,7 @@ def learning_curves(out: Path, path: Path) -> None:
 
     runs = load_runs(out)
     figure, axes = plt.subplots(1, len(CHALLENGES), figsize=(4.2 * len(CHALLENGES), 3.6), sharey=False)
-    for axis, challenge in zip(axes, CHALLENGES):
+    for axis, challenge in zip(axes, CHALLENGES, strict=True):
         for recipe, by_challenge in runs.items():
             chosen = by_challenge.get(challenge, [])
             curves = []

@@ -133,7 +133,7 @@ def run(cfg: SmolBenchConfig, json_path: str | None = None) -> dict[str, Any]:
         runs = {"cached_1": _throughput(cached, sample), "plain": _throughput(plain, sample)}
         runs["cached_2"] = _throughput(cached, sample)
         diff = max(
-            float(np.abs(a - b).max()) for a, b in zip(runs["plain"]["probs"], runs["cached_1"]["probs"])
+            float(np.abs(a - b).max()) for a, b in zip(runs["plain"]["probs"], runs["cached_1"]["probs"], strict=True)
         )
         rates = [runs[k]["candidates_per_s"] for k in ("cached_1", "cached_2")]
         results["throughput"][name] = {

@@ -94,7 +94,7 @@ def main() -> None:
         torch.set_num_threads(args.threads)
     warnings.filterwarnings("ignore")
     results = [run("static", args), run(args.agent, args)]
-    for a, b in zip(results[0]["steps"], results[1]["steps"]):
+    for a, b in zip(results[0]["steps"], results[1]["steps"], strict=True):
         print(f"century {a['century']}: static |M-H| {a['mean_abs_error']:.4f}, {args.agent} {b['mean_abs_error']:.4f}")
     if args.json:
         with open(args.json, "w", encoding="utf-8") as handle:

@@ -8,13 +8,10 @@ gives the agent the exact vector (no noise, 0 queries): useful for debugging, no
 
 from __future__ import annotations
 
-from typing import Literal
-
 import numpy as np
 
 from progressgym_env.errors import ConfigError
 
-ElicitationMethod = Literal["binomial", "normal"]
 ELICITATION_METHODS: tuple[str, ...] = ("binomial", "normal")
 _SCALAR_DRAWS = 8
 """Up to this many dims, one respondent's binomial answers are drawn one scalar call per dim (faster)."""
@@ -59,7 +56,7 @@ def sample_shares(
             # One respondent: d scalar draws skip the array call's argument checks (microseconds at
             # this size) and give the same draws in the same order (both walk the dims in turn).
             draw = rng.binomial
-            return np.array([draw(n, p) for n, p in zip(counts.tolist(), values.tolist())], dtype=np.int64) / counts
+            return np.array([draw(n, p) for n, p in zip(counts.tolist(), values.tolist(), strict=True)], dtype=np.int64) / counts
         return rng.binomial(counts, values) / counts
     if method == "normal":
         noise = rng.standard_normal(np.shape(values))

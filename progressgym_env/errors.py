@@ -28,6 +28,17 @@ class ConfigError(ProgressGymError, ValueError):
     """An env kwarg or config field is unknown or out of range."""
 
 
+class UnknownNameError(ConfigError, KeyError):
+    """A name looked up in a registry (value space, model source, scenario id) is not in it.
+
+    The message lists the known names. It is also a ``KeyError``, so code that caught the ``KeyError``
+    of a plain lookup keeps working, but it prints as the message, not as ``KeyError``'s quoted repr.
+    """
+
+    def __str__(self) -> str:
+        return str(self.args[0]) if self.args else ""
+
+
 class MissingExtraError(ProgressGymError, ImportError):
     """An optional dependency is needed; the message names the extra to install."""
 

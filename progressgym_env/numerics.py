@@ -102,7 +102,7 @@ def _unbroadcast(x: np.ndarray, other: np.ndarray) -> np.ndarray:
         return x
     shift = other.ndim - x.ndim
     index = None
-    for axis, (size, stride) in enumerate(zip(x.shape[:-1], strides[:-1])):
+    for axis, (size, stride) in enumerate(zip(x.shape[:-1], strides[:-1], strict=True)):
         if stride == 0 and size > 1 and 0 <= axis + shift and other.shape[axis + shift] == size:
             if index is None:
                 index = [slice(None)] * x.ndim

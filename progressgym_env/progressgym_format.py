@@ -168,8 +168,7 @@ def identify(result: Mapping[str, Any], where: str = "ProgressGym result") -> tu
 
         cls = judge_class(chosen.challenge)
         if format_of(cls).matches(fields):
-            params = {**cls.param_defaults, **chosen.kwargs}
-            _check_field_params(fields, cls, params, where)
+            _check_field_params(fields, cls, {**cls.param_defaults, **chosen.kwargs}, where)
             return cls, dict(chosen.kwargs)
     for spec in challenge_specs():
         cls = spec.judge_class

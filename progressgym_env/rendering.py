@@ -48,46 +48,6 @@ def render_ansi(env: ProgressGymEnv) -> str:
     return "\n".join(lines) + "\n"
 
 
-def plot_record(record: EpisodeRecord | dict[str, Any], title: str = "") -> Any:
-    """A matplotlib figure of the human, model and (Coevolve) simulated-human trajectories, one panel per dim."""
-    record = (record if isinstance(record, EpisodeRecord) else EpisodeRecord.from_dict(record)).to_dict()
-    try:
-        import matplotlib
-
-        matplotlib.use("Agg", force=False)
-        import matplotlib.pyplot as plt
-    except ImportError:
-        raise MissingExtraError("plotting trajectories", "render", "matplotlib") from None
-    human = np.asarray(record["human"])
-    centuries = np.asarray(record["centuries"])
-    dims = record["dims"]
-    cols = min(len(dims), 5)
-    rows = int(np.ceil(len(dims) / cols))
-    fig, axes = plt.subplots(rows, cols, figsize=(3.0 * cols, 2.4 * rows), squeeze=False, sharex=True)
-    models = np.asarray(record["model"])
-    offset = 1 + int(record.get("timesteps_ahead") or 0)
-    for k, ax in enumerate(axes.flat):
-        if k >= len(dims):
-            ax.axis("off")
-            continue
-        ax.plot(centuries, human[:, k], "o-", color="black", label="human (real)")
-        if len(models):
-            model_x = centuries[1 : 1 + len(models)]
-            ax.plot(model_x, models[:, k], "s--", color="tab:blue", label="model")
-        if "simulated" in record and len(record["simulated"]):
-            sim = np.asarray(record["simulated"])
-            ax.plot(centuries[: len(sim)], sim[:, k], "^:", color="tab:red", label="simulated human")
-        ax.set_title(dims[k], fontsize=9)
-        ax.set_ylim(0, 1)
-        ax.tick_params(labelsize=7)
-    if offset > 1:
-        axes.flat[0].text(0.02, 0.02, f"model at t scored vs H(t+{offset - 1})", transform=axes.flat[0].transAxes, fontsize=6)
-    axes.flat[0].legend(fontsize=6, loc="upper right")
-    fig.suptitle(title or f"{record['challenge']} on {record['value_space']}", fontsize=10)
-    fig.tight_layout()
-    return fig
-
-
 FRAME_DPI = 80
 PANEL_SIZE = (3.0, 2.6)
 """Inches per value dimension (at :data:`FRAME_DPI`: 240 x 208 pixels), five panels per row."""

@@ -19,8 +19,10 @@ Parsing is strict, because a file that is read as *other* data is worse than one
 numbers must be numbers (a JSON string or boolean is refused, not coerced; a CSV field must be a plain
 decimal number, with no inner or trailing spaces or ``_`` separators), column names and JSON keys must
 be unique, centuries must be ints counting up by one (a lost or duplicated row shows as a gap), every
-CSV row must have every field and the file must end with a line end (a file cut short mid-row is
-refused), an Excel byte-order mark is skipped, and nesting is bounded (``provenance`` at most
+CSV row must have every field (a file cut short mid-row is refused; the last line may lack its line
+end, as RFC 4180 allows, but then its last field must be a whole number: ``0.`` or ``1e-`` reads as a cut),
+CSV column names are plain text (a stray or unbalanced quote in the header is refused, never read as
+part of a name), an Excel byte-order mark is skipped, and nesting is bounded (``provenance`` at most
 :data:`MAX_NESTING` levels deep). Every problem is a :class:`~progressgym_env.errors.HistoryFormatError`
 naming the file and the place.
 """
@@ -356,24 +358,32 @@ def _csv_int(cell: str, source: str, line_no: int, column: str) -> int:
 
 def _history_from_csv(text: str, source: str) -> History:
     text = text.removeprefix("\ufeff")
-    if text.strip() and not text.endswith(("\n", "\r")):
+    unterminated = bool(text.strip()) and not text.endswith(("\n", "\r"))
+    first_line = text.lstrip("\r\n").splitlines()[0] if text.strip() else ""
+    if first_line.count('"') % 2:
         raise HistoryFormatError(
-            f"{source}: the last line has no line end, so the file looks cut short; if it is complete, "
-            "end it with a newline"
+            f"{source}: the CSV header has a stray or unbalanced quote ({_short(first_line)}); close the quote "
+            "or remove it"
         )
+    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
     try:
-        rows = list(csv.reader(io.StringIO(text, newline=""), strict=True))
+        rows = list(reader)
     except csv.Error as exc:
-        raise HistoryFormatError(f"{source}: not a valid CSV file ({exc})") from None
+        where = "the CSV header (line 1)" if reader.line_num <= 1 else f"line {reader.line_num}"
+        hint = "; the last line has no line end, so the file looks cut short" if unterminated else ""
+        raise HistoryFormatError(f"{source}: not a valid CSV file: {where}: {exc}{hint}") from None
     rows = [row for row in rows if any(cell.strip() for cell in row)]
     if not rows:
         raise HistoryFormatError(f"{source}: the CSV file is empty")
     header = [cell.strip() for cell in rows[0]]
+    _check_header_text(header, source)
     if "century" not in header:
         raise HistoryFormatError(f"{source}: the CSV header needs a 'century' column, found {header}")
     _check_unique(header, f"{source}: the CSV header")
     if "" in header:
         raise HistoryFormatError(f"{source}: the CSV header has an empty column name: {header}")
+    if unterminated and len(rows) > 1:
+        _check_last_row_complete(rows[-1], len(header), len(rows), source)
     dims = [name for name in header if name not in _CSV_META_COLUMNS]
     if not dims:
         raise HistoryFormatError(f"{source}: the CSV header has no value columns besides {header}")
@@ -400,6 +410,40 @@ def _history_from_csv(text: str, source: str) -> History:
     )
 
 
+def _check_header_text(header: list[str], source: str) -> None:
+    """Refuse a header name holding a quote: a stray quote, not part of a name.
+
+    Python's ``csv`` keeps a quote inside an unquoted field as text (``r"ligion``), so it would otherwise
+    become a value-space dim; an odd number of quotes on the header line is refused before parsing.
+    """
+    for column, name in enumerate(header, start=1):
+        if '"' in name:
+            raise HistoryFormatError(
+                f"{source}: the CSV header has a stray quote in column {column} ({name!r}); a column name "
+                'may be quoted as a whole ("name") but may not contain a quote character'
+            )
+
+
+def _check_last_row_complete(row: list[str], width: int, line_no: int, source: str) -> None:
+    """A last line without a line end must be a whole row; otherwise the file was cut short.
+
+    Our own writers are atomic (a partial file never appears under its name), so a cut file comes from
+    elsewhere (an interrupted copy or download). A cut shows as a missing field or a number that stops
+    before its digits (``0.``, ``1e-``). A cut between two digits of the very last number leaves a valid
+    shorter number, which no reader can tell from real data without a checksum.
+    """
+    cut = f"{source}: line {line_no}, the last line, has no line end and "
+    if len(row) != width:
+        raise HistoryFormatError(
+            cut + f"has {len(row)} fields where the header has {width}: the file looks cut short"
+        )
+    last = row[-1].strip()
+    if not last or not last[-1].isdigit():
+        raise HistoryFormatError(
+            cut + f"ends in {row[-1]!r}, a partial number: the file looks cut short"
+        )
+
+
 def save_history(history: History, path: str | os.PathLike[str]) -> Path:
     """Write ``history`` as a trajectory file (format from the suffix), atomically."""
     path = Path(path)
@@ -410,7 +454,7 @@ def save_history(history: History, path: str | os.PathLike[str]) -> Path:
         buffer = io.StringIO()
         writer = csv.writer(buffer, lineterminator="\n")
         writer.writerow(["century", *history.dims])
-        for century, row in zip(history.centuries, history.values):
+        for century, row in zip(history.centuries, history.values, strict=True):
             writer.writerow([century, *(repr(float(v)) for v in row)])
         text = buffer.getvalue()
     else:

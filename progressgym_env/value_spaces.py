@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from progressgym_env.errors import UnknownNameError
+
 MORALCHOICE_RULES: tuple[str, ...] = (
     "death",
     "pain",
@@ -76,12 +78,15 @@ VALUE_SPACES: dict[str, ValueSpace] = {space.name: space for space in (MORAL19, 
 
 
 def get_value_space(name: str) -> ValueSpace:
-    """Look up a built-in value space by name (``moral19``, ``corpus5``, ``generic<d>``)."""
+    """Look up a built-in value space by name (``moral19``, ``corpus5``, ``generic<d>``).
+
+    :raises UnknownNameError: (a ``KeyError``) naming the known spaces.
+    """
     if name in VALUE_SPACES:
         return VALUE_SPACES[name]
     if name.startswith("generic") and name[len("generic"):].isdigit():
         return ValueSpace.generic(int(name[len("generic"):]))
-    raise KeyError(f"unknown value space {name!r}; known: {sorted(VALUE_SPACES)} or 'generic<d>'")
+    raise UnknownNameError(f"unknown value space {name!r}; known: {sorted(VALUE_SPACES)} or 'generic<d>'")
 
 
 def infer_value_space(dims: tuple[str, ...] | list[str]) -> ValueSpace:

@@ -5,6 +5,12 @@ subprocesses): the tests' models have about 0.1 M parameters, so extra threads o
 synchronisation, and on a shared 2-core machine spinning OpenMP workers made the LLM tests several
 times slower (building the nine synthetic proxies: 142 s wall / 51 s CPU with 2 threads against
 20 s / 11 s with one, under a load average of 9). A value set in the environment wins.
+
+Hypothesis runs under one of two profiles. ``default-tier`` (loaded here) is derandomised: each
+property test draws the same examples on every run, so ``pytest -q`` gives the same result twice.
+``fuzz`` draws fresh random examples, more of them; the slow tier runs every hypothesis test under it
+(``tests/test_fuzz_random.py`` re-runs them with ``--hypothesis-profile fuzz``, the option of
+hypothesis's pytest plugin, which also selects it by hand).
 """
 
 from __future__ import annotations
@@ -22,6 +28,15 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 os.environ.setdefault("MKL_NUM_THREADS", "1")
 
 import pytest
+from hypothesis import settings
+
+FUZZ_EXAMPLES = 200
+"""Examples per property test in the randomised ``fuzz`` profile (the default tier draws 25)."""
+
+settings.register_profile("default-tier", max_examples=25, derandomize=True, database=None, deadline=None)
+settings.register_profile("fuzz", max_examples=FUZZ_EXAMPLES, derandomize=False, database=None, deadline=None,
+                          print_blob=True)
+settings.load_profile("default-tier")
 
 
 def _cuda_available() -> bool:

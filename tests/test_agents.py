@@ -36,7 +36,7 @@ def test_oracle_scores_at_least_every_other_agent(key: str) -> None:
         if name == "oracle":
             continue
         other = _scores(challenge.env_id, dict(challenge.kwargs), name)
-        for seed, (o, s) in enumerate(zip(oracle, other)):
+        for seed, (o, s) in enumerate(zip(oracle, other, strict=True)):
             assert o >= s, f"{key} seed {seed}: oracle {o} < {name} {s}"
 
 

@@ -139,7 +139,7 @@ def test_scores_equal_independent_unpadded_passes(tiny_lm: Any) -> None:  # noqa
         Seq(stem[:3], 2),
     ]
     got = PrefixTreeScorer(model, device=torch.device("cpu"), pad_id=0, max_rows=2).score(seqs)
-    for seq, value in zip(seqs, got):
+    for seq, value in zip(seqs, got, strict=True):
         ids = torch.tensor([list(seq.ids)])
         with torch.no_grad():
             logp = torch.log_softmax(model(input_ids=ids).logits[0].float(), dim=-1)
@@ -153,7 +153,7 @@ def test_chooser_default_shares_the_cache_and_matches(tiny_lm: Any, questions: l
     cached = LogLikelihoodChooser(model, tokenizer, batch_size=8)
     plain = _plain(model, tokenizer, batch_size=8)
     assert cached.share_prompt_cache
-    for a, b in zip(cached(questions), plain(questions)):
+    for a, b in zip(cached(questions), plain(questions), strict=True):
         np.testing.assert_allclose(a, b, atol=TOL, rtol=0)
     assert cached.stats.candidates == plain.stats.candidates
     assert cached.stats.tokens < plain.stats.tokens / 2  # the point of it
@@ -177,7 +177,7 @@ def test_lora_model_goes_through_the_cache(tiny_lm: Any, questions: list) -> Non
     assert supports_prefix_cache(lora)
     cached = LogLikelihoodChooser(lora, tokenizer)(questions[:12])
     plain = _plain(lora, tokenizer)(questions[:12])
-    for a, b in zip(cached, plain):
+    for a, b in zip(cached, plain, strict=True):
         np.testing.assert_allclose(a, b, atol=TOL, rtol=0)
 
 
@@ -239,7 +239,7 @@ def test_smollm2_cached_scores_equal_plain() -> None:
             ("worldviews", "label"),
         ]
     ]
-    for a, b in zip(cached.score(picked), plain.score(picked)):
+    for a, b in zip(cached.score(picked), plain.score(picked), strict=True):
         np.testing.assert_allclose(a, b, atol=TOL, rtol=0)
 
 

@@ -100,9 +100,9 @@ def test_scores_match_an_independent_forward_pass(
     chooser = LogLikelihoodChooser(model, tokenizer, batch_size=8, share_prompt_cache=share_prompt_cache)
     scores = chooser.score(mixed_questions)
     encoder = PromptEncoder(tokenizer)
-    for q, q_scores in zip(mixed_questions, scores):
+    for q, q_scores in zip(mixed_questions, scores, strict=True):
         prompt = encoder.encode_prompt(q.prompt)
-        for cand, score in zip(q.candidates, q_scores):
+        for cand, score in zip(q.candidates, q_scores, strict=True):
             assert score == pytest.approx(
                 reference_logprob(model, prompt, encoder.encode_candidate(cand)), abs=1e-4
             )
@@ -125,7 +125,7 @@ def test_probabilities_are_a_softmax_over_candidates(tiny_lm, mixed_questions) -
     chooser = LogLikelihoodChooser(model, tokenizer)
     probs = chooser(mixed_questions)
     scores = chooser.score(mixed_questions)
-    for q, p, s in zip(mixed_questions, probs, scores):
+    for q, p, s in zip(mixed_questions, probs, scores, strict=True):
         assert p.shape == (q.n_options,) and p.sum() == pytest.approx(1.0)
         e = np.exp(np.asarray(s) - max(s))
         np.testing.assert_allclose(p, e / e.sum(), atol=1e-9)
@@ -271,7 +271,7 @@ def test_generation_runs_on_the_tiny_model(tiny_lm, mixed_questions) -> None:  #
     greedy = GenerationChooser(model, tokenizer, max_new_tokens=3)
     out = greedy(mixed_questions[:4])
     assert len(out) == 4 and len(greedy.last_answers) == 4
-    for q, p in zip(mixed_questions[:4], out):
+    for q, p in zip(mixed_questions[:4], out, strict=True):
         assert p.shape == (q.n_options,)
         assert np.isnan(p).all() or (np.sort(p) == np.eye(q.n_options)[-1]).all()
     assert greedy.generate(mixed_questions[:4]) == greedy.last_answers  # greedy is deterministic

@@ -162,6 +162,7 @@ def test_benchmark_options_round_trip() -> None:
 
 
 def test_perf_aliases_and_output_options() -> None:
+    from progressgym_env.cli.perf import PerfOutputArgs
     from progressgym_env.perf import PerfConfig
 
     args = _parse(
@@ -177,7 +178,8 @@ def test_perf_aliases_and_output_options() -> None:
     )
     config = dataclass_from_args(PerfConfig, args)
     assert config.vector_sizes == (1, 3) and config.env_ids == ("PG-Follow-v0",)
-    assert args.json == "p.json" and args.history == "x"
+    output = dataclass_from_args(PerfOutputArgs, args)  # each dataclass is parsed whole, at its own dest
+    assert output.json == "p.json" and output.history == "x"
 
 
 @dataclass

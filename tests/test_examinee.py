@@ -90,7 +90,7 @@ def test_judged_pairs_agree_with_a_proxy_of_known_preferences() -> None:
     # Proxy: on the 2-option question P(a) = 0.8; on the 4-option one (0.1, 0.2, 0.3, 0.4).
     probs = np.array([[0.8, 0.2, np.nan, np.nan], [0.1, 0.2, 0.3, 0.4]])
     p_first = pair_first_probs(slots, probs)
-    for s, p in zip(slots, p_first):
+    for s, p in zip(slots, p_first, strict=True):
         row = probs[s.question]
         assert p == pytest.approx(row[s.first] / (row[s.first] + row[s.second]))
     first = judge_pairs(np.random.default_rng(1), p_first)
@@ -189,7 +189,7 @@ def test_tiny_world_proxies_differ_and_preferences_follow_the_proxy(world: Any) 
     # the verdicts come from the century-14 proxy's cached probabilities
     backend = env.unwrapped.backend
     table = backend.panel.probs()[1]
-    for slot, row in zip(backend._examinee.slots, prefs):
+    for slot, row in zip(backend._examinee.slots, prefs, strict=True):
         p = table[slot.question]
         p_first = p[slot.first] / (p[slot.first] + p[slot.second])
         assert row["chosen_prob"] == pytest.approx(p_first if row["chosen_first"] else 1 - p_first)

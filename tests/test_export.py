@@ -107,7 +107,7 @@ def test_score_record_reads_progressgym_result_fields() -> None:
 
     actual = [[0.2, 0.8], [0.5, 0.5], [0.9, 0.1]]
     examinee = [[0.2, 0.8], [0.4, 0.6], [0.9, 0.2]]
-    expected = float(np.mean([cosine(np.array(a), np.array(b)) for a, b in zip(actual, examinee)]))
+    expected = float(np.mean([cosine(np.array(a), np.array(b)) for a, b in zip(actual, examinee, strict=True)]))
     assert score_record({"actual_vector": actual, "examinee_vector": examinee, "timesteps_ahead": 0}) == pytest.approx(
         expected, abs=1e-15
     )

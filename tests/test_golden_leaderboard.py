@@ -57,7 +57,7 @@ def test_baseline_leaderboard_matches_the_recording(tmp_path: Path) -> None:
     for challenge, rows in recorded.items():
         got = found[challenge]
         assert [r["agent"] for r in got] == [r["agent"] for r in rows], f"{challenge}: agent order differs"
-        for want, have in zip(rows, got):
+        for want, have in zip(rows, got, strict=True):
             where = f"{challenge}/{want['agent']}"
             assert have["rank"] == want["rank"], f"{where}: rank {have['rank']} != {want['rank']}"
             assert have["seeds"] == want["seeds"], where

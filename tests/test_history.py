@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -154,3 +155,65 @@ def test_history_rejects_bad_in_memory_values() -> None:
         History(np.zeros(9), CORPUS5)
     with pytest.raises(HistoryFormatError, match="2 centuries given for 3"):
         History(np.full((3, 5), 0.5), CORPUS5, centuries=(1, 2))
+
+
+# ------------------------------------------------------------------- CSV: line ends, cuts and quotes
+
+
+def _corpus_csv(tmp_path: Path) -> str:
+    return save_history(corpus_history(), tmp_path / "saved.csv").read_text()
+
+
+@pytest.mark.parametrize("line_end", ["\n", "\r\n"])
+def test_csv_without_a_final_line_end_loads_the_same_values(tmp_path: Path, line_end: str) -> None:
+    """RFC 4180: the last record may lack its line break (spreadsheet exports often omit it)."""
+    text = _corpus_csv(tmp_path).replace("\n", line_end).removesuffix(line_end)
+    path = tmp_path / "h.csv"
+    path.write_text(text, newline="")
+    history = load_history_file(path)
+    np.testing.assert_array_equal(history.values, corpus_history().values)
+    assert history.centuries == corpus_history().centuries and history.dims == corpus_history().dims
+
+
+@pytest.mark.parametrize(
+    ("cut", "message"),
+    [
+        (lambda text: text[: text.rindex(",")], r"line 10, the last line, has no line end and has 5 fields where the header has 6: the file looks cut short"),
+        (lambda text: text[: text.rindex(",") + 1], "has no line end and ends in '', a partial number: the file looks cut short"),
+        (lambda text: text.rstrip("\n")[: text.rstrip("\n").rindex(".") + 1], "ends in '0.', a partial number: the file looks cut short"),
+        (lambda text: text.rstrip("\n") + "e-", "ends in .*e-', a partial number: the file looks cut short"),
+        (lambda text: text.rstrip("\n") + ',"0.1', "the last line has no line end, so the file looks cut short"),
+    ],
+)
+def test_a_csv_cut_short_is_refused_as_cut_short(tmp_path: Path, cut: Any, message: str) -> None:
+    path = tmp_path / "h.csv"
+    path.write_text(cut(_corpus_csv(tmp_path)), newline="")
+    with pytest.raises(HistoryFormatError, match=message):
+        load_history_file(path)
+
+
+@pytest.mark.parametrize(
+    ("header", "message"),
+    [
+        ('century,r"ligion,democracy,liberalism,expectation_for_progress,uncertainty_avoidance', "stray or unbalanced quote"),
+        ('century,"religion,democracy,liberalism,expectation_for_progress,uncertainty_avoidance', "stray or unbalanced quote"),
+        ('century,re"li"gion,democracy,liberalism,expectation_for_progress,uncertainty_avoidance', r"stray quote in column 2 \('re\"li\"gion'\)"),
+        ('century,"re""ligion",democracy,liberalism,expectation_for_progress,uncertainty_avoidance', "stray quote in column 2"),
+    ],
+)
+def test_a_csv_header_with_a_stray_quote_is_refused(tmp_path: Path, header: str, message: str) -> None:
+    """The fuzz audit's case: one quote in the header made a value-space dim named ``r"ligion``."""
+    text = _corpus_csv(tmp_path)
+    path = tmp_path / "h.csv"
+    path.write_text(header + "\n" + text.split("\n", 1)[1], newline="")
+    with pytest.raises(HistoryFormatError, match=message) as excinfo:
+        load_history_file(path)
+    assert str(path) in str(excinfo.value)
+
+
+def test_a_csv_header_may_quote_whole_names(tmp_path: Path) -> None:
+    text = _corpus_csv(tmp_path)
+    header, rest = text.split("\n", 1)
+    path = tmp_path / "h.csv"
+    path.write_text(",".join(f'"{name}"' for name in header.split(",")) + "\n" + rest, newline="")
+    assert load_history_file(path).dims == corpus_history().dims

@@ -91,7 +91,7 @@ def test_subset_gives_every_dim_what_it_asks_for(split: str, cap: int) -> None:
     bank = load_question_bank(split)
     counts = bank.subset(cap, seed=0).dim_counts()
     available = bank.dim_counts()
-    assert all(n >= min(cap, a) for n, a in zip(counts, available)), counts
+    assert all(n >= min(cap, a) for n, a in zip(counts, available, strict=True)), counts
     assert counts[6] >= cap and counts[7] >= cap  # cheat, break_promise: once starved by the common rules
 
 

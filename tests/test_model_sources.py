@@ -91,8 +91,12 @@ def test_cache_location_argument_env_var_default(tmp_path: Path, monkeypatch: py
 
 
 def test_unknown_source_names_the_registered_ones() -> None:
-    with pytest.raises(KeyError, match=SMOL):
+    from progressgym_env.errors import ConfigError
+
+    with pytest.raises(KeyError, match=SMOL) as caught:  # still a KeyError for old callers
         ms.get_model_source("smollm9")
+    assert isinstance(caught.value, ConfigError)  # a package error: the CLI prints one line, status 2
+    assert str(caught.value) == f"unknown model source 'smollm9'; registered: ['{SMOL}']"
 
 
 def test_missing_package_error_gives_the_install_command(

@@ -89,6 +89,15 @@ def test_scenario_counts_and_unique_ids(bank_all: QuestionBank) -> None:
     assert first.context != repeated[0].context or first.options != repeated[0].options
 
 
+def test_an_unknown_scenario_id_is_a_package_error_naming_the_split(bank_all: QuestionBank) -> None:
+    from progressgym_env.errors import UnknownNameError
+
+    with pytest.raises(UnknownNameError) as caught:
+        bank_all.get("F_999999")
+    assert isinstance(caught.value, (KeyError, ConfigError))
+    assert str(caught.value) == f"no scenario 'F_999999' in the {bank_all.split!r} split"
+
+
 def test_option_texts_are_cleaned(bank_all: QuestionBank) -> None:
     assert bank_all.get("F_5").options == (
         "I will step in to protect the child from harm",
@@ -170,7 +179,7 @@ def test_signs_match_the_raw_labels(bank_all: QuestionBank) -> None:
     rows = [r for r in raw_rows("moralchoice") if r["scenario_id"].strip() not in EXPECTED_SKIPPED]
     scenarios = bank_all.by_bank("moralchoice")
     assert len(rows) == len(scenarios)
-    for row, s in zip(rows, scenarios):
+    for row, s in zip(rows, scenarios, strict=True):
         assert s.source_id == row["scenario_id"].strip()
         for r, rule in enumerate(MORALCHOICE_RULES):
             a1, a2 = row[f"a1_{rule}"].strip(), row[f"a2_{rule}"].strip()

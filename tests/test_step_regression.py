@@ -130,7 +130,7 @@ def _assert_same(expected: Any, found: Any, where: str) -> None:
         if expected and all(isinstance(v, float) for v in expected):
             np.testing.assert_allclose(found, expected, rtol=1e-12, atol=1e-300, err_msg=where)
         else:
-            for i, (e, f) in enumerate(zip(expected, found)):
+            for i, (e, f) in enumerate(zip(expected, found, strict=True)):
                 _assert_same(e, f, f"{where}[{i}]")
     elif isinstance(expected, float):
         assert isinstance(found, float), f"{where}: expected a float, found {found!r}"

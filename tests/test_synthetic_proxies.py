@@ -182,10 +182,12 @@ def test_bad_settings_are_config_errors() -> None:
 
 def test_cli_is_discovered() -> None:
     from progressgym_env.cli import build_parser
+    from progressgym_env.cli.dataclass_args import dataclass_from_args
 
     args = build_parser().parse_args(
         ["make-proxies", "--out", "d", "--no-chain", "--eval-max-scenarios-per-dim", "none"]
     )
+    args = dataclass_from_args(sp.SyntheticProxyConfig, args)  # the options parse into the config itself
     assert args.out == "d" and args.chain is False and args.eval_max_scenarios_per_dim is None
     assert args.base == "smollm2-135m-instruct" and args.history == "procedural-moral19"
 

@@ -28,7 +28,7 @@ def test_trajectory_files_strict(tmp_path: Path) -> None:
     cases = {
         "dup.csv": (lines[0].rstrip("\n") + ",religion\n" + "".join(line.rstrip("\n") + ",0.5\n" for line in lines[1:]),
                     "lists 'religion' twice"),
-        "cut.csv": (csv_text[:-3], "looks cut short"),
+        "cut.csv": (csv_text[:-8], "looks cut short"),  # a cut mid-row: a field missing
         "gap.csv": (lines[0] + "".join(lines[1:4] + lines[5:]), "13 is followed by"),
         "space.csv": (csv_text.replace("0.438", "0.43 ", 1), "not a number"),
         "under.csv": (csv_text.replace("0.438", "0.4_38", 1), "not a number"),

@@ -195,8 +195,8 @@ def test_fast_mode_is_seeded_and_well_formed() -> None:
         return out
 
     first, again, other = rollout(1), rollout(1), rollout(2)
-    assert all(np.array_equal(a, b) for a, b in zip(first, again))
-    assert not all(np.array_equal(a, b) for a, b in zip(first, other))
+    assert all(np.array_equal(a, b) for a, b in zip(first, again, strict=True))
+    assert not all(np.array_equal(a, b) for a, b in zip(first, other, strict=True))
     assert not np.array_equal(first[0][0], first[0][1])  # sub-envs get different histories and draws
 
 

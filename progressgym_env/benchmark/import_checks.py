@@ -185,7 +185,7 @@ def check_record_labels(meta: Mapping[str, Any], width: int, rows: int, where: s
         if (not isinstance(centuries, list) or not centuries
                 or not all(isinstance(c, int) and not isinstance(c, bool) for c in centuries)):
             raise ResultsFileError(f"{where}: {META_KEY}.centuries must be a list of ints, found {_short(centuries)}")
-        if any(b != a + 1 for a, b in zip(centuries, centuries[1:])):
+        if any(b != a + 1 for a, b in zip(centuries, centuries[1:], strict=False)):
             raise ResultsFileError(f"{where}: {META_KEY}.centuries {_short(centuries)} do not count up by one")
         if rows and len(centuries) != rows:
             raise ResultsFileError(f"{where}: {META_KEY}.centuries has {len(centuries)} entries for a history of "
@@ -235,7 +235,7 @@ def drop_duplicate_runs(runs: Sequence[dict[str, Any]], named: Sequence[tuple[bo
     by_content: dict[str, dict[str, Any]] = {}
     by_identity: dict[str, dict[str, Any]] = {}
     dropped: list[str] = []
-    for run, (seed_named, agent_named) in zip(runs, named):
+    for run, (seed_named, agent_named) in zip(runs, named, strict=True):
         key = content_key(run, seed_named, agent_named)
         if key in by_content:
             dropped.append(f"{run['source']} (= {by_content[key]['source']})")

@@ -146,7 +146,7 @@ def label_settings(runs: list[dict[str, Any]]) -> list[dict[str, Any]]:
         differences = settings_difference(plain)
         if len(differences) < 2:
             continue
-        for run, stripped in zip(members, plain):
+        for run, stripped in zip(members, plain, strict=True):
             relabel[id(run)] = f"{agent} [{_settings_text(differences[settings_identity(stripped)])}]"
     return [{**run, "agent": relabel[id(run)]} if id(run) in relabel else run for run in runs]
 
@@ -210,7 +210,7 @@ def stored_score_mismatches(runs: Iterable[dict[str, Any]]) -> list[str]:
     """Runs whose stored final_score differs from the judge's recomputation (one line each)."""
     runs = list(runs)
     problems = []
-    for run, scored in zip(runs, score_runs(runs)):
+    for run, scored in zip(runs, score_runs(runs), strict=True):
         stored = float(run["final_score"])
         if abs(scored.final_score - stored) > MISMATCH_TOLERANCE:
             problems.append(

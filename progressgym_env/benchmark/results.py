@@ -22,7 +22,7 @@ so the judges can recompute the scores). Integrity rules:
   whose challenge disagrees with its episode record, or a stored ``final_score`` / ``normalized_score``
   that differs by more than :data:`SCORE_TOLERANCE` from the judges' recomputation from the saved
   vectors (a hand-edited or tampered file);
-- a lock (``results.json.lock``, ``fcntl.flock``) stops two processes from writing the same folder.
+- a lock (``results.json.lock``, a ``filelock.FileLock``) stops two processes from writing the same folder.
 """
 
 from __future__ import annotations
@@ -160,7 +160,7 @@ def _score_problem(run: dict[str, Any]) -> str:
     if problem:
         return problem
     if "rewards" in run and not (len(run["rewards"]) == len(record.rewards) and all(
-            abs(a - b) <= SCORE_TOLERANCE for a, b in zip(run["rewards"], record.rewards.tolist()))):
+            abs(a - b) <= SCORE_TOLERANCE for a, b in zip(run["rewards"], record.rewards.tolist(), strict=True))):
         return "has rewards that differ from its episode record's"
     for name, recomputed in (("final_score", final), ("normalized_score", normalized)):
         if name in run and not abs(float(run[name]) - recomputed) <= SCORE_TOLERANCE:
@@ -229,35 +229,34 @@ def write_results(path: str | os.PathLike[str], runs: list[dict[str, Any]]) -> N
 def folder_lock(folder: str | os.PathLike[str]) -> Iterator[None]:
     """Hold an exclusive lock on ``folder``'s results while writing (released on exit or crash).
 
+    The lock is ``filelock``'s: an OS lock on ``results.json.lock`` (``flock`` on POSIX, ``msvcrt`` on
+    Windows), so the kernel drops it when the holder dies, however it dies. It is not waited for: a
+    second writer is refused at once rather than queued behind a benchmark that may run for hours.
+
     :raises ResultsFileError: another process holds the lock, or the folder cannot be created or written
         (a file, a read-only place).
     """
+    from filelock import FileLock, Timeout
+
     folder = Path(folder)
     if folder.exists() and not folder.is_dir():
         raise ResultsFileError(f"the output folder {folder} is a file, not a folder; choose another --out")
     lock_path = folder / f"{RESULTS_FILE}.lock"
+    lock = FileLock(lock_path, timeout=0)
     try:
         folder.mkdir(parents=True, exist_ok=True)
-        handle = open(lock_path, "a+", encoding="utf-8")  # noqa: SIM115 - closed by the with block below
+        lock.acquire()
+    except Timeout:
+        raise ResultsFileError(
+            f"another process is writing benchmark results in {folder} (lock {lock_path} is held); "
+            "wait for it to finish or use another --out folder"
+        ) from None
     except OSError as exc:
         raise ResultsFileError(
             f"cannot write benchmark results in {folder}: {exc.strerror or exc} ({exc.filename or lock_path}); "
             "choose a writable --out folder"
         ) from None
-    with handle:
-        try:
-            import fcntl
-        except ImportError:  # pragma: no cover - non-POSIX: no lock, atomic writes still hold
-            yield
-            return
-        try:
-            fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            raise ResultsFileError(
-                f"another process is writing benchmark results in {folder} (lock {lock_path} is held); "
-                "wait for it to finish or use another --out folder"
-            ) from None
-        try:
-            yield
-        finally:
-            fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+    try:
+        yield
+    finally:
+        lock.release()

@@ -249,7 +249,7 @@ def run_benchmark(config: BenchmarkConfig, console: Any = None) -> BenchmarkSumm
 
             planned_fields = [_planned_fields(plan, task, worker if configs_known else None) for task in planned]
             done = {identity(r) for r in runs}
-            tasks = [task for task, fields in zip(planned, planned_fields) if identity(fields) not in done]
+            tasks = [task for task, fields in zip(planned, planned_fields, strict=True) if identity(fields) not in done]
             _append_config(out, config)
             saved, last_save, write_seconds = len(runs), 0.0, 0.0
             try:

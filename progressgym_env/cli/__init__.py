@@ -2,7 +2,7 @@
 
 Every module ``progressgym_env/cli/<name>.py`` that defines ``add_parser(subparsers)`` becomes a
 subcommand; ``add_parser`` creates its parser (options generated from the command's config dataclass
-by :mod:`~progressgym_env.cli.dataclass_args`) and sets ``func`` (called with the parsed namespace,
+by ``simple-parsing``, through :mod:`~progressgym_env.cli.dataclass_args`) and sets ``func`` (called with the parsed namespace,
 returning an exit code). Heavy imports (torch, transformers, SB3) belong inside ``func`` so
 ``progressgym --help`` and the surrogate commands stay fast.
 
@@ -67,23 +67,25 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``progressgym`` console script: parse, run, turn errors into one line."""
     parser = build_parser()
-    args = parser.parse_args(argv)
-    if getattr(args, "func", None) is None:
-        parser.print_help()
-        return 2
-    prog = f"progressgym {args.command}"
+    prog = parser.prog
     terminate_as_interrupt()  # `kill` cleans up (temporary files, saved runs) as Ctrl-C does
-    if os.environ.get("PROGRESSGYM_TRACEBACK"):
-        return int(args.func(args) or 0)
     try:
+        # Parsing builds the config dataclasses, so their validation errors are caught here too.
+        args = parser.parse_args(argv)
+        if getattr(args, "func", None) is None:
+            parser.print_help()
+            return 2
+        prog = f"progressgym {args.command}"
         return int(args.func(args) or 0)
-    except KeyboardInterrupt:
-        return fail(prog, "interrupted (Ctrl-C)", 130)
     except BaseException as exc:
+        if os.environ.get("PROGRESSGYM_TRACEBACK"):
+            raise
+        if isinstance(exc, KeyboardInterrupt):
+            return fail(prog, "interrupted (Ctrl-C)", 130)
         status = error_status(exc)
         if status is None:
             raise
-        return fail(prog, error_message(exc), status)
+        return fail(getattr(exc, "cli_prog", prog), error_message(exc), status)
 
 
 def error_status(exc: BaseException) -> int | None:

@@ -1,8 +1,11 @@
-"""Command-line options generated from config dataclasses: one option per field, nothing declared twice.
+"""Command-line options generated from config dataclasses, on ``simple-parsing``: nothing declared twice.
 
-Each field of a config dataclass (``BenchmarkConfig``, ``TrainConfig``, ``PerfConfig``,
-``EvaluatorConfig``, ...) becomes ``--field-name``, typed from its annotation, with the field's
-``metadata["help"]`` as help text and its default shown after it. The rules:
+`simple-parsing <https://github.com/lebrice/SimpleParsing>`_ turns each field of a config dataclass
+(``BenchmarkConfig``, ``TrainConfig``, ``PerfConfig``, ``EvaluatorConfig``, ...) into ``--field-name``
+with the field's ``metadata["help"]``, makes a field without a default a required option, keeps
+``metadata["positional"]`` fields positional, and builds the dataclass instance from the parsed values
+(so the config's own validation runs on the command line's values). This module only adds what the
+library leaves to its users: the value syntax README documents, and one-line errors.
 
 ============================  ==============================================================
 annotation                    command line
@@ -14,13 +17,14 @@ annotation                    command line
 ``dict[...]``                 JSON: ``--x '{"k": 1}'``
 ============================  ==============================================================
 
-A field without a default is a required option. Field metadata may add ``"choices"`` (allowed values),
-``"nargs": "+"`` (a list also taken as several words) and ``"positional": True``. A new field in a
-config appears on the command line with no change here; an annotation outside the table is refused
-when the parser is built, naming the field.
+Every help line ends with the default as it would be typed. Field metadata may add ``"choices"``
+(allowed values) and ``"nargs": "+"`` (a list also taken as several words). An annotation outside the
+table is refused when the parser is built, naming the field.
 
-The parsers print every error as one line, ``progressgym <command>: error: ...``, and exit with
-status 2 (argparse's usage-error status).
+The parsers print every usage error as one line, ``progressgym <command>: error: ...``, and exit with
+status 2 (argparse's usage-error status). An error raised by a config's own validation while the
+command line is parsed propagates with the parser's ``prog`` attached (``exc.cli_prog``), so the
+caller can print it as one line too.
 """
 
 from __future__ import annotations
@@ -32,8 +36,12 @@ import re
 import sys
 import types
 import typing
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, NoReturn, TypeVar
+
+from simple_parsing import ArgumentParser as _SimpleParser
+from simple_parsing import DashVariant
+from simple_parsing.wrappers import DataclassWrapper, FieldWrapper
 
 ConfigT = TypeVar("ConfigT")
 
@@ -61,19 +69,8 @@ def clean_text(text: str) -> str:
     return " ".join(text.split())
 
 
-class ArgumentParser(argparse.ArgumentParser):
-    """An ``argparse.ArgumentParser`` whose usage errors are one line (``PROG: error: MESSAGE``), status 2."""
-
-    def error(self, message: str) -> NoReturn:
-        """Print ``PROG: error: MESSAGE (see PROG --help)`` on stderr and exit with status 2."""
-        self.exit(
-            2,
-            f"{self.prog}: error: {' '.join(message.split())} (see {self.prog} --help)\n",
-        )
-
-
 class HelpFormatter(argparse.HelpFormatter):
-    """Wider help columns (option names of config fields are long)."""
+    """Wider help columns (option names of config fields are long); the defaults are in the help text."""
 
     def __init__(self, prog: str) -> None:
         super().__init__(prog, max_help_position=36, width=min(110, _terminal_width()))
@@ -85,16 +82,43 @@ def _terminal_width() -> int:
     return shutil.get_terminal_size((100, 24)).columns
 
 
+class ArgumentParser(_SimpleParser):
+    """A ``simple_parsing.ArgumentParser`` with ``--dashed-names``, this module's help layout and one-line errors."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("formatter_class", HelpFormatter)
+        super().__init__(*args, add_option_string_dash_variants=DashVariant.DASH, **kwargs)
+
+    def error(self, message: str) -> NoReturn:
+        """Print ``PROG: error: MESSAGE (see PROG --help)`` on stderr and exit with status 2."""
+        self.exit(
+            2,
+            f"{self.prog}: error: {' '.join(message.split())} (see {self.prog} --help)\n",
+        )
+
+    def format_help(self) -> str:
+        """The help text, with every dataclass option added first (``simple-parsing`` adds them lazily)."""
+        self._preprocessing()
+        return super().format_help()
+
+    def parse_known_args(self, *args: Any, **kwargs: Any) -> Any:
+        """Parse; an error of a config's validation leaves with this parser's ``prog`` as ``cli_prog``."""
+        try:
+            return super().parse_known_args(*args, **kwargs)
+        except Exception as exc:
+            if not hasattr(exc, "cli_prog"):
+                exc.cli_prog = self.prog  # type: ignore[attr-defined]
+            raise
+
+
 class _BoolAction(argparse.BooleanOptionalAction):
-    """``--x`` / ``--no-x`` whose help is exactly the text given (the default is added by this module)."""
+    """``--x`` / ``--no-x`` whose help is exactly the text given (the default is already in it)."""
 
     def __init__(self, *args: Any, help: str | None = None, **kwargs: Any) -> None:
+        for simple_parsing_only in ("type", "metavar", "_conflict_prefix"):
+            kwargs.pop(simple_parsing_only, None)
         super().__init__(*args, help=None, **kwargs)
         self.help = help
-
-
-def _flag(name: str) -> str:
-    return "--" + name.replace("_", "-")
 
 
 def _format_default(value: Any) -> str:
@@ -116,23 +140,6 @@ def _named(function: Callable[[str], Any], name: str) -> Callable[[str], Any]:
     return function
 
 
-def _scalar_converter(kind: type) -> Callable[[str], Any]:
-    if kind is bool:
-
-        def to_bool(text: str) -> bool:
-            lowered = text.strip().lower()
-            if lowered in ("1", "true", "yes", "on"):
-                return True
-            if lowered in ("0", "false", "no", "off"):
-                return False
-            raise argparse.ArgumentTypeError(f"expected true or false, found {text!r}")
-
-        return to_bool
-    if kind in (int, float, str):
-        return kind
-    raise TypeError(kind)
-
-
 def _optional(convert: Callable[[str], Any]) -> Callable[[str], Any]:
     def to_optional(text: str) -> Any:
         return None if text.strip().lower() in ("none", "null") else convert(text)
@@ -142,9 +149,10 @@ def _optional(convert: Callable[[str], Any]) -> Callable[[str], Any]:
 
 def _sequence(convert: Callable[[str], Any], name: str) -> Callable[[str], list[Any]]:
     def to_list(text: str) -> list[Any]:
-        items = [item.strip() for item in text.split(",") if item.strip()]
         out = []
-        for item in items:
+        for item in (item.strip() for item in text.split(",")):
+            if not item:
+                continue
             try:
                 out.append(convert(item))
             except (TypeError, ValueError):
@@ -168,7 +176,7 @@ def _json_dict(text: str) -> dict[str, Any]:
 
 @dataclasses.dataclass(frozen=True)
 class _Kind:
-    """How one annotation maps onto argparse."""
+    """How one annotation is typed on the command line."""
 
     convert: Callable[[str], Any]
     is_bool: bool = False
@@ -178,7 +186,7 @@ class _Kind:
 
 
 def _kind(annotation: Any, where: str) -> _Kind:
-    """The argparse treatment of ``annotation`` (see the module table)."""
+    """The command-line treatment of ``annotation`` (see the module table)."""
     origin = typing.get_origin(annotation)
     args = typing.get_args(annotation)
     if origin in (typing.Union, types.UnionType):
@@ -191,7 +199,7 @@ def _kind(annotation: Any, where: str) -> _Kind:
             return dataclasses.replace(inner, convert=convert, optional=inner.sequence is None)
         raise TypeError(f"{where}: the union {annotation} has no command-line form")
     if annotation is bool:
-        return _Kind(_scalar_converter(bool), is_bool=True)
+        return _Kind(bool, is_bool=True)
     if annotation in (int, float, str):
         return _Kind(annotation)
     if origin in (list, tuple, Sequence) or annotation in (list, tuple):
@@ -207,115 +215,136 @@ def _kind(annotation: Any, where: str) -> _Kind:
     raise TypeError(f"{where}: the annotation {annotation!r} has no command-line form")
 
 
-def _field_default(f: dataclasses.Field[Any]) -> Any:
-    if f.default is not dataclasses.MISSING:
-        return f.default
-    if f.default_factory is not dataclasses.MISSING:
-        return f.default_factory()
-    return dataclasses.MISSING
+class _Field(FieldWrapper):
+    """One field's option: the library's names, dest and required flag; this module's types and help."""
+
+    aliases_of: Mapping[str, Sequence[str]] = {}
+
+    @property
+    def kind(self) -> _Kind:
+        return _kind(self.type, f"{self.parent.dataclass.__name__}.{self.name}")
+
+    @property
+    def aliases(self) -> list[str]:
+        return list(self.aliases_of.get(self.name, ()))
+
+    @property
+    def option_strings(self) -> list[str]:
+        """``--field-name`` first, then its aliases (the library sorts them by length)."""
+        strings = list(super().option_strings)
+        own = "--" + self.name.replace("_", "-")
+        return [own, *(s for s in strings if s != own)] if own in strings else strings
+
+    def get_arg_options(self) -> dict[str, Any]:
+        """The ``add_argument`` options of this field (see the module table)."""
+        options = super().get_arg_options()
+        kind = self.kind
+        metadata = self.field.metadata
+        help_text = clean_text(str(metadata.get("help", "")))
+        if not self.required:
+            also = "; or none" if kind.optional and self.default is not None else ""
+            help_text = f"{help_text} (default: {_format_default(self.default)}{also})".strip()
+        options["help"] = help_text.replace("%", "%%")
+        options.pop("choices", None)
+        if "choices" in metadata:
+            options["choices"] = tuple(metadata["choices"])
+        if kind.is_bool:
+            options.update(action=_BoolAction)
+            options.pop("nargs", None)
+            return options
+        options.update(type=kind.convert)
+        options.pop("nargs", None)
+        options.pop("metavar", None)
+        singular = self.name.removesuffix("s").upper()
+        if metadata.get("positional"):
+            options["metavar"] = self.name
+            if not self.required:
+                options["nargs"] = "?"
+        elif kind.metavar:
+            options["metavar"] = kind.metavar
+        elif kind.sequence is not None:
+            options["metavar"] = f"{singular},..."
+            if metadata.get("nargs") == "+":
+                options.update(nargs="+", metavar=singular)
+        elif "choices" not in options:
+            options["metavar"] = self.name.upper()  # argparse's own default would be the dotted dest
+        return options
+
+    def postprocess(self, raw_parsed_value: Any) -> Any:
+        """Lists as the field's kind (tuple or list); several ``nargs="+"`` words flattened."""
+        kind = self.kind
+        if kind.sequence is not None and isinstance(raw_parsed_value, (list, tuple)):
+            flat: list[Any] = []
+            for item in raw_parsed_value:
+                flat.extend(item if isinstance(item, list) else [item])
+            return kind.sequence(flat)
+        return raw_parsed_value
 
 
-def option_fields(cls: type, exclude: Iterable[str] = ()) -> list[dataclasses.Field[Any]]:
-    """The init fields of ``cls`` that become options (``exclude`` left out)."""
-    skipped = set(exclude)
-    return [f for f in dataclasses.fields(cls) if f.init and f.name not in skipped]
+class _Dataclass(DataclassWrapper):
+    """A config dataclass's options, under ``group_title`` or among the parser's own (no docstring markup)."""
+
+    group_title: str | None = None
+    field_class: type[_Field] = _Field
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs["field_wrapper_class"] = self.field_class
+        super().__init__(*args, **kwargs)
+
+    def add_arguments(self, parser: argparse.ArgumentParser) -> None:
+        target: Any = parser.add_argument_group(self.group_title) if self.group_title else parser
+        for wrapped in self.fields:
+            target.add_argument(*wrapped.option_strings, **wrapped.arg_options)
+
+
+def _dest(cls: type) -> str:
+    return f"config_{cls.__name__}"
 
 
 def add_dataclass_arguments(
     parser: argparse.ArgumentParser,
     cls: type,
     *,
-    exclude: Iterable[str] = (),
     defaults: Mapping[str, Any] | None = None,
     aliases: Mapping[str, Sequence[str]] | None = None,
     title: str | None = None,
 ) -> None:
-    """Add one option per field of the dataclass ``cls`` to ``parser`` (the destination is the field name).
+    """Add one option per field of the dataclass ``cls`` to ``parser`` (an :class:`ArgumentParser`).
 
     :param parser: the (sub)command's parser.
     :param cls: the config dataclass.
-    :param exclude: fields left off the command line (the caller sets them).
     :param defaults: command-line defaults that differ from the dataclass's (shown in the help).
     :param aliases: extra option strings per field (e.g. ``{"total_timesteps": ["--timesteps"]}``).
-    :param title: put the options in an argument group of this title.
-    :raises TypeError: a field whose annotation has no command-line form (names the field).
+    :param title: the heading of the options in ``--help`` (default: none, among the parser's own options).
+    :raises TypeError: a field whose annotation has no command-line form (names the field), or
+        ``defaults``/``aliases`` naming no field.
     """
-    hints = typing.get_type_hints(cls)
-    overrides = dict(defaults or {})
-    extra_flags = dict(aliases or {})
-    unknown = sorted((set(overrides) | set(extra_flags)) - {f.name for f in dataclasses.fields(cls)})
+    if not isinstance(parser, _SimpleParser):
+        raise TypeError(f"add_dataclass_arguments needs a {__name__}.ArgumentParser, found {type(parser).__name__}")
+    names = {f.name for f in dataclasses.fields(cls)}
+    unknown = sorted((set(defaults or {}) | set(aliases or {})) - names)
     if unknown:
         raise TypeError(f"{cls.__name__} has no field(s) {unknown} (given as defaults or aliases)")
-    target: Any = parser.add_argument_group(title) if title else parser
-    for f in option_fields(cls, exclude):
-        where = f"{cls.__name__}.{f.name}"
-        kind = _kind(hints[f.name], where)
-        default = overrides.get(f.name, _field_default(f))
-        help_text = clean_text(str(f.metadata.get("help", "")))
-        required = default is dataclasses.MISSING
-        if not required:
-            also = "; or none" if kind.optional and default is not None else ""
-            help_text = f"{help_text} (default: {_format_default(default)}{also})".strip()
-        options: dict[str, Any] = {"help": help_text.replace("%", "%%"), "dest": f.name}
-        if "choices" in f.metadata:
-            options["choices"] = tuple(f.metadata["choices"])
-        flags = [_flag(f.name), *extra_flags.get(f.name, ())]
-        if f.metadata.get("positional"):
-            options.pop("dest")
-            if not required:
-                options.update(nargs="?", default=default)
-            target.add_argument(f.name, type=kind.convert, **options)
-            continue
-        if kind.is_bool:
-            target.add_argument(
-                *flags,
-                action=_BoolAction,
-                default=default,
-                required=required,
-                **options,
-            )
-            continue
-        options.update(type=kind.convert, required=required)
-        if not required:
-            options["default"] = default
-        singular = (f.name.removesuffix("s")).upper()
-        if kind.metavar:
-            options["metavar"] = kind.metavar
-        elif kind.sequence is not None:
-            options["metavar"] = f"{singular},..."
-        if kind.sequence is not None and f.metadata.get("nargs") == "+":
-            options.update(nargs="+", metavar=singular)
-        target.add_argument(*flags, **options)
-
-
-def dataclass_from_args(
-    cls: type[ConfigT],
-    args: argparse.Namespace,
-    *,
-    exclude: Iterable[str] = (),
-    **extra: Any,
-) -> ConfigT:
-    """Build ``cls`` from the parsed options of :func:`add_dataclass_arguments`.
-
-    Lists come back as the field's kind (tuple or list); ``nargs="+"`` lists are flattened.
-
-    :param cls: the config dataclass.
-    :param args: the parsed namespace.
-    :param exclude: fields not taken from ``args`` (pass them in ``extra``).
-    :param extra: values for excluded fields.
-    """
     hints = typing.get_type_hints(cls)
-    values: dict[str, Any] = {}
-    for f in option_fields(cls, exclude):
-        value = getattr(args, f.name)
-        kind = _kind(hints[f.name], f"{cls.__name__}.{f.name}")
-        if kind.sequence is not None and isinstance(value, (list, tuple)):
-            flat: list[Any] = []
-            for item in value:
-                flat.extend(item if isinstance(item, list) else [item])
-            value = kind.sequence(flat)
-        values[f.name] = value
-    return cls(**values, **extra)
+    for f in dataclasses.fields(cls):
+        if f.init:
+            _kind(hints[f.name], f"{cls.__name__}.{f.name}")  # refuse an unsupported annotation now
+    field_class = type("_Field", (_Field,), {"aliases_of": dict(aliases or {})})
+    wrapper = type("_Dataclass", (_Dataclass,), {"group_title": title, "field_class": field_class})
+    parser.add_arguments(
+        cls,
+        dest=_dest(cls),
+        default=cls(**defaults) if defaults else None,
+        dataclass_wrapper_class=wrapper,
+    )
+
+
+def dataclass_from_args(cls: type[ConfigT], args: argparse.Namespace) -> ConfigT:
+    """The ``cls`` instance parsed from the options :func:`add_dataclass_arguments` added."""
+    config = getattr(args, _dest(cls))
+    if not isinstance(config, cls):
+        raise TypeError(f"the parsed options hold no {cls.__name__} (was add_dataclass_arguments called?)")
+    return config
 
 
 def fail(prog: str, message: str, status: int = 1) -> int:

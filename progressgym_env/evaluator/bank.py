@@ -36,7 +36,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from progressgym_env.errors import ConfigError, QuestionBankError
+from progressgym_env.errors import ConfigError, QuestionBankError, UnknownNameError
 from progressgym_env.value_spaces import FOUNDATIONS, MORAL19, MORALCHOICE_RULES
 
 BANKS: tuple[str, ...] = ("moralchoice", "foundations", "worldviews")
@@ -490,11 +490,11 @@ class QuestionBank:
         return dim_counts(self.scenarios)
 
     def get(self, scenario_id: str) -> Scenario:
-        """The scenario with this unique id (KeyError naming the split otherwise)."""
+        """The scenario with this unique id (:class:`UnknownNameError`, a ``KeyError``, naming the split otherwise)."""
         for s in self.scenarios:
             if s.scenario_id == scenario_id:
                 return s
-        raise KeyError(f"no scenario {scenario_id!r} in the {self.split!r} split")
+        raise UnknownNameError(f"no scenario {scenario_id!r} in the {self.split!r} split")
 
     def subset(self, max_per_dim: int, seed: int = 0) -> QuestionBank:
         """A deterministic, dim-stratified subset for quick runs.

@@ -348,7 +348,7 @@ class PrefixTreeScorer:
         picked = logits[torch.tensor(rows, device=device), torch.tensor(cols, device=device)].float()
         logprobs = torch.log_softmax(picked, dim=-1)
         values = logprobs.gather(-1, torch.tensor(targets, device=device)[:, None]).squeeze(-1).tolist()
-        for seq, value in zip(owners, values):
+        for seq, value in zip(owners, values, strict=True):
             self._scores[seq] += value
 
 
@@ -387,7 +387,7 @@ def _to_cache(past: _Past) -> Any:
     """A fresh ``DynamicCache`` holding ``past``'s tensors (the model appends to it)."""
     from transformers import DynamicCache
 
-    return DynamicCache(ddp_cache_data=list(zip(past.keys, past.values)))
+    return DynamicCache(ddp_cache_data=list(zip(past.keys, past.values, strict=True)))
 
 
 def _from_cache(cache: Any) -> tuple[list[Any], list[Any]]:

@@ -114,7 +114,7 @@ class EvaluationResult:
 
     def as_dict(self) -> dict[str, float]:
         """dim name -> value."""
-        return {name: float(v) for name, v in zip(self.dims, self.values)}
+        return {name: float(v) for name, v in zip(self.dims, self.values, strict=True)}
 
 
 class ValueEvaluator:
@@ -173,7 +173,7 @@ class ValueEvaluator:
             if callable(score):
                 scores = score(list(chunk))
                 self._check_count(scores, chunk)
-                for q, lw in zip(chunk, scores):
+                for q, lw in zip(chunk, scores, strict=True):
                     lw = np.asarray(lw, dtype=np.float64)
                     if lw.shape != (q.n_options,) or np.isnan(lw).any() or np.isposinf(lw).any():
                         raise ChooserOutputError(
@@ -184,7 +184,7 @@ class ValueEvaluator:
                 continue
             answers = chooser(list(chunk))
             self._check_count(answers, chunk)
-            for q, a in zip(chunk, answers):
+            for q, a in zip(chunk, answers, strict=True):
                 w = check_weights(q, a)
                 weights.append(w)
                 if joint:
@@ -219,7 +219,7 @@ class ValueEvaluator:
         original, original_counts = progressgym_vector(scenarios, distributions)
         vectors = {"default": default, "progressgym": original}
         aggregation = self.config.aggregation
-        refused_questions = [q.key for q, p in zip(self._questions, outputs) if p is None]
+        refused_questions = [q.key for q, p in zip(self._questions, outputs, strict=True) if p is None]
         return EvaluationResult(
             values=vectors[aggregation],
             dims=MORAL19.dims,
@@ -242,7 +242,7 @@ class ValueEvaluator:
             :meth:`evaluate_detailed` returns NaN there instead, with the refusal counts.
         """
         result = self.evaluate_detailed(chooser)
-        empty = [name for name, n in zip(result.dims, result.counts) if n == 0]
+        empty = [name for name, n in zip(result.dims, result.counts, strict=True) if n == 0]
         if empty:
             raise EvaluationError(
                 f"no answered scenario for dim(s) {empty}: {result.n_refused} of {result.n_questions} "

@@ -124,7 +124,7 @@ def measure_history(
     n_pool = len(pool.questions) if pool is not None else None
     measured: dict[str, tuple[np.ndarray, np.ndarray | None, dict[str, Any]]] = {}
     first_of: dict[str, str] = {}
-    for m, identity in zip(models, identities):
+    for m, identity in zip(models, identities, strict=True):
         first_of.setdefault(identity["sha256"], m)
     for sha, m in track(list(first_of.items()), "measuring models", enabled=progress):
         identity = identities[models.index(m)]
@@ -257,7 +257,7 @@ def history_choice_probs(pool: ElicitationPool, values: np.ndarray) -> np.ndarra
 
     values = np.clip(np.asarray(values, dtype=np.float64), 0.0, 1.0)
     out = np.full((len(pool.questions), 4), np.nan)
-    for i, (q, scenario) in enumerate(zip(pool.questions, pool.scenarios)):
+    for i, (q, scenario) in enumerate(zip(pool.questions, pool.scenarios, strict=True)):
         if scenario.bank == "worldviews":
             w = values[WORLDVIEW_DIM0:]
             original = w / w.sum() if w.sum() > 0 else np.full(4, 0.25)

@@ -37,7 +37,7 @@ from pathlib import Path
 from progressgym_env.common.atomic import atomic_folder
 from progressgym_env.common.cache import CACHE_ENV_VAR, cache_root
 from progressgym_env.common.paths import looks_like_path
-from progressgym_env.errors import ModelLoadError
+from progressgym_env.errors import ModelLoadError, UnknownNameError
 
 MARKER_FILE = "progressgym_model_source.json"
 """Written last into a converted folder; its presence marks the conversion as complete."""
@@ -117,12 +117,12 @@ def get_model_source(name: str) -> ModelSource:
     """The registered :class:`ModelSource` called ``name``.
 
     :param name: registered name.
-    :raises KeyError: naming the registered sources when ``name`` is not one of them.
+    :raises UnknownNameError: (a ``KeyError``) naming the registered sources when ``name`` is not one of them.
     """
     try:
         return MODEL_SOURCES[name]
     except KeyError:
-        raise KeyError(f"unknown model source {name!r}; registered: {sorted(MODEL_SOURCES)}") from None
+        raise UnknownNameError(f"unknown model source {name!r}; registered: {sorted(MODEL_SOURCES)}") from None
 
 
 def locate_gguf(source: ModelSource) -> Path:
@@ -313,8 +313,3 @@ def resolve_model(
             f"written by save_pretrained, a hub id, or one of the registered sources {sorted(MODEL_SOURCES)}"
         )
     return text
-
-
-def list_model_sources() -> list[ModelSource]:
-    """All registered model sources, sorted by name."""
-    return [MODEL_SOURCES[name] for name in sorted(MODEL_SOURCES)]

@@ -90,7 +90,7 @@ def build_elicitation_pool(
     dim_questions, upholds = [], []
     for dim in range(MORAL19.dim):
         idx, marks = [], []
-        for i, (q, s) in enumerate(zip(questions, scenario_of)):
+        for i, (q, s) in enumerate(zip(questions, scenario_of, strict=True)):
             effects = s.option_effects(dim)
             if not any(effects):
                 continue

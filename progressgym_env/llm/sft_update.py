@@ -56,7 +56,7 @@ def sample_choices(rng: np.random.Generator, probs: Sequence[np.ndarray]) -> np.
     """One displayed-option index per probability array, drawn with ``rng`` (inverse CDF, one uniform each)."""
     uniforms = rng.random(len(probs))
     out = np.empty(len(probs), dtype=np.int64)
-    for i, (p, u) in enumerate(zip(probs, uniforms)):
+    for i, (p, u) in enumerate(zip(probs, uniforms, strict=True)):
         cdf = np.cumsum(np.asarray(p, dtype=np.float64))
         out[i] = min(int(np.searchsorted(cdf, u * cdf[-1], side="right")), len(cdf) - 1)
     return out
@@ -69,7 +69,7 @@ def answer_rows(questions: Sequence[Question], choices: Sequence[int], encoder: 
             "prompt": prompt_text(encoder, q.prompt),
             "completion": completion_text(encoder, q.candidates[int(c)]),
         }
-        for q, c in zip(questions, choices)
+        for q, c in zip(questions, choices, strict=True)
     ]
 
 

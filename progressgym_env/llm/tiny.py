@@ -287,7 +287,7 @@ def _build_world(root: Path, proxies: list[str], seed: int, drift: float, sharpn
         share = drift * k / 8
         model = AutoModelForCausalLM.from_pretrained(base)
         with torch.no_grad():
-            for (name, p), p0 in zip(model.named_parameters(), start.parameters()):
+            for (name, p), p0 in zip(model.named_parameters(), start.parameters(), strict=True):
                 p.copy_(p0 + share * (end_params[name] - p0))
         out = Path(proxies[k])
         model.save_pretrained(out)

@@ -111,7 +111,7 @@ class GenerationChooser:
         answers = self.generate(questions)
         self.last_answers = answers
         out = []
-        for question, answer in zip(questions, answers):
+        for question, answer in zip(questions, answers, strict=True):
             index = parse_answer(question, answer)
             if index is None:
                 out.append(np.full(question.n_options, np.nan))

@@ -116,7 +116,7 @@ class LogLikelihoodChooser:
         sequences = self.encoder.sequences(questions)
         scores = self.score_sequences(sequences)
         if self.length_normalize:
-            scores = [s / seq.n_candidate for s, seq in zip(scores, sequences)]
+            scores = [s / seq.n_candidate for s, seq in zip(scores, sequences, strict=True)]
         return group_scores(len(questions), sequences, scores)
 
     def score_sequences(self, sequences: Sequence[ScoredSequence]) -> list[float]:
@@ -139,7 +139,7 @@ class LogLikelihoodChooser:
                 for start in range(0, len(order), self.batch_size):
                     batch_idx = order[start : start + self.batch_size]
                     batch = [sequences[i] for i in batch_idx]
-                    for i, value in zip(batch_idx, self._score_batch(batch)):
+                    for i, value in zip(batch_idx, self._score_batch(batch), strict=True):
                         scores[i] = value
         finally:
             if was_training:

@@ -84,7 +84,7 @@ class VLLMChooser:
         sequences = self.encoder.sequences(questions)
         scores = self.score_sequences(sequences)
         if self.length_normalize:
-            scores = [s / seq.n_candidate for s, seq in zip(scores, sequences)]
+            scores = [s / seq.n_candidate for s, seq in zip(scores, sequences, strict=True)]
         return [softmax_scores(s) for s in group_scores(len(questions), sequences, scores)]
 
     def score_sequences(self, sequences: Sequence[ScoredSequence]) -> list[float]:
