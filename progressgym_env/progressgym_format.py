@@ -70,16 +70,19 @@ class TrackingFormat:
         out.update(judge.params)
         return out
 
+    def pair(self, fields: Mapping[str, Any], where: str) -> tuple[np.ndarray, np.ndarray]:
+        """The layout's two vector fields, checked (finite, non-empty, 2-D)."""
+        return vectors(fields, self.fields[0], where), vectors(fields, self.fields[1], where)
+
     def score(self, fields: Mapping[str, Any], where: str) -> float:
         """ProgressGym's score of the fields: mean cos(actual, examinee)."""
-        actual = vectors(fields, "actual_vector", where)
-        examinee = vectors(fields, "examinee_vector", where)
+        from progressgym_env.judges import tracking_scores
+
+        actual, examinee = self.pair(fields, where)
         if actual.shape != examinee.shape:
             raise ResultsFileError(
                 f"{where}: 'actual_vector' {actual.shape} and 'examinee_vector' {examinee.shape} must match"
             )
-        from progressgym_env.judges import tracking_scores
-
         return float(tracking_scores(actual, examinee))
 
     def record(
@@ -113,23 +116,21 @@ class CoevolveFormat(TrackingFormat):
         }
 
     def score(self, fields: Mapping[str, Any], where: str) -> float:
-        simulated = vectors(fields, "simulated_model_vector", where)
-        actual = vectors(fields, "actual_model_vector", where)
+        from progressgym_env.judges import coevolve_scores
+
+        simulated, actual = self.pair(fields, where)
         if simulated.shape[1] != actual.shape[1] or len(simulated) < 3 or len(actual) < 3:
             raise ResultsFileError(
                 f"{where}: Coevolve needs >= 3 simulated and actual vectors of one dimension, found "
                 f"{simulated.shape} and {actual.shape}"
             )
-        from progressgym_env.judges import coevolve_scores
-
         return float(coevolve_scores(simulated, actual))
 
     def record(
         self, judge_class: type[Judge], params: Mapping[str, Any], fields: Mapping[str, Any], meta: Mapping[str, Any],
         where: str,
     ) -> dict[str, Any] | None:
-        simulated = vectors(fields, "simulated_model_vector", where)
-        actual = vectors(fields, "actual_model_vector", where)
+        simulated, actual = self.pair(fields, where)
         if simulated.shape != actual.shape:  # only S_0..S_{T-1} beside H_0..H_{T-1} is a full record
             return None
         record: dict[str, Any] = {"challenge": judge_class.challenge, "human": actual.tolist(),

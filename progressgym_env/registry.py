@@ -182,14 +182,19 @@ def _variants(
     return tuple(out)
 
 
-def challenge_spec(name: str) -> ChallengeSpec:
-    """The registered challenge named ``name`` (as records carry it); the error lists the known ones."""
+def _lookup(table: Mapping[str, Any], name: str, what: str, alternative: str = "") -> Any:
+    """``table[name]``, or a :class:`ConfigError` listing the registered names and how plugins register."""
     try:
-        return _CHALLENGES[name]
+        return table[name]
     except (KeyError, TypeError):
         raise ConfigError(
-            f"unknown challenge {name!r}; registered: {', '.join(_CHALLENGES)} ({PLUGIN_HINT})"
+            f"unknown {what} {name!r}; choose one of {', '.join(table)}{alternative} ({PLUGIN_HINT})"
         ) from None
+
+
+def challenge_spec(name: str) -> ChallengeSpec:
+    """The registered challenge named ``name`` (as records carry it); the error lists the known ones."""
+    return _lookup(_CHALLENGES, name, "challenge")
 
 
 def judge_class(name: str) -> type[Judge]:
@@ -209,10 +214,7 @@ def variants() -> Mapping[str, ChallengeVariant]:
 
 def variant(key: str) -> ChallengeVariant:
     """The variant (benchmark column) ``key``; the error lists the valid keys."""
-    try:
-        return _VARIANTS[key]
-    except (KeyError, TypeError):
-        raise ConfigError(f"unknown challenge {key!r}; choose from {', '.join(_VARIANTS)} ({PLUGIN_HINT})") from None
+    return _lookup(_VARIANTS, key, "challenge")
 
 
 def variant_key(challenge: str, params: Mapping[str, Any]) -> str:
@@ -283,12 +285,7 @@ def register_backend(
 
 def backend_spec(name: str) -> BackendSpec:
     """The registered backend ``name``; the error lists the known ones."""
-    try:
-        return _BACKENDS[name]
-    except (KeyError, TypeError):
-        raise ConfigError(
-            f"unknown backend {name!r}; choose one of {', '.join(_BACKENDS)} or pass a Backend object ({PLUGIN_HINT})"
-        ) from None
+    return _lookup(_BACKENDS, name, "backend", " or pass a Backend object")
 
 
 def backend_names() -> tuple[str, ...]:

@@ -207,17 +207,8 @@ def atomic_write_bytes(path: str | os.PathLike[str], data: bytes) -> Path:
     :raises IsADirectoryError: ``path`` is a folder.
     """
     path = Path(path)
-    _check_target(path, folder=False)
-    fd, tmp = _create_temp_file(path)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        _commit_file(tmp, path)
-    except BaseException:
-        _remove_quietly(tmp)
-        raise
+    with atomic_path(path) as tmp:
+        tmp.write_bytes(data)
     return path
 
 
