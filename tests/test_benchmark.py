@@ -172,3 +172,17 @@ def test_a_retrained_model_at_the_same_path_is_run_again(tmp_path: Path) -> None
     table = (tmp_path / "out" / "leaderboard.md").read_text()
     assert "1 runs of older model files" in table
     assert f"| 1 | ppo | {score_record(runs[1]['episode_record']):.4f} |" in table
+
+
+def test_extrapolative_agents_are_shown_as_readme_says(tmp_path: Path) -> None:
+    config = BenchmarkConfig(agents=["extrapolative-1"], challenges=["predict2"], seeds=1, out=str(tmp_path),
+                             wandb=False, plots=False, progress=False)
+    run_benchmark(config)
+    (run,) = load_results(tmp_path / "results.json")
+    assert run["agent"] == "extrapolative-1" and run["agent_config"]["agent"] == "extrapolative-1-h2"
+    table = (tmp_path / "leaderboard.md").read_text(encoding="utf-8")
+    assert "extrapolative-1 " in table or "extrapolative-1|" in table or "extrapolative-1\n" in table
+    assert "extrapolative-1-h" not in table
+    readme = " ".join((Path(__file__).parents[1] / "README.md").read_text(encoding="utf-8").split())
+    assert "the leaderboard shows the name asked for, `extrapolative-1`" in readme
+    assert "their names say it, `extrapolative-1-h1`" not in readme
