@@ -369,6 +369,8 @@ def test_ctrl_c_keeps_the_model_trained_so_far(
     assert code == 130
     line = _one_error_line(capsys.readouterr().err, "train")
     assert f"kept {tmp_path / 'last_model.zip'}" in line
+    assert f"{tmp_path / 'config.json'}" in line and "at step 512 of 1000" in line
+    assert "re-run the same command with --resume" in line
     from stable_baselines3 import A2C
 
     model = A2C.load(str(tmp_path / "last_model.zip"))
