@@ -186,3 +186,31 @@ def test_extrapolative_agents_are_shown_as_readme_says(tmp_path: Path) -> None:
     readme = " ".join((Path(__file__).parents[1] / "README.md").read_text(encoding="utf-8").split())
     assert "the leaderboard shows the name asked for, `extrapolative-1`" in readme
     assert "their names say it, `extrapolative-1-h1`" not in readme
+
+
+def test_ctrl_c_keeps_the_finished_runs_and_says_how_to_resume(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from progressgym_env.benchmark import executors
+
+    real_run = executors.EpisodeWorker.run
+    calls = {"n": 0}
+
+    def run_then_interrupt(self: executors.EpisodeWorker, task: executors.EpisodeTask) -> dict:
+        calls["n"] += 1
+        if calls["n"] == 4:  # mid-challenge: the first challenge has 4 runs
+            raise KeyboardInterrupt
+        return real_run(self, task)
+
+    monkeypatch.setattr(executors.EpisodeWorker, "run", run_then_interrupt)
+    argv = ["benchmark", "--agents", "static,lifelong", "--challenges", "follow,predict1", "--seeds", "2",
+            "--out", str(tmp_path), "--no-wandb", "--no-plots", "--no-progress"]
+    assert main(argv) == 130
+    err = [line for line in capsys.readouterr().err.splitlines() if line.strip()]
+    assert len(err) == 1 and "Traceback" not in err[0]
+    assert f"3 of 8 new runs were saved in {tmp_path / 'results.json'} (3 runs in all)" in err[0]
+    assert "re-run the same command to resume" in err[0]
+    assert len(load_results(tmp_path / "results.json")) == 3
+    monkeypatch.setattr(executors.EpisodeWorker, "run", real_run)
+    assert main(argv) == 0
+    assert "5 runs in" in capsys.readouterr().out and len(load_results(tmp_path / "results.json")) == 8

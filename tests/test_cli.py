@@ -477,3 +477,16 @@ def test_building_the_cli_imports_no_heavy_library() -> None:
         check=True,
     )
     assert done.stdout.strip() == "[]"
+
+
+def test_ctrl_c_during_start_up_is_one_line(monkeypatch: pytest.MonkeyPatch, capsys) -> None:
+    import progressgym_env.cli as cli
+
+    def interrupted() -> Any:
+        raise KeyboardInterrupt
+
+    monkeypatch.delenv("PROGRESSGYM_TRACEBACK", raising=False)
+    monkeypatch.setattr(cli, "build_parser", interrupted)
+    assert cli.main(["benchmark"]) == 130
+    err = capsys.readouterr().err
+    assert err.strip() == "progressgym: error: interrupted (Ctrl-C) while starting; nothing was run"

@@ -8,7 +8,8 @@ executor yields finished runs in batches as they arrive; the driver alone append
 do not depend on where an episode ran.
 
 - :class:`LocalExecutor` (``--executor local``, the default): every episode in this process, one
-  after another, one batch per challenge; no optional dependency.
+  after another, each run yielded as it finishes (the bar counts every run, Ctrl-C loses none that
+  finished: the driver saves whatever arrived); no optional dependency.
 - :class:`RayExecutor` (``--executor ray``): each chunk of episodes is one Ray task. On the surrogate
   backend episodes take milliseconds, so they are grouped into chunks (about two per CPU of the
   cluster) and the per-task scheduling cost does not dominate; on the llm backend every episode is its
@@ -228,18 +229,18 @@ class Executor(Protocol):
 
 
 class LocalExecutor:
-    """Every episode in this process, one after another; a batch per challenge (an error stops the run)."""
+    """Every episode in this process, one after another; each run is its own batch (an error stops the run).
+
+    The driver saves batches together when they arrive faster than a save takes (see
+    :data:`~progressgym_env.benchmark.runner.SAVE_COST_FRACTION`), so one-run batches cost no extra writes.
+    """
 
     builds_in_driver = True
 
     def run(self, worker: EpisodeWorker, tasks: Sequence[EpisodeTask]) -> Iterator[list[dict[str, Any]]]:
-        """Run ``tasks`` in order, yielding the runs of each challenge together."""
-        batch: list[dict[str, Any]] = []
-        for index, task in enumerate(tasks):
-            batch.append(worker.run(task))
-            if index + 1 == len(tasks) or tasks[index + 1].challenge != task.challenge:
-                yield batch
-                batch = []
+        """Run ``tasks`` in order, yielding each run as soon as it finishes."""
+        for task in tasks:
+            yield [worker.run(task)]
 
     def close(self) -> None:
         """Nothing to release."""

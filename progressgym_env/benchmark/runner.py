@@ -190,6 +190,23 @@ class BenchmarkSummary:
         return self.out / LEADERBOARD_FILE
 
 
+class BenchmarkInterrupted(KeyboardInterrupt):
+    """Ctrl-C stopped a benchmark; its message says how many runs were kept and that re-running resumes.
+
+    :param kept: new runs saved before the interruption. :param planned: new runs the benchmark had planned.
+    :param total: runs in the results file now. :param results_path: the results file.
+    """
+
+    def __init__(self, kept: int, planned: int, total: int, results_path: Path) -> None:
+        done = (f"all {planned} new runs were saved (not yet their plots, wandb runs and leaderboard)"
+                if kept == planned else f"{kept} of {planned} new runs were saved")
+        super().__init__(
+            f"interrupted (Ctrl-C); {done} in {results_path} ({total} runs in all); re-run the same command to "
+            "resume (runs already there are skipped)"
+        )
+        self.kept, self.planned, self.total = kept, planned, total
+
+
 def _check_history(existing: list[dict[str, Any]], history: str, path: Path) -> None:
     found = sorted({str(r.get("history")) for r in existing} - {history})
     if found:
@@ -202,7 +219,8 @@ def _check_history(existing: list[dict[str, Any]], history: str, path: Path) -> 
 def run_benchmark(config: BenchmarkConfig, console: Any = None) -> BenchmarkSummary:
     """Run ``config``: each agent on each challenge for seeds 0..seeds-1, then write the outputs.
 
-    Runs already present in ``results.json`` are skipped (resume); the episodes run on
+    Runs already present in ``results.json`` are skipped (resume); Ctrl-C raises
+    :class:`BenchmarkInterrupted` (a ``KeyboardInterrupt`` saying what was kept). The episodes run on
     ``config.executor`` (:mod:`~progressgym_env.benchmark.executors`) and this process saves each batch
     of finished runs as it arrives (a challenge locally, a task's chunk on Ray), so an interrupted
     benchmark keeps what it finished. New runs are stored in plan order whatever order they finished in.
@@ -255,6 +273,8 @@ def run_benchmark(config: BenchmarkConfig, console: Any = None) -> BenchmarkSumm
             finally:
                 if len(runs) > saved:
                     write_results(results_path, runs)
+        except KeyboardInterrupt:  # (after the inner finally saved every finished run)
+            raise BenchmarkInterrupted(len(runs) - first_new, len(todo), len(runs), results_path) from None
         finally:
             worker.close()
             executor.close()
@@ -263,7 +283,10 @@ def run_benchmark(config: BenchmarkConfig, console: Any = None) -> BenchmarkSumm
         new_runs: dict[tuple[str, str], list[dict[str, Any]]] = {}
         for run in runs[first_new:]:
             new_runs.setdefault((run["challenge"], run["agent"]), []).append(run)
-        _plot_and_log(out, runs, new_runs, config.plots, tracker)
+        try:
+            _plot_and_log(out, runs, new_runs, config.plots, tracker)
+        except KeyboardInterrupt:
+            raise BenchmarkInterrupted(len(todo), len(todo), len(runs), results_path) from None
         write_results(results_path, runs)
         atomic_write_text(out / LEADERBOARD_FILE, leaderboard_markdown(runs))
     return BenchmarkSummary(out, len(todo), len(planned) - len(todo), len(runs))
