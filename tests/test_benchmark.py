@@ -10,19 +10,24 @@ import pytest
 from progressgym_env.benchmark import BenchmarkConfig, ResultsFileError, load_results, run_benchmark
 from progressgym_env.benchmark.leaderboard import leaderboard_markdown
 from progressgym_env.cli import main
+from progressgym_env.common.progress import ProgressEvent, record_progress
 from progressgym_env.errors import ConfigError
 from progressgym_env.judges import score_record
 
 AGENTS = ["static", "lifelong", "oracle"]
 CHALLENGES = ["follow", "predict2", "coevolve"]
 SEEDS = 2
+EVENTS: list[ProgressEvent] = []
+"""The progress events of the module's benchmark (``benchmark_dir``)."""
 
 
 @pytest.fixture(scope="module")
 def benchmark_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("bench")
     config = BenchmarkConfig(agents=AGENTS, challenges=CHALLENGES, seeds=SEEDS, out=str(out), progress=False)
-    summary = run_benchmark(config)
+    with record_progress() as events:
+        summary = run_benchmark(config)
+    EVENTS[:] = events
     assert summary.new_runs == len(AGENTS) * len(CHALLENGES) * SEEDS
     return out
 
@@ -214,3 +219,18 @@ def test_ctrl_c_keeps_the_finished_runs_and_says_how_to_resume(
     monkeypatch.setattr(executors.EpisodeWorker, "run", real_run)
     assert main(argv) == 0
     assert "5 runs in" in capsys.readouterr().out and len(load_results(tmp_path / "results.json")) == 8
+
+
+def test_every_long_phase_reports_progress_run_by_run(benchmark_dir: Path) -> None:
+    def advances(label: str) -> list[tuple[int, int]]:
+        return [(e.completed, e.total) for e in EVENTS if e.label == label and e.kind == "advance"]
+
+    runs, groups = len(AGENTS) * len(CHALLENGES) * SEEDS, len(AGENTS) * len(CHALLENGES)
+    assert advances("benchmark") == [(i, runs) for i in range(1, runs + 1)]  # one step per run, none skipped
+    assert advances("plots") == [(i, groups + len(CHALLENGES)) for i in range(1, groups + len(CHALLENGES) + 1)]
+    assert advances("wandb runs") == [(i, groups) for i in range(1, groups + 1)]
+    phases = [e.label for e in EVENTS if e.kind == "start"]
+    assert phases == ["benchmark", "plots", "wandb runs"]
+    assert [e.label for e in EVENTS if e.kind == "close"] == phases
+    last = [e for e in EVENTS if e.label == "wandb runs" and e.kind == "advance"][-1]
+    assert " · " in last.status and "runs)" in last.status

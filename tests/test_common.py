@@ -357,3 +357,35 @@ def test_disabled_bar_and_track_are_transparent() -> None:
     assert "2/2" in buffer.getvalue()
     with pytest.raises(TypeError, match="total="):
         list(track(iter("ab"), "letters"))
+
+
+def test_bars_report_events_to_listeners_drawn_or_not() -> None:
+    from progressgym_env.common.progress import ProgressEvent, listen, record_progress
+
+    seen: list[ProgressEvent] = []
+    with record_progress() as events, listen(seen.append):
+        with ProgressBar(3, "quiet", enabled=False) as bar:
+            bar.status("warming up")
+            bar.advance("one")
+            bar.advance(steps=2)
+        list(track([1, 2], "items", enabled=False))
+    assert seen == events
+    assert [(e.label, e.kind, e.completed, e.total, e.status) for e in events[:5]] == [
+        ("quiet", "start", 0, 3, ""),
+        ("quiet", "status", 0, 3, "warming up"),
+        ("quiet", "advance", 1, 3, "one"),
+        ("quiet", "advance", 3, 3, "one"),
+        ("quiet", "close", 3, 3, "one"),
+    ]
+    assert [(e.kind, e.completed) for e in events[5:]] == [("start", 0), ("advance", 1), ("advance", 2), ("close", 2)]
+    with ProgressBar(1, "after") as bar:  # the listeners are gone after their blocks
+        bar.advance()
+    assert len(events) == 9
+
+
+def test_the_bar_shows_an_eta() -> None:
+    pytest.importorskip("rich")
+    console, buffer = _console()
+    with ProgressBar(4, "plots", console=console) as bar:
+        bar.advance()
+    assert "eta" in buffer.getvalue() and "1/4" in buffer.getvalue()

@@ -12,7 +12,8 @@ do not depend on where an episode ran.
   finished: the driver saves whatever arrived); no optional dependency.
 - :class:`RayExecutor` (``--executor ray``): each chunk of episodes is one Ray task. On the surrogate
   backend episodes take milliseconds, so they are grouped into chunks (about two per CPU of the
-  cluster) and the per-task scheduling cost does not dominate; on the llm backend every episode is its
+  cluster, at most :data:`MAX_CHUNK` episodes each so results arrive steadily) and the per-task scheduling cost
+  does not dominate; on the llm backend every episode is its
   own task and declares ``ray_num_gpus`` GPUs. A worker that dies (killed process, lost node) is
   retried by Ray (``ray_max_retries``); an episode that raises is reported with its error after every
   other run has been saved (deterministic errors would only fail again), and a re-run of the same
@@ -43,6 +44,9 @@ from progressgym_env.errors import ConfigError, MissingExtraError, ProgressGymEr
 
 EXECUTORS = ("local", "ray")
 """The values of ``BenchmarkConfig.executor``."""
+MAX_CHUNK = 50
+"""At most this many surrogate episodes per Ray task (a quarter of a second or so), so a large job's results
+(and its progress bar) arrive steadily: 8,000 runs on 2 CPUs come in 160 tasks of 50, not 4 of 2,000."""
 
 
 class EpisodeTaskError(ProgressGymError, RuntimeError):
@@ -355,7 +359,8 @@ class RayExecutor:
         return {"num_cpus": wanted["CPU"], "num_gpus": wanted["GPU"]}
 
     def chunk_size(self, n_tasks: int) -> int:
-        """Episodes per task: the setting, else 1 on llm, else about two tasks per cluster CPU."""
+        """Episodes per task: the setting, else 1 on llm, else about two tasks per cluster CPU and at most
+        :data:`MAX_CHUNK` episodes (a task costs milliseconds to schedule)."""
         import ray
 
         if self.settings.chunk_size:
@@ -363,7 +368,7 @@ class RayExecutor:
         if self.backend == "llm":
             return 1
         cpus = max(1, int(ray.cluster_resources().get("CPU", 1) // max(self.settings.num_cpus, 1e-9)))
-        return max(1, math.ceil(n_tasks / (2 * cpus)))
+        return max(1, min(math.ceil(n_tasks / (2 * cpus)), MAX_CHUNK))
 
     def run(self, worker: EpisodeWorker, tasks: Sequence[EpisodeTask]) -> Iterator[list[dict[str, Any]]]:
         """Submit ``tasks`` in chunks; yield each chunk's runs as it finishes (failures raised at the end)."""

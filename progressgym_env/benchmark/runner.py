@@ -113,8 +113,8 @@ class BenchmarkConfig:
     )
     ray_chunk_size: int = field(
         default=0,
-        metadata={"help": "Episodes per Ray task; 0 = 1 on the llm backend, else about two tasks per cluster CPU "
-                  "(surrogate episodes take milliseconds, so one each would be mostly scheduling)."},
+        metadata={"help": "Episodes per Ray task; 0 = 1 on the llm backend, else about two tasks per cluster CPU, "
+                  "at most 50 each (surrogate episodes take milliseconds, so one each would be mostly scheduling)."},
     )
     ray_max_retries: int = field(
         default=3, metadata={"help": "Times Ray re-runs a task whose worker died (killed, node lost)."},
@@ -222,7 +222,7 @@ def run_benchmark(config: BenchmarkConfig, console: Any = None) -> BenchmarkSumm
     Runs already present in ``results.json`` are skipped (resume); Ctrl-C raises
     :class:`BenchmarkInterrupted` (a ``KeyboardInterrupt`` saying what was kept). The episodes run on
     ``config.executor`` (:mod:`~progressgym_env.benchmark.executors`) and this process saves each batch
-    of finished runs as it arrives (a challenge locally, a task's chunk on Ray), so an interrupted
+    of finished runs as it arrives (each run locally, a task's chunk on Ray), so an interrupted
     benchmark keeps what it finished. New runs are stored in plan order whatever order they finished in.
     """
     out = Path(config.out)
@@ -261,6 +261,8 @@ def run_benchmark(config: BenchmarkConfig, console: Any = None) -> BenchmarkSumm
             saved, last_save, write_seconds = len(runs), 0.0, 0.0
             try:
                 with ProgressBar(len(todo), "benchmark", enabled=config.progress, console=console) as bar:
+                    if todo and config.executor != "local":
+                        bar.status(f"starting the {config.executor} executor, waiting for the first results")
                     for batch in executor.run(worker, tasks):
                         for run in batch:
                             runs.append(run)
@@ -284,7 +286,7 @@ def run_benchmark(config: BenchmarkConfig, console: Any = None) -> BenchmarkSumm
         for run in runs[first_new:]:
             new_runs.setdefault((run["challenge"], run["agent"]), []).append(run)
         try:
-            _plot_and_log(out, runs, new_runs, config.plots, tracker)
+            _plot_and_log(out, runs, new_runs, config.plots, tracker, config.progress, console)
         except KeyboardInterrupt:
             raise BenchmarkInterrupted(len(todo), len(todo), len(runs), results_path) from None
         write_results(results_path, runs)
@@ -324,7 +326,7 @@ def _env_kwargs(config: BenchmarkConfig, challenge: Challenge) -> dict[str, Any]
 
 def _plot_and_log(
     out: Path, runs: list[dict[str, Any]], new_runs: dict[tuple[str, str], list[dict[str, Any]]], plots: bool,
-    tracker: Any,
+    tracker: Any, progress: bool = False, console: Any = None,
 ) -> None:
     """Redraw the plots of the (challenge, agent) groups that gained runs, then log each group's saved
     runs not yet logged as one wandb run (with its trajectory PNG); the wandb folder is recorded in each run."""
@@ -340,15 +342,17 @@ def _plot_and_log(
         from progressgym_env.benchmark.plots import write_plots
 
         changed = set(new_runs) | {(challenge, agent) for challenge, agent, _ in pending}
-        images = write_plots(out, latest_models_only(runs)[0], changed=changed)
+        images = write_plots(out, latest_models_only(runs)[0], changed=changed, progress=progress, console=console)
     if tracker is not None:
         from progressgym_env.benchmark.tracking import wandb_run_id
 
-        for (challenge, agent, _), group in pending.items():
-            run_id = wandb_run_id(group)
-            directory = tracker.find_logged(run_id) or tracker.log_runs(group, images.get((challenge, agent)), run_id)
-            for run in group:
-                run["wandb_dir"] = directory
+        with ProgressBar(len(pending), "wandb runs", enabled=progress, console=console) as bar:
+            for (challenge, agent, _), group in pending.items():
+                run_id = wandb_run_id(group)
+                directory = tracker.find_logged(run_id) or tracker.log_runs(group, images.get((challenge, agent)), run_id)
+                for run in group:
+                    run["wandb_dir"] = directory
+                bar.advance(f"{agent} · {challenge} ({len(group)} runs)")
 
 
 def _append_config(out: Path, config: BenchmarkConfig) -> None:
