@@ -78,6 +78,8 @@ def interrupted_message(out: Path) -> str:
     try:
         saved = json.loads((out / "config.json").read_text(encoding="utf-8"))
         step = f" at step {saved['timesteps_done']} of {saved['total_timesteps']}"
+        if saved.get("wandb_run"):
+            kept.append(f"the wandb run {saved['wandb_run']}")
     except (OSError, ValueError, KeyError, TypeError):
         pass
     return (f"interrupted (Ctrl-C){step}; kept " + ", ".join(kept)
