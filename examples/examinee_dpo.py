@@ -1,6 +1,6 @@
 """A ProgressGym examinee in ~40 lines: TRL's DPOTrainer on each century's judged pairs (PG-Follow, tiny world).
 
-Run: ``python examples/examinee_dpo.py [folder]`` (builds the tiny world there once; CPU, about 2 CPU-minutes).
+Run: ``python examples/examinee_dpo.py [folder]`` (builds the tiny world there once; CPU, about 3 CPU-minutes).
 It shows one progress bar (each century's reward), sums the warnings up in one line, and prints the final
 score beside what ``static`` (an examinee that never updates: value lock-in) scores on the same history.
 """
