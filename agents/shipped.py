@@ -42,7 +42,8 @@ def trained_model_path(key: str) -> Path:
         shipped = sorted(p.parent.name for p in trained_dir().glob(f"*/{MODEL_FILE}"))
         raise ConfigError(
             f"no shipped trained agent for challenge {key!r} (looked for {path}); shipped: "
-            f"{', '.join(shipped) or 'none'}. Train one with agents/train.py or use '<algo>:<path/model.zip>'"
+            f"{', '.join(shipped) or 'none'}. Train one with 'progressgym train --algo ppo --env {key} --out runs/train/{key}' "
+            f"and run it as 'ppo:runs/train/{key}/model.zip', or use another '<algo>:<path/model.zip>'"
         )
     return path
 

@@ -19,9 +19,18 @@ training env kwargs there (``similarity``, ``obs_history``, ``history: procedura
 
     model.zip         the selected model: the best validation checkpoint
     last_model.zip    the model at the end of training
-    config.json       this TrainConfig, the command, seeds, steps, hyperparameters, validation curve
+    config.json       this TrainConfig, the command, seeds, steps, hyperparameters, validation curve;
+                      written when training starts (``status: running``) and rewritten when it stops
+                      (``finished`` or ``interrupted``, with ``timesteps_done``)
     evaluations.json  the validation curve alone (env steps, mean, std, per-history scores)
     wandb/            with ``track=True``: the offline wandb run
+
+While a run writes into its folder it holds ``<out>/.lock`` (a second run into the same folder is
+refused). A folder that already holds a model is refused too, unless ``resume=True`` continues it:
+its ``last_model.zip`` is loaded and trained on from its step count (``learn(reset_num_timesteps=False)``)
+and the validation curve goes on from ``evaluations.json``, so ``model.zip`` stays the best checkpoint
+of the whole run. (A resumed off-policy run starts with an empty replay buffer, and VecNormalize
+statistics restart: a resumed run is close to, not bit-identical with, an uninterrupted one.)
 
 Command line: ``progressgym train --algo ppo --env follow --seed 0``.
 """
@@ -45,7 +54,7 @@ from agents.sb3_agent import ALGO_NAMES, RECURRENT, algo_class
 from agents.wrappers import lifelong_residual_actions
 from agents.zoo import ZooHyperparams, load_hyperparams
 from progressgym_env.common.atomic import atomic_path, atomic_write_text
-from progressgym_env.errors import ConfigError, MissingExtraError
+from progressgym_env.errors import ConfigError, FolderInUseError, MissingExtraError
 from progressgym_env.registry import challenge_specs
 from progressgym_env.registry import variants as registered_variants
 
@@ -56,6 +65,11 @@ TEST_FIRST_SEED = 100_000
 """First env seed of the held-out procedural test histories (``progressgym benchmark --first-seed``)."""
 OBS_KWARGS = ("obs_history",)
 """Training env kwargs that change the observation, so validation and test envs must share them."""
+ON_POLICY_N_STEPS = {"ppo": 2048, "recurrentppo": 128, "a2c": 5}
+"""SB3's default ``n_steps`` (env steps per env and rollout) of the on-policy algorithms."""
+LOCK_FILE = ".lock"
+MODEL_FILES = ("last_model.zip", "model.zip")
+"""What a run leaves in its folder: the model where training stopped, the best validated one."""
 
 
 @dataclass
@@ -112,6 +126,11 @@ class TrainConfig:
     device: str = field(default="cpu", metadata={"help": "torch device."})
     progress_bar: bool = field(default=False, metadata={"help": "Show SB3's progress bar while training."})
     verbose: int = field(default=0, metadata={"help": "SB3 verbosity (0, 1, 2)."})
+    resume: bool = field(
+        default=False,
+        metadata={"help": "Continue the model already in the output folder (its last_model.zip and step count) "
+                  "up to total_timesteps; without it, a folder that holds a model is refused."},
+    )
 
     def __post_init__(self) -> None:
         self.algo = self.algo.lower()
@@ -183,6 +202,7 @@ class TrainResult:
     :param total_timesteps: env steps trained.
     :param eval_final_scores: final_score per test episode on ``eval_history`` (empty unless asked).
     :param eval_normalized_scores: normalized_score per test episode.
+    :param wandb_run: where the wandb run went (its URL online, its folder offline), or None untracked.
     """
 
     model_path: Path
@@ -191,6 +211,7 @@ class TrainResult:
     total_timesteps: int
     eval_final_scores: list[float] = field(default_factory=list)
     eval_normalized_scores: list[float] = field(default_factory=list)
+    wandb_run: str | None = None
 
     @property
     def best_validation_score(self) -> float:
@@ -214,6 +235,7 @@ class TrainResult:
             "eval_normalized_score_std": float(normalized.std()) if normalized.size else None,
             "eval_final_scores": list(map(float, final)),
             "eval_normalized_scores": list(map(float, normalized)),
+            "wandb_run": self.wandb_run,
         }
 
 
@@ -270,6 +292,17 @@ class ValidationCurve:
     best_timestep: int = -1
     best_mean: float = -np.inf
 
+    @classmethod
+    def load(cls, path: Path) -> ValidationCurve:
+        """The curve saved in ``evaluations.json`` (an empty curve when there is none)."""
+        if not path.is_file():
+            return cls()
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+            return cls(**{k: data[k] for k in ("timesteps", "means", "stds", "scores", "best_timestep", "best_mean")})
+        except (json.JSONDecodeError, KeyError, TypeError) as exc:
+            raise ConfigError(f"{path} is not a validation curve ({exc}); move it aside to resume without it") from None
+
     def add(self, timestep: int, normalized: np.ndarray) -> bool:
         """Record one evaluation; True when it is the best so far."""
         mean = float(np.mean(normalized))
@@ -298,6 +331,7 @@ def validation_callback(
     trial: Any = None,
     curve_path: Path | None = None,
     residual_scale: float | None = None,
+    curve: ValidationCurve | None = None,
 ) -> Any:
     """An SB3 callback validating the policy every ``eval_freq`` env steps and saving the best model.
 
@@ -310,6 +344,7 @@ def validation_callback(
     :param recurrent: the model is recurrent. :param run: a wandb run or None. :param trial: an Optuna trial or None.
     :param curve_path: where the curve so far is rewritten after each evaluation (progress), or None.
     :param residual_scale: the policy's actions are residual (see :func:`evaluate_policy_on_seeds`), or None.
+    :param curve: the curve so far of a resumed run (its best stays the bar a new checkpoint must beat).
     """
     from stable_baselines3.common.callbacks import BaseCallback
 
@@ -318,7 +353,7 @@ def validation_callback(
 
         def __init__(self) -> None:
             super().__init__()
-            self.curve = ValidationCurve()
+            self.curve = curve if curve is not None else ValidationCurve()
             self.pruned = False
             self._next = 0
 
@@ -342,7 +377,8 @@ def validation_callback(
                     self.pruned = True
 
         def _on_training_start(self) -> None:
-            self._evaluate()  # the untrained policy: the first point of the learning curve
+            if self.num_timesteps not in self.curve.timesteps:  # resumed at an evaluated step: no second point
+                self._evaluate()  # the untrained policy: the first point of the learning curve
             self._next = self.num_timesteps + eval_freq
 
         def _on_step(self) -> bool:
@@ -418,33 +454,124 @@ def hyperparams_for(config: TrainConfig) -> tuple[str, dict[str, Any], ZooHyperp
     return env_id, env_kwargs, load_hyperparams(config.algo, env_id, config.hyperparams)
 
 
+def rollout_timesteps(algo: str, hp: ZooHyperparams) -> int:
+    """Env steps SB3 adds at a time: a whole rollout (``n_steps × n_envs``) on-policy, ``n_envs`` off-policy.
+
+    ``learn`` stops only at such a boundary, so a target that is not a multiple of it ends past the
+    target (PPO asked for 20,000 steps with 2,048-step rollouts trains 20,480).
+    """
+    if algo in ON_POLICY_N_STEPS:
+        return int(hp.algo_kwargs.get("n_steps", ON_POLICY_N_STEPS[algo])) * max(1, hp.n_envs)
+    return max(1, hp.n_envs)
+
+
+def steps_to_train(target: int, done: int, rollout: int) -> int:
+    """The ``total_timesteps`` to pass to ``learn`` to go from step ``done`` to ``target``, rounded up to
+    whole rollouts, so SB3's progress bar ends at its total and the summary's count is what was trained."""
+    return max(0, -(-(target - done) // rollout) * rollout)
+
+
+def _lock_folder(out: Path) -> Any:
+    """Hold ``out/.lock`` (non-blocking) for the run; another run into ``out`` is refused."""
+    import filelock
+
+    lock = filelock.FileLock(str(out / LOCK_FILE))
+    try:
+        lock.acquire(timeout=0)
+    except filelock.Timeout:
+        raise FolderInUseError(
+            f"another training is writing into {out} (lock {out / LOCK_FILE} is held); wait for it to finish "
+            "or pass another --out"
+        ) from None
+    return lock
+
+
+def _kept_models(out: Path) -> list[Path]:
+    return [out / name for name in MODEL_FILES if (out / name).is_file()]
+
+
+def _previous_run(out: Path, config: TrainConfig) -> dict[str, Any]:
+    """The saved config of the run in ``out`` that ``config`` would overwrite or resume ({} when none).
+
+    :raises ConfigError: ``out`` holds a model and ``config.resume`` is off, or the model was trained with
+        another algorithm or env (it cannot be continued as this run).
+    """
+    kept = _kept_models(out)
+    if not kept:
+        return {}
+    previous: dict[str, Any] = {}
+    if (out / "config.json").is_file():
+        try:
+            previous = json.loads((out / "config.json").read_text(encoding="utf-8"))
+        except json.JSONDecodeError:
+            previous = {}
+    done = previous.get("timesteps_done")
+    at = f" (stopped at step {done})" if done is not None else ""
+    if not config.resume:
+        raise ConfigError(
+            f"{out} already holds a trained model{at}: {', '.join(str(p) for p in kept)}; re-run with --resume to "
+            "continue training it, or pass another --out (or delete the folder) to start afresh"
+        )
+    for key in ("algo", "env"):
+        if key in previous and previous[key] != getattr(config, key):
+            raise ConfigError(
+                f"cannot resume {out}: its model was trained with {key}={previous[key]!r}, not "
+                f"{getattr(config, key)!r}; pass another --out to train this one"
+            )
+    return previous
+
+
+def _write_config(out: Path, saved: dict[str, Any]) -> None:
+    atomic_write_text(out / "config.json", json.dumps(saved, indent=2, default=str) + "\n")
+
+
 def train(config: TrainConfig, hp: ZooHyperparams | None = None, trial: Any = None) -> TrainResult:
     """Train ``config.algo`` on procedural histories, keep the best checkpoint on the validation histories.
+
+    ``config.json`` is written when training starts and rewritten when it stops (also on Ctrl-C, with
+    ``status: interrupted`` and ``timesteps_done``), so a benchmark can read any model the run left.
 
     :param config: the run's settings.
     :param hp: hyperparameters to use instead of the YAML's (the tuner passes a trial's).
     :param trial: an Optuna trial to report validation scores to (pruning), or None.
+    :raises FolderInUseError: another run writes into the output folder.
+    :raises ConfigError: the folder holds a model and ``config.resume`` is off (or it cannot be resumed).
     """
     try:
         import torch
     except ImportError:
         raise MissingExtraError("SB3 training", "sb3", "stable_baselines3") from None
-    from agents.vec_env import NativeVecEnv
 
     env_id, env_kwargs, yaml_hp = hyperparams_for(config)
     hp = hp or yaml_hp
     train_kwargs = {**hp.env_kwargs, **env_kwargs, "history": config.train_history}
     obs_history = int(train_kwargs.get("obs_history", 1) or 1)
+    out = config.output_dir(obs_history)
+    out.mkdir(parents=True, exist_ok=True)
+    lock = _lock_folder(out)
+    try:
+        previous = _previous_run(out, config)
+        return _train_locked(config, hp, trial, env_id, env_kwargs, train_kwargs, obs_history, out, previous, torch)
+    finally:
+        lock.release()
+
+
+def _train_locked(
+    config: TrainConfig, hp: ZooHyperparams, trial: Any, env_id: str, env_kwargs: dict[str, Any],
+    train_kwargs: dict[str, Any], obs_history: int, out: Path, previous: dict[str, Any], torch: Any,
+) -> TrainResult:
+    """:func:`train` once ``out`` is locked and checked (``previous``: the saved config of a resumed run)."""
+    from agents.vec_env import NativeVecEnv
+
     observation = {k: train_kwargs[k] for k in OBS_KWARGS if k in train_kwargs}
     validation_kwargs = {**env_kwargs, **observation, "history": "procedural"}
     validation_kwargs.pop("similarity", None)  # validation scores the paper's cosine, whatever the reward
-    out = config.output_dir(obs_history)
-    out.mkdir(parents=True, exist_ok=True)
     torch.set_num_threads(max(1, config.torch_threads))
     total_timesteps = int(config.total_timesteps or hp.n_timesteps)
     eval_freq = config.eval_freq or max(1, total_timesteps // 20)
     recurrent = config.algo in RECURRENT
     label = config.recipe_label(obs_history)
+    resume_from = next(iter(_kept_models(out)), None)  # only with config.resume: _previous_run refused it otherwise
     saved: dict[str, Any] = {
         **asdict(config),
         "label": label,
@@ -460,9 +587,12 @@ def train(config: TrainConfig, hp: ZooHyperparams | None = None, trial: Any = No
         },
         "total_timesteps": total_timesteps,
         "hyperparams": _jsonable_hp(hp),
+        "status": "running",
+        "timesteps_done": 0,
     }
-
     run = _start_wandb(config, out, env_id, label, saved) if config.track else None
+    if run is not None:
+        saved["wandb_run"] = wandb_location(run)
     vec_env: Any = NativeVecEnv(env_id, hp.n_envs, train_kwargs, seed=config.seed, reward=hp.reward,
                                 reward_clip=hp.reward_clip, residual_scale=hp.residual_scale)
     if hp.normalize:
@@ -470,45 +600,64 @@ def train(config: TrainConfig, hp: ZooHyperparams | None = None, trial: Any = No
 
         gamma = float(hp.algo_kwargs.get("gamma", 0.99))
         vec_env = VecNormalize(vec_env, gamma=gamma, **{"norm_obs": False, **hp.normalize})
+    curve = ValidationCurve.load(out / "evaluations.json") if resume_from is not None else None
     callback = validation_callback(
         env_id, validation_kwargs, config.validation_seeds(), eval_freq, out / "model.zip", recurrent, run, trial,
-        out / "evaluations.json", hp.residual_scale,
+        out / "evaluations.json", hp.residual_scale, curve,
     )
+    model: Any = None
+    train_seconds = float(previous.get("train_seconds", 0.0) or 0.0)
     try:
         algo_kwargs = dict(hp.algo_kwargs)
         policy = algo_kwargs.pop("policy")
         noise = _action_noise(hp, config.algo, vec_env.action_space.shape[0])
         if noise is not None:
             algo_kwargs["action_noise"] = noise
-        model = algo_class(config.algo)(
-            policy, vec_env, seed=config.seed, device=config.device, verbose=config.verbose, **algo_kwargs
-        )
+        if resume_from is not None:
+            model = algo_class(config.algo).load(str(resume_from), env=vec_env, device=config.device)
+            saved["resumed"] = [*previous.get("resumed", []), {"from": str(resume_from), "step": int(model.num_timesteps)}]
+        else:
+            model = algo_class(config.algo)(
+                policy, vec_env, seed=config.seed, device=config.device, verbose=config.verbose, **algo_kwargs
+            )
         if run is not None:
             model.set_logger(_wandb_logger(run))
+        saved["timesteps_done"] = int(model.num_timesteps)
+        _write_config(out, saved)  # before the first step: a kill at any point leaves a readable config.json
+        steps = steps_to_train(total_timesteps, int(model.num_timesteps), rollout_timesteps(config.algo, hp))
         start = time.perf_counter()
         try:
-            model.learn(total_timesteps=total_timesteps, callback=callback, progress_bar=config.progress_bar)
+            if steps > 0:
+                model.learn(total_timesteps=steps, callback=callback, progress_bar=config.progress_bar,
+                            reset_num_timesteps=resume_from is None)
+            saved["status"] = "finished"
         finally:
-            train_seconds = time.perf_counter() - start
+            train_seconds += time.perf_counter() - start
             with atomic_path(out / "last_model.zip") as tmp:
                 model.save(str(tmp))
+            saved["status"] = saved["status"] if saved["status"] == "finished" else "interrupted"
+            saved["timesteps_done"] = int(model.num_timesteps)
+            saved["train_seconds"] = round(train_seconds, 2)
+            if callback.curve.timesteps:
+                saved["validation"] = {k: v for k, v in callback.curve.to_json().items() if k != "scores"}
+            _write_config(out, saved)
     finally:
         vec_env.close()
 
-    curve = callback.curve.to_json()
-    saved["validation"] = {k: v for k, v in curve.items() if k != "scores"}
+    curve_json = callback.curve.to_json()
+    saved["validation"] = {k: v for k, v in curve_json.items() if k != "scores"}
     saved["validation"]["episodes"] = config.validation_episodes
-    saved["train_seconds"] = round(train_seconds, 2)
     saved["pruned"] = bool(callback.pruned)
-    atomic_write_text(out / "evaluations.json", json.dumps(curve) + "\n")
-    atomic_write_text(out / "config.json", json.dumps(saved, indent=2, default=str) + "\n")
-    result = TrainResult(out / "model.zip", curve, train_seconds, total_timesteps)
+    atomic_write_text(out / "evaluations.json", json.dumps(curve_json) + "\n")
+    _write_config(out, saved)
+    result = TrainResult(out / "model.zip", curve_json, train_seconds, int(model.num_timesteps),
+                         wandb_run=saved.get("wandb_run"))
     if config.eval_episodes and not callback.pruned:
         test_kwargs = {**env_kwargs, "history": config.eval_history}
         final, normalized = evaluate_model(result.model_path, config.algo, env_id, test_kwargs, config.eval_episodes)
         result.eval_final_scores, result.eval_normalized_scores = final, normalized
         saved["evaluation"] = {"history": config.eval_history, **result.summary()}
-        atomic_write_text(out / "config.json", json.dumps(saved, indent=2, default=str) + "\n")
+        _write_config(out, saved)
     if run is not None:
         run.summary.update({k: v for k, v in result.summary().items() if not isinstance(v, list)})
         run.finish()
@@ -521,6 +670,13 @@ def _jsonable_hp(hp: ZooHyperparams) -> dict[str, Any]:
     if policy_kwargs and "activation_fn" in policy_kwargs:
         policy_kwargs["activation_fn"] = getattr(policy_kwargs["activation_fn"], "__name__", str(policy_kwargs["activation_fn"]))
     return data
+
+
+def wandb_location(run: Any) -> str:
+    """Where a wandb run goes: its URL when it syncs online, else its local folder (``wandb sync`` uploads it)."""
+    if not getattr(run.settings, "_offline", False) and getattr(run, "url", None):  # (url warns when offline)
+        return str(run.url)
+    return str(Path(run.dir).parent)  # run.dir is <run folder>/files
 
 
 def _start_wandb(config: TrainConfig, out: Path, env_id: str, label: str, saved: dict[str, Any]) -> Any:

@@ -24,6 +24,10 @@ class EpisodeOrderError(ProgressGymError, RuntimeError):
     """``step`` was called before ``reset`` or after the episode terminated."""
 
 
+class FolderInUseError(ProgressGymError, RuntimeError):
+    """Another process is writing into the same output folder (its lock is held)."""
+
+
 class ConfigError(ProgressGymError, ValueError):
     """An env kwarg or config field is unknown or out of range."""
 

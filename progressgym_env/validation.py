@@ -152,4 +152,6 @@ def reject_unknown_kwargs(env_id: str, unknown: dict[str, Any], valid: Iterable[
     message += f"; valid kwargs: {', '.join(sorted(valid))}"
     if hint:
         message += f". {hint}"
+    if not message.endswith("."):  # a full stop before what gymnasium.make appends ("... was raised from ...")
+        message += "."
     raise UnknownKwargError(message)

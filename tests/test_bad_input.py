@@ -131,3 +131,20 @@ def test_bad_kwargs(kwargs: dict, message: str) -> None:
 def test_reset_options_are_rejected() -> None:
     with pytest.raises(ConfigError, match="takes no options"):
         FollowEnv().reset(seed=0, options={"t": 3})
+
+
+def test_unknown_kwarg_message_ends_its_sentence_before_gymnasiums_suffix() -> None:
+    for env_id in ("PG-Follow-v0", "PG-Predict-v0"):
+        with pytest.raises(UnknownKwargError) as caught:
+            gym.make(env_id, zz=1)
+        ours, suffix, _ = str(caught.value).partition(" was raised from the environment creator")
+        assert suffix and ours.endswith("."), str(caught.value)
+        assert not ours.endswith(".."), str(caught.value)
+
+
+def test_follow_docstring_tells_what_clip_actions_does() -> None:
+    from progressgym_env.envs.follow import FollowEnv
+
+    action_space = (FollowEnv.__doc__ or "").split("## Action Space")[1].split("## Observation Space")[0]
+    assert "clip_actions=True" in action_space
+    assert "nothing is clipped." not in " ".join(action_space.split())

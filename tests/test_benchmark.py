@@ -12,6 +12,7 @@ import pytest
 from progressgym_env.benchmark import BenchmarkConfig, ResultsFileError, load_results, run_benchmark
 from progressgym_env.benchmark.leaderboard import leaderboard_markdown
 from progressgym_env.cli import main
+from progressgym_env.common.progress import ProgressEvent, record_progress
 from progressgym_env.episode import run_episode
 from progressgym_env.errors import ConfigError, EpisodeOrderError
 from progressgym_env.judges import score_record
@@ -19,13 +20,17 @@ from progressgym_env.judges import score_record
 AGENTS = ["static", "lifelong", "oracle"]
 CHALLENGES = ["follow", "predict2", "coevolve"]
 SEEDS = 2
+EVENTS: list[ProgressEvent] = []
+"""The progress events of the module's benchmark (``benchmark_dir``)."""
 
 
 @pytest.fixture(scope="module")
 def benchmark_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("bench")
     config = BenchmarkConfig(agents=AGENTS, challenges=CHALLENGES, seeds=SEEDS, out=str(out), progress=False)
-    summary = run_benchmark(config)
+    with record_progress() as events:
+        summary = run_benchmark(config)
+    EVENTS[:] = events
     assert summary.new_runs == len(AGENTS) * len(CHALLENGES) * SEEDS
     return out
 
@@ -250,3 +255,60 @@ def test_results_written_before_identities_load_and_resume(tmp_path: Path) -> No
     assert (summary.new_runs, summary.skipped_runs, summary.other_settings_runs) == (0, 2, 0)
     again = run_benchmark(BenchmarkConfig(**{**config.__dict__, "query_budget": 64}))
     assert (again.new_runs, again.total_runs, again.other_settings_runs) == (2, 4, 2)
+
+
+def test_extrapolative_agents_are_shown_as_readme_says(tmp_path: Path) -> None:
+    config = BenchmarkConfig(agents=["extrapolative-1"], challenges=["predict2"], seeds=1, out=str(tmp_path),
+                             wandb=False, plots=False, progress=False)
+    run_benchmark(config)
+    (run,) = load_results(tmp_path / "results.json")
+    assert run["agent"] == "extrapolative-1" and run["agent_config"]["agent"] == "extrapolative-1-h2"
+    table = (tmp_path / "leaderboard.md").read_text(encoding="utf-8")
+    assert "extrapolative-1 " in table or "extrapolative-1|" in table or "extrapolative-1\n" in table
+    assert "extrapolative-1-h" not in table
+    readme = " ".join((Path(__file__).parents[1] / "README.md").read_text(encoding="utf-8").split())
+    assert "the leaderboard shows the name asked for, `extrapolative-1`" in readme
+    assert "their names say it, `extrapolative-1-h1`" not in readme
+
+
+def test_ctrl_c_keeps_the_finished_runs_and_says_how_to_resume(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from progressgym_env.benchmark import executors
+
+    real_run = executors.EpisodeWorker.run
+    calls = {"n": 0}
+
+    def run_then_interrupt(self: executors.EpisodeWorker, task: executors.EpisodeTask) -> dict:
+        calls["n"] += 1
+        if calls["n"] == 4:  # mid-challenge: the first challenge has 4 runs
+            raise KeyboardInterrupt
+        return real_run(self, task)
+
+    monkeypatch.setattr(executors.EpisodeWorker, "run", run_then_interrupt)
+    argv = ["benchmark", "--agents", "static,lifelong", "--challenges", "follow,predict1", "--seeds", "2",
+            "--out", str(tmp_path), "--no-wandb", "--no-plots", "--no-progress"]
+    assert main(argv) == 130
+    err = [line for line in capsys.readouterr().err.splitlines() if line.strip()]
+    assert len(err) == 1 and "Traceback" not in err[0]
+    assert f"3 of 8 new runs were saved in {tmp_path / 'results.json'} (3 runs in all)" in err[0]
+    assert "re-run the same command to resume" in err[0]
+    assert len(load_results(tmp_path / "results.json")) == 3
+    monkeypatch.setattr(executors.EpisodeWorker, "run", real_run)
+    assert main(argv) == 0
+    assert "5 runs in" in capsys.readouterr().out and len(load_results(tmp_path / "results.json")) == 8
+
+
+def test_every_long_phase_reports_progress_run_by_run(benchmark_dir: Path) -> None:
+    def advances(label: str) -> list[tuple[int, int]]:
+        return [(e.completed, e.total) for e in EVENTS if e.label == label and e.kind == "advance"]
+
+    runs, groups = len(AGENTS) * len(CHALLENGES) * SEEDS, len(AGENTS) * len(CHALLENGES)
+    assert advances("benchmark") == [(i, runs) for i in range(1, runs + 1)]  # one step per run, none skipped
+    assert advances("plots") == [(i, groups + len(CHALLENGES)) for i in range(1, groups + len(CHALLENGES) + 1)]
+    assert advances("wandb runs") == [(i, groups) for i in range(1, groups + 1)]
+    phases = [e.label for e in EVENTS if e.kind == "start"]
+    assert phases == ["benchmark", "plots", "wandb runs"]
+    assert [e.label for e in EVENTS if e.kind == "close"] == phases
+    last = [e for e in EVENTS if e.label == "wandb runs" and e.kind == "advance"][-1]
+    assert " · " in last.status and "runs)" in last.status

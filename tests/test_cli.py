@@ -371,6 +371,8 @@ def test_ctrl_c_keeps_the_model_trained_so_far(
     assert code == 130
     line = _one_error_line(capsys.readouterr().err, "train")
     assert f"kept {tmp_path / 'last_model.zip'}" in line
+    assert f"{tmp_path / 'config.json'}" in line and "at step 512 of 1000" in line
+    assert "re-run the same command with --resume" in line
     from stable_baselines3 import A2C
 
     model = A2C.load(str(tmp_path / "last_model.zip"))
@@ -535,3 +537,16 @@ def test_a_bad_seed_in_results_is_one_line(tmp_path: Path, saved: dict[str, Any]
         assert main(argv) == 1
         err = capsys.readouterr().err
         assert "run 0 has seed 1.5, not an int >= 0" in err and len(err.strip().splitlines()) == 1
+
+
+def test_ctrl_c_during_start_up_is_one_line(monkeypatch: pytest.MonkeyPatch, capsys) -> None:
+    import progressgym_env.cli as cli
+
+    def interrupted() -> Any:
+        raise KeyboardInterrupt
+
+    monkeypatch.delenv("PROGRESSGYM_TRACEBACK", raising=False)
+    monkeypatch.setattr(cli, "build_parser", interrupted)
+    assert cli.main(["benchmark"]) == 130
+    err = capsys.readouterr().err
+    assert err.strip() == "progressgym: error: interrupted (Ctrl-C) while starting; nothing was run"

@@ -452,3 +452,35 @@ def test_stale_temporary_files_of_dead_writers_are_swept(tmp_path: Path) -> None
     os.utime(live, (0, 0))
     assert remove_stale_temp_files(tmp_path) == [dead]
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted(p.name for p in (fresh, live, result))
+
+
+def test_bars_report_events_to_listeners_drawn_or_not() -> None:
+    from progressgym_env.common.progress import ProgressEvent, listen, record_progress
+
+    seen: list[ProgressEvent] = []
+    with record_progress() as events, listen(seen.append):
+        with ProgressBar(3, "quiet", enabled=False) as bar:
+            bar.status("warming up")
+            bar.advance("one")
+            bar.advance(steps=2)
+        list(track([1, 2], "items", enabled=False))
+    assert seen == events
+    assert [(e.label, e.kind, e.completed, e.total, e.status) for e in events[:5]] == [
+        ("quiet", "start", 0, 3, ""),
+        ("quiet", "status", 0, 3, "warming up"),
+        ("quiet", "advance", 1, 3, "one"),
+        ("quiet", "advance", 3, 3, "one"),
+        ("quiet", "close", 3, 3, "one"),
+    ]
+    assert [(e.kind, e.completed) for e in events[5:]] == [("start", 0), ("advance", 1), ("advance", 2), ("close", 2)]
+    with ProgressBar(1, "after") as bar:  # the listeners are gone after their blocks
+        bar.advance()
+    assert len(events) == 9
+
+
+def test_the_bar_shows_an_eta() -> None:
+    pytest.importorskip("rich")
+    console, buffer = _console()
+    with ProgressBar(4, "plots", console=console) as bar:
+        bar.advance()
+    assert "eta" in buffer.getvalue() and "1/4" in buffer.getvalue()

@@ -296,6 +296,18 @@ def test_readme_shows_the_example_examinee() -> None:
     assert code in (root / "README.md").read_text(encoding="utf-8")
 
 
+def test_the_example_and_readme_give_the_same_time() -> None:
+    import re
+
+    root = Path(__file__).resolve().parents[1]
+    docstring = (root / "examples" / "examinee_dpo.py").read_text(encoding="utf-8").split('"""', 2)[1]
+    readme = (root / "README.md").read_text(encoding="utf-8")
+    said = re.search(r"about ([\d.]+ CPU-minutes?)", " ".join(docstring.split()))
+    shown = re.search(r"\(\[examples/examinee_dpo\.py\]\(examples/examinee_dpo\.py\), about ([\d.]+ CPU-minutes?)\)",
+                      " ".join(readme.split()))
+    assert said and shown and said.group(1) == shown.group(1), (said, shown)
+
+
 @pytest.mark.slow
 def test_the_example_examinee_runs(tmp_path: Path) -> None:
     """examples/examinee_dpo.py: a DPO examinee's PG-Follow episode whose score recomputes from the record."""
@@ -308,6 +320,11 @@ def test_the_example_examinee_runs(tmp_path: Path) -> None:
                           cwd=root, capture_output=True, text=True, timeout=1200, check=False)
     assert done.returncode == 0, done.stderr[-2000:]
     assert "recomputed from the record" in done.stdout
+    # quiet: one bar, the warnings summed up in one line, the final score beside static's
+    lines = done.stdout.strip().splitlines()
+    assert len(lines) == 2 and lines[0].endswith(("warnings hidden", "no warnings")), done.stdout
+    assert "(static: " in lines[1] and "0 = static, 1 = reference" in lines[1]
+    assert "Warning" not in done.stderr and len(done.stderr.strip().splitlines()) <= 3, done.stderr[-2000:]
 
 
 @pytest.mark.slow

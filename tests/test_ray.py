@@ -420,3 +420,14 @@ def test_llm_episodes_on_ray_match_the_local_executor(
     for seed in (3, 4):
         assert (tmp_path / "ray-ckpt" / "follow" / "static" / f"seed-{seed}" / "episode-0000" / "journal.json").is_file()
 
+
+
+def test_a_large_surrogate_job_arrives_in_small_chunks(monkeypatch: pytest.MonkeyPatch) -> None:
+    """8,000 runs on 2 CPUs: tasks of at most 50 runs (progress in steps of 50, not 2,000)."""
+    ray = pytest.importorskip("ray")
+    from progressgym_env.benchmark.executors import MAX_CHUNK, RayExecutor, RaySettings
+
+    monkeypatch.setattr(ray, "cluster_resources", lambda: {"CPU": 2.0})
+    surrogate = RayExecutor(RaySettings(), "surrogate")
+    assert surrogate.chunk_size(8000) == MAX_CHUNK == 50
+    assert surrogate.chunk_size(40) == 10 and surrogate.chunk_size(3) == 1  # small jobs: two tasks per CPU

@@ -152,3 +152,13 @@ def test_an_ensemble_of_one_model_twice_acts_as_the_model(tiny_run) -> None:
     assert run_episode(env, pair, seed=5).final_score == pytest.approx(run_episode(env, single, seed=5).final_score)
     with pytest.raises(ConfigError, match="recurrent"):
         EnsembleAgent(single.spec, [out / "model.zip"], "recurrentppo")
+
+
+def test_an_unshipped_challenge_names_the_command_that_trains_one() -> None:
+    from agents.shipped import trained_model_path
+
+    with pytest.raises(ConfigError) as caught:
+        trained_model_path("predict7")
+    message = str(caught.value)
+    assert "progressgym train --algo ppo --env predict7" in message
+    assert "ppo:runs/train/predict7/model.zip" in message and "agents/train.py" not in message

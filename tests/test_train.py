@@ -151,3 +151,98 @@ def test_yaml_files_share_one_reader_with_clear_errors(tmp_path) -> None:  # typ
     listed.write_text("- 1\n- 2\n", encoding="utf-8")
     with pytest.raises(ConfigError, match="expected a non-empty mapping of env ids to hyperparameters, found list"):
         read_yaml_mapping(listed, "env ids to hyperparameters")
+
+
+# ------------------------------------------------------------------ run folder: lock, resume, config.json
+
+
+def _a2c(out: Path, timesteps: int, **kwargs: object) -> TrainConfig:
+    return TrainConfig(algo="a2c", env="follow", total_timesteps=timesteps, validation_episodes=2, eval_freq=512,
+                       out=str(out),
+                       **kwargs)  # type: ignore[arg-type]
+
+
+def test_the_step_count_is_what_was_trained_and_what_the_bar_counts(tmp_path: Path, monkeypatch) -> None:
+    from stable_baselines3 import A2C
+
+    from agents.train import steps_to_train
+
+    assert steps_to_train(20_000, 0, 2048) == 20_480  # PPO's default rollout: the bar's total and the summary
+    assert steps_to_train(20_000, 4096, 2048) == 16_384 and steps_to_train(100, 512, 512) == 0
+    asked: list[int] = []
+    real_learn = A2C.learn
+
+    def recording_learn(self, total_timesteps: int, **kwargs):  # type: ignore[no-untyped-def]
+        asked.append(total_timesteps)  # what SB3's progress bar takes as its total
+        return real_learn(self, total_timesteps=total_timesteps, **kwargs)
+
+    monkeypatch.setattr(A2C, "learn", recording_learn)
+    result = train(_a2c(tmp_path, 600))  # a2c.yml: 64 envs × 8 steps = rollouts of 512
+    trained = A2C.load(str(tmp_path / "last_model.zip")).num_timesteps
+    assert asked == [1024] and trained == 1024 and result.total_timesteps == 1024
+    assert result.summary()["total_timesteps"] == 1024
+    assert json.loads((tmp_path / "config.json").read_text())["timesteps_done"] == 1024
+
+
+def test_config_json_is_written_at_the_start_and_kept_on_ctrl_c(tmp_path: Path, monkeypatch) -> None:
+    from stable_baselines3 import A2C
+
+    seen: list[dict] = []
+    real_learn = A2C.learn
+
+    def learn_then_interrupt(self, total_timesteps: int, **kwargs):  # type: ignore[no-untyped-def]
+        seen.append(json.loads((tmp_path / "config.json").read_text()))
+        real_learn(self, total_timesteps=512, **kwargs)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(A2C, "learn", learn_then_interrupt)
+    with pytest.raises(KeyboardInterrupt):
+        train(_a2c(tmp_path, 2048))
+    assert seen[0]["status"] == "running" and seen[0]["timesteps_done"] == 0 and seen[0]["algo"] == "a2c"
+    saved = json.loads((tmp_path / "config.json").read_text())
+    assert saved["status"] == "interrupted" and saved["timesteps_done"] == 512
+    assert saved["train_env_kwargs"]["obs_history"] == 4 and saved["validation"]["timesteps"][0] == 0
+    agent = make_agent(f"sb3:{tmp_path / 'model.zip'}", gym.make("PG-Follow-v0"))  # algo and obs from config.json
+    assert isinstance(agent, SB3Agent) and agent.algo == "a2c" and agent.obs_history == 4
+
+
+def test_a_rerun_refuses_without_resume_and_continues_with_it(tmp_path: Path) -> None:
+    from stable_baselines3 import A2C
+
+    first = train(_a2c(tmp_path, 512))
+    before = (tmp_path / "last_model.zip").read_bytes()
+    with pytest.raises(ConfigError, match=r"already holds a trained model \(stopped at step 512\).*--resume"):
+        train(_a2c(tmp_path, 1024))
+    assert (tmp_path / "last_model.zip").read_bytes() == before  # nothing overwritten
+    with pytest.raises(ConfigError, match="trained with algo='a2c', not 'ppo'"):
+        train(TrainConfig(algo="ppo", env="follow", total_timesteps=1024, out=str(tmp_path), resume=True))
+    resumed = train(_a2c(tmp_path, 1024, resume=True))
+    assert A2C.load(str(tmp_path / "last_model.zip")).num_timesteps == 1024 == resumed.total_timesteps
+    saved = json.loads((tmp_path / "config.json").read_text())
+    assert saved["status"] == "finished" and saved["resumed"][0]["step"] == 512
+    assert first.validation["timesteps"] == [0, 512]
+    assert resumed.validation["timesteps"] == [0, 512, 1024]  # the curve goes on
+    assert resumed.validation["best_mean"] >= first.validation["best_mean"]
+
+
+def test_a_second_training_into_a_locked_folder_is_refused(tmp_path: Path, capsys) -> None:
+    import filelock
+
+    from progressgym_env.errors import FolderInUseError
+
+    with filelock.FileLock(str(tmp_path / ".lock")):
+        with pytest.raises(FolderInUseError, match=r"another training is writing into .*\.lock is held"):
+            train(_a2c(tmp_path, 512))
+        code = main(["train", "--algo", "a2c", "--env", "follow", "--timesteps", "512", "--no-progress-bar",
+                     "--out", str(tmp_path)])
+    assert code == 1 and "another training is writing into" in capsys.readouterr().err
+    assert not (tmp_path / "config.json").exists() and not (tmp_path / "last_model.zip").exists()
+
+
+def test_tracked_training_says_where_the_wandb_run_went(ppo_run) -> None:
+    from progressgym_env.cli.train import summary_line
+
+    out, result = ppo_run
+    (folder,) = (out / "wandb").glob("offline-run-*")
+    assert result.wandb_run == str(folder)
+    assert f"wandb run: {folder}" in summary_line(TrainConfig(algo="ppo", env="predict1"), result.summary())

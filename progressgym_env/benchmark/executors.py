@@ -8,10 +8,12 @@ executor yields finished runs in batches as they arrive; the driver alone append
 do not depend on where an episode ran.
 
 - :class:`LocalExecutor` (``--executor local``, the default): every episode in this process, one
-  after another, one batch per challenge; no optional dependency.
+  after another, each run yielded as it finishes (the bar counts every run, Ctrl-C loses none that
+  finished: the driver saves whatever arrived); no optional dependency.
 - :class:`RayExecutor` (``--executor ray``): each chunk of episodes is one Ray task. On the surrogate
   backend episodes take milliseconds, so they are grouped into chunks (about two per CPU of the
-  cluster) and the per-task scheduling cost does not dominate; on the llm backend every episode is its
+  cluster, at most :data:`MAX_CHUNK` episodes each so results arrive steadily) and the per-task scheduling cost
+  does not dominate; on the llm backend every episode is its
   own task and declares ``ray_num_gpus`` GPUs. A worker that dies (killed process, lost node) is
   retried by Ray (``ray_max_retries``); an episode that raises is reported with its error after every
   other run has been saved (deterministic errors would only fail again), and a re-run of the same
@@ -44,6 +46,9 @@ from progressgym_env.registry import backend_spec
 
 EXECUTORS = ("local", "ray")
 """The values of ``BenchmarkConfig.executor``."""
+MAX_CHUNK = 50
+"""At most this many surrogate episodes per Ray task (a quarter of a second or so), so a large job's results
+(and its progress bar) arrive steadily: 8,000 runs on 2 CPUs come in 160 tasks of 50, not 4 of 2,000."""
 
 
 class EpisodeTaskError(ProgressGymError, RuntimeError):
@@ -231,18 +236,18 @@ class Executor(Protocol):
 
 
 class LocalExecutor:
-    """Every episode in this process, one after another; a batch per challenge (an error stops the run)."""
+    """Every episode in this process, one after another; each run is its own batch (an error stops the run).
+
+    The driver saves batches together when they arrive faster than a save takes (see
+    :data:`~progressgym_env.benchmark.runner.SAVE_COST_FRACTION`), so one-run batches cost no extra writes.
+    """
 
     builds_in_driver = True
 
     def run(self, worker: EpisodeWorker, tasks: Sequence[EpisodeTask]) -> Iterator[list[dict[str, Any]]]:
-        """Run ``tasks`` in order, yielding the runs of each challenge together."""
-        batch: list[dict[str, Any]] = []
-        for index, task in enumerate(tasks):
-            batch.append(worker.run(task))
-            if index + 1 == len(tasks) or tasks[index + 1].challenge != task.challenge:
-                yield batch
-                batch = []
+        """Run ``tasks`` in order, yielding each run as soon as it finishes."""
+        for task in tasks:
+            yield [worker.run(task)]
 
     def close(self) -> None:
         """Nothing to release."""
@@ -331,7 +336,8 @@ class RayExecutor:
         return {"num_cpus": wanted["CPU"], "num_gpus": wanted["GPU"]}
 
     def chunk_size(self, n_tasks: int) -> int:
-        """Episodes per task: the setting, else 1 on a heavy backend, else about two tasks per cluster CPU."""
+        """Episodes per task: the setting, else 1 on a heavy backend, else about two tasks per cluster CPU and at
+        most :data:`MAX_CHUNK` episodes (a task costs milliseconds to schedule)."""
         import ray
 
         if self.settings.chunk_size:
@@ -339,7 +345,7 @@ class RayExecutor:
         if self.heavy:
             return 1
         cpus = max(1, int(ray.cluster_resources().get("CPU", 1) // max(self.settings.num_cpus, 1e-9)))
-        return max(1, math.ceil(n_tasks / (2 * cpus)))
+        return max(1, min(math.ceil(n_tasks / (2 * cpus)), MAX_CHUNK))
 
     def run(self, worker: EpisodeWorker, tasks: Sequence[EpisodeTask]) -> Iterator[list[dict[str, Any]]]:
         """Submit ``tasks`` in chunks; yield each chunk's runs as it finishes (failures raised at the end)."""

@@ -181,16 +181,20 @@ def is_complete_png(path: Path) -> bool:
     return head == b"\x89PNG\r\n\x1a\n" and tail[4:8] == b"IEND"
 
 
-def write_plots(out: str | os.PathLike[str], runs: list[dict[str, Any]], changed: Iterable[tuple[str, str]] | None = None
-                ) -> dict[tuple[str, str], Path]:
+def write_plots(out: str | os.PathLike[str], runs: list[dict[str, Any]], changed: Iterable[tuple[str, str]] | None = None,
+                progress: bool = False, console: Any = None) -> dict[tuple[str, str], Path]:
     """Write the trajectory PNG of each (challenge, agent) and one comparison PNG per challenge.
 
     :param runs: the tabulated runs (newest model per label, see
         :func:`~progressgym_env.benchmark.leaderboard.latest_models_only`).
     :param changed: only these (challenge, agent) groups (and their challenges' comparisons) are
         redrawn, plus any whose PNG is missing or incomplete; None redraws all.
+    :param progress: show a progress bar counting the figures (a figure takes about a second).
+    :param console: the bar's rich console (see :class:`~progressgym_env.common.progress.ProgressBar`).
     :returns: the trajectory PNG of every group drawn.
     """
+    from progressgym_env.common.progress import ProgressBar
+
     groups: dict[tuple[str, str], list[dict[str, Any]]] = {}
     for run in runs:
         if run.get("episode_record") is not None:
@@ -198,12 +202,16 @@ def write_plots(out: str | os.PathLike[str], runs: list[dict[str, Any]], changed
     remove_stale_temp_files(Path(out) / "plots")  # a killed plot's temporary PNG does not stay forever
     todo = set(groups) if changed is None else set(changed) & set(groups)
     todo |= {key for key in groups if not is_complete_png(trajectory_path(out, *key))}
+    comparisons = [challenge for challenge in sorted({c for c, _ in groups})
+                   if any(c == challenge for c, _ in todo) or not is_complete_png(comparison_path(out, challenge))]
     written = {}
-    for challenge, agent in sorted(todo):
-        written[(challenge, agent)] = save_figure(trajectory_figure(groups[(challenge, agent)]),
-                                                  trajectory_path(out, challenge, agent))
-    for challenge in sorted({c for c, _ in groups}):
-        if any(c == challenge for c, _ in todo) or not is_complete_png(comparison_path(out, challenge)):
+    with ProgressBar(len(todo) + len(comparisons), "plots", enabled=progress, console=console) as bar:
+        for challenge, agent in sorted(todo):
+            written[(challenge, agent)] = save_figure(trajectory_figure(groups[(challenge, agent)]),
+                                                      trajectory_path(out, challenge, agent))
+            bar.advance(f"{challenge} · {agent}")
+        for challenge in comparisons:
             members = [run for (c, _), group in groups.items() if c == challenge for run in group]
             save_figure(comparison_figure(leaderboard_rows(score_runs(members))), comparison_path(out, challenge))
+            bar.advance(f"{challenge} · comparison")
     return written

@@ -114,8 +114,8 @@ class BenchmarkConfig:
     )
     ray_chunk_size: int = field(
         default=0,
-        metadata={"help": "Episodes per Ray task; 0 = 1 on a heavy backend (llm), else about two tasks per cluster CPU "
-                  "(surrogate episodes take milliseconds, so one each would be mostly scheduling)."},
+        metadata={"help": "Episodes per Ray task; 0 = 1 on a heavy backend (llm), else about two tasks per cluster CPU, "
+                  "at most 50 each (surrogate episodes take milliseconds, so one each would be mostly scheduling)."},
     )
     ray_max_retries: int = field(
         default=3, metadata={"help": "Times Ray re-runs a task whose worker died (killed, node lost)."},
@@ -193,6 +193,23 @@ class BenchmarkSummary:
         return self.out / LEADERBOARD_FILE
 
 
+class BenchmarkInterrupted(KeyboardInterrupt):
+    """Ctrl-C stopped a benchmark; its message says how many runs were kept and that re-running resumes.
+
+    :param kept: new runs saved before the interruption. :param planned: new runs the benchmark had planned.
+    :param total: runs in the results file now. :param results_path: the results file.
+    """
+
+    def __init__(self, kept: int, planned: int, total: int, results_path: Path) -> None:
+        done = (f"all {planned} new runs were saved (not yet their plots, wandb runs and leaderboard)"
+                if kept == planned else f"{kept} of {planned} new runs were saved")
+        super().__init__(
+            f"interrupted (Ctrl-C); {done} in {results_path} ({total} runs in all); re-run the same command to "
+            "resume (runs already there are skipped)"
+        )
+        self.kept, self.planned, self.total = kept, planned, total
+
+
 def _check_history(existing: list[dict[str, Any]], history: str, path: Path) -> None:
     found = sorted({str(r.get("history")) for r in existing} - {history})
     if found:
@@ -205,9 +222,10 @@ def _check_history(existing: list[dict[str, Any]], history: str, path: Path) -> 
 def run_benchmark(config: BenchmarkConfig, console: Any = None) -> BenchmarkSummary:
     """Run ``config``: each agent on each challenge for seeds 0..seeds-1, then write the outputs.
 
-    Runs already present in ``results.json`` are skipped (resume); the episodes run on
+    Runs already present in ``results.json`` are skipped (resume); Ctrl-C raises
+    :class:`BenchmarkInterrupted` (a ``KeyboardInterrupt`` saying what was kept). The episodes run on
     ``config.executor`` (:mod:`~progressgym_env.benchmark.executors`) and this process saves each batch
-    of finished runs as it arrives (a challenge locally, a task's chunk on Ray), so an interrupted
+    of finished runs as it arrives (each run locally, a task's chunk on Ray), so an interrupted
     benchmark keeps what it finished. New runs are stored in plan order whatever order they finished in.
     """
     out = Path(config.out)
@@ -254,6 +272,8 @@ def run_benchmark(config: BenchmarkConfig, console: Any = None) -> BenchmarkSumm
             saved, last_save, write_seconds = len(runs), 0.0, 0.0
             try:
                 with ProgressBar(len(tasks), "benchmark", enabled=config.progress, console=console) as bar:
+                    if tasks and config.executor != "local":
+                        bar.status(f"starting the {config.executor} executor, waiting for the first results")
                     for batch in executor.run(worker, tasks):
                         for run in batch:
                             runs.append(run)
@@ -266,6 +286,8 @@ def run_benchmark(config: BenchmarkConfig, console: Any = None) -> BenchmarkSumm
             finally:
                 if len(runs) > saved:
                     write_results(results_path, runs)
+        except KeyboardInterrupt:  # (after the inner finally saved every finished run)
+            raise BenchmarkInterrupted(len(runs) - first_new, len(tasks), len(runs), results_path) from None
         finally:
             worker.close()
             executor.close()
@@ -278,7 +300,10 @@ def run_benchmark(config: BenchmarkConfig, console: Any = None) -> BenchmarkSumm
         # kept among them here, for the leaderboard to report as superseded (latest_models_only).
         requested = {identity({**fields, "model_sha256": ""}) for fields in planned_fields}
         shown = [run for run in runs if identity({**run, "model_sha256": ""}) in requested]
-        _plot_and_log(out, runs, new_runs, config.plots, tracker, shown)
+        try:
+            _plot_and_log(out, runs, new_runs, config.plots, tracker, shown, config.progress, console)
+        except KeyboardInterrupt:
+            raise BenchmarkInterrupted(len(tasks), len(tasks), len(runs), results_path) from None
         write_results(results_path, runs)
         atomic_write_text(out / LEADERBOARD_FILE, leaderboard_markdown(shown, other_settings=len(runs) - len(shown)))
     return BenchmarkSummary(out, len(tasks), len(planned) - len(tasks), len(runs), len(runs) - len(shown))
@@ -335,7 +360,7 @@ def _env_kwargs(config: BenchmarkConfig, challenge: Challenge) -> dict[str, Any]
 
 def _plot_and_log(
     out: Path, runs: list[dict[str, Any]], new_runs: dict[tuple[str, str], list[dict[str, Any]]], plots: bool,
-    tracker: Any, shown: list[dict[str, Any]] | None = None,
+    tracker: Any, shown: list[dict[str, Any]] | None = None, progress: bool = False, console: Any = None,
 ) -> None:
     """Redraw the plots of the (challenge, agent) groups that gained runs, then log each group's saved
     runs not yet logged as one wandb run (with its trajectory PNG); the wandb folder is recorded in each run.
@@ -355,15 +380,18 @@ def _plot_and_log(
         changed = set(new_runs) | {(challenge, agent) for challenge, agent, _ in pending}
         if shown is not None and len(shown) != len(runs):  # other settings may have drawn the last plots
             changed |= {(run["challenge"], run["agent"]) for run in shown}
-        images = write_plots(out, latest_models_only(runs if shown is None else shown)[0], changed=changed)
+        images = write_plots(out, latest_models_only(runs if shown is None else shown)[0], changed=changed,
+                             progress=progress, console=console)
     if tracker is not None:
         from progressgym_env.benchmark.tracking import wandb_run_id
 
-        for (challenge, agent, _), group in pending.items():
-            run_id = wandb_run_id(group)
-            directory = tracker.find_logged(run_id) or tracker.log_runs(group, images.get((challenge, agent)), run_id)
-            for run in group:
-                run["wandb_dir"] = directory
+        with ProgressBar(len(pending), "wandb runs", enabled=progress, console=console) as bar:
+            for (challenge, agent, _), group in pending.items():
+                run_id = wandb_run_id(group)
+                directory = tracker.find_logged(run_id) or tracker.log_runs(group, images.get((challenge, agent)), run_id)
+                for run in group:
+                    run["wandb_dir"] = directory
+                bar.advance(f"{agent} · {challenge} ({len(group)} runs)")
 
 
 def _append_config(out: Path, config: BenchmarkConfig) -> None:

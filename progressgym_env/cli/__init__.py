@@ -8,7 +8,7 @@ returning an exit code). Heavy imports (torch, transformers, SB3) belong inside 
 
 Every error is one line on stderr, ``progressgym <command>: error: ...``: usage errors (bad options,
 bad config values) exit with status 2, other failures (a corrupt results file, a missing model, a
-missing optional dependency) with 1, Ctrl-C with 130. ``PROGRESSGYM_TRACEBACK=1`` shows the traceback.
+missing optional dependency) with 1, Ctrl-C with 130 (also during start-up: one line, no traceback). ``PROGRESSGYM_TRACEBACK=1`` shows the traceback.
 """
 
 from __future__ import annotations
@@ -66,6 +66,15 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``progressgym`` console script: parse, run, turn errors into one line."""
+    try:
+        return _main(argv)
+    except KeyboardInterrupt as exc:  # during start-up (the command's own Ctrl-C is reported in _main)
+        if os.environ.get("PROGRESSGYM_TRACEBACK"):
+            raise
+        return fail("progressgym", str(exc) or "interrupted (Ctrl-C) while starting; nothing was run", 130)
+
+
+def _main(argv: Sequence[str] | None) -> int:
     parser = build_parser()
     prog = parser.prog
     terminate_as_interrupt()  # `kill` cleans up (temporary files, saved runs) as Ctrl-C does
@@ -80,8 +89,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BaseException as exc:
         if os.environ.get("PROGRESSGYM_TRACEBACK"):
             raise
-        if isinstance(exc, KeyboardInterrupt):
-            return fail(prog, "interrupted (Ctrl-C)", 130)
+        if isinstance(exc, KeyboardInterrupt):  # a command's own interruption says what it kept
+            return fail(prog, str(exc) or "interrupted (Ctrl-C)", 130)
         status = error_status(exc)
         if status is None:
             raise

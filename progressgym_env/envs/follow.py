@@ -21,7 +21,8 @@ class FollowEnv(ProgressGymEnv):
     preference signal the update trains on for value dimension i. The backend's per-century capacity
     scales it (surrogate: ``capacity`` logits at |a_i| = 1, plus fine-tuning noise; an all-zero action
     is no update). NaN/inf, a wrong shape, a non-numeric dtype or values outside [-1, 1] raise
-    ``InvalidActionError`` (a ``ValueError``); nothing is clipped.
+    ``InvalidActionError`` (a ``ValueError``); nothing is clipped unless the env is built with
+    ``clip_actions=True``, which clips finite values into [-1, 1] (NaN/inf and wrong shapes still raise).
 
     ## Observation Space
     ``Box(0, 1, (2d + 1,), float32)`` (d = 5 on the default corpus history):
