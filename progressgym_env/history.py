@@ -23,7 +23,7 @@ from progressgym_env.errors import HistoryFormatError
 from progressgym_env.procedural import ProceduralHistory
 from progressgym_env.trajectory import (
     FIRST_CENTURY,
-    MIN_STEPS,
+    MIN_CENTURIES,
     TRAJECTORY_FORMAT,
     TRAJECTORY_VERSION,
     History,
@@ -46,7 +46,7 @@ class HistorySource(Protocol):
     def value_space(self) -> ValueSpace: ...
 
     @property
-    def num_steps(self) -> int: ...
+    def num_centuries(self) -> int: ...
 
     def sample(self, rng: np.random.Generator) -> History: ...
 
@@ -62,8 +62,8 @@ class FixedHistory:
         return self.history.value_space
 
     @property
-    def num_steps(self) -> int:
-        return self.history.num_steps
+    def num_centuries(self) -> int:
+        return self.history.num_centuries
 
     def sample(self, rng: np.random.Generator) -> History:
         return self.history
@@ -103,7 +103,7 @@ def resolve_history(spec: Any) -> HistorySource:
 
 __all__ = [
     "FIRST_CENTURY",
-    "MIN_STEPS",
+    "MIN_CENTURIES",
     "TRAJECTORY_FORMAT",
     "TRAJECTORY_VERSION",
     "FixedHistory",

@@ -127,14 +127,14 @@ def progress_score(simulated: np.ndarray, human: np.ndarray, similarity: Similar
     return float(progress_scores(simulated, human, similarity))
 
 
-def validate_timesteps_ahead(timesteps_ahead: Any, num_steps: int) -> None:
+def validate_timesteps_ahead(timesteps_ahead: Any, num_centuries: int) -> None:
     """k must be an int in 1..T-2 (at least one scored step)."""
     if isinstance(timesteps_ahead, bool) or not isinstance(timesteps_ahead, (int, np.integer)):
         raise ConfigError(f"timesteps_ahead must be an int, found {timesteps_ahead!r}")
-    if not 1 <= int(timesteps_ahead) <= num_steps - 2:
+    if not 1 <= int(timesteps_ahead) <= num_centuries - 2:
         raise ConfigError(
-            f"timesteps_ahead={timesteps_ahead} is out of range: with a history of {num_steps} "
-            f"centuries it must be in 1..{num_steps - 2}"
+            f"timesteps_ahead={timesteps_ahead} is out of range: with a history of {num_centuries} "
+            f"centuries it must be in 1..{num_centuries - 2}"
         )
 
 
@@ -193,7 +193,7 @@ class Judge:
         if similarity not in SIMILARITIES:
             raise ConfigError(f"unknown similarity {similarity!r}; choose one of {SIMILARITIES}")
         self.params: dict[str, Any] = self.resolve_params(params, int(self.human.shape[-2]))
-        self.similarity_name = similarity
+        self.similarity = similarity
         self.batch_shape: tuple[int, ...] = self.human.shape[:-2]
         if self.episode_length < 1:
             raise ConfigError(
@@ -288,7 +288,7 @@ class Judge:
             self.human[rows] = human
         if human.ndim == 3 and human.strides[0] == 0:  # one history broadcast to every row: once
             human = human[:1]
-        if self.similarity_name == "centered":
+        if self.similarity == "centered":
             self.center[rows] = human.mean(axis=-2)
             self._similarity = centered_similarity(self.center)
         if self._references is not None:
@@ -297,9 +297,9 @@ class Judge:
             self._references[1][rows] = reference
             self._normalizers = None
 
-    def similarity(self, rows: Rows = ALL) -> Similarity:
+    def reward_similarity(self, rows: Rows = ALL) -> Similarity:
         """The reward similarity for the histories of ``rows``."""
-        if self.similarity_name == "centered" and rows is not ALL:
+        if self.similarity == "centered" and rows is not ALL:
             return centered_similarity(self.center[rows])
         return self._similarity
 
@@ -320,7 +320,7 @@ class Judge:
         :param simulated: the rows' simulated humans S_t (challenges that simulate one).
         :return: a float for one history, an array for a batch.
         """
-        return (self._similarity if rows is ALL else self.similarity(rows))(targets, models)
+        return (self._similarity if rows is ALL else self.reward_similarity(rows))(targets, models)
 
     def step_reward(self, t: int, model: np.ndarray, simulated: np.ndarray | None = None) -> float:
         """One env's reward at century index ``t`` (a convenience over :meth:`step_rewards`)."""
@@ -481,7 +481,7 @@ class CoevolveJudge(Judge):
             raise ValueError("CoevolveJudge.step_rewards needs the simulated human vectors")
         if rows is ALL:
             return progress_scores(simulated, self.human, self._similarity)
-        return progress_scores(simulated, self.human[rows], self.similarity(rows))
+        return progress_scores(simulated, self.human[rows], self.reward_similarity(rows))
 
     def final_scores(
         self,
@@ -493,7 +493,7 @@ class CoevolveJudge(Judge):
         if simulated is None:
             raise ValueError("CoevolveJudge.final_scores needs the simulated humans S_0..S_{T-1}")
         human = self.human[rows]
-        if rewards is not None and self.similarity_name == "cosine":
+        if rewards is not None and self.similarity == "cosine":
             # With plain-cosine rewards the per-S terms of S_1.. are the rewards: only S_0's is new.
             first = progress_scores(simulated[..., 0, :], human)
             return last_axis_mean(np.concatenate([first[..., None], rewards], axis=-1))

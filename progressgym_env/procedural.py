@@ -22,7 +22,7 @@ import numpy as np
 
 from progressgym_env.errors import ConfigError
 from progressgym_env.numerics import logit, sigmoid
-from progressgym_env.trajectory import MIN_STEPS, History, corpus_history, logit_steps
+from progressgym_env.trajectory import MIN_CENTURIES, History, corpus_history, logit_steps
 from progressgym_env.value_spaces import CORPUS5, ValueSpace, get_value_space
 
 SHIFT_THRESHOLD_SCALES = 3.0
@@ -96,26 +96,26 @@ def _value_space(space: ValueSpace | str | int) -> ValueSpace:
 class ProceduralHistory:
     """A history source drawing a new seeded trajectory each episode.
 
-    :param num_steps: T, the number of centuries (>= 3; 9 matches the real timeline).
+    :param num_centuries: T, the number of centuries (>= 3; 9 matches the real timeline).
     :param value_space: the space of the generated vectors: a name (``"corpus5"``, ``"moral19"``,
         ``"generic<d>"``), a :class:`ValueSpace`, or an int d for ``generic<d>``; stored as the
         :class:`ValueSpace` it names.
     :param calibration: step statistics to mimic; ``None`` = :func:`corpus_calibration`.
     """
 
-    num_steps: int
+    num_centuries: int
     value_space: ValueSpace
     calibration: ProceduralCalibration
 
     def __init__(
         self,
-        num_steps: int = 9,
+        num_centuries: int = 9,
         value_space: ValueSpace | str | int = CORPUS5,
         calibration: ProceduralCalibration | None = None,
     ) -> None:
-        if int(num_steps) < MIN_STEPS:
-            raise ConfigError(f"procedural history needs num_steps >= {MIN_STEPS}, got {num_steps}")
-        object.__setattr__(self, "num_steps", num_steps)
+        if int(num_centuries) < MIN_CENTURIES:
+            raise ConfigError(f"procedural history needs num_centuries >= {MIN_CENTURIES}, got {num_centuries}")
+        object.__setattr__(self, "num_centuries", num_centuries)
         object.__setattr__(self, "value_space", _value_space(value_space))
         object.__setattr__(self, "calibration", calibration or corpus_calibration())
 
@@ -129,7 +129,7 @@ class ProceduralHistory:
 
     def provenance(self) -> dict:
         """The provenance every history of this source carries (a fresh dict)."""
-        return {"source": "procedural", "calibration": asdict(self.calibration), "num_steps": int(self.num_steps)}
+        return {"source": "procedural", "calibration": asdict(self.calibration), "num_centuries": int(self.num_centuries)}
 
     def sample_values(self, rng: np.random.Generator, batch: tuple[int, ...] = ()) -> np.ndarray:
         """The values of ``batch`` independent histories, shape (*batch, T, d), from one draw per quantity.
@@ -141,7 +141,7 @@ class ProceduralHistory:
         :param batch: leading batch shape.
         """
         cal = self.calibration
-        T, d = int(self.num_steps), self.dim
+        T, d = int(self.num_centuries), self.dim
         if self.value_space == CORPUS5:
             start_mean = np.asarray(cal.start_mean)
         else:

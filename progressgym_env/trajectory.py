@@ -49,7 +49,7 @@ from progressgym_env.value_spaces import VALUE_SPACES, ValueSpace, get_value_spa
 TRAJECTORY_FORMAT = "progressgym-trajectory"
 TRAJECTORY_VERSION = 1
 FIRST_CENTURY = 13
-MIN_STEPS = 3
+MIN_CENTURIES = 3
 _CSV_META_COLUMNS = ("century", "year_start", "year_end")
 MAX_NESTING = 16
 """Deepest nesting of lists/objects accepted in a trajectory file's ``provenance``."""
@@ -98,7 +98,7 @@ class History:
         object.__setattr__(self, "centuries", centuries)
 
     @property
-    def num_steps(self) -> int:
+    def num_centuries(self) -> int:
         """T, the number of time steps (centuries)."""
         return int(self.values.shape[0])
 
@@ -278,9 +278,9 @@ def _validated_values(values: Any, source: str) -> np.ndarray:
         raise HistoryFormatError(f"{source}: values are not a numeric T x d table ({exc})") from None
     if array.ndim != 2:
         raise HistoryFormatError(f"{source}: values must be a T x d table, found shape {array.shape}")
-    if array.shape[0] < MIN_STEPS or array.shape[1] < 1:
+    if array.shape[0] < MIN_CENTURIES or array.shape[1] < 1:
         raise HistoryFormatError(
-            f"{source}: a history needs at least {MIN_STEPS} time steps and 1 dim, found shape {array.shape}"
+            f"{source}: a history needs at least {MIN_CENTURIES} centuries and 1 dim, found shape {array.shape}"
         )
     bad = np.argwhere(~np.isfinite(array))
     if bad.size:
@@ -490,7 +490,7 @@ def logit_steps(history: History) -> np.ndarray:
 
 __all__ = [
     "FIRST_CENTURY",
-    "MIN_STEPS",
+    "MIN_CENTURIES",
     "TRAJECTORY_FORMAT",
     "TRAJECTORY_VERSION",
     "History",

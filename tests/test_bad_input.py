@@ -96,9 +96,9 @@ def test_timesteps_ahead_must_be_int(k) -> None:
 def test_timesteps_ahead_range_follows_history_length() -> None:
     from progressgym_env import ProceduralHistory
 
-    PredictEnv(history=ProceduralHistory(num_steps=4), timesteps_ahead=2)
+    PredictEnv(history=ProceduralHistory(num_centuries=4), timesteps_ahead=2)
     with pytest.raises(ConfigError, match=r"1\.\.2"):
-        PredictEnv(history=ProceduralHistory(num_steps=4), timesteps_ahead=3)
+        PredictEnv(history=ProceduralHistory(num_centuries=4), timesteps_ahead=3)
 
 
 @pytest.mark.parametrize(

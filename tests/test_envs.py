@@ -303,7 +303,7 @@ def test_render_without_matplotlib_names_the_extra(monkeypatch: pytest.MonkeyPat
 def test_moral19_procedural_and_history_objects() -> None:
     from progressgym_env import ProceduralHistory
 
-    env = gym.make("PG-Follow-v0", record_in_info=True, history=ProceduralHistory(num_steps=5, value_space=7))
+    env = gym.make("PG-Follow-v0", record_in_info=True, history=ProceduralHistory(num_centuries=5, value_space=7))
     _, rewards, infos = run_episode(env, 0, seeded_random_policy(0))
     assert len(rewards) == 4 and infos[-1]["episode_record"]["human"].shape == (5, 7)
     env = gym.make("PG-Predict-v0", history=corpus_history(), timesteps_ahead=7)

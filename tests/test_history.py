@@ -50,7 +50,7 @@ def test_package_data_carries_notice() -> None:
 
 @pytest.mark.parametrize("suffix", [".json", ".csv"])
 def test_trajectory_file_round_trip(tmp_path: Path, suffix: str) -> None:
-    history = ProceduralHistory(num_steps=6, value_space=MORAL19).sample(np.random.default_rng(0))
+    history = ProceduralHistory(num_centuries=6, value_space=MORAL19).sample(np.random.default_rng(0))
     path = save_history(history, tmp_path / f"traj{suffix}")
     loaded = load_history_file(path)
     np.testing.assert_array_equal(loaded.values, history.values)  # repr() floats round-trip exactly
@@ -74,7 +74,7 @@ def test_custom_dims_make_a_custom_space(tmp_path: Path) -> None:
         ("h.json", json.dumps({"format": "other"}), "'format' must be 'progressgym-trajectory'"),
         ("h.json", json.dumps({"format": "progressgym-trajectory", "version": 9}), "unsupported trajectory version 9"),
         ("h.json", json.dumps({"format": "progressgym-trajectory", "version": 1, "dims": ["a"]}), "missing required key 'values'"),
-        ("h.json", json.dumps({"format": "progressgym-trajectory", "version": 1, "dims": ["a", "b"], "values": [[0.1, 0.2]] * 2}), "at least 3 time steps"),
+        ("h.json", json.dumps({"format": "progressgym-trajectory", "version": 1, "dims": ["a", "b"], "values": [[0.1, 0.2]] * 2}), "at least 3 centuries"),
         ("h.json", json.dumps({"format": "progressgym-trajectory", "version": 1, "dims": ["a"], "values": [[0.1, 0.2]] * 3}), "values have 2 dims but value space"),
         ("h.json", json.dumps({"format": "progressgym-trajectory", "version": 1, "dims": ["a"], "values": [[0.1], [1.2], [0.3]]}), r"step 1, dim 0 is 1\.2, outside \[0, 1\]"),
         ("h.json", json.dumps({"format": "progressgym-trajectory", "version": 1, "dims": ["a"], "values": [[0.1], ["x"], [0.3]]}), "not a numeric"),
@@ -106,7 +106,7 @@ def test_resolve_history_forms(tmp_path: Path) -> None:
     assert resolve_history("procedural-moral19").value_space == MORAL19
     history = corpus_history()
     assert resolve_history(history).sample(np.random.default_rng(0)) is history
-    source = ProceduralHistory(num_steps=4)
+    source = ProceduralHistory(num_centuries=4)
     assert resolve_history(source) is source
     with pytest.raises(HistoryFormatError, match="found int"):
         resolve_history(5)
@@ -115,15 +115,15 @@ def test_resolve_history_forms(tmp_path: Path) -> None:
 
 
 def test_procedural_is_seeded_and_shaped() -> None:
-    source = ProceduralHistory(num_steps=12, value_space=19)
+    source = ProceduralHistory(num_centuries=12, value_space=19)
     first = source.sample(np.random.default_rng(42))
     again = source.sample(np.random.default_rng(42))
     other = source.sample(np.random.default_rng(43))
     np.testing.assert_array_equal(first.values, again.values)
     assert not np.allclose(first.values, other.values)
     assert first.values.shape == (12, 19) and np.all((first.values > 0) & (first.values < 1))
-    with pytest.raises(ConfigError, match="num_steps >= 3"):
-        ProceduralHistory(num_steps=2)
+    with pytest.raises(ConfigError, match="num_centuries >= 3"):
+        ProceduralHistory(num_centuries=2)
 
 
 def test_calibration_reflects_the_corpus_steps() -> None:

@@ -372,7 +372,7 @@ def test_bad_models_and_histories_are_clear_errors(tiny_proxies: list[str], hist
     history_file.write_text(history_file.read_text()[:200])
     with pytest.raises(HistoryCacheError, match="corrupt"):
         gym.make("PG-Follow-v0", history="models", backend="llm", backend_config=cfg)
-    assert env.unwrapped.history_source.num_steps == 9
+    assert env.unwrapped.history_source.num_centuries == 9
 
 
 @pytest.mark.slow  # measures the nine tiny proxies twice (CLI, then the env's panel): about 5 s of CPU

@@ -110,7 +110,7 @@ class ShuffledCorpus:
         return CORPUS5
 
     @property
-    def num_steps(self) -> int:
+    def num_centuries(self) -> int:
         return 9
 
     def sample(self, rng: np.random.Generator) -> History:

@@ -40,7 +40,7 @@ def run(args: argparse.Namespace) -> int:
 
     config = dataclass_from_args(SyntheticProxyConfig, args)
     history, records = build_synthetic_proxies(config, log=lambda line: print(line, file=sys.stderr))
-    print(f"wrote {config.out}/history.json: {history.num_steps} centuries x {history.dim} dims (measured)")
+    print(f"wrote {config.out}/history.json: {history.num_centuries} centuries x {history.dim} dims (measured)")
     for record in records:
         print(
             f"  C{record.century:03d}  move/action cosine {record.moved_toward_target:+.2f}  "

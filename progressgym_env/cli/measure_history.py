@@ -75,5 +75,5 @@ def run(args: argparse.Namespace) -> int:
         progress=options.progress,
     )
     path = write_measured_history(history, Path(options.out))
-    print(f"wrote {path}: {history.num_steps} centuries x {history.dim} dims")
+    print(f"wrote {path}: {history.num_centuries} centuries x {history.dim} dims")
     return 0

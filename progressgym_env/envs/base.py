@@ -146,7 +146,7 @@ class ProgressGymEnv(gym.Env[np.ndarray, np.ndarray]):
                     f"got {self.backend.name!r}"
                 )
         self.history_source: HistorySource = resolve_history(history)
-        self.num_centuries = int(self.history_source.num_steps)
+        self.num_centuries = int(self.history_source.num_centuries)
         self.value_space = self.history_source.value_space
         self.dim = self.value_space.dim
         validate_query_budget(query_budget, self.dim)

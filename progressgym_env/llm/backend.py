@@ -171,9 +171,9 @@ class LLMBackend:
             measured = history
         else:
             n_proxies = len(self.config.proxy_ids())
-            if history.num_steps != n_proxies:
+            if history.num_centuries != n_proxies:
                 raise ConfigError(
-                    f"the history has {history.num_steps} time steps but the llm backend has {n_proxies} proxies"
+                    f"the history has {history.num_centuries} time steps but the llm backend has {n_proxies} proxies"
                 )
             measured = self.models_history()
         if not by_history and history_digest(history) != history_digest(measured):

@@ -183,8 +183,8 @@ def target_history(config: SyntheticProxyConfig) -> History:
             f"moral19 space; {config.history!r} is in {history.value_space.name!r} (use procedural-moral19 or a "
             "moral19 trajectory file)"
         )
-    if history.num_steps != 9:
-        raise HistoryFormatError(f"expected a 9-century target history, found {history.num_steps} steps")
+    if history.num_centuries != 9:
+        raise HistoryFormatError(f"expected a 9-century target history, found {history.num_centuries} steps")
     return history
 
 
