@@ -315,7 +315,7 @@ class ValidationCurve:
             return True
         return False
 
-    def to_json(self) -> dict[str, Any]:
+    def to_dict(self) -> dict[str, Any]:
         """JSON-ready dict (``scores`` holds every validation history's score)."""
         return asdict(self)
 
@@ -364,7 +364,7 @@ def validation_callback(
                 with atomic_path(best_path) as tmp:  # a kill mid-save keeps the previous model.zip
                     self.model.save(str(tmp))
             if curve_path is not None:
-                atomic_write_text(curve_path, json.dumps(self.curve.to_json()) + "\n")
+                atomic_write_text(curve_path, json.dumps(self.curve.to_dict()) + "\n")
             if run is not None:
                 run.log({"eval/normalized_score": float(normalized.mean()),
                          "eval/normalized_score_std": float(normalized.std()),
@@ -639,12 +639,12 @@ def _train_locked(
             saved["timesteps_done"] = int(model.num_timesteps)
             saved["train_seconds"] = round(train_seconds, 2)
             if callback.curve.timesteps:
-                saved["validation"] = {k: v for k, v in callback.curve.to_json().items() if k != "scores"}
+                saved["validation"] = {k: v for k, v in callback.curve.to_dict().items() if k != "scores"}
             _write_config(out, saved)
     finally:
         vec_env.close()
 
-    curve_json = callback.curve.to_json()
+    curve_json = callback.curve.to_dict()
     saved["validation"] = {k: v for k, v in curve_json.items() if k != "scores"}
     saved["validation"]["episodes"] = config.validation_episodes
     saved["pruned"] = bool(callback.pruned)

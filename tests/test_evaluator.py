@@ -182,7 +182,7 @@ def test_detailed_result(ev_eval: ValueEvaluator) -> None:
     some = ev_eval.bank.by_bank("foundations")[0].scenario_id
     np.testing.assert_allclose(result.scenario_probs[some], [0.9, 0.1])
     np.testing.assert_array_equal(result.counts, ev_eval.bank.dim_counts())
-    assert result.as_dict()["Purity_Sanctity"] == pytest.approx(0.9)
+    assert result.to_dict()["Purity_Sanctity"] == pytest.approx(0.9)
 
 
 # -------------------------------------------------------------------------------- chunking

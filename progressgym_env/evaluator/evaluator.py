@@ -112,7 +112,7 @@ class EvaluationResult:
         """Share of questions refused."""
         return self.n_refused / self.n_questions if self.n_questions else 0.0
 
-    def as_dict(self) -> dict[str, float]:
+    def to_dict(self) -> dict[str, float]:
         """dim name -> value."""
         return {name: float(v) for name, v in zip(self.dims, self.values, strict=True)}
 
