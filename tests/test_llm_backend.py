@@ -220,7 +220,7 @@ def test_follow_kill_and_resume_redoes_nothing(tiny_proxies: list[str], history_
     original = backend.update_model
 
     def crashing(action: np.ndarray) -> np.ndarray:
-        if backend._century == 4:
+        if backend.century == 4:
             raise KeyboardInterrupt("simulated kill during century 4")
         return original(action)
 
