@@ -205,6 +205,7 @@ class LLMBackend:
         else:
             self._sim_values, sim_summary = measured.values[0].copy(), self._proxy_summary(0)
         self.measurements.reset(model_summary, sim_summary, simulates=bool(simulate_human))
+        self.replay.start(None, rng)  # no journal until this episode's opens (a refused one leaves none)
         journal = None
         if self.config.run_dir is not None:
             from progressgym_env.llm.checkpoint import rng_state
@@ -239,6 +240,8 @@ class LLMBackend:
         action is the examinee's model (:meth:`ExamineeSession.update`).
         """
         rng = self._require_rng()
+        if self.examinee is not None:
+            self.examinee.check_action(action)  # a refused action leaves the century to retry
         t = self._century
         self._century += 1
         if self.examinee is not None:

@@ -21,7 +21,9 @@ on the ``llm`` backend works that way (the default ``interface="vector"`` keeps 
   measures it with the evaluator (eval split) as in vector mode. ``agent_model()`` hands out a copy of
   the current model (and ``agent_model(initial=True)`` of the starting one) to train.
 - **Free-form questions.** ``query_human(questions)`` returns the respondent's choice probabilities
-  on any rendered questions, up to ``query_budget`` questions per century.
+  on any rendered questions; ``query_human(prompts, generate=True)`` the text its model generates for
+  free-form prompts (sampled, seeded from the episode's generator). Both count against the same
+  ``query_budget`` per century.
 - **Checkpoints.** With ``run_dir`` set, the verdicts, answers and the models handed back are
   journaled (models and adapters copied into the episode folder with a SHA-256 of their files that is
   verified on load). On a re-run, ``recorded_update()`` returns the model recorded for the coming
@@ -452,17 +454,22 @@ class ExamineeSession:
         info = entry["result"].get("examinee", {})
         return RecordedUpdate(self.replay.resolve(info["path"]) if info.get("path") else None)
 
+    @staticmethod
+    def check_action(action: Any) -> None:
+        """:raises InvalidActionError: ``action`` is not an element of :class:`ModelUpdate`."""
+        problem = describe_model_update(action)
+        if problem:
+            from progressgym_env.errors import InvalidActionError
+
+            raise InvalidActionError(f"examinee action is not a ModelUpdate: {problem}")
+
     def update(self, action: Any, t: int, current: np.ndarray) -> tuple[np.ndarray, dict[str, float]]:
         """Take the examinee's model for century ``t``, measure it, journal it.
 
         :param current: the model's vector before the update (kept by a ``None`` action).
         :return: the model's vector and the timing of its measurement (empty when nothing was measured).
         """
-        problem = describe_model_update(action)
-        if problem:
-            from progressgym_env.errors import InvalidActionError
-
-            raise InvalidActionError(f"examinee action is not a ModelUpdate: {problem}")
+        self.check_action(action)
         kind, base = _kind(action)
         target = self.replay.adapter_dir(t, "agent" if kind == "adapter" else "agent-model")
         if target is None:
