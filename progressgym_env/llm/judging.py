@@ -94,7 +94,7 @@ def run_examinee(
 
     env_id, challenge_kwargs = challenge_env(challenge)
     kwargs = {"backend": "llm", "history": "models", "interface": "examinee", **challenge_kwargs, **env_kwargs}
-    env = gym.make(env_id, **kwargs)
+    env: Any = gym.make(env_id, **kwargs)
     try:
         policy = _bind(examinee, env)
         obs, info = env.reset(seed=seed)
