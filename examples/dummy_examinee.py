@@ -24,7 +24,7 @@ once; then seconds on a CPU).
 
 import sys
 
-from progressgym_env.llm import run_examinee
+from progressgym_env.benchmark.examinee import run_examinee
 from progressgym_env.llm.tiny import tiny_world
 
 

@@ -447,7 +447,7 @@ class _Keeper:
 
 def test_run_examinee_judges_an_examinee_without_an_env_loop(world: Any) -> None:
     from progressgym_env import score_record
-    from progressgym_env.llm import run_examinee
+    from progressgym_env.benchmark.examinee import run_examinee
 
     keeper = _Keeper()
     run = run_examinee(keeper, "follow", backend_config=world, query_budget=19, seed=2)

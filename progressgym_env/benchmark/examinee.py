@@ -5,7 +5,7 @@ Gymnasium env (its judge inside), so :func:`run_examinee` makes the challenge's 
 ``interface="examinee"`` on the ``llm`` backend, plays one episode with the examinee and returns the
 episode record and the judge's score::
 
-    from progressgym_env.llm import run_examinee
+    from progressgym_env.benchmark.examinee import run_examinee
     from progressgym_env.llm.tiny import tiny_world
 
     run = run_examinee(MyExaminee(), "follow", backend_config=tiny_world("runs/tiny-world"), query_budget=19)
@@ -26,7 +26,9 @@ from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
-from progressgym_env.errors import ConfigError, EpisodeOrderError
+from progressgym_env.benchmark.challenges import get_challenge
+from progressgym_env.benchmark.episode import run_episode
+from progressgym_env.errors import ConfigError
 
 
 @runtime_checkable
@@ -64,9 +66,6 @@ def challenge_env(challenge: str) -> tuple[str, dict[str, Any]]:
 
     if challenge in gym.registry:
         return challenge, {}
-    # The challenge table: key -> env id and kwargs.
-    from progressgym_env.benchmark.challenges import get_challenge
-
     found = get_challenge(challenge)
     return found.env_id, dict(found.kwargs)
 
@@ -96,26 +95,26 @@ def run_examinee(
     kwargs = {"backend": "llm", "history": "models", "interface": "examinee", **challenge_kwargs, **env_kwargs}
     env: Any = gym.make(env_id, **kwargs)
     try:
-        policy = _bind(examinee, env)
-        obs, info = env.reset(seed=seed)
-        reset = getattr(policy, "reset", None)
-        if callable(reset):
-            reset(seed)
-        rewards: list[float] = []
-        for _ in range(max_steps):
-            obs, reward, terminated, truncated, info = env.step(policy.act(obs))
-            rewards.append(float(reward))
-            if terminated or truncated:
-                break
-        else:
-            raise EpisodeOrderError(f"the {env_id} episode did not end within {max_steps} steps")
-        if "final_score" not in info:
-            raise EpisodeOrderError(f"the {env_id} episode ended without 'final_score' in info (truncated early?)")
+        result = run_episode(env, _Seeded(_bind(examinee, env)), seed, max_steps)
         record = env.unwrapped.episode_record()
     finally:
         env.close()
-    return ExamineeRun(challenge, int(seed), float(info["final_score"]), float(info["normalized_score"]), rewards,
-                       record)
+    return ExamineeRun(challenge, int(seed), result.final_score, result.normalized_score, result.rewards, record)
+
+
+class _Seeded:
+    """An examinee seen as a :class:`~progressgym_env.benchmark.episode.Policy` (``reset`` is optional for examinees)."""
+
+    def __init__(self, policy: ExamineePolicy) -> None:
+        self.policy = policy
+
+    def reset(self, seed: int | None = None) -> None:
+        reset = getattr(self.policy, "reset", None)
+        if callable(reset):
+            reset(seed)
+
+    def act(self, obs: np.ndarray) -> Any:
+        return self.policy.act(obs)
 
 
 def _bind(examinee: Any, env: Any) -> ExamineePolicy:
