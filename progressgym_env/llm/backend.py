@@ -50,7 +50,7 @@ from progressgym_env.elicitation import split_queries
 from progressgym_env.errors import ConfigError, EpisodeOrderError
 from progressgym_env.evaluator.bank import load_question_bank
 from progressgym_env.history import FixedHistory, History, HistorySource
-from progressgym_env.llm.checkpoint import EpisodeJournal, action_digest, history_digest
+from progressgym_env.llm.checkpoint import EpisodeJournal, action_digest, history_digest, rng_state
 from progressgym_env.llm.config import LLMConfig
 from progressgym_env.llm.examinee import GENERATE_MAX_NEW_TOKENS, ExamineeSession, RecordedUpdate
 from progressgym_env.llm.measure import HistoryPanel, ProxyPanel
@@ -208,8 +208,6 @@ class LLMBackend:
         self.replay.start(None, rng)  # no journal until this episode's opens (a refused one leaves none)
         journal = None
         if self.config.run_dir is not None:
-            from progressgym_env.llm.checkpoint import rng_state
-
             header = {
                 "config_fingerprint": self.config.fingerprint(),
                 "history_sha256": history_digest(history),
