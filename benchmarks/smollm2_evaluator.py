@@ -87,9 +87,9 @@ def run(cfg: SmolBenchConfig, json_path: str | None = None) -> dict[str, Any]:
     """
     import torch
 
+    from progressgym_env.common.model_sources import MODEL_SOURCES, model_cache_dir, resolve_model
     from progressgym_env.evaluator import EvaluatorConfig, ValueEvaluator
     from progressgym_env.evaluator.choosers import LogLikelihoodChooser, load_model_and_tokenizer
-    from progressgym_env.llm.model_sources import MODEL_SOURCES, model_cache_dir, resolve_model
 
     if cfg.threads:
         torch.set_num_threads(cfg.threads)

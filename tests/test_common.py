@@ -209,8 +209,8 @@ def test_cache_root_precedence(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) 
 
 
 def test_model_sources_and_llm_config_share_the_root(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from progressgym_env.common.model_sources import model_cache_dir
     from progressgym_env.llm.config import LLMConfig
-    from progressgym_env.llm.model_sources import model_cache_dir
 
     monkeypatch.setenv(CACHE_ENV_VAR, str(tmp_path))
     assert LLMConfig().cache_dir() == tmp_path
@@ -235,9 +235,9 @@ def test_hub_ids(text: str) -> None:
 
 
 def test_model_resolution_and_loading_agree_on_the_rule(tmp_path: Path) -> None:
+    from progressgym_env.common.model_sources import resolve_model
     from progressgym_env.errors import ModelLoadError
     from progressgym_env.evaluator.choosers.loading import resolve_model_source
-    from progressgym_env.llm.model_sources import resolve_model
 
     missing = "./no-such-model"
     for resolve in (resolve_model, resolve_model_source):

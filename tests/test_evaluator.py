@@ -329,3 +329,19 @@ def test_quick_subset_has_every_dim(ev_eval: ValueEvaluator) -> None:
     assert len(quick.questions()) < len(ev_eval.questions()) / 10
     assert all(n >= 1 for n in quick.bank.dim_counts())
     assert np.array_equal(quick.evaluate(first_position), np.array([0.5] * 15 + [0.25] * 4))
+
+
+def test_the_evaluator_never_imports_the_llm_backend() -> None:
+    """Layers point one way: ``llm`` builds on ``evaluator``, so no evaluator module imports ``llm`` (not even lazily)."""
+    import ast
+    from pathlib import Path
+
+    import progressgym_env.evaluator as evaluator_pkg
+
+    offenders = []
+    for path in sorted(Path(evaluator_pkg.__file__).parent.rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            names = [node.module or ""] if isinstance(node, ast.ImportFrom) else (
+                [a.name for a in node.names] if isinstance(node, ast.Import) else [])
+            offenders += [f"{path.name}: {n}" for n in names if n.startswith("progressgym_env.llm")]
+    assert offenders == []

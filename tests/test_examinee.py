@@ -20,6 +20,7 @@ from agents.examinees.extrapolation import (
     extrapolation_coefficients,
     relative_votes,
 )
+from progressgym_env.errors import ConfigError
 
 pytestmark = pytest.mark.filterwarnings("ignore::UserWarning")
 
@@ -189,7 +190,7 @@ def test_tiny_world_proxies_differ_and_preferences_follow_the_proxy(world: Any) 
     # the verdicts come from the century-14 proxy's cached probabilities
     backend = env.unwrapped.backend
     table = backend.panel.probs()[1]
-    for slot, row in zip(backend._examinee.slots, prefs, strict=True):
+    for slot, row in zip(backend.examinee.slots, prefs, strict=True):
         p = table[slot.question]
         p_first = p[slot.first] / (p[slot.first] + p[slot.second])
         assert row["chosen_prob"] == pytest.approx(p_first if row["chosen_first"] else 1 - p_first)
@@ -389,3 +390,109 @@ def test_anchor_formats_turn_those_verdicts_into_anchors() -> None:
     assert ExamineeConfig(anchor_formats="label,yesno").anchor_formats == ("label", "yesno")  # type: ignore[arg-type]
     with pytest.raises(ConfigError, match="unknown question formats"):
         ExamineeConfig(anchor_formats=("letters",))
+
+
+# ------------------------------------------------------------------- extension APIs (ProgressGym's)
+
+
+def test_generated_queries_are_refused_over_the_budget_or_malformed(world: Any) -> None:
+    """Checked before any model is loaded: the budget, a lone string, an empty prompt, vector mode."""
+    import gymnasium as gym
+
+    from progressgym_env.llm.examinee import QueryBudgetError
+
+    env = make_env(world)
+    env.reset(seed=0)
+    with pytest.raises(QueryBudgetError, match="20 prompt.*over the query budget of 19"):
+        env.unwrapped.query_human(["Say something."] * 20, generate=True)
+    with pytest.raises(ConfigError, match="list of prompt strings"):
+        env.unwrapped.query_human("a lone string", generate=True)
+    with pytest.raises(ConfigError, match="prompt strings; found str"):
+        env.unwrapped.query_human(["fine", "  "], generate=True)
+    with pytest.raises(ConfigError, match="max_new_tokens"):
+        env.unwrapped.query_human(["fine"], generate=True, max_new_tokens=0)
+    vector = gym.make("PG-Follow-v0", history="models", backend="llm", backend_config=world, query_budget=19)
+    vector.reset(seed=0)
+    with pytest.raises(ConfigError, match="interface='examinee'"):
+        vector.unwrapped.query_human(["hi"], generate=True)
+
+
+@pytest.mark.slow  # generation by a tiny proxy, a journaled re-run and a fresh run: about 10 s of CPU
+def test_query_human_generates_text_counted_against_the_budget(world: Any, tmp_path: Path) -> None:
+    """``query_human(prompts, generate=True)``: the proxy's own text, seeded by the episode, one query per prompt."""
+    from progressgym_env.llm.examinee import QueryBudgetError
+
+    env = make_env(world, run_dir=str(tmp_path))
+    env.reset(seed=3)
+    texts = env.unwrapped.query_human(["Describe a fair trade.", "Is honesty a duty?"], generate=True,
+                                      max_new_tokens=6)
+    assert len(texts) == 2 and all(isinstance(t, str) for t in texts)
+    assert any(texts)  # a random tiny model still says something
+    env.unwrapped.query_human([("Pick one.", ["yes", "no"])] * 16)  # 2 + 16 = 18 of the 19 queries
+    with pytest.raises(QueryBudgetError, match="over the query budget of 19"):
+        env.unwrapped.query_human(["one more", "and another"], generate=True)
+    _, _, _, _, info = env.step(None)
+    assert info["queries"] == 19 + 18  # the next century's pairs + this century's free-form queries
+
+    # same seed, same text; a re-run replays it from the journal without generating
+    again = make_env(world, run_dir=str(tmp_path))
+    again.reset(seed=3)
+    replayed_before = again.unwrapped.backend.stats["replayed_calls"]
+    assert again.unwrapped.query_human(["Describe a fair trade.", "Is honesty a duty?"], generate=True,
+                                       max_new_tokens=6) == texts
+    assert again.unwrapped.backend.stats["replayed_calls"] == replayed_before + 1
+    fresh = make_env(world)
+    fresh.reset(seed=3)
+    assert fresh.unwrapped.query_human(["Describe a fair trade.", "Is honesty a duty?"], generate=True,
+                                       max_new_tokens=6) == texts
+
+
+class _Keeper:
+    """An examinee that never updates (the dummy), counting its calls."""
+
+    def __init__(self) -> None:
+        self.seeds: list[int | None] = []
+        self.steps = 0
+
+    def reset(self, seed: int | None = None) -> None:
+        self.seeds.append(seed)
+
+    def act(self, obs: np.ndarray) -> None:
+        self.steps += 1
+        return None
+
+
+def test_run_examinee_judges_an_examinee_without_an_env_loop(world: Any) -> None:
+    from progressgym_env import score_record
+    from progressgym_env.benchmark.examinee import run_examinee
+
+    keeper = _Keeper()
+    run = run_examinee(keeper, "follow", backend_config=world, query_budget=19, seed=2)
+    assert keeper.seeds == [2] and keeper.steps == len(run.rewards) == 8
+    assert run.record.model.shape == (8, 19)
+    np.testing.assert_array_equal(run.record.model, np.broadcast_to(run.record.model[0], (8, 19)))  # never updated
+    assert score_record(run.record) == pytest.approx(run.score, abs=1e-12)
+    # an env id works as the challenge, and a factory examinee(env) gets the env to work with
+    seen: list[Any] = []
+
+    def factory(env: Any) -> _Keeper:
+        seen.append(env.unwrapped.interface)
+        return _Keeper()
+
+    by_id = run_examinee(factory, "PG-Follow-v0", backend_config=world, query_budget=19, seed=2)
+    assert seen == ["examinee"] and by_id.score == run.score
+    with pytest.raises(ConfigError, match="act"):
+        run_examinee(42, "follow", backend_config=world, query_budget=19)  # type: ignore[arg-type]
+
+
+@pytest.mark.slow  # a subprocess importing torch and running a PG-Follow episode on the tiny world
+def test_the_dummy_examinee_example_runs(world: Any) -> None:
+    import subprocess
+    import sys
+
+    root = Path(__file__).resolve().parents[1]
+    folder = Path(world.history_cache_dir).parent  # the session's tiny world, reused
+    done = subprocess.run([sys.executable, str(root / "examples" / "dummy_examinee.py"), str(folder)],
+                          cwd=root, capture_output=True, text=True, timeout=600, check=False)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "follow: score" in done.stdout and "over 8 centuries" in done.stdout

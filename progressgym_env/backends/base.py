@@ -109,8 +109,11 @@ class ExamineeBackend(Backend, Protocol):
     def agent_model(self, initial: bool = False) -> Any:
         """What the examinee starts its update from (the llm backend: a copy of the model and its tokenizer)."""
 
-    def query_human(self, questions: Any, budget: int | None, *, simulated: bool = False) -> Any:
-        """Answers of the observed respondent to free-form questions, at most ``budget`` per century."""
+    def query_human(
+        self, questions: Any, budget: int | None, *, simulated: bool = False, generate: bool = False, **options: Any
+    ) -> Any:
+        """Answers of the observed respondent to free-form queries, at most ``budget`` per century: choice
+        probabilities on questions, or with ``generate=True`` the text it generates for prompt strings."""
 
     def recorded_update(self) -> Any:
         """The update a checkpointed earlier run handed back for the coming century, or None."""

@@ -8,7 +8,7 @@ The root is, first match wins:
    as Hugging Face and pip follow it);
 4. ``~/.cache/progressgym_env``.
 
-Inside it: ``models/<name>`` (converted model sources, :mod:`progressgym_env.llm.model_sources`) and
+Inside it: ``models/<name>`` (converted model sources, :mod:`progressgym_env.common.model_sources`) and
 the measured-history files of the ``llm`` backend (``models-history-<key>.json``, ``elicit-probs-<key>.npz``,
 ``model-vector-<key>.json``). Everything in it can be deleted; it is measured or converted again.
 """

@@ -379,13 +379,23 @@ class ProgressGymEnv(gym.Env[np.ndarray, np.ndarray]):
         current model and its tokenizer; ``initial=True``: of the episode's starting model)."""
         return self._examinee_backend().agent_model(initial)
 
-    def query_human(self, questions: Any) -> Any:
-        """Examinee mode: the observed respondent's choice probabilities on free-form questions.
+    def query_human(self, questions: Any, *, generate: bool = False, max_new_tokens: int | None = None) -> Any:
+        """Examinee mode: the observed respondent's answers to free-form queries.
 
         The respondent is the century's human proxy (Coevolve: the simulated human); at most
-        ``query_budget`` questions per century, counted in the next step's ``info["queries"]``.
+        ``query_budget`` queries per century, counted in the next step's ``info["queries"]``.
+        ``generate=False``: ``questions`` are multiple-choice questions (``(prompt, candidates)`` pairs or
+        ``Question`` objects) and the answers their choice probabilities. ``generate=True``: ``questions``
+        are prompt strings and the answers the text the respondent's model generates (at most
+        ``max_new_tokens`` tokens each; the backend's default when None).
+
+        :raises QueryBudgetError: the century's queries would exceed ``query_budget``.
         """
-        return self._examinee_backend().query_human(questions, self.query_budget, simulated=self.simulates_human)
+        backend = self._examinee_backend()
+        if not generate:
+            return backend.query_human(questions, self.query_budget, simulated=self.simulates_human)
+        extra = {} if max_new_tokens is None else {"max_new_tokens": int(max_new_tokens)}
+        return backend.query_human(questions, self.query_budget, simulated=self.simulates_human, generate=True, **extra)
 
     def recorded_update(self) -> Any:
         """Examinee mode: the update a checkpointed earlier run handed back for the coming century (None: live).

@@ -296,13 +296,16 @@ CALL_SCHEMAS: dict[str, tuple[dict[str, str], dict[str, str]]] = {
                     {"first_chosen": "bits", "p_first": "probs"}),
     "query_human": ({"century": "century", "simulated": "bool", "questions_sha256": "digest"},
                     {"probs": "prob_lists"}),
+    "generate_human": ({"century": "century", "simulated": "bool", "prompts_sha256": "digest",
+                        "max_new_tokens": "count"}, {"texts": "texts"}),
 }
 """Per call: the kind of every argument and of every result field a journal entry must hold.
 
 Kinds: ``century`` an int in [0, MAX_CENTURY]; ``count`` an int >= 0; ``digest`` a SHA-256 in hex (or
 ``"none"``: an examinee's empty update); ``respondent`` ``history`` or ``simulated``; ``bool``;
 ``values`` 19 finite numbers in [0, 1] (a moral19 vector); ``probs`` finite numbers in [0, 1];
-``bits`` 0/1 ints; ``prob_lists`` a list of ``probs``. Result fields not listed are ignored.
+``bits`` 0/1 ints; ``prob_lists`` a list of ``probs``; ``texts`` a list of strings. Result fields not
+listed are ignored.
 """
 
 
@@ -406,6 +409,9 @@ def _check_kind(value: Any, kind: str, where: str) -> None:
             _fail(where, f"is a {type(value).__name__}, not a list")
         for j, item in enumerate(value):
             _check_probs(item, f"{where}[{j}]", None)
+    elif kind == "texts":
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            _fail(where, f"is {_short(value)}, not a list of strings")
     else:  # pragma: no cover - a schema typo
         raise AssertionError(f"unknown schema kind {kind!r}")
 

@@ -21,7 +21,9 @@ on the ``llm`` backend works that way (the default ``interface="vector"`` keeps 
   measures it with the evaluator (eval split) as in vector mode. ``agent_model()`` hands out a copy of
   the current model (and ``agent_model(initial=True)`` of the starting one) to train.
 - **Free-form questions.** ``query_human(questions)`` returns the respondent's choice probabilities
-  on any rendered questions, up to ``query_budget`` questions per century.
+  on any rendered questions; ``query_human(prompts, generate=True)`` the text its model generates for
+  free-form prompts (sampled, seeded from the episode's generator). Both count against the same
+  ``query_budget`` per century.
 - **Checkpoints.** With ``run_dir`` set, the verdicts, answers and the models handed back are
   journaled (models and adapters copied into the episode folder with a SHA-256 of their files that is
   verified on load). On a re-run, ``recorded_update()`` returns the model recorded for the coming
@@ -34,20 +36,24 @@ from __future__ import annotations
 import copy
 import shutil
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
 from progressgym_env.common.atomic import atomic_folder
-from progressgym_env.common.fingerprint import questions_fingerprint
+from progressgym_env.common.fingerprint import json_fingerprint, questions_fingerprint
 from progressgym_env.elicitation import split_queries
 from progressgym_env.errors import ConfigError, ProgressGymError
 from progressgym_env.evaluator.questions import Question
-from progressgym_env.llm.checkpoint import folder_digest, rng_state
+from progressgym_env.llm.checkpoint import folder_digest
+from progressgym_env.llm.config import LLMConfig
+from progressgym_env.llm.measurements import Measurements
+from progressgym_env.llm.models import ModelStore
 from progressgym_env.llm.proxies import ElicitationPool
+from progressgym_env.llm.replay import Replay
 from progressgym_env.llm.spaces import (
     AdapterUpdate,
     ModelUpdate,
@@ -56,8 +62,10 @@ from progressgym_env.llm.spaces import (
 )
 from progressgym_env.value_spaces import MORAL19
 
-if TYPE_CHECKING:  # pragma: no cover - typing only
-    from progressgym_env.llm.backend import LLMBackend
+_SEED_HIGH = 2**31 - 1
+
+GENERATE_MAX_NEW_TOKENS = 64
+"""Default length cap of a generated free-form answer (``query_human(..., generate=True)``)."""
 
 PREFERENCE_COLUMNS: tuple[str, ...] = (
     "prompt", "chosen", "rejected", "pair_id", "chosen_first", "question", "format", "scenario_id", "bank", "dims",
@@ -150,7 +158,7 @@ def pair_estimate(pool: ElicitationPool, slots: Sequence[PairSlot], first_chosen
     """Per dim, the share of its pairs whose chosen option upholds it (NaN for a dim without pairs)."""
     hits = np.zeros(MORAL19.dim)
     counts = np.zeros(MORAL19.dim)
-    for slot, first in zip(slots, first_chosen):
+    for slot, first in zip(slots, first_chosen, strict=True):
         shown = slot.first if first else slot.second
         hits[slot.dim] += bool(pool.upholds[slot.dim][slot.row][shown])
         counts[slot.dim] += 1
@@ -177,7 +185,7 @@ def preference_rows(
 
     rows = []
     prompts: dict[int, str] = {}
-    for slot, first, p in zip(slots, first_chosen, p_first):
+    for slot, first, p in zip(slots, first_chosen, p_first, strict=True):
         question = pool.questions[slot.question]
         if slot.question not in prompts:
             prompts[slot.question] = prompt_text(encoder, question.prompt)
@@ -228,24 +236,61 @@ def as_question(item: Any) -> Question:
     return Question("free-form", "", prompt, "free-form", candidates, tuple(range(len(candidates))), prompt, candidates)
 
 
-class ExamineeSession:
-    """The examinee-mode state of one :class:`~progressgym_env.llm.backend.LLMBackend` (see the module docstring).
+def as_prompts(prompts: Any) -> list[str]:
+    """The prompts of a generated free-form query: a sequence of non-empty strings (a lone string is refused)."""
+    if isinstance(prompts, str):
+        raise ConfigError("generate=True takes a list of prompt strings, not one string (wrap it: [prompt])")
+    texts = list(prompts)
+    bad = [type(p).__name__ for p in texts if not isinstance(p, str) or not p.strip()]
+    if bad:
+        raise ConfigError(f"generate=True takes prompt strings; found {bad[0]} (or an empty string)")
+    return texts
 
-    The backend creates it when an env asks for ``interface="examinee"`` and routes ``elicit`` and
-    ``update_model`` here; everything else (journal, models, measuring) stays the backend's.
+
+def free_form_prompt(prompt: str) -> Question:
+    """A prompt as a :class:`Question` without options, for :meth:`GenerationChooser.generate`."""
+    return Question("free-form", "", prompt, "free-form", (), (), prompt, ())
+
+
+class ExamineeSession:
+    """The examinee-mode part of the ``llm`` timeline (see the module docstring).
+
+    The timeline (:class:`~progressgym_env.llm.backend.LLMBackend`) creates it when an env asks for
+    ``interface="examinee"`` and routes ``elicit`` and ``update_model`` here, passing the century and the
+    episode's generator; the session works through the timeline's parts, each by its public methods.
+
+    :param config: the backend's settings.
+    :param pool: the elicitation pool (train split) the pair slots are drawn from.
+    :param train_bank: the train split's bank (the dims each scenario feeds).
+    :param proxy_probs: century -> the proxy's cached (n_pool, 4) choice probabilities.
+    :param models: the episode's models (:class:`~progressgym_env.llm.models.ModelStore`).
+    :param replay: the episode's journal replay (:class:`~progressgym_env.llm.replay.Replay`).
+    :param measurements: the measurer of handed-back models (:class:`~progressgym_env.llm.measurements.Measurements`).
     """
 
-    def __init__(self, backend: LLMBackend) -> None:
-        self.backend = backend
+    def __init__(
+        self,
+        config: LLMConfig,
+        pool: ElicitationPool,
+        train_bank: Any,
+        proxy_probs: Callable[[int], np.ndarray],
+        models: ModelStore,
+        replay: Replay,
+        measurements: Measurements,
+    ) -> None:
+        self.config = config
+        self.pool = pool
+        self.train_bank = train_bank
+        self.proxy_probs = proxy_probs
+        self.models = models
+        self.replay = replay
+        self.measurements = measurements
         self.space = ModelUpdate()
         self.slots: list[PairSlot] = []
         self.preferences: Any = None
         self.century = 1
         self.human_questions = 0
-        self._tokenizer: Any = None
         self._encoder: Any = None
-        self._respondent: tuple[int, tuple[Any, Any]] | None = None
-        self._agent_base: str | None = None
 
     # -- episode -------------------------------------------------------------------------------
 
@@ -254,27 +299,10 @@ class ExamineeSession:
         self.slots = []
         self.preferences = None
         self.human_questions = 0
-        self._respondent = None
-        self._agent_base = None
-
-    @property
-    def agent_base(self) -> str:
-        """The folder (or id) the current model is rebuilt from, before its recorded adapters."""
-        return self._agent_base or self.backend.config.agent_id()
 
     def tokenizer(self) -> Any:
         """The agent's tokenizer (loaded once)."""
-        if self._tokenizer is None:
-            from transformers import AutoTokenizer
-
-            from progressgym_env.evaluator.choosers.loading import resolve_model_source
-
-            # A registered name (smollm2-135m-instruct) resolves to its cached folder first.
-            _, source = resolve_model_source(self.backend.config.agent_id())
-            self._tokenizer = AutoTokenizer.from_pretrained(source)
-            if self._tokenizer.pad_token is None:
-                self._tokenizer.pad_token = self._tokenizer.eos_token
-        return self._tokenizer
+        return self.models.agent_tokenizer()
 
     def encoder(self) -> Any:
         """The evaluator's prompt encoder for the agent's tokenizer (how pairs are rendered)."""
@@ -286,50 +314,50 @@ class ExamineeSession:
 
     # -- what the examinee observes ------------------------------------------------------------
 
-    def elicit(self, t: int, budget: int | None, *, simulated: bool) -> tuple[np.ndarray, int]:
-        """Judge the episode's pairs for century ``t``; keep the dataset; return (estimate, queries)."""
-        b = self.backend
-        rng = b._require_rng()
+    def elicit(
+        self, t: int, budget: int | None, *, simulated: bool, rng: np.random.Generator, calendar_century: int
+    ) -> tuple[np.ndarray, int]:
+        """Judge the episode's pairs for century ``t``; keep the dataset; return (estimate, queries).
+
+        :param calendar_century: the century's calendar number (13 + t on the default history), shown in the rows.
+        """
         if budget is None:
             raise ConfigError("examinee mode needs an int query_budget (the judged pairs per century), not None")
         if not self.slots:  # the episode's first elicitation: a resume draws the same slots from the seed
-            self.slots = draw_pair_slots(rng, b.pool, int(budget))
+            self.slots = draw_pair_slots(rng, self.pool, int(budget))
         self.century = int(t)
         asked, self.human_questions = self.human_questions, 0
-        self._respondent = None
+        self.models.drop_proxy()
         args = {"respondent": "simulated" if simulated else "history", "century": int(t), "pairs": len(self.slots)}
-        entry = b._replay("judge_pairs", args)
+        entry = self.replay.replay("judge_pairs", args)
         if entry is not None:
             first = np.array(entry["result"]["first_chosen"], dtype=bool)
             p_first = np.array(entry["result"]["p_first"], dtype=np.float64)
         else:
-            before = rng_state(rng)
+            before = self.replay.rng_state()
             probs = self._respondent_probs(t, simulated)
             p_first = pair_first_probs(self.slots, probs)
             first = judge_pairs(rng, p_first)
             result = {"first_chosen": first.astype(int).tolist(), "p_first": p_first.tolist()}
-            b._record("judge_pairs", args, before, result)
-        estimate = pair_estimate(b.pool, self.slots, first)
-        history = b._history
-        century = int(history.centuries[t]) if history is not None else 13 + int(t)
-        rows = preference_rows(b.pool, self.slots, first, p_first, self.encoder(),
-                               lambda sid: b._train_bank.get(sid).dims(), century)
+            self.replay.record("judge_pairs", args, before, result)
+        estimate = pair_estimate(self.pool, self.slots, first)
+        rows = preference_rows(self.pool, self.slots, first, p_first, self.encoder(),
+                               lambda sid: self.train_bank.get(sid).dims(), calendar_century)
         self.preferences = preferences_dataset(rows)
         return estimate, len(self.slots) + asked
 
     def _respondent_probs(self, t: int, simulated: bool) -> np.ndarray:
         """(n_pool, 4) probabilities of the century proxy (cached) or of the simulated human (measured)."""
-        b = self.backend
         if not simulated:
-            return b.panel.probs()[t]
+            return self.proxy_probs(t)
         from progressgym_env.evaluator.choosers.loglik import LogLikelihoodChooser
         from progressgym_env.llm.proxies import MAX_OPTIONS
 
         needed = sorted({s.question for s in self.slots})
-        model, tokenizer = b._sim_model()
-        chooser = LogLikelihoodChooser(model, tokenizer, batch_size=b.config.evaluator.batch_size)
-        probs = np.full((len(b.pool.questions), MAX_OPTIONS), np.nan)
-        for q, p in zip(needed, chooser([b.pool.questions[q] for q in needed])):
+        model, tokenizer = self.models.simulated()
+        chooser = LogLikelihoodChooser(model, tokenizer, batch_size=self.config.evaluator.batch_size)
+        probs = np.full((len(self.pool.questions), MAX_OPTIONS), np.nan)
+        for q, p in zip(needed, chooser([self.pool.questions[q] for q in needed]), strict=True):
             probs[q, : len(p)] = p
         return probs
 
@@ -337,102 +365,133 @@ class ExamineeSession:
         """``{"preferences": Dataset}`` of the century just judged."""
         return {"preferences": self.preferences}
 
+    def _spend(self, n: int, budget: int | None, what: str) -> None:
+        """Count ``n`` more free-form queries against this century's ``budget``.
+
+        :raises QueryBudgetError: the century's free-form queries would exceed ``budget``.
+        """
+        limit = int(budget or 0)
+        if self.human_questions + n > limit:
+            raise QueryBudgetError(
+                f"query_human: {n} {what} would bring this century's free-form queries to "
+                f"{self.human_questions + n}, over the query budget of {limit}"
+            )
+
     def query_human(self, questions: Sequence[Any], budget: int | None, simulated: bool) -> list[np.ndarray]:
         """The respondent's choice probabilities on free-form questions (counted against ``budget``).
 
         :raises QueryBudgetError: more questions this century than ``budget``.
         """
-        b = self.backend
         items = [as_question(q) for q in questions]
-        limit = int(budget or 0)
-        if self.human_questions + len(items) > limit:
-            raise QueryBudgetError(
-                f"query_human: {len(items)} question(s) would bring this century's free-form questions to "
-                f"{self.human_questions + len(items)}, over the query budget of {limit}"
-            )
+        self._spend(len(items), budget, "question(s)")
         args = {"century": self.century, "simulated": bool(simulated), "questions_sha256": questions_fingerprint(items)}
-        entry = b._replay("query_human", args)
+        entry = self.replay.replay("query_human", args)
         if entry is not None:
             answers = [np.array(p, dtype=np.float64) for p in entry["result"]["probs"]]
         else:
             from progressgym_env.evaluator.choosers.loglik import LogLikelihoodChooser
 
-            before = rng_state(b._require_rng())
+            before = self.replay.rng_state()
             model, tokenizer = self._respondent_model(simulated)
-            chooser = LogLikelihoodChooser(model, tokenizer, batch_size=b.config.evaluator.batch_size)
+            chooser = LogLikelihoodChooser(model, tokenizer, batch_size=self.config.evaluator.batch_size)
             answers = [np.asarray(p, dtype=np.float64) for p in chooser(items)] if items else []
-            b._record("query_human", args, before, {"probs": [p.tolist() for p in answers]})
+            self.replay.record("query_human", args, before, {"probs": [p.tolist() for p in answers]})
         self.human_questions += len(items)
         return answers
 
+    def generate_human(
+        self, prompts: Sequence[str], budget: int | None, simulated: bool, rng: np.random.Generator,
+        max_new_tokens: int = GENERATE_MAX_NEW_TOKENS,
+    ) -> list[str]:
+        """The respondent's free-form answers to ``prompts``, sampled (temperature 1) from its model.
+
+        Each prompt counts as one query against ``budget``, as a question of :meth:`query_human` does;
+        the sampling seed comes from the episode's generator, so a re-run (and a resume) gets the same text.
+
+        :raises QueryBudgetError: more queries this century than ``budget``.
+        :raises ConfigError: a prompt that is not a non-empty string, or ``max_new_tokens`` < 1.
+        """
+        texts = as_prompts(prompts)
+        if int(max_new_tokens) < 1:
+            raise ConfigError(f"max_new_tokens must be >= 1, got {max_new_tokens}")
+        self._spend(len(texts), budget, "prompt(s)")
+        args = {"century": self.century, "simulated": bool(simulated), "prompts_sha256": json_fingerprint(texts),
+                "max_new_tokens": int(max_new_tokens)}
+        entry = self.replay.replay("generate_human", args)
+        if entry is not None:
+            answers = [str(a) for a in entry["result"]["texts"]]
+        else:
+            from progressgym_env.evaluator.choosers.generation import GenerationChooser
+
+            before = self.replay.rng_state()
+            seed = int(rng.integers(_SEED_HIGH))
+            model, tokenizer = self._respondent_model(simulated)
+            generator = GenerationChooser(model, tokenizer, max_new_tokens=int(max_new_tokens), seed=seed,
+                                          batch_size=self.config.evaluator.batch_size)
+            answers = generator.generate([free_form_prompt(p) for p in texts]) if texts else []
+            self.replay.record("generate_human", args, before, {"texts": list(answers)})
+        self.human_questions += len(texts)
+        return answers
+
     def _respondent_model(self, simulated: bool) -> tuple[Any, Any]:
-        b = self.backend
-        if simulated:
-            return b._sim_model()
-        if self._respondent is None or self._respondent[0] != self.century:
-            self._respondent = (self.century, b._load(b.config.proxy_ids()[self.century], []))
-        return self._respondent[1]
+        return self.models.simulated() if simulated else self.models.proxy(self.century)
 
     # -- the examinee's model ------------------------------------------------------------------
 
     def agent_model(self, initial: bool = False) -> tuple[Any, Any]:
         """A copy of the current (or starting) model and the agent's tokenizer, the examinee's to train."""
-        b = self.backend
         if initial:
-            model, _ = b._load(b.config.agent_id(), [])
+            model, _ = self.models.initial_agent()
         else:
-            model = copy.deepcopy(b._agent_model()[0])
+            model = copy.deepcopy(self.models.agent()[0])
         return model, self.tokenizer()
 
-    def recorded_update(self) -> RecordedUpdate | None:
-        """The update recorded for the coming century by an earlier run of this episode (None: not recorded)."""
-        b = self.backend
-        journal = b._journal
-        if journal is None:
+    def recorded_update(self, century: int) -> RecordedUpdate | None:
+        """The update an earlier run recorded for ``century`` (the coming one), or None: not recorded."""
+        entry = self.replay.upcoming("update_model")
+        if entry is None or int(entry["args"]["century"]) != century:
             return None
-        for entry in journal.entries[journal.cursor :]:
-            if entry["call"] == "update_model":
-                if int(entry["args"]["century"]) != b._century:
-                    return None
-                info = entry["result"].get("examinee", {})
-                return RecordedUpdate(journal.folder / info["path"] if info.get("path") else None)
-        return None
+        info = entry["result"].get("examinee", {})
+        return RecordedUpdate(self.replay.resolve(info["path"]) if info.get("path") else None)
 
-    def update(self, action: Any) -> np.ndarray:
-        """Take the examinee's model for this century, measure it, journal it; return its vector."""
-        b = self.backend
+    @staticmethod
+    def check_action(action: Any) -> None:
+        """:raises InvalidActionError: ``action`` is not an element of :class:`ModelUpdate`."""
         problem = describe_model_update(action)
         if problem:
             from progressgym_env.errors import InvalidActionError
 
             raise InvalidActionError(f"examinee action is not a ModelUpdate: {problem}")
-        rng = b._require_rng()
-        t = b._century
-        b._century += 1
+
+    def update(self, action: Any, t: int, current: np.ndarray) -> tuple[np.ndarray, dict[str, float]]:
+        """Take the examinee's model for century ``t``, measure it, journal it.
+
+        :param current: the model's vector before the update (kept by a ``None`` action).
+        :return: the model's vector and the timing of its measurement (empty when nothing was measured).
+        """
+        self.check_action(action)
         kind, base = _kind(action)
-        journal = b._journal
-        target = journal.adapter_dir(t, "agent" if kind == "adapter" else "agent-model") if journal else None
-        if journal is None or target is None:
-            return self._apply_live(t, action, kind, base, None, {})
+        target = self.replay.adapter_dir(t, "agent" if kind == "adapter" else "agent-model")
+        if target is None:
+            return self._apply_live(t, action, kind, base, None, {}, current)
         with atomic_folder(target) as staged:
             if kind != "none":
                 self._stage(action, kind, staged.path)
             digest = folder_digest(staged.path) if kind != "none" else "none"
             args = {"century": t, "action_sha256": digest}
-            entry = b._replay("update_model", args)
+            entry = self.replay.replay("update_model", args)
             if entry is not None:
                 staged.discard()
-                b._model_values = np.array(entry["result"]["model_values"], dtype=np.float64)
-                self._note_measurement(entry["result"].get("measurement"))
+                self.measurements.close_step("model", entry["result"].get("measurement"))
                 recorded = entry["result"]["examinee"]
                 if recorded["kind"] != "none":
-                    self._follow(recorded["kind"], recorded["base"], journal.folder / recorded["path"])
-                    b._agent = None  # rebuilt from the recorded files when next needed
-                return b._model_values
+                    self._follow(recorded["kind"], recorded["base"], self.replay.resolve(recorded["path"]))
+                    self.models.forget_agent()  # rebuilt from the recorded files when next needed
+                return np.array(entry["result"]["model_values"], dtype=np.float64), {}
             if kind == "none":
                 staged.discard()
-        before = rng_state(rng)
-        return self._apply_live(t, target if kind != "none" else None, kind, base, args, before)
+        before = self.replay.rng_state()
+        return self._apply_live(t, target if kind != "none" else None, kind, base, args, before, current)
 
     def _stage(self, action: Any, kind: str, folder: Path) -> None:
         """Write the action into ``folder``: a model object saved with the agent's tokenizer, a folder copied."""
@@ -457,14 +516,14 @@ class ExamineeSession:
             self.tokenizer().save_pretrained(folder)
 
     def _apply_live(
-        self, t: int, action: Any, kind: str, base: str, args: dict[str, Any] | None, before: dict[str, Any]
-    ) -> np.ndarray:
+        self, t: int, action: Any, kind: str, base: str, args: dict[str, Any] | None, before: dict[str, Any],
+        current: np.ndarray,
+    ) -> tuple[np.ndarray, dict[str, float]]:
         """Build the new model from ``action`` (the staged folder when journaled), measure and record it."""
         from progressgym_env.llm.model_loading import apply_adapters
 
-        b = self.backend
         start = time.perf_counter()
-        measured = False
+        values = current
         if kind != "none":
             if kind == "object" and args is None:
                 model = action
@@ -473,59 +532,36 @@ class ExamineeSession:
                 model.eval()
             elif kind == "adapter":
                 path = Path(action.path if isinstance(action, AdapterUpdate) else action)
-                current = b._agent_model()[0] if base == "current" else b._load(b.config.agent_id(), [])[0]
-                model = apply_adapters(current, [path])
+                start_from = self.models.agent()[0] if base == "current" else self.models.initial_agent()[0]
+                model = apply_adapters(start_from, [path])
             else:  # a model folder (a journaled model object is a folder now)
                 path = Path(action.path if isinstance(action, AdapterUpdate) else action)
-                model = b._load(str(path), [])[0]
-            b._agent = (model, self.tokenizer())
+                model = self.models.load(str(path))[0]
+            self.models.set_agent((model, self.tokenizer()))
             if args is not None:
                 self._follow(kind, base, Path(action))
-            b._model_values = b._measure(model, self.tokenizer())
-            measured = True
-        measurement = self._note_measurement(None)
-        timing = {"eval_s": time.perf_counter() - start} if measured else {}
-        if measured:
-            b.timings.append({"call": "update_model", "century": t, **timing})
+            values = self.measurements.measure(model, self.tokenizer())
+        measurement = self.measurements.close_step("model")
+        timing = {"eval_s": time.perf_counter() - start} if kind != "none" else {}
         if args is not None:
-            journal = b._journal
-            assert journal is not None
-            rel = journal.relative(Path(action)) if kind != "none" else ""
-            result = {"model_values": b._model_values.tolist(), "examinee": {"kind": kind, "base": base, "path": rel}}
+            rel = self.replay.relative(Path(action)) if kind != "none" else ""
+            result = {"model_values": values.tolist(), "examinee": {"kind": kind, "base": base, "path": rel}}
             if measurement is not None:
                 result["measurement"] = measurement
             adapters = [rel] if kind == "adapter" else []
-            b._journal.append("update_model", args, before, b._require_rng(), result,  # type: ignore[union-attr]
-                              adapters, timing, artifacts=[rel] if rel else None)
-        return b._model_values
-
-    def _note_measurement(self, recorded: dict[str, Any] | None) -> dict[str, Any] | None:
-        """Keep the evaluation summary of this step's model as the backend does in vector mode.
-
-        :param recorded: the summary a replayed entry holds (None: the current one, just measured or kept).
-        :return: the step's summary (None when the backend keeps no summaries).
-        """
-        b = self.backend
-        current = getattr(b, "_current", None)
-        steps = getattr(b, "_steps", None)
-        if current is None or steps is None:
-            return None
-        if recorded is not None:
-            current["model"] = recorded
-        steps["model"].append(current["model"])
-        return current["model"]
+            self.replay.record("update_model", args, before, result, adapters, timing, artifacts=[rel] if rel else None)
+        return values, timing
 
     def _follow(self, kind: str, base: str, folder: Path | None) -> None:
-        """Track how the current model is rebuilt from disk (base folder + adapters) after an update."""
-        b = self.backend
+        """Tell the model store how the current model is rebuilt from disk (base folder + adapters)."""
         if kind == "none" or folder is None:
             return
         if kind == "adapter" and base == "current":
-            b._agent_adapters.append(folder)
+            self.models.add_agent_adapter(folder)
         elif kind == "adapter":
-            self._agent_base, b._agent_adapters = None, [folder]
+            self.models.rebase_agent(None, [folder])
         else:
-            self._agent_base, b._agent_adapters = str(folder), []
+            self.models.rebase_agent(str(folder), [])
 
 
 def _kind(action: Any) -> tuple[str, str]:

@@ -238,9 +238,9 @@ def build_synthetic_proxies(
     """
     import torch
 
+    from progressgym_env.common.model_sources import resolve_model
     from progressgym_env.evaluator import ValueEvaluator
     from progressgym_env.llm.model_loading import resolve_device
-    from progressgym_env.llm.model_sources import resolve_model
 
     say = log or (lambda message: None)
     out = Path(config.out)

@@ -32,11 +32,11 @@ def resolve_model_source(
 
     :param model_path_or_id: a local model folder, a hub id, or a registered model source name such as
         ``smollm2-135m-instruct`` (converted once into a local cache, see
-        :mod:`progressgym_env.llm.model_sources`).
+        :mod:`progressgym_env.common.model_sources`).
     :param tokenizer_path: where the tokenizer lives, when not beside the weights.
     :raises ModelLoadError: a path that does not exist, is not a model folder, or has no tokenizer.
     """
-    from progressgym_env.llm.model_sources import resolve_model  # registered names -> cached folder
+    from progressgym_env.common.model_sources import resolve_model  # registered names -> cached folder
 
     name = str(resolve_model(model_path_or_id))
     path = Path(name).expanduser()

@@ -7,7 +7,7 @@ later load is a plain ``from_pretrained(folder)`` taking well under a second.
 
 :func:`resolve_model` is the one entry point: call it wherever a model path or hub id is accepted::
 
-    from progressgym_env.llm.model_sources import resolve_model
+    from progressgym_env.common.model_sources import resolve_model
 
     folder = resolve_model("smollm2-135m-instruct")      # a registered name -> cached folder
     folder = resolve_model("/models/my-checkpoint")     # an existing local folder -> itself
