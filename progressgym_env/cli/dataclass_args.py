@@ -160,8 +160,6 @@ class _Field(FieldWrapper):
     derived here from the annotation so the config dataclasses do not state each type a second time.
     """
 
-    aliases_of: Mapping[str, Sequence[str]] = {}
-
     @property
     def custom_arg_options(self) -> dict[str, Any]:
         metadata = self.field.metadata
@@ -175,18 +173,17 @@ class _Field(FieldWrapper):
 
     @property
     def aliases(self) -> list[str]:
-        return [*super().aliases, *self.aliases_of.get(self.name, ())]
+        return [*super().aliases, *getattr(self.parent, "extra_aliases", {}).get(self.name, ())]
 
 
 class _Dataclass(DataclassWrapper):
-    """A config's options under ``group_title`` (the library's heading would be the class name and docstring)."""
+    """A config's options under ``group_title`` (the library's heading: the class name and docstring)."""
 
     group_title: str | None = None
-    field_class: type[_Field] = _Field
+    extra_aliases: Mapping[str, Sequence[str]] = {}
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
-        kwargs["field_wrapper_class"] = self.field_class
-        super().__init__(*args, **kwargs)
+        super().__init__(*args, **{**kwargs, "field_wrapper_class": _Field})
 
     @property
     def title(self) -> str | None:  # type: ignore[override]
@@ -213,8 +210,7 @@ def add_dataclass_arguments(
     """
     if not isinstance(parser, simple_parsing.ArgumentParser):
         raise TypeError(f"add_dataclass_arguments needs a {__name__}.ArgumentParser, found {type(parser).__name__}")
-    field_class = type("_Field", (_Field,), {"aliases_of": dict(aliases or {})})
-    wrapper = type("_Dataclass", (_Dataclass,), {"group_title": title, "field_class": field_class})
+    wrapper = type("_Dataclass", (_Dataclass,), {"group_title": title, "extra_aliases": dict(aliases or {})})
     default = cls(**defaults) if defaults else None
     parser.add_arguments(cls, dest=f"config_{cls.__name__}", default=default, dataclass_wrapper_class=wrapper)
 
