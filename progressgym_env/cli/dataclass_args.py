@@ -1,62 +1,40 @@
-"""Command-line options generated from config dataclasses, on ``simple-parsing``: nothing declared twice.
+"""Command-line options generated from config dataclasses by ``simple-parsing``: nothing declared twice.
 
-`simple-parsing <https://github.com/lebrice/SimpleParsing>`_ turns each field of a config dataclass
-(``BenchmarkConfig``, ``TrainConfig``, ``PerfConfig``, ``EvaluatorConfig``, ...) into ``--field-name``
-with the field's ``metadata["help"]``, makes a field without a default a required option, keeps
-``metadata["positional"]`` fields positional, and builds the dataclass instance from the parsed values
-(so the config's own validation runs on the command line's values). This module only adds what the
-library leaves to its users: the value syntax README documents, and one-line errors.
+`simple-parsing <https://github.com/lebrice/SimpleParsing>`_ turns each field of a config dataclass into
+``--field-name`` (``--x`` / ``--no-x`` for a ``bool``), with the field's ``metadata["help"]``,
+``"choices"``, ``"positional"`` and ``"custom_args"`` (``add_argument`` options of its own), and builds
+the dataclass from the parsed values, so the config's own validation runs on the command line's values.
+This module adds the value syntax README documents, as ``add_argument`` options derived from the
+annotation: ``X | None`` also takes ``none``, ``list[X]`` / ``tuple[X, ...]`` a comma-separated
+``a,b,c``, ``dict`` a JSON object. Every help line ends with the default as it would be typed.
 
-============================  ==============================================================
-annotation                    command line
-============================  ==============================================================
-``int`` / ``float`` / ``str``  ``--x 3``
-``X | None``                  also ``--x none``
-``bool``                      ``--x`` / ``--no-x``
-``list[X]`` / ``tuple[X, ...]``  comma-separated: ``--x a,b,c``
-``dict[...]``                 JSON: ``--x '{"k": 1}'``
-============================  ==============================================================
-
-Every help line ends with the default as it would be typed. Field metadata may add ``"choices"``
-(allowed values) and ``"nargs": "+"`` (a list also taken as several words). An annotation outside the
-table is refused when the parser is built, naming the field.
-
-The parsers print every usage error as one line, ``progressgym <command>: error: ...``, and exit with
-status 2 (argparse's usage-error status). An error raised by a config's own validation while the
-command line is parsed propagates with the parser's ``prog`` attached (``exc.cli_prog``), so the
-caller can print it as one line too.
+Every usage error is one line, ``PROG: error: ... (see PROG --help)``, with exit status 2. An error of a
+config's validation while parsing propagates with the parser's ``prog`` as ``exc.cli_prog``.
 """
 
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import json
 import re
+import shutil
 import sys
 import types
 import typing
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, NoReturn, TypeVar
 
-from simple_parsing import ArgumentParser as _SimpleParser
-from simple_parsing import DashVariant
+import simple_parsing
+from simple_parsing.helpers.custom_actions import BooleanOptionalAction
 from simple_parsing.wrappers import DataclassWrapper, FieldWrapper
 
 ConfigT = TypeVar("ConfigT")
 
 _ROLE = re.compile(r":(?:[a-z]+:)?[a-z]+:`(~?)([^`]*)`")
-_LITERAL = re.compile(r"``([^`]*)``")
 
 
 def clean_text(text: str) -> str:
-    """Docstring or help text as plain prose: Sphinx roles and literals unwrapped, whitespace collapsed.
-
-    ``:func:`~pkg.mod.name``` becomes ``name``, ``:mod:`pkg.mod``` becomes ``pkg.mod``, a role's
-    ``title <target>`` becomes ``title``, and ````code```` becomes ``code``.
-
-    :param text: reStructuredText-flavoured text.
-    """
+    """Help text as plain prose: Sphinx roles (``:func:`~a.b``` → ``b``) and ````literals```` unwrapped."""
 
     def role(match: re.Match[str]) -> str:
         tilde, target = match.group(1), match.group(2).strip()
@@ -64,107 +42,94 @@ def clean_text(text: str) -> str:
             return target.split("<", 1)[0].strip()
         return target.rsplit(".", 1)[-1] if tilde else target
 
-    text = _ROLE.sub(role, text)
-    text = _LITERAL.sub(r"\1", text)
-    return " ".join(text.split())
+    return " ".join(re.sub(r"``([^`]*)``", r"\1", _ROLE.sub(role, text)).split())
+
+
+def _typed(value: Any) -> str:
+    """A default as the user would type it."""
+    if isinstance(value, (list, tuple)):
+        return ",".join(map(_typed, value)) if value else "(empty)"
+    if value is None or isinstance(value, bool):
+        return str(value).lower()
+    return json.dumps(value) if isinstance(value, dict) else str(value)
 
 
 class HelpFormatter(argparse.HelpFormatter):
-    """Wider help columns (option names of config fields are long); the defaults are in the help text."""
+    """Wide option columns; help as plain prose ending with ``(default: ...)`` in command-line syntax."""
 
     def __init__(self, prog: str) -> None:
-        super().__init__(prog, max_help_position=36, width=min(110, _terminal_width()))
+        width = min(110, shutil.get_terminal_size((100, 24)).columns)
+        super().__init__(prog, max_help_position=36, width=width)
+
+    def _format_action_invocation(self, action: argparse.Action) -> str:
+        if isinstance(action, BooleanOptionalAction):  # "--x, --no-x", not "--x [bool], --no-x [bool]"
+            return ", ".join(action.option_strings)
+        return super()._format_action_invocation(action)
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        # simple-parsing's bool action appends its own "(default: %(default)s)"
+        text = clean_text((action.help or "").removesuffix(" (default: %(default)s)"))
+        if not action.required and action.default is not argparse.SUPPRESS and action.option_strings:
+            none = "; or none" if isinstance(action.type, _OrNone) and action.default is not None else ""
+            text = f"{text} (default: {_typed(action.default)}{none})".strip()
+        return text.replace("%", "%%")
 
 
-def _terminal_width() -> int:
-    import shutil
-
-    return shutil.get_terminal_size((100, 24)).columns
-
-
-class ArgumentParser(_SimpleParser):
-    """A ``simple_parsing.ArgumentParser`` with ``--dashed-names``, this module's help layout and one-line errors."""
+class ArgumentParser(simple_parsing.ArgumentParser):
+    """``simple_parsing.ArgumentParser`` with ``--dashed-names``, this module's help and one-line errors."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         kwargs.setdefault("formatter_class", HelpFormatter)
-        super().__init__(*args, add_option_string_dash_variants=DashVariant.DASH, **kwargs)
+        super().__init__(*args, add_option_string_dash_variants=simple_parsing.DashVariant.DASH, **kwargs)
 
     def error(self, message: str) -> NoReturn:
-        """Print ``PROG: error: MESSAGE (see PROG --help)`` on stderr and exit with status 2."""
-        self.exit(
-            2,
-            f"{self.prog}: error: {' '.join(message.split())} (see {self.prog} --help)\n",
-        )
+        self.exit(2, f"{self.prog}: error: {' '.join(message.split())} (see {self.prog} --help)\n")
+
+    def exit(self, status: int = 0, message: str | None = None) -> NoReturn:
+        if status == 0 and message:  # simple-parsing's bool action exits 0 with a bare message on --no-x=VALUE
+            self.error(message)
+        super().exit(status, message)
 
     def format_help(self) -> str:
-        """The help text, with every dataclass option added first (``simple-parsing`` adds them lazily)."""
+        # simple-parsing adds the dataclass options lazily, in parse_args and print_help (which calls
+        # this method, hence the private call); a subcommand's format_help() would list none of them.
         self._preprocessing()
         return super().format_help()
 
     def parse_known_args(self, *args: Any, **kwargs: Any) -> Any:
-        """Parse; an error of a config's validation leaves with this parser's ``prog`` as ``cli_prog``."""
         try:
             return super().parse_known_args(*args, **kwargs)
-        except Exception as exc:
+        except Exception as exc:  # a config's validation: the caller names this (sub)command
             if not hasattr(exc, "cli_prog"):
                 exc.cli_prog = self.prog  # type: ignore[attr-defined]
             raise
 
 
-class _BoolAction(argparse.BooleanOptionalAction):
-    """``--x`` / ``--no-x`` whose help is exactly the text given (the default is already in it)."""
+class _OrNone:
+    """``convert``, or ``None`` for ``none``/``null``."""
 
-    def __init__(self, *args: Any, help: str | None = None, **kwargs: Any) -> None:
-        for simple_parsing_only in ("type", "metavar", "_conflict_prefix"):
-            kwargs.pop(simple_parsing_only, None)
-        super().__init__(*args, help=None, **kwargs)
-        self.help = help
+    def __init__(self, convert: Callable[[str], Any]) -> None:
+        self.convert, self.__name__ = convert, getattr(convert, "__name__", "value")
 
-
-def _format_default(value: Any) -> str:
-    """A default as the user would type it."""
-    if value is None:
-        return "none"
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, (list, tuple)):
-        return ",".join(_format_default(v) for v in value) if value else "(empty)"
-    if isinstance(value, dict):
-        return json.dumps(value)
-    return str(value)
+    def __call__(self, text: str) -> Any:
+        return None if text.strip().lower() in ("none", "null") else self.convert(text)
 
 
-def _named(function: Callable[[str], Any], name: str) -> Callable[[str], Any]:
-    """Give a converter the name argparse shows in "invalid <name> value" errors."""
-    function.__name__ = name
-    return function
-
-
-def _optional(convert: Callable[[str], Any]) -> Callable[[str], Any]:
-    def to_optional(text: str) -> Any:
-        return None if text.strip().lower() in ("none", "null") else convert(text)
-
-    return _named(to_optional, getattr(convert, "__name__", "value"))
-
-
-def _sequence(convert: Callable[[str], Any], name: str) -> Callable[[str], list[Any]]:
-    def to_list(text: str) -> list[Any]:
-        out = []
-        for item in (item.strip() for item in text.split(",")):
-            if not item:
-                continue
+def _comma_list(convert: Callable[[str], Any]) -> Callable[[str], list[Any]]:
+    def parse(text: str) -> list[Any]:
+        values = []
+        for item in filter(None, map(str.strip, text.split(","))):
             try:
-                out.append(convert(item))
-            except (TypeError, ValueError):
-                raise argparse.ArgumentTypeError(
-                    f"expected comma-separated {name} values, found {item!r} in {text!r}"
-                ) from None
-        return out
+                values.append(convert(item))
+            except ValueError:
+                message = f"expected comma-separated {convert.__name__} values, found {item!r} in {text!r}"
+                raise argparse.ArgumentTypeError(message) from None
+        return values
 
-    return _named(to_list, f"comma-separated {name}")
+    return parse
 
 
-def _json_dict(text: str) -> dict[str, Any]:
+def _json_object(text: str) -> dict[str, Any]:
     try:
         value = json.loads(text)
     except json.JSONDecodeError as exc:
@@ -174,131 +139,60 @@ def _json_dict(text: str) -> dict[str, Any]:
     return value
 
 
-@dataclasses.dataclass(frozen=True)
-class _Kind:
-    """How one annotation is typed on the command line."""
-
-    convert: Callable[[str], Any]
-    is_bool: bool = False
-    sequence: type | None = None  # list or tuple
-    metavar: str | None = None
-    optional: bool = False
-
-
-def _kind(annotation: Any, where: str) -> _Kind:
-    """The command-line treatment of ``annotation`` (see the module table)."""
-    origin = typing.get_origin(annotation)
-    args = typing.get_args(annotation)
-    if origin in (typing.Union, types.UnionType):
-        rest = [a for a in args if a is not type(None)]
-        if len(rest) == 1 and len(rest) < len(args):
-            inner = _kind(rest[0], where)
-            if inner.is_bool:
-                raise TypeError(f"{where}: Optional[bool] has no command-line form; use bool")
-            convert = inner.convert if inner.sequence else _optional(inner.convert)
-            return dataclasses.replace(inner, convert=convert, optional=inner.sequence is None)
-        raise TypeError(f"{where}: the union {annotation} has no command-line form")
-    if annotation is bool:
-        return _Kind(bool, is_bool=True)
-    if annotation in (int, float, str):
-        return _Kind(annotation)
-    if origin in (list, tuple, Sequence) or annotation in (list, tuple):
-        item = args[0] if args else str
-        if origin is tuple and args and not (len(args) == 2 and args[1] is Ellipsis):
-            raise TypeError(f"{where}: fixed-length tuples have no command-line form; use tuple[X, ...]")
-        if item not in (int, float, str):
-            raise TypeError(f"{where}: lists of {item} have no command-line form")
-        kind = tuple if origin is tuple or annotation is tuple else list
-        return _Kind(_sequence(item, item.__name__), sequence=kind)
-    if origin in (dict, Mapping) or annotation is dict:
-        return _Kind(_named(_json_dict, "JSON object"), metavar="JSON")
-    raise TypeError(f"{where}: the annotation {annotation!r} has no command-line form")
+def _value_syntax(annotation: Any, name: str) -> dict[str, Any]:
+    """The ``add_argument`` options of this module's value syntax for ``annotation`` ({}: the library's own)."""
+    origin, args = typing.get_origin(annotation), typing.get_args(annotation)
+    if origin in (typing.Union, types.UnionType) and len(args) == 2 and type(None) in args:
+        (inner,) = (a for a in args if a is not type(None))
+        scalar = inner in (int, float, str)
+        return {"type": _OrNone(inner), "nargs": None} if scalar else _value_syntax(inner, name)
+    if (origin is list or args[1:] == (Ellipsis,)) and args[:1] in ((int,), (float,), (str,)):
+        return {"type": _comma_list(args[0]), "nargs": None, "metavar": f"{name.removesuffix('s').upper()},..."}
+    if origin is dict or annotation is dict:
+        return {"type": _json_object, "nargs": None, "metavar": "JSON"}
+    return {}
 
 
 class _Field(FieldWrapper):
-    """One field's option: the library's names, dest and required flag; this module's types and help."""
+    """The library's option for one field, with this module's value syntax as its ``custom_args``.
 
-    aliases_of: Mapping[str, Sequence[str]] = {}
+    ``custom_arg_options`` is simple-parsing's per-field override hook (it reads ``metadata["custom_args"]``,
+    which still wins). Deriving it here from the annotation keeps the config dataclasses (in many modules)
+    free of command-line code and from stating each field's type a second time.
+    """
 
     @property
-    def kind(self) -> _Kind:
-        return _kind(self.type, f"{self.parent.dataclass.__name__}.{self.name}")
+    def custom_arg_options(self) -> dict[str, Any]:
+        metadata = self.field.metadata
+        derived: dict[str, Any] = {}
+        if self.is_bool:
+            derived = {"negative_prefix": "--no-"}  # the library's default is --noX
+        elif "choices" not in metadata:  # argparse's own metavar would be the dotted dest
+            metavar = self.name if metadata.get("positional") else self.name.upper()
+            derived = {"metavar": metavar, **_value_syntax(self.type, self.name)}
+        return {**derived, **super().custom_arg_options}
 
     @property
     def aliases(self) -> list[str]:
-        return list(self.aliases_of.get(self.name, ()))
-
-    @property
-    def option_strings(self) -> list[str]:
-        """``--field-name`` first, then its aliases (the library sorts them by length)."""
-        strings = list(super().option_strings)
-        own = "--" + self.name.replace("_", "-")
-        return [own, *(s for s in strings if s != own)] if own in strings else strings
-
-    def get_arg_options(self) -> dict[str, Any]:
-        """The ``add_argument`` options of this field (see the module table)."""
-        options = super().get_arg_options()
-        kind = self.kind
-        metadata = self.field.metadata
-        help_text = clean_text(str(metadata.get("help", "")))
-        if not self.required:
-            also = "; or none" if kind.optional and self.default is not None else ""
-            help_text = f"{help_text} (default: {_format_default(self.default)}{also})".strip()
-        options["help"] = help_text.replace("%", "%%")
-        options.pop("choices", None)
-        if "choices" in metadata:
-            options["choices"] = tuple(metadata["choices"])
-        if kind.is_bool:
-            options.update(action=_BoolAction)
-            options.pop("nargs", None)
-            return options
-        options.update(type=kind.convert)
-        options.pop("nargs", None)
-        options.pop("metavar", None)
-        singular = self.name.removesuffix("s").upper()
-        if metadata.get("positional"):
-            options["metavar"] = self.name
-            if not self.required:
-                options["nargs"] = "?"
-        elif kind.metavar:
-            options["metavar"] = kind.metavar
-        elif kind.sequence is not None:
-            options["metavar"] = f"{singular},..."
-            if metadata.get("nargs") == "+":
-                options.update(nargs="+", metavar=singular)
-        elif "choices" not in options:
-            options["metavar"] = self.name.upper()  # argparse's own default would be the dotted dest
-        return options
-
-    def postprocess(self, raw_parsed_value: Any) -> Any:
-        """Lists as the field's kind (tuple or list); several ``nargs="+"`` words flattened."""
-        kind = self.kind
-        if kind.sequence is not None and isinstance(raw_parsed_value, (list, tuple)):
-            flat: list[Any] = []
-            for item in raw_parsed_value:
-                flat.extend(item if isinstance(item, list) else [item])
-            return kind.sequence(flat)
-        return raw_parsed_value
+        return [*super().aliases, *getattr(self.parent, "extra_aliases", {}).get(self.name, ())]
 
 
 class _Dataclass(DataclassWrapper):
-    """A config dataclass's options, under ``group_title`` or among the parser's own (no docstring markup)."""
+    """A config's options under ``group_title`` (the library's heading: the class name and docstring)."""
 
     group_title: str | None = None
-    field_class: type[_Field] = _Field
+    extra_aliases: Mapping[str, Sequence[str]] = {}
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
-        kwargs["field_wrapper_class"] = self.field_class
-        super().__init__(*args, **kwargs)
+        super().__init__(*args, **{**kwargs, "field_wrapper_class": _Field})
 
-    def add_arguments(self, parser: argparse.ArgumentParser) -> None:
-        target: Any = parser.add_argument_group(self.group_title) if self.group_title else parser
-        for wrapped in self.fields:
-            target.add_argument(*wrapped.option_strings, **wrapped.arg_options)
+    @property
+    def title(self) -> str | None:  # type: ignore[override]
+        return self.group_title
 
-
-def _dest(cls: type) -> str:
-    return f"config_{cls.__name__}"
+    @property
+    def description(self) -> str:
+        return ""
 
 
 def add_dataclass_arguments(
@@ -309,39 +203,22 @@ def add_dataclass_arguments(
     aliases: Mapping[str, Sequence[str]] | None = None,
     title: str | None = None,
 ) -> None:
-    """Add one option per field of the dataclass ``cls`` to ``parser`` (an :class:`ArgumentParser`).
+    """Add one option per field of the dataclass ``cls`` to ``parser``.
 
-    :param parser: the (sub)command's parser.
-    :param cls: the config dataclass.
     :param defaults: command-line defaults that differ from the dataclass's (shown in the help).
     :param aliases: extra option strings per field (e.g. ``{"total_timesteps": ["--timesteps"]}``).
-    :param title: the heading of the options in ``--help`` (default: none, among the parser's own options).
-    :raises TypeError: a field whose annotation has no command-line form (names the field), or
-        ``defaults``/``aliases`` naming no field.
+    :param title: the heading of the options in ``--help``.
     """
-    if not isinstance(parser, _SimpleParser):
+    if not isinstance(parser, simple_parsing.ArgumentParser):
         raise TypeError(f"add_dataclass_arguments needs a {__name__}.ArgumentParser, found {type(parser).__name__}")
-    names = {f.name for f in dataclasses.fields(cls)}
-    unknown = sorted((set(defaults or {}) | set(aliases or {})) - names)
-    if unknown:
-        raise TypeError(f"{cls.__name__} has no field(s) {unknown} (given as defaults or aliases)")
-    hints = typing.get_type_hints(cls)
-    for f in dataclasses.fields(cls):
-        if f.init:
-            _kind(hints[f.name], f"{cls.__name__}.{f.name}")  # refuse an unsupported annotation now
-    field_class = type("_Field", (_Field,), {"aliases_of": dict(aliases or {})})
-    wrapper = type("_Dataclass", (_Dataclass,), {"group_title": title, "field_class": field_class})
-    parser.add_arguments(
-        cls,
-        dest=_dest(cls),
-        default=cls(**defaults) if defaults else None,
-        dataclass_wrapper_class=wrapper,
-    )
+    wrapper = type("_Dataclass", (_Dataclass,), {"group_title": title, "extra_aliases": dict(aliases or {})})
+    default = cls(**defaults) if defaults else None
+    parser.add_arguments(cls, dest=f"config_{cls.__name__}", default=default, dataclass_wrapper_class=wrapper)
 
 
 def dataclass_from_args(cls: type[ConfigT], args: argparse.Namespace) -> ConfigT:
     """The ``cls`` instance parsed from the options :func:`add_dataclass_arguments` added."""
-    config = getattr(args, _dest(cls))
+    config = getattr(args, f"config_{cls.__name__}", None)
     if not isinstance(config, cls):
         raise TypeError(f"the parsed options hold no {cls.__name__} (was add_dataclass_arguments called?)")
     return config

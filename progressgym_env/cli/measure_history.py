@@ -23,7 +23,7 @@ class MeasureHistoryArgs:
         metadata={
             "help": "Checkpoints, one per century, century 13 first (local folders or hub ids; "
             "space- or comma-separated).",
-            "nargs": "+",
+            "custom_args": {"nargs": "+", "type": str, "metavar": "MODEL"},  # simple-parsing's add_argument options
         }
     )
     out: str = field(metadata={"help": "Output trajectory file (.json keeps provenance, or .csv)."})
@@ -36,6 +36,11 @@ class MeasureHistoryArgs:
         },
     )
     progress: bool = field(default=True, metadata={"help": "Show a progress bar over the models."})
+
+    def __post_init__(self) -> None:
+        """``--models a b,c``: each word may hold several comma-separated checkpoints."""
+        models = tuple(m.strip() for word in self.models for m in word.split(",") if m.strip())
+        object.__setattr__(self, "models", models)
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
