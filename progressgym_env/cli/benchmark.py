@@ -20,19 +20,16 @@ DESCRIPTION = (
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
     from progressgym_env.benchmark.runner import BenchmarkConfig
-    from progressgym_env.cli.dataclass_args import (
-        HelpFormatter,
-        add_dataclass_arguments,
-    )
+    from progressgym_env.cli.dataclass_args import add_command
 
-    parser = subparsers.add_parser(
+    add_command(
+        subparsers,
         "benchmark",
+        BenchmarkConfig,
+        run,
         help="run agents on every challenge over seeds; write results.json, leaderboard.md, plots",
         description=DESCRIPTION,
-        formatter_class=HelpFormatter,
     )
-    add_dataclass_arguments(parser, BenchmarkConfig)
-    parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:

@@ -195,6 +195,24 @@ class _Dataclass(DataclassWrapper):
         return ""
 
 
+def add_command(
+    subparsers: argparse._SubParsersAction,
+    name: str,
+    config: type,
+    run: Any,
+    *,
+    help: str,
+    description: str,
+    defaults: Mapping[str, Any] | None = None,
+    aliases: Mapping[str, Sequence[str]] | None = None,
+) -> argparse.ArgumentParser:
+    """One subcommand: its parser (one-line ``help``, ``description``), the options of ``config``, its ``run``."""
+    parser = subparsers.add_parser(name, help=help, description=description, formatter_class=HelpFormatter)
+    add_dataclass_arguments(parser, config, defaults=defaults, aliases=aliases)
+    parser.set_defaults(func=run)
+    return parser
+
+
 def add_dataclass_arguments(
     parser: argparse.ArgumentParser,
     cls: type,

@@ -24,19 +24,19 @@ class ExportConfig:
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
-    from progressgym_env.cli.dataclass_args import HelpFormatter, add_dataclass_arguments
+    from progressgym_env.cli.dataclass_args import add_command
 
-    parser = subparsers.add_parser(
+    add_command(
+        subparsers,
         "export",
+        ExportConfig,
+        run,
         help="write each run as a ProgressGym result file (actual/examinee vectors, simulated/actual model vectors)",
         description="Write one JSON per run of RESULTS (the newest model of each label) with the fields ProgressGym's "
         "interpret_result reads (Follow/Predict: actual_vector, examinee_vector, timesteps_ahead; Coevolve: "
         "simulated_model_vector, actual_model_vector), plus this package's final_score. `progressgym leaderboard "
         "OUT` re-scores and ranks them.",
-        formatter_class=HelpFormatter,
     )
-    add_dataclass_arguments(parser, ExportConfig)
-    parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:

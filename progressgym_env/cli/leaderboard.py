@@ -33,23 +33,20 @@ class LeaderboardArgs:
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
-    from progressgym_env.cli.dataclass_args import (
-        HelpFormatter,
-        add_dataclass_arguments,
-    )
+    from progressgym_env.cli.dataclass_args import add_command
 
-    parser = subparsers.add_parser(
+    add_command(
+        subparsers,
         "leaderboard",
+        LeaderboardArgs,
+        run,
         help="recompute a benchmark's leaderboard from its results.json (scores re-judged from the vectors)",
         description="Read DIR/results.json (or ProgressGym result files), recompute every score from the saved "
         "episode vectors with the judges "
         "(stored scores are only checked, never used) and print the Markdown leaderboard. A results.json whose "
         "stored score disagrees with the recomputed one is refused (exit status 1); for ProgressGym result files "
         "the disagreement is printed as a warning (exit status 2).",
-        formatter_class=HelpFormatter,
     )
-    add_dataclass_arguments(parser, LeaderboardArgs)
-    parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:

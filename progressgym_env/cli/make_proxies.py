@@ -14,21 +14,17 @@ import sys
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
-    from progressgym_env.cli.dataclass_args import (
-        HelpFormatter,
-        add_dataclass_arguments,
-        clean_text,
-    )
+    from progressgym_env.cli.dataclass_args import add_command, clean_text
     from progressgym_env.llm.synthetic_proxies import SyntheticProxyConfig
 
-    parser = subparsers.add_parser(
+    add_command(
+        subparsers,
         "make-proxies",
+        SyntheticProxyConfig,
+        run,
         help="build 9 synthetic century proxies from a base model and write their measured history",
         description=clean_text((__doc__ or "").split("\n\n", 1)[1]),
-        formatter_class=HelpFormatter,
     )
-    add_dataclass_arguments(parser, SyntheticProxyConfig)
-    parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:

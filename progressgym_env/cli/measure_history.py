@@ -44,22 +44,19 @@ class MeasureHistoryArgs:
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
-    from progressgym_env.cli.dataclass_args import (
-        HelpFormatter,
-        add_dataclass_arguments,
-    )
+    from progressgym_env.cli.dataclass_args import add_command, add_dataclass_arguments
     from progressgym_env.evaluator.config import EvaluatorConfig
 
-    parser = subparsers.add_parser(
+    parser = add_command(
+        subparsers,
         "measure-history",
+        MeasureHistoryArgs,
+        run,
         help="measure the moral19 vectors of century checkpoints and write a models history file",
         description="Evaluate one checkpoint per century (century 13 first; 9 for the ProgressGym timeline) with "
         "the moral19 value evaluator and write the trajectory file used by history=<FILE> or the llm backend.",
-        formatter_class=HelpFormatter,
     )
-    add_dataclass_arguments(parser, MeasureHistoryArgs)
     add_dataclass_arguments(parser, EvaluatorConfig, defaults=EVALUATOR_DEFAULTS, title="evaluator")
-    parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:

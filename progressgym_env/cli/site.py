@@ -7,18 +7,18 @@ import argparse
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
     from progressgym_env.benchmark.site import SiteConfig
-    from progressgym_env.cli.dataclass_args import HelpFormatter, add_dataclass_arguments
+    from progressgym_env.cli.dataclass_args import add_command
 
-    parser = subparsers.add_parser(
+    add_command(
+        subparsers,
         "site",
+        SiteConfig,
+        run,
         help="build the leaderboard as a static web page (one index.html, Plotly inlined, opens offline)",
         description="Read RESULTS (a benchmark folder or ProgressGym result files), recompute every score with the "
         "judges and write OUT/index.html: per challenge the leaderboard with 95% CIs, a chart of normalized scores "
         "with error bars, interactive value trajectories per agent, the run configs and links to the wandb runs.",
-        formatter_class=HelpFormatter,
     )
-    add_dataclass_arguments(parser, SiteConfig)
-    parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:

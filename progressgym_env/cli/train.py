@@ -23,22 +23,21 @@ ALIASES = {"total_timesteps": ["--timesteps"]}
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
     from agents.train import TrainConfig
-    from progressgym_env.cli.dataclass_args import (
-        HelpFormatter,
-        add_dataclass_arguments,
-    )
+    from progressgym_env.cli.dataclass_args import add_command
 
-    parser = subparsers.add_parser(
+    add_command(
+        subparsers,
         "train",
+        TrainConfig,
+        run,
         help="train an SB3 agent on procedural histories and evaluate it on the corpus history",
         description="Train PPO/SAC/TD3/A2C with zoo-style hyperparameters (agents/hyperparams/<algo>.yml). "
         "Saves <out>/model.zip and <out>/config.json; add the model to a benchmark with "
         "--agents <algo>:<out>/model.zip. Ctrl-C keeps the model trained so far and config.json; the same "
         "command with --resume continues it (without --resume a folder that holds a model is refused).",
-        formatter_class=HelpFormatter,
+        defaults=CLI_DEFAULTS,
+        aliases=ALIASES,
     )
-    add_dataclass_arguments(parser, TrainConfig, defaults=CLI_DEFAULTS, aliases=ALIASES)
-    parser.set_defaults(func=run)
 
 
 def _check_progress_bar() -> None:

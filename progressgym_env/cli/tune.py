@@ -15,19 +15,20 @@ ALIASES = {"timesteps": ["--n-timesteps"]}
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
     from agents.ray_tune import RayTuneConfig
-    from progressgym_env.cli.dataclass_args import HelpFormatter, add_dataclass_arguments
+    from progressgym_env.cli.dataclass_args import add_command
 
-    parser = subparsers.add_parser(
+    add_command(
+        subparsers,
         "tune",
+        RayTuneConfig,
+        run,
         help="sweep an SB3 recipe's hyperparameters with Ray Tune; write the winner as a zoo-style YAML",
         description="Sample hyperparameters from a YAML search space (agents/hyperparams/search/<algo>.yml), "
         "train each trial as a Ray task and score it on held-out procedural validation histories (never the "
         "corpus), stop laggards with ASHA (or search with Optuna), log trials to wandb (offline), and write "
         "OUT/best.yml (rl-zoo3 layout) and OUT/sweep.json. Without --address a local Ray cluster is started.",
-        formatter_class=HelpFormatter,
+        aliases=ALIASES,
     )
-    add_dataclass_arguments(parser, RayTuneConfig, aliases=ALIASES)
-    parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
