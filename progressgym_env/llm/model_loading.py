@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from progressgym_env.common.fingerprint import json_fingerprint
+from progressgym_env.common.hub import require_hub_model
 from progressgym_env.errors import ModelLoadError
 
 _WEIGHT_SUFFIXES = (".safetensors", ".bin", ".pt", ".gguf")
@@ -193,10 +194,12 @@ def load_causal_lm(path_or_id: str, *, device: str = "cpu", dtype: str = "auto")
 
 
 def check_model_source(path_or_id: str) -> None:
-    """Fail early, before any loading, on a missing local path or a folder without a tokenizer."""
-    from progressgym_env.evaluator.choosers.loading import resolve_model_source
+    """Fail early, before any loading, on a missing local path, a folder without a tokenizer, or a hub id
+    that is neither cached nor reachable (offline: :func:`~progressgym_env.common.hub.require_hub_model`)."""
+    from progressgym_env.evaluator.choosers.loading import hub_sources, resolve_model_source
 
-    resolve_model_source(path_or_id)
+    for source in hub_sources(*resolve_model_source(path_or_id)):
+        require_hub_model(source)
 
 
 _IDENTITY_FILES = ("config.json", "adapter_config.json", "generation_config.json")
