@@ -56,6 +56,7 @@ from progressgym_env.llm.examinee import ExamineeSession, RecordedUpdate
 from progressgym_env.llm.measure import HistoryPanel, ProxyPanel
 from progressgym_env.llm.model_loading import (
     apply_adapters,
+    check_hub_source,
     check_model_source,
     load_causal_lm,
     resolve_device,
@@ -85,10 +86,11 @@ class LLMBackend:
     def __init__(self, config: LLMConfig | dict[str, Any] | None = None) -> None:
         self.config = LLMConfig.from_any(config)
         cfg = self.config
-        check_model_source(cfg.agent_id())  # first: offline, a hub id fails here in a second, not after imports
+        check_hub_source(cfg.agent_id())  # first: offline, a hub id fails here in a second, not after imports
         check_llm_trainer_args(cfg)
         self.device = resolve_device(cfg.device)
         self.nondeterministic = self.device.startswith("cuda")
+        check_model_source(cfg.agent_id())
         self._train_bank = load_question_bank("train")
         self.pool = build_elicitation_pool(cfg.elicit_max_scenarios_per_dim, cfg.train_formats, self._train_bank)
         self.panel: ProxyPanel | HistoryPanel = (

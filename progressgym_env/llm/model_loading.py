@@ -193,6 +193,26 @@ def load_causal_lm(path_or_id: str, *, device: str = "cpu", dtype: str = "auto")
     return model, tokenizer
 
 
+def check_hub_source(path_or_id: str) -> None:
+    """Offline, fail at once on a hub id that is not cached (no imports, no retries); local paths pass.
+
+    Runs before anything slow (the trainer imports take seconds), so an offline run without the hub
+    model ends in well under a second with the offline options named.
+    """
+    from progressgym_env.common.paths import looks_like_path
+    from progressgym_env.llm.model_sources import resolve_model
+
+    text = str(path_or_id)
+    if looks_like_path(text) or Path(text).expanduser().exists():
+        return  # local: check_model_source reports what is wrong with it
+    try:
+        name = str(resolve_model(text))  # a registered source name becomes its cached folder
+    except ModelLoadError:
+        return
+    if not Path(name).expanduser().exists():
+        require_hub_model(name)
+
+
 def check_model_source(path_or_id: str) -> None:
     """Fail early, before any loading, on a missing local path, a folder without a tokenizer, or a hub id
     that is neither cached nor reachable (offline: :func:`~progressgym_env.common.hub.require_hub_model`)."""
