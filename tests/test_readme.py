@@ -102,13 +102,18 @@ def test_every_readme_block_runs_as_written(tmp_path: Path) -> None:
         pytest.skip("needs a git checkout to copy")
     copy = tmp_path / "repo"
     _copy_of_the_repository(copy)
-    # The set-up's .venv: a fresh venv that sees this test's installed packages (PYTHONPATH) and holds
+    # The set-up's .venv: a fresh venv that sees this test's installed packages (a .pth line, searched
+    # after the venv's own site-packages, so the copy's editable install wins over this venv's) and holds
     # the copy as its editable install, so `.venv/bin/progressgym` and `-e .` act on the copy.
-    site = sysconfig.get_paths()["purelib"]
-    env = {**os.environ, **SMOKE_ENV, "PYTHONPATH": site, "WANDB_MODE": "offline", "WANDB_SILENT": "true",
+    env = {**os.environ, **SMOKE_ENV, "WANDB_MODE": "offline", "WANDB_SILENT": "true",
            "MPLBACKEND": "Agg", "HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"}
-    env.pop("VIRTUAL_ENV", None)
+    for name in ("PYTHONPATH", "VIRTUAL_ENV"):
+        env.pop(name, None)
     subprocess.run([sys.executable, "-m", "venv", str(copy / ".venv")], check=True, env=env)
+    venv_site = subprocess.run([str(copy / ".venv/bin/python"), "-c", "import sysconfig; print(sysconfig.get_paths()"
+                                "['purelib'])"], capture_output=True, text=True, check=True, env=env).stdout.strip()
+    ours = dict.fromkeys([sysconfig.get_paths()["purelib"], sysconfig.get_paths()["platlib"]])
+    (Path(venv_site) / "zz_readme_test_packages.pth").write_text("".join(f"{p}\n" for p in ours))
     subprocess.run([str(copy / ".venv/bin/pip"), "install", "--quiet", "--no-deps", "--no-build-isolation", "-e",
                     str(copy)], check=True, env=env, cwd=copy)
     run_long = os.environ.get("PROGRESSGYM_README_LLM") == "1"
