@@ -114,8 +114,17 @@ def test_every_readme_block_runs_as_written(tmp_path: Path) -> None:
                                 "['purelib'])"], capture_output=True, text=True, check=True, env=env).stdout.strip()
     ours = dict.fromkeys([sysconfig.get_paths()["purelib"], sysconfig.get_paths()["platlib"]])
     (Path(venv_site) / "zz_readme_test_packages.pth").write_text("".join(f"{p}\n" for p in ours))
-    subprocess.run([str(copy / ".venv/bin/pip"), "install", "--quiet", "--no-deps", "--no-build-isolation", "-e",
+    subprocess.run([str(copy / ".venv/bin/pip"), "install", "--quiet", "--no-deps", "-e",
                     str(copy)], check=True, env=env, cwd=copy)
+    # What README's `pip install ".[x]"` lines add to .venv/bin when they install (ray, wandb, ...): here the
+    # packages are already seen through the .pth, so their commands are provided as wrappers run by the copy's
+    # Python (which imports the copy).
+    for script in Path(sys.executable).parent.iterdir():
+        target = copy / ".venv" / "bin" / script.name
+        first_line = script.read_bytes()[:200].split(b"\n")[0] if script.is_file() else b""
+        if not target.exists() and first_line.startswith(b"#!") and b"python" in first_line:
+            target.write_text(f'#!/bin/sh\nexec "{copy / ".venv/bin/python"}" "{script}" "$@"\n')
+            target.chmod(0o755)
     run_long = os.environ.get("PROGRESSGYM_README_LLM") == "1"
     timings = []
     try:
