@@ -6,11 +6,12 @@ config JSON saved beside the model by :mod:`agents.train`) wraps the model's det
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import stat
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import numpy as np
 
@@ -116,32 +117,96 @@ TRUST_ENV_VAR = "PROGRESSGYM_TRUST_MODEL_FILES"
 """Set to 1 to load SB3 models from world-writable places anyway (you vouch for every file there)."""
 
 
-def check_model_file_trusted(path: Path) -> None:
-    """Refuse a model file that another user could have written or swapped in.
+def _own_private_group(gid: int) -> bool:
+    """Whether ``gid`` is the current user's private group (named after the user, no other members).
 
-    SB3 loads ``model.zip`` with cloudpickle, so loading a file runs whatever code it holds. A file is
-    refused when it is world-writable, or when it or any folder above it is world-writable without the
-    sticky bit (anyone could replace it there). ``PROGRESSGYM_TRUST_MODEL_FILES=1`` skips the check.
-
-    :raises UnsafeFileError: naming the file or folder and its mode.
+    Systems with user-private groups create files group-writable (umask 002); such a group holds only
+    its user, so group write there gives nobody else access.
     """
-    if os.environ.get(TRUST_ENV_VAR) == "1":
-        return
-    resolved = path.resolve()
-    mode = resolved.stat().st_mode
-    if mode & stat.S_IWOTH:
+    try:
+        import grp
+        import pwd
+    except ImportError:  # pragma: no cover - not on Unix
+        return False
+    try:
+        user = pwd.getpwuid(os.getuid()).pw_name
+        group = grp.getgrgid(gid)
+    except KeyError:
+        return False
+    return group.gr_name == user and set(group.gr_mem) <= {user}
+
+
+def _check_open_model_file(fd: int, path: Path) -> None:
+    """Refuse the open file ``fd`` unless it is a regular file only its owner (you or root) can write."""
+    info = os.fstat(fd)
+    mode = info.st_mode
+    if not stat.S_ISREG(mode):
+        raise UnsafeFileError(f"refusing to load SB3 model {path}: it is not a regular file ({stat.filemode(mode)})")
+    if hasattr(os, "getuid") and info.st_uid not in (os.getuid(), 0):
         raise UnsafeFileError(
-            f"refusing to load SB3 model {path}: it is world-writable (mode {stat.filemode(mode)}), and loading a "
-            f"model.zip runs the code stored in it. Load only models you trust: chmod o-w it, or set {TRUST_ENV_VAR}=1"
+            f"refusing to load SB3 model {path}: it is owned by another user (uid {info.st_uid}; you are uid "
+            f"{os.getuid()}), and loading a model.zip runs the code stored in it. Copy it to a folder of your own "
+            f"after checking where it came from, or set {TRUST_ENV_VAR}=1"
         )
-    for folder in resolved.parents:
-        mode = folder.stat().st_mode
-        if mode & stat.S_IWOTH and not mode & stat.S_ISVTX:
+    if mode & stat.S_IWOTH or (mode & stat.S_IWGRP and not _own_private_group(info.st_gid)):
+        who = "world-writable" if mode & stat.S_IWOTH else "group-writable"
+        raise UnsafeFileError(
+            f"refusing to load SB3 model {path}: it is {who} (mode {stat.filemode(mode)}), and loading a "
+            f"model.zip runs the code stored in it. Load only models you trust: chmod go-w it, or set "
+            f"{TRUST_ENV_VAR}=1"
+        )
+    for folder in path.resolve().parents:
+        folder_mode = folder.stat().st_mode
+        if folder_mode & stat.S_IWOTH and not folder_mode & stat.S_ISVTX:
             raise UnsafeFileError(
                 f"refusing to load SB3 model {path}: its folder {folder} is world-writable (mode "
-                f"{stat.filemode(mode)}), so anyone could have replaced the file, and loading a model.zip runs the "
-                f"code stored in it. Move it to a folder of your own, or set {TRUST_ENV_VAR}=1"
+                f"{stat.filemode(folder_mode)}), so anyone could have replaced the file, and loading a model.zip "
+                f"runs the code stored in it. Move it to a folder of your own, or set {TRUST_ENV_VAR}=1"
             )
+
+
+def open_model_file(path: Path) -> BinaryIO:
+    """Open a model file once, check what was opened, and return that handle for loading.
+
+    SB3 loads ``model.zip`` with cloudpickle, so loading a file runs whatever code it holds. The file is
+    opened once, without following a symbolic link (``O_NOFOLLOW``) and without blocking on a FIFO; the
+    open descriptor is then checked (``fstat``): a regular file, owned by you or root, not writable by
+    others (group write only in your own private group), and in no world-writable folder without the
+    sticky bit. Loading reads the same handle, so the file checked is the file loaded: nothing can be
+    swapped in between. ``PROGRESSGYM_TRUST_MODEL_FILES=1`` skips the checks (the file is still opened once).
+
+    :raises UnsafeFileError: naming the file or folder and what is wrong with it.
+    :raises ConfigError: the file cannot be opened.
+    """
+    trusted = os.environ.get(TRUST_ENV_VAR) == "1"
+    flags = os.O_RDONLY | getattr(os, "O_BINARY", 0) | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_NONBLOCK", 0)
+    if not trusted:
+        flags |= getattr(os, "O_NOFOLLOW", 0)
+    try:
+        fd = os.open(path, flags)
+    except OSError as exc:
+        if not trusted and exc.errno in (errno.ELOOP, errno.EMLINK) and os.path.islink(path):
+            raise UnsafeFileError(
+                f"refusing to load SB3 model {path}: it is a symbolic link (to {os.readlink(path)}), which anyone "
+                f"who can write its folder may point elsewhere; pass the file's real path "
+                f"({os.path.realpath(path)}) or set {TRUST_ENV_VAR}=1"
+            ) from None
+        raise ConfigError(f"cannot open SB3 model file {path}: {exc.strerror}") from None
+    try:
+        if not trusted:
+            _check_open_model_file(fd, path)
+        return os.fdopen(fd, "rb")
+    except BaseException:
+        os.close(fd)
+        raise
+
+
+def check_model_file_trusted(path: Path) -> None:
+    """Refuse a model file that another user could have written or swapped in (:func:`open_model_file`).
+
+    :raises UnsafeFileError: naming the file or folder and what is wrong with it.
+    """
+    open_model_file(path).close()
 
 
 def algo_from_saved_config(path: Path) -> str:
@@ -189,8 +254,8 @@ class SB3Agent(Agent):
         self.algo = (algo or algo_from_saved_config(self.path)).lower()
         self.name = self.algo
         self.deterministic = deterministic
-        check_model_file_trusted(self.path)
-        self.model = algo_class(self.algo).load(str(self.path), device="cpu")
+        with open_model_file(self.path) as handle:  # checked and loaded through one open file
+            self.model = algo_class(self.algo).load(handle, device="cpu")
         obs_shape = tuple(self.model.observation_space.shape)
         act_shape = tuple(self.model.action_space.shape)
         config = saved_config(self.path)

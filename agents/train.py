@@ -49,6 +49,7 @@ from typing import Any
 import numpy as np
 
 from agents.base import backend_capacity
+from agents.budget import capped_timesteps
 from agents.registry import make_agent
 from agents.sb3_agent import ALGO_NAMES, RECURRENT, algo_class
 from agents.wrappers import lifelong_residual_actions
@@ -569,6 +570,7 @@ def _train_locked(
     torch.set_num_threads(max(1, config.torch_threads))
     total_timesteps = int(config.total_timesteps or hp.n_timesteps)
     eval_freq = config.eval_freq or max(1, total_timesteps // 20)
+    total_timesteps, eval_freq = capped_timesteps(total_timesteps, eval_freq)  # PROGRESSGYM_MAX_TIMESTEPS
     recurrent = config.algo in RECURRENT
     label = config.recipe_label(obs_history)
     resume_from = next(iter(_kept_models(out)), None)  # only with config.resume: _previous_run refused it otherwise

@@ -50,8 +50,10 @@ def register_builtins() -> None:
 
 
 def register_envs() -> None:
-    """Gymnasium's ``gymnasium.envs`` entry point: register the built-ins and load the plugins."""
-    import progressgym_env  # noqa: F401  (registers everything on import)
+    """Gymnasium's ``gymnasium.envs`` entry point (Gymnasium < 1.0 calls it): the built-ins, then the plugins."""
+    import progressgym_env  # noqa: F401  (registers everything on its first import)
+
+    register_builtins()  # idempotent; puts back ids missing from Gymnasium's registry
 
 
 __all__ = ["ENV_IDS", "PREDICT_HORIZONS", "register_builtins", "register_envs"]

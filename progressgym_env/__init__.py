@@ -19,12 +19,14 @@ from progressgym_env.history import History, corpus_history, load_history_file, 
 from progressgym_env.judges import Judge, make_judge, normalized_score_record, score_record
 from progressgym_env.plugins import load_plugins
 from progressgym_env.procedural import ProceduralHistory
+from progressgym_env.ray_envs import install_ray_tune_hook
 from progressgym_env.registry import register_backend, register_challenge
 from progressgym_env.value_spaces import CORPUS5, MORAL19, ValueSpace
 
 __version__ = "0.1.0"
 
 register_builtins()
+install_ray_tune_hook()  # RLlib's remote env runners find every registered id through Ray Tune's registry
 
 __all__ = [
     "ENV_IDS",

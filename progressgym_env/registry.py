@@ -57,6 +57,8 @@ class ChallengeSpec:
     title: str
     variants: tuple[ChallengeVariant, ...]
     default_keys: tuple[str, ...]
+    entry_point: Any = None
+    vector_entry_point: Any = None
 
     @property
     def name(self) -> str:
@@ -118,6 +120,8 @@ def register_challenge(
     existing = _CHALLENGES.get(name)
     if existing is not None:
         if existing.judge_class is judge_class and existing.env_id == env_id:
+            if env_id not in gym.registry:  # e.g. Gymnasium's registry was reset: put the id back
+                _register_with_gymnasium(existing)
             return existing
         raise ConfigError(f"challenge {name!r} is already registered (by {existing.judge_class.__qualname__})")
     if env_id in gym.registry:
@@ -129,7 +133,6 @@ def register_challenge(
     missing = sorted(set(defaults) - set(keys))
     if missing:
         raise ConfigError(f"default keys {missing} are not variants of {name!r} (its variants: {', '.join(keys)})")
-    spec = ChallengeSpec(judge_class, env_id, resolved_title, spec_variants, defaults)
     if entry_point is None:
         from progressgym_env.envs.factory import env_class_for
 
@@ -140,20 +143,28 @@ def register_challenge(
 
         if issubclass(entry_point, ProgressGymEnv):
             vector_entry_point = vector_env_class_for(entry_point)
+    spec = ChallengeSpec(judge_class, env_id, resolved_title, spec_variants, defaults, entry_point, vector_entry_point)
+    _register_with_gymnasium(spec)
+    _CHALLENGES[name] = spec
+    _VARIANTS.update((v.key, v) for v in spec_variants)
+    from progressgym_env.ray_envs import register_later
+
+    register_later(env_id)  # RLlib's remote workers look ids up in Ray Tune's registry
+    return spec
+
+
+def _register_with_gymnasium(spec: ChallengeSpec) -> None:
     gym.register(
-        id=env_id,
-        entry_point=entry_point,  # type: ignore[arg-type]
-        vector_entry_point=vector_entry_point,
-        kwargs=dict(judge_class.param_defaults),
+        id=spec.env_id,
+        entry_point=spec.entry_point,
+        vector_entry_point=spec.vector_entry_point,
+        kwargs=dict(spec.judge_class.param_defaults),
         # The envs validate every input themselves (errors that name the problem). Gymnasium's passive
         # checker adds nothing to that, and an env whose first reset() it saw refused is broken for good;
         # gym.make(..., disable_env_checker=False) still adds it on request.
         disable_env_checker=True,
         # No max_episode_steps: the end of history is a termination, not a time limit (DESIGN §9).
     )
-    _CHALLENGES[name] = spec
-    _VARIANTS.update((v.key, v) for v in spec_variants)
-    return spec
 
 
 def _variants(

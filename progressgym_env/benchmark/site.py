@@ -6,7 +6,8 @@ with the judges exactly as ``progressgym leaderboard`` does, and writes ``SITE_D
 
 - the leaderboard table (rank, agent, final score, normalised and centred scores with 95% CIs,
   seeds, backend, history), each number also in a ``data-value`` attribute (full precision);
-- a bar chart of normalised scores with 95% CI error bars;
+- a bar chart of normalised scores with 95% CI error bars, reference lines at 0 (lock-in) and 1
+  (reference), its axis cut to the non-outlier agents (an outlier's bar hatched and labelled);
 - the value trajectories of every agent, one panel per value dimension (human history, every
   seed's model, the scored target on Predict, the simulated human on Coevolve), an agent chosen
   from a drop-down menu;
@@ -103,23 +104,68 @@ def _table(rows: list[LeaderboardRow], runs: list[dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
+OUTLIER_FENCE = 1.5
+"""Bars whose mean lies further than this many spreads outside the quartiles are drawn clipped (Tukey's fence)."""
+
+
+def robust_axis_range(values: Sequence[float], fence: float = OUTLIER_FENCE) -> tuple[float, float]:
+    """The y range of a normalised-score chart: every non-outlier mean, 0 and 1, with 10% padding.
+
+    A mean is an outlier when it lies more than ``fence`` spreads below the first or above the third
+    quartile of all means; the spread is the interquartile range, at least 1 (the lock-in-to-reference
+    span), so agents within a few spans of each other are never clipped. Without this, the ``random``
+    agent (about -4 on Follow, -12 on Coevolve) stretches the axis until the other bars look alike.
+    """
+    finite = [float(v) for v in values if math.isfinite(v)]
+    if not finite:
+        return -0.1, 1.1
+    q1, q3 = (float(q) for q in np.percentile(finite, [25, 75]))
+    spread = max(q3 - q1, 1.0)
+    low_fence, high_fence = q1 - fence * spread, q3 + fence * spread
+    kept = [v for v in finite if low_fence <= v <= high_fence] + [0.0, 1.0]
+    low, high = min(kept), max(kept)
+    pad = 0.1 * (high - low)
+    return low - pad, high + pad
+
+
 def score_chart(rows: Sequence[LeaderboardRow], div_id: str) -> str:
-    """A Plotly bar chart (HTML div) of the normalised scores with 95% CI error bars."""
+    """A Plotly bar chart (HTML div) of the normalised scores with 95% CI error bars.
+
+    Dotted reference lines mark 0 (value lock-in) and 1 (the reference). The y axis spans the
+    non-outlier agents (:func:`robust_axis_range`); an outlier's bar is cut at the axis edge, hatched,
+    labelled with its value, and the subtitle names it, so a far-off agent cannot hide the differences
+    between the others.
+    """
     _, go, _ = _plotly()
     shown = [r for r in rows if not math.isnan(r.normalized_mean)]
+    low, high = robust_axis_range([r.normalized_mean for r in shown])
+    clipped = [not low <= r.normalized_mean <= high for r in shown]
     figure = go.Figure(
         go.Bar(
             x=[r.agent + (" †" if r.privileged else "") for r in shown],
-            y=[r.normalized_mean for r in shown],
-            error_y={"type": "data", "array": [0.0 if math.isnan(r.normalized_ci) else r.normalized_ci
-                                               for r in shown], "visible": True},
+            y=[min(max(r.normalized_mean, low), high) for r in shown],
+            customdata=[r.normalized_mean for r in shown],
+            error_y={"type": "data", "array": [0.0 if cut or math.isnan(r.normalized_ci) else r.normalized_ci
+                                               for r, cut in zip(shown, clipped, strict=True)], "visible": True},
             marker_color=["#999999" if r.privileged else COLORS[0] for r in shown],
-            hovertemplate="%{x}: %{y:.3f} ± %{error_y.array:.3f}<extra></extra>",
+            marker_pattern_shape=["/" if cut else "" for cut in clipped],
+            text=[f"{r.normalized_mean:+.2f} (off scale)" if cut else "" for r, cut in zip(shown, clipped, strict=True)],
+            textposition="inside",
+            hovertemplate="%{x}: %{customdata:.3f} ± %{error_y.array:.3f}<extra></extra>",
         )
     )
+    title = "normalized score, mean ± 95% CI over seeds"
+    off_scale = [f"{html.escape(r.agent)} {r.normalized_mean:+.2f}"
+                 for r, cut in zip(shown, clipped, strict=True) if cut]
+    if off_scale:
+        title += (f"<br><sub>axis cut at [{low:+.2f}, {high:+.2f}] so that outliers do not hide the others; "
+                  f"off scale (hatched): {', '.join(off_scale)}</sub>")
+    for y, label in ((0.0, "0 = lock-in"), (1.0, "1 = reference")):
+        figure.add_hline(y=y, line_dash="dot", line_color="#555555", line_width=1, annotation_text=label,
+                         annotation_position="top right", annotation_font_size=11)
     figure.update_layout(
-        title="normalized score, mean ± 95% CI over seeds", yaxis_title="normalized score (0 = lock-in, 1 = reference)",
-        xaxis_title="agent", height=360, margin={"t": 50, "b": 60, "l": 70, "r": 20}, template="plotly_white",
+        title=title, yaxis_title="normalized score (0 = lock-in, 1 = reference)", yaxis_range=[low, high],
+        xaxis_title="agent", height=380, margin={"t": 70, "b": 60, "l": 70, "r": 20}, template="plotly_white",
     )
     return str(figure.to_html(full_html=False, include_plotlyjs=False, div_id=div_id))
 
@@ -198,16 +244,38 @@ def _code(text: str) -> str:
     return re.sub(r"`([^`]+)`", r"<code>\1</code>", html.escape(text))
 
 
+_WEB_URL = re.compile(r"https?://[^\s\x00-\x1f\x7f]+", re.IGNORECASE)
+
+
+def safe_href(url: str) -> str | None:
+    """``url`` escaped for an ``href`` when it is an http(s) URL, else None (no link).
+
+    A results file is data that anyone may have written: a ``javascript:`` or ``data:`` URL placed in
+    an ``<a href>`` would run script when clicked, so only web links are made links.
+    """
+    return html.escape(url, quote=True) if _WEB_URL.fullmatch(url) else None
+
+
+def _relative_href(target: Path, site_dir: Path) -> str:
+    """A relative link from ``site_dir`` to ``target``; ``./`` in front so no part reads as a URL scheme."""
+    relative = Path(os.path.relpath(target.resolve(), site_dir.resolve())).as_posix()
+    if not relative.startswith(("./", "../")):
+        relative = "./" + relative
+    return html.escape(relative, quote=True)
+
+
 def _wandb_link(run: dict[str, Any], site_dir: Path) -> str:
     url = run.get("wandb_url")
     if url:
-        return f'<a href="{html.escape(str(url))}">wandb</a>'
+        href = safe_href(str(url))
+        if href is None:
+            return f'<span class="unsafe-url" title="not an http(s) link">{html.escape(str(url))}</span>'
+        return f'<a href="{href}" rel="noopener noreferrer">wandb</a>'
     directory = run.get("wandb_dir")
     if not directory:
         return "—"
-    relative = os.path.relpath(Path(directory).resolve(), site_dir.resolve())
-    return (f'<a href="{html.escape(Path(relative).as_posix())}" title="offline run: wandb sync {html.escape(directory)}">'
-            f"{html.escape(Path(directory).name)}</a>")
+    return (f'<a href="{_relative_href(Path(str(directory)), site_dir)}" '
+            f'title="offline run: wandb sync {html.escape(str(directory))}">{html.escape(Path(str(directory)).name)}</a>')
 
 
 def _configs(runs: Iterable[dict[str, Any]], site_dir: Path) -> str:
@@ -261,7 +329,8 @@ def render_site(runs: list[dict[str, Any]], site_dir: Path, title: str = "Progre
                 + "</nav>")
     for challenge in challenges:
         mine = [r for r in rows if r.challenge == challenge]
-        order = {r.agent: i for i, r in enumerate(mine)}  # leaderboard order: the menu opens on the leader
+        # leaderboard order, privileged agents (†, the oracle) last: the menu opens on the best competitor
+        order = {r.agent: i for i, r in enumerate(sorted(mine, key=lambda r: r.privileged))}
         challenge_runs = sorted((r for r in kept if r["challenge"] == challenge),
                                 key=lambda r: (order.get(str(r["agent"]), len(order)), int(r["seed"])))
         body += [

@@ -55,7 +55,7 @@ from progressgym_env.llm.config import LLMConfig
 from progressgym_env.llm.examinee import GENERATE_MAX_NEW_TOKENS, ExamineeSession, RecordedUpdate
 from progressgym_env.llm.measure import HistoryPanel, ProxyPanel
 from progressgym_env.llm.measurements import Measurements
-from progressgym_env.llm.model_loading import check_model_source, resolve_device
+from progressgym_env.llm.model_loading import check_hub_source, check_model_source, resolve_device
 from progressgym_env.llm.models import ModelStore
 from progressgym_env.llm.proxies import answer_shares, build_elicitation_pool, draw_queries, pad_probs
 from progressgym_env.llm.replay import Replay
@@ -91,6 +91,7 @@ class LLMBackend:
     def __init__(self, config: LLMConfig | dict[str, Any] | None = None) -> None:
         self.config = LLMConfig.from_any(config)
         cfg = self.config
+        check_hub_source(cfg.agent_id())  # first: offline, a hub id fails here in a second, not after imports
         check_llm_trainer_args(cfg)
         self.device = resolve_device(cfg.device)
         self.nondeterministic = self.device.startswith("cuda")

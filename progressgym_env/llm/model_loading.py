@@ -16,6 +16,7 @@ from typing import Any
 
 from progressgym_env.common.atomic import is_temp_file
 from progressgym_env.common.fingerprint import json_fingerprint
+from progressgym_env.common.hub import require_hub_model
 from progressgym_env.errors import ModelLoadError
 
 _WEIGHT_SUFFIXES = (".safetensors", ".bin", ".pt", ".gguf")
@@ -193,11 +194,33 @@ def load_causal_lm(path_or_id: str, *, device: str = "cpu", dtype: str = "auto")
     return model, tokenizer
 
 
-def check_model_source(path_or_id: str) -> None:
-    """Fail early, before any loading, on a missing local path or a folder without a tokenizer."""
-    from progressgym_env.evaluator.choosers.loading import resolve_model_source
+def check_hub_source(path_or_id: str) -> None:
+    """Offline, fail at once on a hub id that is not cached (no imports, no retries); local paths pass.
 
-    resolve_model_source(path_or_id)
+    Runs before anything slow (the trainer imports take seconds), so an offline run without the hub
+    model ends in well under a second with the offline options named.
+    """
+    from progressgym_env.common.paths import looks_like_path
+    from progressgym_env.common.model_sources import resolve_model
+
+    text = str(path_or_id)
+    if looks_like_path(text) or Path(text).expanduser().exists():
+        return  # local: check_model_source reports what is wrong with it
+    try:
+        name = str(resolve_model(text))  # a registered source name becomes its cached folder
+    except ModelLoadError:
+        return
+    if not Path(name).expanduser().exists():
+        require_hub_model(name)
+
+
+def check_model_source(path_or_id: str) -> None:
+    """Fail early, before any loading, on a missing local path, a folder without a tokenizer, or a hub id
+    that is neither cached nor reachable (offline: :func:`~progressgym_env.common.hub.require_hub_model`)."""
+    from progressgym_env.evaluator.choosers.loading import hub_sources, resolve_model_source
+
+    for source in hub_sources(*resolve_model_source(path_or_id)):
+        require_hub_model(source)
 
 
 _IDENTITY_FILES = ("config.json", "adapter_config.json", "generation_config.json")

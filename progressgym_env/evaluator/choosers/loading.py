@@ -10,6 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from progressgym_env.common.hub import require_hub_model
 from progressgym_env.common.paths import looks_like_path
 from progressgym_env.errors import MissingExtraError, ModelLoadError
 
@@ -71,6 +72,11 @@ def resolve_model_source(
     return model_source, str(tokenizer_path)
 
 
+def hub_sources(*sources: str) -> list[str]:
+    """The distinct ``sources`` (from :func:`resolve_model_source`) that are hub ids, not local folders."""
+    return [s for s in dict.fromkeys(sources) if not Path(s).expanduser().exists()]
+
+
 def load_model_and_tokenizer(
     model_path_or_id: str | Path,
     *,
@@ -94,11 +100,14 @@ def load_model_and_tokenizer(
     except ImportError as exc:  # pragma: no cover - the test env has the extra
         raise MissingExtraError("loading a model", "llm", "transformers") from exc
     model_source, tokenizer_source = resolve_model_source(model_path_or_id, tokenizer_path)
+    # Offline, a hub id is read from the local cache without a hub request, or refused at once.
+    cache_only = {source: require_hub_model(source) for source in hub_sources(model_source, tokenizer_source)}
     try:
-        tokenizer = AutoTokenizer.from_pretrained(tokenizer_source)
+        tokenizer = AutoTokenizer.from_pretrained(
+            tokenizer_source, **({"local_files_only": True} if cache_only.get(tokenizer_source) else {}))
     except (OSError, ValueError) as exc:
         raise ModelLoadError(f"could not load a tokenizer from {tokenizer_source!r}: {exc}") from exc
-    kwargs: dict[str, Any] = {}
+    kwargs: dict[str, Any] = {"local_files_only": True} if cache_only.get(model_source) else {}
     if dtype is not None:
         kwargs["dtype"] = dtype
     if device_map is not None:
