@@ -200,8 +200,8 @@ def check_hub_source(path_or_id: str) -> None:
     Runs before anything slow (the trainer imports take seconds), so an offline run without the hub
     model ends in well under a second with the offline options named.
     """
-    from progressgym_env.common.paths import looks_like_path
     from progressgym_env.common.model_sources import resolve_model
+    from progressgym_env.common.paths import looks_like_path
 
     text = str(path_or_id)
     if looks_like_path(text) or Path(text).expanduser().exists():
