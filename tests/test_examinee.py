@@ -7,6 +7,7 @@ one optimiser step per century so they stay cheap.
 
 from __future__ import annotations
 
+import os
 import warnings
 from pathlib import Path
 from typing import Any
@@ -317,8 +318,11 @@ def test_the_example_examinee_runs(tmp_path: Path) -> None:
 
     pytest.importorskip("trl")
     root = Path(__file__).resolve().parents[1]
+    # transformers prints "[INFO] Running in WANDB offline mode" on import when WANDB_MODE=offline (CI sets it);
+    # the example uses no wandb, so it runs as a user's shell would, without that variable.
+    env = {k: v for k, v in os.environ.items() if k != "WANDB_MODE"}
     done = subprocess.run([sys.executable, str(root / "examples" / "examinee_dpo.py"), str(tmp_path / "world")],
-                          cwd=root, capture_output=True, text=True, timeout=1200, check=False)
+                          cwd=root, capture_output=True, text=True, timeout=1200, check=False, env=env)
     assert done.returncode == 0, done.stderr[-2000:]
     assert "recomputed from the record" in done.stdout
     # quiet: one bar, the warnings summed up in one line, the final score beside static's

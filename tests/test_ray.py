@@ -162,10 +162,11 @@ def _dying_worker_class(marker: Path) -> type:
 
     class DyingOnce(EpisodeWorker):
         def run(self, task: Any) -> dict[str, Any]:
-            if not marker.exists():
-                marker.touch()
-                os._exit(1)  # the worker process dies, as on an OOM kill or a lost node
-            return super().run(task)
+            try:  # created atomically: of two workers starting together only one dies
+                os.close(os.open(marker, os.O_CREAT | os.O_EXCL | os.O_WRONLY))
+            except FileExistsError:
+                return super().run(task)
+            os._exit(1)  # the worker process dies, as on an OOM kill or a lost node
 
     return DyingOnce
 
