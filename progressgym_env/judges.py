@@ -205,6 +205,7 @@ class Judge:
         self._similarity: Similarity = cosine
         self._references: tuple[np.ndarray, np.ndarray] | None = None
         self._normalizers: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
+        self._targets: np.ndarray | None = None
         self.set_histories(ALL, self.human)
 
     # -- parameters -----------------------------------------------------------------------------
@@ -296,6 +297,9 @@ class Judge:
             self._references[0][rows] = lock_in
             self._references[1][rows] = reference
             self._normalizers = None
+        if self._targets is None or not np.may_share_memory(self._targets, self.human):
+            # Read at every step: kept, and rebuilt only when a challenge's targets are not a view of H.
+            self._targets = self.targets(self.human)
 
     def reward_similarity(self, rows: Rows = ALL) -> Similarity:
         """The reward similarity for the histories of ``rows``."""
@@ -307,8 +311,9 @@ class Judge:
 
     def target(self, t: int, rows: Rows = ALL) -> np.ndarray:
         """The vectors (..., d) the step at century index ``t`` is scored against (row t - 1 of :meth:`targets`)."""
-        human = self.human if rows is ALL else self.human[rows]
-        return self.targets(human)[..., t - FIRST_SCORED_STEP, :]
+        assert self._targets is not None
+        targets = self._targets if rows is ALL else self._targets[rows]
+        return targets[..., t - FIRST_SCORED_STEP, :]
 
     def step_rewards(
         self, targets: np.ndarray, models: np.ndarray, simulated: np.ndarray | None = None, rows: Rows = ALL

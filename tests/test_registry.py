@@ -288,3 +288,22 @@ def test_the_package_exports_the_registration_calls() -> None:
     assert progressgym_env.register_challenge is registry.register_challenge
     assert progressgym_env.register_backend is registry.register_backend
     assert progressgym_env.Judge is Judge
+
+
+def test_a_custom_targets_rule_follows_resampled_histories_in_the_vector_env(isolated_registry: None) -> None:
+    """Targets that are not a view of H (PG-Anticipate's mean) are rebuilt when a sub-env draws a new history."""
+    _load_example()
+    kwargs = {"history": "procedural", "query_budget": None}
+    envs = gym.make_vec("PG-Anticipate-v0", num_envs=2, rng_mode="exact", **kwargs)
+    singles = [gym.make("PG-Anticipate-v0", **kwargs) for _ in range(2)]
+    envs.reset(seed=[4, 5])
+    for i, env in enumerate(singles):
+        env.reset(seed=4 + i)
+    for step in range(13):  # two episodes of 6 steps, the autoreset step between them
+        vector_rewards = envs.step(np.zeros((2, 5), dtype=np.float32))[1]
+        if step == 6:
+            for env in singles:
+                env.reset()
+            continue
+        single_rewards = [env.step(np.zeros(5, dtype=np.float32))[1] for env in singles]
+        np.testing.assert_allclose(vector_rewards, single_rewards, rtol=0, atol=1e-12, err_msg=f"step {step}")
