@@ -7,7 +7,7 @@ trained model of the challenge being run, :mod:`agents.shipped`), the examinees 
 :mod:`agents.examinees` (``lifelong-dpo``, ``extrapolative-dpo-1``, ..., for ``interface="examinee"``
 envs), and ``<algo>:<path>`` for a saved SB3 model (algo = ppo, sac, td3, a2c, recurrentppo, or ``sb3``
 to read it from the ``config.json``
-beside the model).
+beside the model), and ``offline:<folder>`` for an offline-RL run (:mod:`agents.offline`).
 """
 
 from __future__ import annotations
@@ -39,6 +39,8 @@ _FACTORIES: dict[str, AgentFactory] = {
     "oracle": lambda spec, env, **kw: OracleAgent(spec, env, **kw),
     "trained": lambda spec, env, **kw: trained_agent(spec, **kw),
 }
+OFFLINE_PREFIX = "offline"
+"""``offline:<folder>`` loads an offline-RL run (:class:`agents.offline.agent.OfflineAgent`)."""
 _EXTRAPOLATIVE = re.compile(r"^extrapolative-(\d+)(?:-h(\d+))?$")
 
 
@@ -58,7 +60,7 @@ def agent_names() -> tuple[str, ...]:
     """Every registered name (examinees too), plus the ``<algo>:<path>`` forms."""
     return (*_FACTORIES, *EXAMINEES, *(f"{e}-independent" for e in EXAMINEES), "extrapolative-<k>",
             "extrapolative-<k>-h<h>",
-            *(f"{algo}:<path>" for algo in (*ALGO_NAMES, "sb3")))
+            *(f"{algo}:<path>" for algo in (*ALGO_NAMES, "sb3", OFFLINE_PREFIX)))
 
 
 def make_agent(name: str, env: Any, timesteps_ahead: int | None = None, **kwargs: Any) -> Agent | Examinee:
@@ -76,9 +78,14 @@ def make_agent(name: str, env: Any, timesteps_ahead: int | None = None, **kwargs
     spec = spec_from_env(env, timesteps_ahead)
     if ":" in name:
         algo, _, path = name.partition(":")
+        if algo == OFFLINE_PREFIX and path:
+            from agents.offline.agent import OfflineAgent
+
+            return OfflineAgent(spec, path, **kwargs)
         if algo not in (*ALGO_NAMES, "sb3") or not path:
             raise ConfigError(
-                f"agent {name!r}: expected '<algo>:<path to model.zip>' with algo in {(*ALGO_NAMES, 'sb3')}"
+                f"agent {name!r}: expected '<algo>:<path to model.zip>' with algo in {(*ALGO_NAMES, 'sb3')}, "
+                f"or '{OFFLINE_PREFIX}:<offline run folder>'"
             )
         return SB3Agent(spec, path, algo=None if algo == "sb3" else algo, **kwargs)
     match = _EXTRAPOLATIVE.match(name)

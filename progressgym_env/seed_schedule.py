@@ -25,7 +25,7 @@ from gymnasium.utils import RecordConstructorArgs
 from progressgym_env.errors import ConfigError
 
 
-class SeedSchedule(gym.Wrapper, RecordConstructorArgs):  # type: ignore[misc]  # gymnasium's generic Wrapper
+class SeedSchedule(gym.Wrapper, RecordConstructorArgs):
     """Seed every unseeded ``reset`` with the next of ``first_seed, ..., first_seed + count - 1`` (cycling).
 
     :param env: the env to wrap.

@@ -40,6 +40,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from agents.train import TEST_FIRST_SEED, VALIDATION_FIRST_SEED
 from progressgym_env.errors import ConfigError, MissingExtraError, ProgressGymError
 
@@ -249,7 +251,7 @@ def write_dataset(config: DatasetConfig, *, extra_metadata: dict[str, Any] | Non
     env_id, env_kwargs = config.env_spec()
     env = gym.make(env_id, **env_kwargs)
     behaviour = make_behaviour_policy(config.policy, env, seed=int(config.policy_seed))  # unknown names fail here
-    obs_dim, act_dim = int(env.observation_space.shape[0]), int(env.action_space.shape[0])
+    obs_dim, act_dim = int(np.prod(env.observation_space.shape or (1,))), int(np.prod(env.action_space.shape or (1,)))
     steps = int(getattr(env.unwrapped, "episode_length", 8) or 8)
     _check_free_space(target.parent, config, obs_dim, act_dim, steps)
     _ensure_namespace(config.dataset_id)
