@@ -14,7 +14,7 @@ import subprocess
 import sys
 
 HEAVY = ("torch", "transformers", "matplotlib", "wandb", "trl", "peft", "datasets", "accelerate",
-         "stable_baselines3")
+         "stable_baselines3", "minari", "torchrl", "tensordict")
 """Top-level packages a surrogate episode must not import."""
 
 _SCRIPT = f"""
@@ -36,6 +36,12 @@ for env_id in ("PG-Follow-v0", "PG-Predict-v0", "PG-Coevolve-v0"):
     for _ in range(steps + 1):  # past the end: autoreset runs too
         vec.step(vec.action_space.sample())
     vec.close()
+from progressgym_env.seed_schedule import SeedSchedule  # what an offline dataset's eval env spec names
+
+scheduled = SeedSchedule(gym.make("PG-Follow-v0", history="procedural"), first_seed=10_000, count=2)
+scheduled.reset()
+scheduled.step(scheduled.action_space.sample())
+import agents.offline  # the offline package itself loads neither minari nor torch
 loaded = sorted({{name.split(".")[0] for name in sys.modules}} & set({HEAVY!r}))
 print(json.dumps(loaded))
 """

@@ -5,8 +5,8 @@ downgrade the project's gymnasium 1.4; torchrl (already the ``rl-clients`` extra
 (:class:`torchrl.objectives.IQLLoss`, :class:`torchrl.objectives.CQLLoss`), target-network updates
 (:class:`torchrl.objectives.SoftUpdate`) and a replay buffer that reads a local Minari dataset
 (:class:`torchrl.data.datasets.MinariExperienceReplay` with ``load_from_local_minari=True``). Behaviour
-cloning is the negative log-likelihood of the dataset's actions under the same actor (torchrl has no
-BC loss; it is one line over the actor's distribution).
+cloning is the squared error between the dataset's actions and the same actor's deterministic action
+(d3rlpy's default BC for continuous actions; torchrl has no BC loss, it is one line over the actor).
 
 The protocol is the online one's (:mod:`agents.train`): the dataset holds procedural *training*
 histories only; every ``eval_every`` gradient steps the deterministic policy plays the dataset's
@@ -258,9 +258,9 @@ def train_offline(config: OfflineConfig) -> dict[str, Any]:
         with ProgressBar(config.steps, f"{config.algo} on {config.dataset}", enabled=config.progress) as bar:
             for step in range(1, config.steps + 1):
                 batch = _prepare(replay.sample(), rewards)
-                if loss_module is None:
-                    dist = actor.get_dist(batch)
-                    loss = -dist.log_prob(batch["action"]).mean()
+                if loss_module is None:  # BC: squared error of the deterministic action (d3rlpy's default)
+                    predicted = actor.get_dist(batch).deterministic_sample
+                    loss = ((predicted - batch["action"]) ** 2).mean()
                 else:
                     losses = loss_module(batch)
                     loss = sum(v for k, v in losses.items() if k.startswith("loss_") and k != "loss_actor_bc")

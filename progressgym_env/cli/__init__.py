@@ -39,6 +39,9 @@ EXTRAS: dict[str, str] = {
     "tokenizers": "llm",
     "gguf": "llm",
     "vllm": "vllm",
+    "minari": "offline",
+    "torchrl": "offline",
+    "tensordict": "offline",
 }
 """The extra of ``pyproject.toml`` that installs each optional top-level module."""
 
