@@ -182,3 +182,27 @@ def test_a_killed_run_leaves_no_dataset_minari_would_load(data_root: Path) -> No
     write_dataset(DatasetConfig(episodes=1, dataset_id="progressgym/follow/killed-v0", progress=False))
     assert [p.name for p in (data_root / "progressgym" / "follow").iterdir() if p.name.startswith(".")] == []
     assert minari.load_dataset("progressgym/follow/killed-v0").total_episodes == 1
+
+
+@pytest.mark.slow
+def test_llm_backend_transitions_make_the_same_kind_of_dataset(data_root: Path, tmp_path: Path) -> None:
+    """One Follow episode of the tiny LLM world (real DPO updates and evaluations) in the surrogate datasets' format."""
+    pytest.importorskip("trl")
+    pytest.importorskip("peft")
+    from progressgym_env.llm.tiny import tiny_world
+
+    world = tiny_world(tmp_path / "world")
+    config = DatasetConfig(policy="lifelong", episodes=1, history="models", dataset_id="progressgym/follow-llm/tiny-v0",
+                           env_kwargs={"backend": "llm", "backend_config": world.to_dict(), "query_budget": 19},
+                           progress=False)
+    write_dataset(config, extra_metadata={"llm_world": {"folder": str(tmp_path / "world")}})
+    dataset = minari.load_dataset("progressgym/follow-llm/tiny-v0")
+    episode = next(dataset.iterate_episodes())
+    assert episode.observations.shape == (9, 39) and episode.actions.shape == (8, 19)
+    assert episode.infos["human_values"].shape == (9, 19) and np.all(episode.infos["queries"] == 19)
+    assert np.isfinite(episode.rewards).all() and episode.terminations[-1]
+    info = read_provenance(dataset)
+    assert info["backend"] == "LLMBackend" and info["history"] == "models" and info["query_budget"] == 19
+    assert info["llm_world"]["folder"] == str(tmp_path / "world") and info["split"] == "train"
+    env = dataset.recover_environment()  # the spec carries the LLM config: the env rebuilds on the tiny world
+    assert env.unwrapped.backend is not None and env.observation_space.shape == (39,)
