@@ -38,6 +38,29 @@ def test_offline_config_refuses_bad_values() -> None:
         OfflineConfig(hidden=())
 
 
+def test_transitions_are_the_datasets_values(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The replay buffer holds the recorded transitions (torchrl 0.14's Minari loader gave all zeros here)."""
+    import minari
+
+    from agents.offline.training import _load_replay, load_transitions
+
+    monkeypatch.setenv("MINARI_DATASETS_PATH", str(tmp_path / "minari"))
+    write_dataset(DatasetConfig(policy="random", episodes=3, dataset_id="progressgym/follow/r-v0", progress=False))
+    dataset = minari.load_dataset("progressgym/follow/r-v0")
+    episodes = list(dataset.iterate_episodes())
+    transitions = load_transitions(dataset)
+    assert transitions.batch_size == (24,)
+    np.testing.assert_array_equal(transitions["action"].numpy(), np.concatenate([e.actions for e in episodes]))
+    np.testing.assert_array_equal(transitions["observation"][8:16].numpy(), episodes[1].observations[:-1])
+    np.testing.assert_array_equal(transitions["next", "observation"][8:16].numpy(), episodes[1].observations[1:])
+    np.testing.assert_allclose(transitions["next", "reward"][:8, 0].numpy(), episodes[0].rewards)
+    assert transitions["next", "done"][:, 0].nonzero().flatten().tolist() == [7, 15, 23]
+    replay, rewards = _load_replay(dataset, batch_size=5)
+    assert rewards["transitions"] == 24 and rewards["mean"] == pytest.approx(np.mean([e.rewards for e in episodes]))
+    sample = replay.sample()["action"].numpy()
+    assert sample.shape == (5, 5) and all((transitions["action"].numpy() == row).all(axis=1).any() for row in sample)
+
+
 @pytest.mark.slow
 def test_bc_iql_and_cql_train_select_save_and_play(lifelong_dataset: str, tmp_path: Path) -> None:
     """BC on a deterministic expert's data learns it; the saved agent plays what validation measured."""

@@ -3,8 +3,8 @@
 Why torchrl: d3rlpy, the other maintained offline-RL library, pins ``gymnasium==1.0.0`` and would
 downgrade the project's gymnasium 1.4; torchrl (already the ``rl-clients`` extra) ships the losses
 (:class:`torchrl.objectives.IQLLoss`, :class:`torchrl.objectives.CQLLoss`), target-network updates
-(:class:`torchrl.objectives.SoftUpdate`) and a replay buffer that reads a local Minari dataset
-(:class:`torchrl.data.datasets.MinariExperienceReplay` with ``load_from_local_minari=True``). Behaviour
+(:class:`torchrl.objectives.SoftUpdate`) and replay buffers (:class:`torchrl.data.ReplayBuffer`, filled
+from Minari's episode reader: see :func:`_load_replay` for why not its ``MinariExperienceReplay``). Behaviour
 cloning is the squared error between the dataset's actions and the same actor's deterministic action
 (d3rlpy's default BC for continuous actions; torchrl has no BC loss, it is one line over the actor).
 
@@ -28,7 +28,6 @@ checkpoint so far, loadable as it is.
 from __future__ import annotations
 
 import json
-import tempfile
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -139,25 +138,58 @@ class ActorPolicy:
         return (actions[0] if array.ndim == 1 else actions), None
 
 
-def _load_replay(dataset_id: str, batch_size: int, cache: str) -> tuple[Any, dict[str, float]]:
-    """torchrl's replay buffer over the local Minari dataset, and the reward statistics."""
-    import contextlib
-    import io
+def load_transitions(dataset: Any) -> Any:
+    """Every transition of a loaded Minari dataset as one flat TensorDict (read with Minari's own episode reader).
+
+    Keys: ``observation``, ``action``, ``("next", "observation")``, ``("next", "reward")``,
+    ``("next", "terminated")``, ``("next", "truncated")``, ``("next", "done")``, ``episode``.
+    """
+    import torch
+    from tensordict import TensorDict
+
+    parts: dict[str, list[np.ndarray]] = {k: [] for k in ("obs", "next", "action", "reward", "term", "trunc", "ep")}
+    for index, episode in enumerate(dataset.iterate_episodes()):
+        observations = np.asarray(episode.observations, dtype=np.float32)
+        parts["obs"].append(observations[:-1])
+        parts["next"].append(observations[1:])
+        parts["action"].append(np.asarray(episode.actions, dtype=np.float32))
+        parts["reward"].append(np.asarray(episode.rewards, dtype=np.float64))
+        parts["term"].append(np.asarray(episode.terminations, dtype=bool))
+        parts["trunc"].append(np.asarray(episode.truncations, dtype=bool))
+        parts["ep"].append(np.full(len(episode.actions), index))
+    if not parts["obs"]:
+        raise ConfigError("the offline dataset holds no episode")
+    cat = {k: torch.as_tensor(np.concatenate(v)) for k, v in parts.items()}
+    terminated, truncated = cat["term"].unsqueeze(-1), cat["trunc"].unsqueeze(-1)
+    return TensorDict({
+        "observation": cat["obs"], "action": cat["action"], "episode": cat["ep"],
+        "next": {"observation": cat["next"], "reward": cat["reward"].unsqueeze(-1), "terminated": terminated,
+                 "truncated": truncated, "done": terminated | truncated},
+    }, batch_size=[len(cat["obs"])])
+
+
+def _load_replay(dataset: Any, batch_size: int) -> tuple[Any, dict[str, float]]:
+    """A torchrl replay buffer (uniform sampling) holding every transition, and the reward statistics.
+
+    Not torchrl's ``MinariExperienceReplay(load_from_local_minari=True)``: in torchrl 0.14 it returns
+    all-zero tensors for a local dataset (it fills a TensorDict, then keeps ``memmap_like`` of it, which
+    copies the structure, not the values), so the buffer is filled from Minari's own episode reader.
+    """
     import logging
 
-    import torch
-    from torchrl.data.datasets import MinariExperienceReplay
+    from torchrl.data import LazyTensorStorage, RandomSampler, ReplayBuffer
 
+    transitions = load_transitions(dataset)
     logger = logging.getLogger("torchrl")
     level = logger.level
-    logger.setLevel(logging.WARNING)  # its conversion logs every step at INFO and draws a tqdm bar on stderr
+    logger.setLevel(logging.WARNING)  # torchrl logs the storage's creation at INFO
     try:
-        with contextlib.redirect_stderr(io.StringIO()):
-            replay = MinariExperienceReplay(dataset_id, batch_size=batch_size, root=cache, download=True,
-                                            load_from_local_minari=True)
+        replay = ReplayBuffer(storage=LazyTensorStorage(len(transitions)), sampler=RandomSampler(),
+                              batch_size=batch_size)
+        replay.extend(transitions)
     finally:
         logger.setLevel(level)
-    rewards = replay[:]["next", "reward"].to(torch.float64)
+    rewards = transitions["next", "reward"]
     return replay, {"mean": float(rewards.mean()), "std": float(rewards.std().clamp_min(1e-8)),
                     "transitions": int(rewards.numel())}
 
@@ -252,36 +284,35 @@ def train_offline(config: OfflineConfig) -> dict[str, Any]:
         record.update(status=status, steps_done=step, train_seconds=round(time.perf_counter() - start, 2))
         atomic_write_text(out / CONFIG_FILE, json.dumps(record, indent=1, default=str) + "\n")
 
-    with tempfile.TemporaryDirectory(prefix="progressgym-offline-") as cache:
-        replay, rewards = _load_replay(config.dataset, config.batch_size, cache)
-        record["reward_statistics"] = rewards
-        with ProgressBar(config.steps, f"{config.algo} on {config.dataset}", enabled=config.progress) as bar:
-            for step in range(1, config.steps + 1):
-                batch = _prepare(replay.sample(), rewards)
-                if loss_module is None:  # BC: squared error of the deterministic action (d3rlpy's default)
-                    predicted = actor.get_dist(batch).deterministic_sample
-                    loss = ((predicted - batch["action"]) ** 2).mean()
-                else:
-                    losses = loss_module(batch)
-                    loss = sum(v for k, v in losses.items() if k.startswith("loss_") and k != "loss_actor_bc")
-                optimizer.zero_grad()
-                loss.backward()
-                optimizer.step()
-                if loss_module is not None:
-                    updater.step()
-                if step % config.eval_every == 0 or step == config.steps:
-                    scores = validation_scores(policy, provenance, config.validation_episodes)
-                    mean = float(np.mean(scores))
-                    curve["steps"].append(step)
-                    curve["means"].append(mean)
-                    curve["medians"].append(float(np.median(scores)))
-                    if mean > curve["best_mean"]:
-                        curve["best_mean"], curve["best_step"] = mean, step
-                        with atomic_path(out / POLICY_FILE) as tmp:
-                            torch.save(actor.state_dict(), tmp)
-                    save("running", step)  # an interrupted run keeps a loadable best checkpoint
-                    bar.status(f"validation {mean:+.3f} (best {curve['best_mean']:+.3f})")
-                bar.advance()
+    replay, rewards = _load_replay(dataset, config.batch_size)
+    record["reward_statistics"] = rewards
+    with ProgressBar(config.steps, f"{config.algo} on {config.dataset}", enabled=config.progress) as bar:
+        for step in range(1, config.steps + 1):
+            batch = _prepare(replay.sample(), rewards)
+            if loss_module is None:  # BC: squared error of the deterministic action (d3rlpy's default)
+                predicted = actor.get_dist(batch).deterministic_sample
+                loss = ((predicted - batch["action"]) ** 2).mean()
+            else:
+                losses = loss_module(batch)
+                loss = sum(v for k, v in losses.items() if k.startswith("loss_") and k != "loss_actor_bc")
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+            if loss_module is not None:
+                updater.step()
+            if step % config.eval_every == 0 or step == config.steps:
+                scores = validation_scores(policy, provenance, config.validation_episodes)
+                mean = float(np.mean(scores))
+                curve["steps"].append(step)
+                curve["means"].append(mean)
+                curve["medians"].append(float(np.median(scores)))
+                if mean > curve["best_mean"]:
+                    curve["best_mean"], curve["best_step"] = mean, step
+                    with atomic_path(out / POLICY_FILE) as tmp:
+                        torch.save(actor.state_dict(), tmp)
+                save("running", step)  # an interrupted run keeps a loadable best checkpoint
+                bar.status(f"validation {mean:+.3f} (best {curve['best_mean']:+.3f})")
+            bar.advance()
     save("finished", config.steps)
     return record
 
