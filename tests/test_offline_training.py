@@ -82,8 +82,8 @@ def test_bc_iql_and_cql_train_select_save_and_play(lifelong_dataset: str, tmp_pa
     # the agent replays the selected checkpoint: its validation scores are the ones recorded at the best step
     scores = [run_episode(env, agent, seed).normalized_score for seed in range(10_000, 10_008)]
     assert np.mean(scores) == pytest.approx(bc_record["validation"]["best_mean"], abs=1e-4)  # float32 batch vs row
-    # behaviour cloning of lifelong on its own data is far better than random (-3.5 on validation)
-    assert bc_record["validation"]["best_mean"] > -1.0
+    # behaviour cloning of lifelong on its own data comes close to lifelong (+0.9 on validation; random -3.5)
+    assert bc_record["validation"]["best_mean"] > 0.5
     policy = agent.policy  # the batched evaluator and the agent agree
     np.testing.assert_allclose(validation_scores(policy, bc_record["dataset_provenance"], 8), scores, atol=1e-4)
     with pytest.raises(ModelLoadError, match="config.json and policy.pt"):
