@@ -389,3 +389,29 @@ def test_slot_anchors_hold_the_slot_preference_against_a_push(tiny_model_dir: Pa
     _, held = bias_after(anchored=True)
     assert pushed > abs(start) + 0.1, (start, pushed)  # the push alone teaches "always A"
     assert held - start < 0.5 * (pushed - start), (start, pushed, held)  # the anchors hold most of it back
+
+
+def test_info_has_one_structure_before_and_after_a_measurement() -> None:
+    """Reset's info (nothing measured yet) has the keys, shapes and flag formats of a measured step's info, so
+    Minari's DataCollector(record_infos=True) records LLM-backend episodes (NaN until the first measurement)."""
+    from progressgym_env.llm.measurements import Measurements
+
+    evaluator = SimpleNamespace(config=SimpleNamespace(formats=("repeat", "yesno"), aggregation="default"))
+    measurements = Measurements(evaluator, batch_size=8)
+    measurements.reset(None, None, simulates=True)
+    before = measurements.info()
+    diagnostic = {"position_driven": True, "collapsed": False}
+    summary = {"aggregation": "default", "vectors": {"default": [0.5] * 19, "progressgym": [0.4] * 19},
+               "stderr": {"default": [0.01] * 19, "progressgym": [0.02] * 19},
+               "position": {"repeat": diagnostic, "yesno": diagnostic}}
+    measurements.reset(summary, summary, simulates=True)
+    after = measurements.info()
+    assert sorted(before) == sorted(after) == sorted(
+        f"{role}_{key}" for role in ("model", "simulated") for key in ("stderr", "values_progressgym", "position_flags"))
+    for key, value in after.items():
+        if key.endswith("position_flags"):
+            assert before[key].keys() == value.keys() and not before[key]["repeat"]["position_driven"]
+        else:
+            assert before[key].shape == value.shape == (19,) and np.isnan(before[key]).all()
+    measurements.reset(None, None, simulates=False)  # no simulated human: no simulated entries
+    assert sorted(measurements.info()) == ["model_position_flags", "model_stderr", "model_values_progressgym"]

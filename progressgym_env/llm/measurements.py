@@ -79,12 +79,17 @@ class Measurements:
 
         ``model_stderr`` (19,), ``model_values_progressgym`` (19,), ``position_flags`` (format ->
         ``{"position_driven": bool, "collapsed": bool}`` as numpy bools); Coevolve adds the same for
-        ``simulated``. Empty before anything was measured (e.g. a replayed run recorded before
-        measurements were kept).
+        ``simulated``. A role not measured yet (at reset the starting model is the history's first vector,
+        not a measurement; a replayed run recorded before measurements were kept) gets the same keys with
+        NaN arrays and False flags, so reset and every step carry one info structure (what Minari's
+        ``DataCollector(record_infos=True)`` and other RL buffers require).
         """
         out: dict[str, Any] = {}
         for role, summary in self._current.items():
-            if not summary or (role == "simulated" and not self._simulates):
+            if role == "simulated" and not self._simulates:
+                continue
+            if not summary:
+                out.update(self._placeholder(role))
                 continue
             aggregation = summary["aggregation"]
             other = "progressgym" if aggregation == "default" else "default"
@@ -96,6 +101,21 @@ class Measurements:
                 for fmt, d in summary["position"].items()
             }
         return out
+
+    def _placeholder(self, role: str) -> dict[str, Any]:
+        """The info entries of an unmeasured ``role``: NaN vectors, False flags, the keys a measurement has."""
+        from progressgym_env.evaluator.bank import N_DIMS
+
+        config = getattr(self.evaluator, "config", None)
+        formats = tuple(getattr(config, "formats", ()) or ())
+        other = "default" if getattr(config, "aggregation", "default") == "progressgym" else "progressgym"
+        nan = np.full(N_DIMS, np.nan)
+        return {
+            f"{role}_stderr": nan.copy(),
+            f"{role}_values_{other}": nan.copy(),
+            f"{role}_position_flags": {fmt: {"position_driven": np.bool_(False), "collapsed": np.bool_(False)}
+                                       for fmt in formats},
+        }
 
     def episode(self) -> dict[str, Any]:
         """Per-step summaries of this episode: ``initial`` (M_0), ``model`` (M_1..), ``simulated`` (S_1..).
