@@ -314,6 +314,9 @@ class ProgressGymEnv(gym.Env[np.ndarray, np.ndarray]):
             info["normalized_score"] = np.float64(judge.normalized_score(score))
             if self.record_in_info:
                 info["episode_record"] = record.to_dict()
+            # the backend's entries too (llm: the final model's measurement), so every step's info has the
+            # keys of reset's (Minari's DataCollector(record_infos=True) requires one structure)
+            info.update(self.observation_extras())
         else:
             self._t = t + 1
             estimate, queries = backend.elicit(self._t, self.query_budget, simulated=judge.simulates_human)
