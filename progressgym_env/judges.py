@@ -145,13 +145,20 @@ def _field(record: EpisodeRecord | Mapping[str, Any], name: str) -> Any:
     return value
 
 
-def _as_matrix(vectors: Any, name: str, rows: int, dim: int) -> np.ndarray:
+def _as_matrix(vectors: Any, name: str, rows: int, dim: int, batch: tuple[int, ...] = ()) -> np.ndarray:
     array = np.asarray(vectors, dtype=np.float64)
-    if array.shape != (rows, dim):
-        raise HistoryFormatError(f"episode record: {name!r} must have shape ({rows}, {dim}), found {array.shape}")
+    if array.shape != (*batch, rows, dim):
+        raise HistoryFormatError(
+            f"episode record: {name!r} must have shape {(*batch, rows, dim)}, found {array.shape}")
     if not np.isfinite(array).all():
         raise HistoryFormatError(f"episode record: {name!r} holds non-finite values")
     return array
+
+
+def _scalar(value: Any) -> Any:
+    """A float for a 0-d result (one history), the array itself for a batch."""
+    array = np.asarray(value, dtype=np.float64)
+    return float(array) if array.ndim == 0 else array
 
 
 class Judge:
@@ -362,14 +369,17 @@ class Judge:
         """(score, lock-in, reference) of one history's record with ``similarity`` in place of the plain cosine.
 
         The leaderboard's centred view (:func:`~progressgym_env.benchmark.leaderboard.centered_normalized_score`).
+        A batch judge (histories (N, T, d)) takes a record of (N, ...) vectors and returns three (N,) arrays
+        (:func:`~progressgym_env.benchmark.aggregates.derived_score_columns`).
         """
         targets = self.targets(self.human)
-        models = _as_matrix(_field(record, "model"), "model", self.episode_length, self.human.shape[-1])
+        models = _as_matrix(_field(record, "model"), "model", self.episode_length, self.human.shape[-1],
+                            self.batch_shape)
         frozen = np.broadcast_to(self.human[..., :1, :], targets.shape)
         return (
-            float(np.mean(similarity(targets, models))),
-            float(np.mean(similarity(targets, frozen))),
-            float(np.mean(similarity(targets, targets))),
+            _scalar(last_axis_mean(similarity(targets, models))),
+            _scalar(last_axis_mean(similarity(targets, frozen))),
+            _scalar(last_axis_mean(similarity(targets, targets))),
         )
 
     def normalized_scores(self, scores: Any, rows: Rows = ALL) -> Any:
@@ -399,10 +409,13 @@ class Judge:
         """One history's normalized score (0 = value lock-in, 1 = reference)."""
         return float(self.normalized_scores(score))
 
-    def reference_scores(self) -> tuple[float, float]:
-        """(score of value lock-in, score of the reference) of one history, from the history alone."""
+    def reference_scores(self) -> tuple[Any, Any]:
+        """(score of value lock-in, score of the reference) of one history, from the history alone.
+
+        Floats for one history; (N,) arrays for a batch judge (histories (N, T, d)).
+        """
         lock_in, reference = self._reference_scores(self.human)
-        return float(lock_in), float(reference)
+        return _scalar(lock_in), _scalar(np.broadcast_to(reference, np.shape(lock_in)))
 
     def _reference_scores(self, human: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(lock-in, reference) scores of histories (..., T, d): a model frozen at H_0, and 1 (every target hit)."""
@@ -510,11 +523,12 @@ class CoevolveJudge(Judge):
 
     def scores_under(self, record: EpisodeRecord | Mapping[str, Any], similarity: Similarity) -> tuple[float, float, float]:
         human = self.human
-        simulated = _as_matrix(_field(record, "simulated"), "simulated", self.num_centuries, human.shape[-1])
+        simulated = _as_matrix(_field(record, "simulated"), "simulated", self.num_centuries, human.shape[-1],
+                               self.batch_shape)
         return (
-            float(np.mean(progress_scores(simulated, human, similarity))),
-            float(np.mean(progress_scores(np.broadcast_to(human[0], human.shape), human, similarity))),
-            float(np.mean(progress_scores(human, human, similarity))),
+            _scalar(last_axis_mean(progress_scores(simulated, human, similarity))),
+            _scalar(last_axis_mean(progress_scores(np.broadcast_to(human[..., :1, :], human.shape), human, similarity))),
+            _scalar(last_axis_mean(progress_scores(human, human, similarity))),
         )
 
     def _reference_scores(self, human: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
