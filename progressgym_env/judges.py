@@ -66,12 +66,14 @@ def centered_similarity(center: np.ndarray) -> Similarity:
     """
     center = np.asarray(center, dtype=np.float64)
 
+    def aligned(ndim: int) -> np.ndarray:  # (N, d) aligned with an (N, ..., d) argument of ``ndim`` dims
+        if center.ndim <= 1:
+            return center
+        return center.reshape(center.shape[:-1] + (1,) * (ndim - center.ndim) + center.shape[-1:])
+
     def centered_cosine(a: np.ndarray, b: np.ndarray) -> Any:
-        a = np.asarray(a)
-        c = center
-        if c.ndim > 1:  # align (N, d) with (N, ..., d)
-            c = c.reshape(c.shape[:-1] + (1,) * (a.ndim - c.ndim) + c.shape[-1:])
-        return cosine(a - c, np.asarray(b) - c)
+        a, b = np.asarray(a), np.asarray(b)
+        return cosine(a - aligned(a.ndim), b - aligned(b.ndim))
 
     return centered_cosine
 
@@ -525,10 +527,11 @@ class CoevolveJudge(Judge):
         human = self.human
         simulated = _as_matrix(_field(record, "simulated"), "simulated", self.num_centuries, human.shape[-1],
                                self.batch_shape)
+        own = human[..., None, :, :]  # every S_t (or H_t) of a history against that history's centuries
         return (
-            _scalar(last_axis_mean(progress_scores(simulated, human, similarity))),
-            _scalar(last_axis_mean(progress_scores(np.broadcast_to(human[..., :1, :], human.shape), human, similarity))),
-            _scalar(last_axis_mean(progress_scores(human, human, similarity))),
+            _scalar(last_axis_mean(progress_scores(simulated, own, similarity))),
+            _scalar(last_axis_mean(progress_scores(np.broadcast_to(human[..., :1, :], human.shape), own, similarity))),
+            _scalar(last_axis_mean(progress_scores(human, own, similarity))),
         )
 
     def _reference_scores(self, human: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -1,0 +1,329 @@
+"""Everything that reads a results store, in bounded memory: leaderboard, plots' groups, export, statistics.
+
+The store (:mod:`~progressgym_env.benchmark.store`) holds one row per run. Readers never load every
+run: ranking agents is a grouped SQL aggregation (:mod:`~progressgym_env.benchmark.aggregates`) over
+the scalar columns; a plot, a wandb run or a statistic reads the one group it needs; an export streams
+runs batch by batch.
+
+**Derived scores.** Ranking needs three per-run numbers the store's schema does not carry: the
+``centered`` score and the lock-in and reference scores of the run's history (for the normalisation
+of the mean). They are computed once per committed part, from its vectors in a batch
+(:func:`derived_score_columns`, the judges' own formulas on (N, T, d) arrays), and kept beside it as a
+small sidecar ``store/derived/<part>.parquet`` (:data:`DERIVED_SCHEMA`: ``seq`` and the three scores,
+row for row with the part). A sidecar is an index, not data: it is written atomically, checked against
+its part (row count, and the part's size and modification time in its metadata) and recomputed when
+it does not match — never used stale. A leaderboard therefore reads the vectors of each part once in
+the part's life, and only the scalar columns afterwards.
+
+``seq`` is a run's append order: ``part number << 32 | row in part`` (parts are numbered in commit
+order), so "the newest model of an agent" and "the first record of a challenge" mean what they mean
+in ``results.json``, whose file order is its append order.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from progressgym_env.benchmark.aggregates import Aggregation, aggregate_rows, connect
+from progressgym_env.benchmark.leaderboard import SMALL_SPAN, label_settings, render_markdown
+from progressgym_env.benchmark.store import ResultsStore
+from progressgym_env.common.atomic import atomic_path
+
+DERIVED_DIR = "derived"
+DERIVED_SCHEMA = pa.schema([
+    pa.field("seq", pa.int64(), nullable=False),
+    pa.field("centered_score", pa.float64()),
+    pa.field("lock_in_score", pa.float64()),
+    pa.field("reference_score", pa.float64()),
+])
+"""A part's sidecar: its runs' append order and the three derived scores (NaN where not computable)."""
+DERIVED_INPUTS = ("challenge", "record_meta", "human", "model", "simulated")
+"""The only columns :func:`derived_score_columns` reads."""
+RANK_COLUMNS = ("agent", "challenge", "env_id", "history", "seed", "model_sha256", "settings_key", "final_score",
+                "normalized_score")
+"""The only columns of the parts a leaderboard reads (besides the sidecars)."""
+MAX_TRAJECTORIES = 200
+"""A plot draws at most this many runs of a group (evenly spaced in seed order); its title says so."""
+_SOURCE_VERSION = "1"
+
+
+def part_number(part: Path) -> int:
+    """The commit number in a part's file name (``part-000012-<hex>.parquet`` -> 12)."""
+    return int(part.name.split("-")[1])
+
+
+def derived_score_columns(table: pa.Table) -> dict[str, np.ndarray]:
+    """``centered_score``, ``lock_in_score`` and ``reference_score`` of every row of ``table`` (store rows).
+
+    Rows are grouped by their record's non-array fields (one challenge, history length, value space
+    and parameters per group) and each group is scored as one batch by its challenge's judge
+    (:meth:`~progressgym_env.judges.Judge.scores_under` with the centred similarity,
+    :meth:`~progressgym_env.judges.Judge.reference_scores`): the same numbers as
+    :func:`~progressgym_env.benchmark.leaderboard.centered_normalized_score` and
+    ``judge_for_record(record).reference_scores()`` run by run. Rows without vectors get NaN.
+    Reads only :data:`DERIVED_INPUTS`.
+    """
+    from progressgym_env.judges import make_judge, make_similarity
+    from progressgym_env.records import EpisodeRecord
+
+    n = table.num_rows
+    out = {name: np.full(n, math.nan) for name in ("centered_score", "lock_in_score", "reference_score")}
+    if n == 0:
+        return out
+    metas = table.column("record_meta").to_pylist()
+    has_human = np.asarray(pc.is_valid(table.column("human")).to_numpy(zero_copy_only=False), dtype=bool)
+    groups: dict[str, list[int]] = {}
+    for index, meta in enumerate(metas):
+        if has_human[index]:
+            groups.setdefault(meta, []).append(index)
+    for meta_text, indices in groups.items():
+        rows = table.take(pa.array(indices, pa.int64()))
+        meta = json.loads(meta_text)
+        human = _matrices(rows.column("human"))
+        models = _matrices(rows.column("model")) if rows.column("model").null_count == 0 else None
+        simulated = _matrices(rows.column("simulated")) if rows.column("simulated").null_count == 0 else None
+        record = EpisodeRecord.from_dict({**meta, "human": human[0], "model": [] if models is None else models[0],
+                                          "rewards": [], **({"simulated": simulated[0]} if simulated is not None
+                                                            else {})})
+        judge = make_judge(record.challenge, human, **record.params)
+        lock_in, reference = judge.reference_scores()
+        batch = {"model": models, "simulated": simulated}
+        try:
+            score, c_lock, c_ref = judge.scores_under(batch, make_similarity("centered", human))
+        except (ValueError, TypeError):  # no vectors of the kind this judge scores (an imported run)
+            score = c_lock = c_ref = np.full(len(indices), math.nan)
+        span = np.asarray(c_ref) - np.asarray(c_lock)
+        tiny = np.abs(span) < 1e-12
+        centered = np.where(tiny, 0.0, (np.asarray(score) - c_lock) / np.where(tiny, 1.0, span))
+        where = np.asarray(indices)
+        out["centered_score"][where] = centered
+        out["lock_in_score"][where] = lock_in
+        out["reference_score"][where] = reference
+    return out
+
+
+def _matrices(column: pa.ChunkedArray) -> np.ndarray:
+    """An (N, T, d) float array from a ``list<list<float64>>`` column of equal-shape rows."""
+    array = column.combine_chunks()
+    n = len(array)
+    inner = pc.list_flatten(array)
+    flat = pc.list_flatten(inner).to_numpy(zero_copy_only=False)
+    rows = len(inner) // n if n else 0
+    return np.asarray(flat, dtype=np.float64).reshape(n, rows, -1)
+
+
+def derived_path(part: Path) -> Path:
+    """The sidecar of ``part``: ``store/derived/<part name>``."""
+    return part.parent / DERIVED_DIR / part.name
+
+
+def _part_stamp(part: Path) -> str:
+    stat = part.stat()
+    return f"{_SOURCE_VERSION}:{stat.st_size}:{stat.st_mtime_ns}"
+
+
+def _sidecar_ok(part: Path, sidecar: Path, rows: int) -> bool:
+    try:
+        meta = pq.read_metadata(sidecar)
+        stamp = (meta.metadata or {}).get(b"progressgym_part", b"").decode()
+        return (meta.num_rows == rows and stamp == _part_stamp(part)
+                and meta.schema.to_arrow_schema().remove_metadata().equals(DERIVED_SCHEMA))
+    except (OSError, pa.ArrowException):
+        return False
+
+
+def ensure_derived(store: ResultsStore, parts: Sequence[Path] | None = None) -> list[Path]:
+    """The sidecar of every committed part, computing those missing or not matching their part.
+
+    Reads only :data:`DERIVED_INPUTS` of a part whose sidecar must be (re)computed; writes each
+    sidecar atomically. :returns: the sidecars, in the parts' order.
+    """
+    parts = store.parts() if parts is None else list(parts)
+    sidecars = []
+    for part in parts:
+        sidecar = derived_path(part)
+        rows = pq.read_metadata(part).num_rows
+        if not _sidecar_ok(part, sidecar, rows):
+            table = pq.read_table(part, columns=list(DERIVED_INPUTS))
+            scores = derived_score_columns(table)
+            seq = (np.int64(part_number(part)) << np.int64(32)) + np.arange(rows, dtype=np.int64)
+            out = pa.table({"seq": seq, **scores}, schema=DERIVED_SCHEMA).replace_schema_metadata(
+                {"progressgym_part": _part_stamp(part)})
+            sidecar.parent.mkdir(parents=True, exist_ok=True)
+            with atomic_path(sidecar) as tmp:
+                pq.write_table(out, tmp, compression="zstd")
+        sidecars.append(sidecar)
+    return sidecars
+
+
+def _sql_list(paths: Sequence[Path]) -> str:
+    return "[" + ", ".join("'" + str(p).replace("'", "''") + "'" for p in paths) + "]"
+
+
+def runs_view(con: Any, store: ResultsStore, columns: Sequence[str] = RANK_COLUMNS) -> int:
+    """Create the DuckDB view ``runs``: ``columns`` of every committed part beside its sidecar's scores.
+
+    Parts and sidecars are read row for row (a positional join: both list the same runs in the same
+    order); only the named columns are decoded. :returns: the number of parts.
+    """
+    parts = store.parts()
+    if not parts:
+        raise FileNotFoundError(f"{store.path}: no committed parts")
+    sidecars = ensure_derived(store, parts)
+    selected = ", ".join(f'p."{c}"' for c in columns)
+    con.execute(
+        f"CREATE OR REPLACE VIEW runs AS SELECT {selected}, d.seq, d.centered_score, d.lock_in_score, "
+        f"d.reference_score FROM read_parquet({_sql_list(parts)}) p "
+        f"POSITIONAL JOIN read_parquet({_sql_list(sidecars)}) d"
+    )
+    return len(parts)
+
+
+@dataclass(frozen=True)
+class StoreLeaderboard:
+    """A leaderboard aggregated from a store.
+
+    :param aggregation: rows, histories, spans (:class:`~progressgym_env.benchmark.aggregates.Aggregation`).
+    :param superseded: runs of older model files left out. :param other_settings: runs left out by the filter.
+    :param first_seq: per challenge, the ``seq`` of its first tabulated run (its record defines the header).
+    """
+
+    aggregation: Aggregation
+    superseded: int
+    other_settings: int
+    first_seq: Mapping[str, int]
+
+
+def _settings(con: Any) -> list[dict[str, Any]]:
+    """One representative run dict (no seed, no vectors) per settings group of the view ``runs``."""
+    found = con.sql(
+        "SELECT settings_key, any_value(agent), any_value(challenge), any_value(env_id), any_value(history), "
+        "any_value(kwargs), any_value(agent_config), any_value(model_sha256), count(*) FROM runs GROUP BY settings_key "
+        "ORDER BY min(seq)"
+    ).fetchall()
+    groups = []
+    for key, agent, challenge, env_id, history, kwargs, agent_config, sha, count in found:
+        run = {"agent": agent, "challenge": challenge, "env_id": env_id, "kwargs": json.loads(kwargs),
+               "agent_config": json.loads(agent_config), "seed": 0, "model_sha256": sha or "", "settings_key": key,
+               "count": int(count)}
+        if history is not None:
+            run["history"] = history
+        groups.append(run)
+    return groups
+
+
+def store_leaderboard(
+    store: ResultsStore,
+    keep: Callable[[Mapping[str, Any]], bool] | None = None,
+    small_span: float = SMALL_SPAN,
+    con: Any = None,
+) -> StoreLeaderboard:
+    """The leaderboard of a store, aggregated by DuckDB (the numbers of ``leaderboard_rows`` on its runs).
+
+    As for ``results.json``: an agent run under several settings gets one labelled row per settings group
+    (:func:`~progressgym_env.benchmark.leaderboard.label_settings`) and only the newest model file's runs
+    of each (agent, challenge) are tabulated. Memory grows with the number of settings groups, not runs.
+
+    :param keep: which settings groups to tabulate, given a representative run dict of each (agent,
+        agent_config, challenge, env_id, kwargs, history, model_sha256); None keeps all.
+    """
+    con = con or connect()
+    runs_view(con, store, RANK_COLUMNS + ("kwargs", "agent_config"))
+    groups = _settings(con)
+    kept_groups = [g for g in groups if keep is None or keep(g)]
+    other = sum(g["count"] for g in groups) - sum(g["count"] for g in kept_groups)
+    labelled = label_settings(kept_groups)
+    labels = pa.table({"settings_key": [g["settings_key"] for g in labelled], "label": [g["agent"] for g in labelled]})
+    con.register("labels", labels)
+    con.execute(
+        "CREATE OR REPLACE VIEW labelled AS SELECT r.seq, l.label AS agent, r.challenge, r.seed, "
+        "coalesce(r.history, '') AS history, coalesce(r.model_sha256, '') AS model_sha256, r.final_score, "
+        "r.normalized_score, r.centered_score, r.lock_in_score, r.reference_score "
+        "FROM runs r JOIN labels l ON r.settings_key = l.settings_key"
+    )
+    con.execute(
+        "CREATE OR REPLACE VIEW kept AS SELECT k.* FROM labelled k JOIN (SELECT agent, challenge, "
+        "arg_max(model_sha256, seq) AS newest FROM labelled GROUP BY agent, challenge) n "
+        "ON k.agent = n.agent AND k.challenge = n.challenge AND k.model_sha256 = n.newest"
+    )
+    ((shown, total),) = con.sql("SELECT (SELECT count(*) FROM kept), (SELECT count(*) FROM labelled)").fetchall()
+    aggregation = aggregate_rows(con, "kept", small_span)
+    first = dict(con.sql("SELECT challenge, min(seq) FROM kept GROUP BY challenge").fetchall())
+    return StoreLeaderboard(aggregation, int(total) - int(shown), other, first)
+
+
+def run_at(store: ResultsStore, seq: int) -> dict[str, Any]:
+    """The run dict stored at append position ``seq`` (reads the one part that holds it)."""
+    from progressgym_env.benchmark.store_schema import run_of_row
+
+    number, row = int(seq) >> 32, int(seq) & 0xFFFFFFFF
+    (part,) = [p for p in store.parts() if part_number(p) == number]
+    table = pq.read_table(part).slice(row, 1)
+    return run_of_row(table.to_pylist()[0])
+
+
+def store_leaderboard_markdown(
+    folder: str | os.PathLike[str], keep: Callable[[Mapping[str, Any]], bool] | None = None
+) -> str:
+    """The Markdown leaderboard of a benchmark folder's store (the text ``leaderboard_markdown`` gives for
+    the same runs in a results.json)."""
+    store = ResultsStore(folder)
+    board = store_leaderboard(store, keep)
+    records = {c: run_at(store, seq)["episode_record"] for c, seq in board.first_seq.items()}
+    agg = board.aggregation
+    return render_markdown(agg.rows, agg.histories, records, board.superseded, board.other_settings, agg.spans)
+
+
+def group_runs(
+    store: ResultsStore, challenge: str, agent: str, limit: int | None = MAX_TRAJECTORIES,
+    settings_keys: Sequence[str] | None = None,
+) -> tuple[list[dict[str, Any]], int]:
+    """The runs of one (challenge, agent) group as run dicts, at most ``limit`` of them; and the group's size.
+
+    Reads the group's rows only (a filter pushed into the scan). A group larger than ``limit`` is
+    subsampled evenly in seed order (deterministic), for a plot that says "n of N runs drawn".
+
+    :param settings_keys: only these settings groups (a labelled leaderboard row's); None: all of the agent's.
+    """
+    from progressgym_env.benchmark.store_schema import run_of_row
+
+    where = (pc.field("challenge") == challenge) & (pc.field("agent") == agent)
+    if settings_keys is not None:
+        where &= pc.field("settings_key").isin(list(settings_keys))
+    seeds = pa.concat_tables([pa.Table.from_batches([b]) for b in store.scan(["seed"], where)] or
+                             [pa.table({"seed": pa.array([], pa.int64())})]).column("seed").to_numpy()
+    total = len(seeds)
+    if limit is not None and total > limit:
+        chosen = np.sort(seeds)[np.linspace(0, total - 1, limit).round().astype(np.int64)]
+        where &= pc.field("seed").isin(chosen.tolist())
+    runs = [run_of_row(row) for batch in store.scan(None, where) for row in batch.to_pylist()]
+    return sorted(runs, key=lambda r: int(r["seed"])), total
+
+
+def group_scores(store: ResultsStore, challenge: str, column: str = "normalized_score") -> dict[str, np.ndarray]:
+    """Per agent, the ``column`` scores of every run on ``challenge`` (ordered by seed): rliable's input.
+
+    Reads three columns of one challenge's rows; memory is one float per run of that challenge.
+    """
+    where = pc.field("challenge") == challenge
+    table = store.dataset().to_table(columns=["agent", "seed", column], filter=where)
+    table = table.sort_by([("agent", "ascending"), ("seed", "ascending")])
+    agents = table.column("agent").to_numpy(zero_copy_only=False)
+    values = table.column(column).to_numpy()
+    return {str(a): values[agents == a] for a in dict.fromkeys(agents.tolist())}
+
+
+def iter_runs(store: ResultsStore, batch_size: int = 4_096) -> Iterator[dict[str, Any]]:
+    """Every stored run as a run dict, ``batch_size`` rows in memory at a time (exports)."""
+    yield from store.runs(batch_size=batch_size)
