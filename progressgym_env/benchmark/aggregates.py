@@ -33,6 +33,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 from progressgym_env.benchmark.leaderboard import (
@@ -109,11 +110,17 @@ GROUP BY ALL
 """
 
 
+@lru_cache(maxsize=256)
+def _t_quantile(df: int) -> float:
+    """The CI's t quantile, once per degrees of freedom (``t_ppf`` costs O(df): ~0.1 s at 42,000 seeds)."""
+    return t_ppf((1.0 + CONFIDENCE) / 2.0, df=df)
+
+
 def _half_width(ss: float, n: int, ok: bool, scale: float = 1.0) -> float:
     """t · s / √n from the sum of squared deviations (NaN for n < 2 or non-finite values), as ``t_interval``."""
     if n < 2 or not ok or not math.isfinite(ss):
         return math.nan
-    return t_ppf((1.0 + CONFIDENCE) / 2.0, df=n - 1) * math.sqrt(ss / (n - 1)) / math.sqrt(n) / scale
+    return _t_quantile(n - 1) * math.sqrt(ss / (n - 1)) / math.sqrt(n) / scale
 
 
 def _std(ss: float, n: int) -> float:
