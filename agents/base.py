@@ -10,8 +10,9 @@ strength 1 does; ``capacity`` is its largest logit shift per century).
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
@@ -94,10 +95,19 @@ class Agent(ABC):
 
     Call :meth:`reset` at the start of every episode, then :meth:`act` once per observation.
 
+    **Batches.** An agent whose :attr:`batched` is True also plays N episodes at once in a native
+    vector env (the benchmark's batched runner): :meth:`reset_batch` with the N episodes' seeds, then
+    :meth:`act_batch` with the (N, 2d+1) observations, returning (N, d) actions. Row i's actions equal,
+    bit for bit, what :meth:`reset` with seed i's and :meth:`act` would return for that episode alone
+    (``tests/test_batched_runner.py`` checks it). Agents that cannot batch keep ``batched = False`` and
+    the runner plays their episodes one at a time.
+
     :param spec: dims, capacity and horizon of the env (see :func:`spec_from_env`).
     """
 
     name: str = ""
+    batched: ClassVar[bool] = False
+    """Whether :meth:`reset_batch` and :meth:`act_batch` are implemented."""
 
     def __init__(self, spec: AgentSpec) -> None:
         self.spec = spec
@@ -108,6 +118,29 @@ class Agent(ABC):
     @abstractmethod
     def act(self, obs: np.ndarray) -> np.ndarray:
         """The action (float32, shape (d,), in [-1, 1]) for observation ``obs`` (shape (2d+1,))."""
+
+    def reset_batch(self, seeds: Sequence[int], env: Any = None) -> None:
+        """Start N episodes at once (one per seed) in the native vector env ``env`` (batched agents only).
+
+        Stateless agents need nothing here; the default does nothing when :attr:`batched` is True.
+        """
+        if not self.batched:
+            raise NotImplementedError(f"{type(self).__name__} plays one episode at a time (batched = False)")
+
+    def act_batch(self, obs: np.ndarray) -> np.ndarray:
+        """The actions (float32, (N, d)) for the observations ``obs`` (N, 2d+1) of N episodes (batched agents only)."""
+        raise NotImplementedError(f"{type(self).__name__} plays one episode at a time (batched = False)")
+
+    def split_batch(self, obs: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(human estimates (N, d), model values (N, d), progress (N,)) from N observations, checking the shape."""
+        d = self.spec.dim
+        array = np.asarray(obs, dtype=np.float64)
+        if array.ndim != 2 or array.shape[1] != 2 * d + 1:
+            raise ConfigError(
+                f"{type(self).__name__} expected observations of shape (N, {2 * d + 1}) "
+                f"([human estimate (d={d}), model values (d), progress] per episode), found {array.shape}"
+            )
+        return array[:, :d], array[:, d : 2 * d], array[:, -1]
 
     def split(self, obs: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
         """(human estimate, model values, progress) from an observation, checking its shape."""

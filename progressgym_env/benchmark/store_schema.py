@@ -199,7 +199,7 @@ def batch_table(
     final_scores: np.ndarray,
     normalized_scores: np.ndarray,
     rewards: np.ndarray,
-    record_meta: str,
+    record_meta: str | Sequence[str],
     human: np.ndarray,
     model: np.ndarray,
     simulated: np.ndarray | None,
@@ -210,7 +210,8 @@ def batch_table(
         ``challenge``, ``env_id``, ``kwargs``, ``history``, ``model_sha256``, ``created``.
     :param keys: each run's identity. :param seeds: (N,) ints.
     :param final_scores: (N,). :param normalized_scores: (N,). :param rewards: (N, steps).
-    :param record_meta: the records' shared non-array fields as JSON (:func:`dumps`).
+    :param record_meta: the records' non-array fields as JSON (:func:`dumps`): one text all rows share, or
+        one per row.
     :param human: (N, T, d). :param model: (N, steps, d). :param simulated: (N, T, d) or None.
     """
     n = len(keys)
@@ -229,7 +230,8 @@ def batch_table(
         "final_score": pa.array(np.asarray(final_scores, dtype=np.float64)),
         "normalized_score": pa.array(np.asarray(normalized_scores, dtype=np.float64)),
         "rewards": vector_array(rewards),
-        "record_meta": same_value(record_meta, n),
+        "record_meta": same_value(record_meta, n) if isinstance(record_meta, str) else pa.array(record_meta,
+                                                                                                 pa.string()),
         "human": matrix_array(human),
         "model": matrix_array(model),
         "simulated": pa.nulls(n, _MATRIX) if simulated is None else matrix_array(simulated),
