@@ -131,12 +131,12 @@ def test_store_leaderboard_is_byte_identical_to_the_results_json_one(bench: Path
 def test_the_leaderboard_reads_only_scalar_columns(bench: Path) -> None:
     import re
 
-    from progressgym_env.benchmark.aggregates import _GROUP_SQL
+    from progressgym_env.benchmark.aggregates import group_sql
 
     store = ResultsStore(bench)
     con = connect()
     store_leaderboard(store, con=con)  # creates the views the aggregation reads
-    plan = "\n".join(str(row[1]) for row in con.sql("EXPLAIN " + _GROUP_SQL.format(source="kept")).fetchall())
+    plan = "\n".join(str(row[1]) for row in con.sql("EXPLAIN " + group_sql("runs", "settings_key")).fetchall())
     assert "READ_PARQUET" in plan and re.search(r"\bfinal_score\b", plan), plan
     for vector in ("rewards", "human", "model", "simulated", "record_meta", "record_rewards", "extra"):
         assert not re.search(rf"\b{vector}\b", plan), f"the leaderboard decodes {vector!r}:\n{plan}"
@@ -144,9 +144,10 @@ def test_the_leaderboard_reads_only_scalar_columns(bench: Path) -> None:
 
 def test_derived_scores_match_the_judges_run_by_run(bench: Path) -> None:
     store = ResultsStore(bench)
-    table = pa.parquet.read_table(store.parts()[0])
-    derived = derived_score_columns(table)
+    parts = [derived_score_columns(pa.parquet.read_table(part)) for part in store.parts()]
+    derived = {name: np.concatenate([d[name] for d in parts]) for name in parts[0]}
     runs = list(store.runs())
+    assert len(runs) == len(derived["centered_score"]) == 31
     for index, run in enumerate(runs):
         lock_in, reference = judge_for_record(run["episode_record"]).reference_scores()
         assert derived["lock_in_score"][index] == pytest.approx(lock_in, rel=1e-13)
@@ -157,13 +158,14 @@ def test_derived_scores_match_the_judges_run_by_run(bench: Path) -> None:
 
 def test_sidecars_are_reused_and_recomputed_when_stale_or_corrupt(bench: Path) -> None:
     store = ResultsStore(bench)
-    (sidecar,) = ensure_derived(store)
-    stamp = sidecar.stat().st_mtime_ns
-    assert ensure_derived(store) == [sidecar] and sidecar.stat().st_mtime_ns == stamp  # reused
-    sidecar.write_bytes(b"not parquet")
+    sidecars = ensure_derived(store)
+    assert sidecars == [derived_path(part) for part in store.parts()]
+    stamps = [s.stat().st_mtime_ns for s in sidecars]
+    assert ensure_derived(store) == sidecars and [s.stat().st_mtime_ns for s in sidecars] == stamps  # reused
+    sidecars[0].write_bytes(b"not parquet")
     ensure_derived(store)
-    assert pa.parquet.read_metadata(sidecar).num_rows == store.count()  # recomputed, never used broken
-    assert derived_path(store.parts()[0]) == sidecar
+    assert pa.parquet.read_metadata(sidecars[0]).num_rows == pa.parquet.read_metadata(store.parts()[0]).num_rows
+    assert [s.stat().st_mtime_ns for s in sidecars][1:] == stamps[1:]  # only the broken one was recomputed
 
 
 def test_plots_read_one_group_subsampled(bench: Path) -> None:

@@ -8,24 +8,24 @@ columns carry the run dict's names (``agent``, ``challenge``, ``seed``, ``histor
 read (DuckDB pushes the projection into the Parquet scan: list columns such as ``rewards`` are never
 decoded) and memory grows with the number of groups, not of runs.
 
-Why DuckDB rather than pyarrow compute: DuckDB streams a hash aggregation over Parquet row groups with
-projection pushdown, has ordered aggregates (``sum(x ORDER BY seq)``, so sums are deterministic and,
-for the few seeds of the main job, bit-equal to the in-memory ``numpy`` computation) and ``arg_max``
-for "the newest model of each agent", all in one statement; ``pyarrow.Table.group_by`` needs the
-columns materialised as a table and has no ordered aggregates.
+Why DuckDB rather than pyarrow compute: DuckDB streams a parallel hash aggregation over Parquet row
+groups with projection pushdown, sums in exact ``DECIMAL`` (deterministic whatever the thread
+schedule), and has ``arg_max`` for "the newest model of each agent" and joins for the settings labels,
+all in SQL; ``pyarrow.Table.group_by`` needs the columns materialised as one table in memory.
 
 Numbers (what :func:`aggregate_rows` returns, equal to
 :func:`~progressgym_env.benchmark.leaderboard.leaderboard_rows` on the same runs):
 
-- mean = Σx / n summed in append order; half-width of the 95% CI = t · s / √n with the two-pass
+- mean = Σx / n with Σ an exact fixed-point sum (``DECIMAL(38, 18)``: the same whatever order DuckDB's
+  threads add rows in; NaN where any run's value is not finite); half-width of the 95% CI = t · s / √n with the two-pass
   sample standard deviation s (NaN for n < 2 or any non-finite value), as :func:`t_interval`;
 - ``normalized`` where the challenge's reference span (reference − lock-in score, mean over its runs)
   is below :data:`~progressgym_env.benchmark.leaderboard.SMALL_SPAN`: the *normalisation of the mean*,
   (mean final − mean lock-in) / (mean reference − mean lock-in), with the ratio estimator's CI
   (delta method: residuals z = (f − L) − r·(R − L)), instead of the mean of per-run ratios, which a
   tiny per-history span makes explode (issue 25). With one history both are the same number.
-- identical policies: groups of one challenge with the same count and the same hash of their sorted
-  (seed, final_score) pairs.
+- identical policies: groups of one challenge with the same count and the same order-free fingerprint of
+  their (seed, final_score) pairs (XOR and sum of the pairs' 64-bit hashes).
 """
 
 from __future__ import annotations
@@ -33,6 +33,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from decimal import Decimal, localcontext
 from functools import lru_cache
 from typing import Any
 
@@ -59,7 +60,9 @@ def connect() -> Any:
         import duckdb
     except ImportError:
         raise MissingExtraError("aggregating a results store", "store", "duckdb") from None
-    return duckdb.connect()
+    con = duckdb.connect()
+    con.execute("SET enable_progress_bar = false")
+    return con
 
 
 @dataclass(frozen=True)
@@ -77,37 +80,44 @@ class Aggregation:
     spans: Mapping[str, float]
 
 
-_GROUP_SQL = """
-WITH k AS (SELECT * FROM {source}),
-first AS (
-  SELECT challenge, agent, count(*) AS n,
-         sum(final_score ORDER BY seq) AS f_sum,
-         sum(normalized_score ORDER BY seq) AS z_sum,
-         sum(centered_score ORDER BY seq) AS c_sum,
-         sum(lock_in_score ORDER BY seq) AS l_sum,
-         sum(reference_score ORDER BY seq) AS r_sum,
-         bool_and(isfinite(final_score)) AS f_ok,
-         bool_and(isfinite(normalized_score)) AS z_ok,
-         bool_and(isfinite(centered_score)) AS c_ok,
-         bool_and(isfinite(lock_in_score) AND isfinite(reference_score)) AS lr_ok,
-         hash(list(struct_pack(s := seed, f := final_score) ORDER BY seed, final_score)) AS fingerprint
-  FROM k GROUP BY challenge, agent
-),
-means AS (
-  SELECT *, f_sum / n AS f_mean, z_sum / n AS z_mean, c_sum / n AS c_mean,
-         CASE WHEN r_sum - l_sum = 0 THEN 0.0 ELSE (f_sum - l_sum) / (r_sum - l_sum) END AS ratio
-  FROM first
-)
-SELECT m.challenge, m.agent, m.n, m.f_mean, m.z_mean, m.c_mean, m.ratio, m.l_sum / m.n AS l_mean,
-       m.r_sum / m.n AS r_mean, m.f_ok, m.z_ok, m.c_ok, m.lr_ok, m.fingerprint,
-       sum((k.final_score - m.f_mean) * (k.final_score - m.f_mean) ORDER BY k.seq) AS f_ss,
-       sum((k.normalized_score - m.z_mean) * (k.normalized_score - m.z_mean) ORDER BY k.seq) AS z_ss,
-       sum((k.centered_score - m.c_mean) * (k.centered_score - m.c_mean) ORDER BY k.seq) AS c_ss,
-       sum(power((k.final_score - k.lock_in_score) - m.ratio * (k.reference_score - k.lock_in_score), 2)
-           ORDER BY k.seq) AS q_ss
-FROM k JOIN means m ON k.challenge = m.challenge AND k.agent = m.agent
-GROUP BY ALL
+_EXACT = "DECIMAL(38, 18)"
+"""Sums run in this fixed-point type: exact, so a sum does not depend on the order rows arrive in (DuckDB
+aggregates in parallel), partial sums of several groups add up exactly, and equal multisets of scores
+give equal means (ties stay ties)."""
+
+_SCORES = {"f": "final_score", "z": "normalized_score", "c": "centered_score", "l": "lock_in_score",
+           "r": "reference_score"}
+
+_FIRST_SQL = """
+SELECT {key} AS gk, count(*) AS n,
+       {sums},
+       {finite},
+       bit_xor(hash(seed, final_score)) AS fingerprint,
+       sum(hash(seed, final_score)::HUGEINT) AS fingerprint_sum
+FROM {source} GROUP BY {key}
 """
+
+_SECOND_SQL = """
+SELECT k.{key} AS gk, {squares}
+FROM {source} k JOIN group_means m ON k.{key} = m.gk
+GROUP BY k.{key}
+"""
+_DEVIATIONS = {"f": "k.final_score - m.f", "z": "k.normalized_score - m.z", "c": "k.centered_score - m.c",
+               "q": "(k.final_score - k.lock_in_score) - m.q * (k.reference_score - k.lock_in_score)"}
+"""Pass 2's deviations from the row's mean: of each score, and the ratio estimator's residual."""
+
+
+def _second_sql(source: str, key: str) -> str:
+    squares = ",\n       ".join(
+        f"sum(CASE WHEN isfinite({d}) THEN (({d}) ** 2)::{_EXACT} END) AS {a}_ss" for a, d in _DEVIATIONS.items())
+    return _SECOND_SQL.format(source=source, key=key, squares=squares)
+
+
+def group_sql(source: str, key: str = "gk") -> str:
+    """The first pass :func:`aggregate_rows` runs over ``source``: exact sums per group key."""
+    sums = ",\n       ".join(f"sum(CASE WHEN isfinite({c}) THEN {c}::{_EXACT} END) AS {a}_sum" for a, c in _SCORES.items())
+    finite = ",\n       ".join(f"bool_and(isfinite({c})) AS {a}_ok" for a, c in _SCORES.items())
+    return _FIRST_SQL.format(source=source, key=key, sums=sums, finite=finite)
 
 
 @lru_cache(maxsize=256)
@@ -127,52 +137,102 @@ def _std(ss: float, n: int) -> float:
     return math.sqrt(ss / (n - 1)) if n > 1 else 0.0
 
 
-def aggregate_rows(con: Any, source: str, small_span: float = SMALL_SPAN) -> Aggregation:
-    """The leaderboard rows of the runs ``source`` yields, aggregated by DuckDB.
+def _mean(total: Decimal | None, n: int, ok: bool) -> float:
+    return float(total / n) if ok and total is not None and n else math.nan
+
+
+def aggregate_rows(
+    con: Any, source: str, rows_of: Mapping[str, tuple[str, str]] | None = None, key: str = "gk",
+    small_span: float = SMALL_SPAN,
+) -> Aggregation:
+    """The leaderboard rows of the runs ``source`` yields, aggregated by DuckDB in two scans.
+
+    Pass 1 sums each group key's scores exactly; the groups are combined into rows here (exact sums add);
+    pass 2 sums the squared deviations from each row's mean (the two-pass variance). Memory holds one
+    row of sums per group key.
 
     :param con: a DuckDB connection (:func:`connect`) in which ``source`` is readable.
-    :param source: a table, view or parenthesised query with the :data:`SCORE_COLUMNS` (one row per run,
-        already labelled and restricted to the newest model, see
-        :func:`~progressgym_env.benchmark.store_readers.kept_runs_sql`).
+    :param source: a table or view with the :data:`SCORE_COLUMNS` and the column ``key``, one row per run.
+    :param rows_of: group key -> (challenge, row label); None: the key is ``challenge || '/' || agent``'s row.
+    :param key: the group key column (a store's ``settings_key``: one settings group each).
     :param small_span: challenges whose mean reference span is below this get the normalisation of the mean.
     """
-    stats = con.sql(_GROUP_SQL.format(source=source)).fetchall()
-    names = ["challenge", "agent", "n", "f_mean", "z_mean", "c_mean", "ratio", "l_mean", "r_mean", "f_ok", "z_ok",
-             "c_ok", "lr_ok", "fingerprint", "f_ss", "z_ss", "c_ss", "q_ss"]
-    groups = [dict(zip(names, values, strict=True)) for values in stats]
-    spans = _challenge_spans(groups)
+    cursor = con.sql(group_sql(source, key))
+    names = [d[0] for d in cursor.description]
+    partial = [dict(zip(names, values, strict=True)) for values in cursor.fetchall()]
+    if rows_of is None:
+        rows_of = {k: (c, a) for k, c, a in con.sql(f"SELECT DISTINCT {key}, challenge, agent FROM {source}").fetchall()}
+    with localcontext() as exact:
+        exact.prec = 80  # Decimal arithmetic on the exact sums stays exact (38 digits each)
+        rows = _combine(partial, rows_of)
+    means = [(k, r["f_mean"], r["z_mean"], r["c_mean"], r["ratio"]) for r in rows.values() for k in r["keys"]]
+    import pyarrow as pa
+
+    con.register("group_means", pa.table({name: list(column) for name, column in
+                                          zip(("gk", "f", "z", "c", "q"), zip(*means, strict=True), strict=True)}))
+    second = {k: (f, z, c, q) for k, f, z, c, q in con.sql(_second_sql(source, key)).fetchall()}
+    con.unregister("group_means")
+    for row in rows.values():
+        for index, a in enumerate(("f", "z", "c", "q")):
+            parts = [second[k][index] for k in row["keys"]]
+            row[f"{a}_ss"] = float(sum(parts)) if all(p is not None for p in parts) else math.nan
+    spans = _challenge_spans(rows)
     ratio_challenges = frozenset(c for c, span in spans.items() if abs(span) < small_span)
-    histories = sorted(h for (h,) in con.sql(f"SELECT DISTINCT history FROM {source} WHERE history <> ''").fetchall())
-    rows = []
-    for g in groups:
-        n = int(g["n"])
-        if g["challenge"] in ratio_challenges and g["lr_ok"]:
+    out = []
+    for (challenge, agent), g in rows.items():
+        n = g["n"]
+        if challenge in ratio_challenges and g["lr_ok"]:
             span = g["r_mean"] - g["l_mean"]
-            normalized_mean = float(g["ratio"])
-            normalized_ci = _half_width(g["q_ss"], n, bool(g["f_ok"]), abs(span) if span else math.inf)
+            normalized_mean = g["ratio"]
+            normalized_ci = _half_width(g["q_ss"], n, g["f_ok"], abs(span) if span else math.inf)
             normalized_std = _std(g["q_ss"], n) / abs(span) if span else 0.0
         else:
-            normalized_mean = float(g["z_mean"])
-            normalized_ci = _half_width(g["z_ss"], n, bool(g["z_ok"]))
-            normalized_std = _std(g["z_ss"], n)
-        twins = tuple(sorted(o["agent"] for o in groups if o["challenge"] == g["challenge"] and o["agent"] != g["agent"]
-                             and o["n"] == g["n"] and o["fingerprint"] == g["fingerprint"]))
-        rows.append(LeaderboardRow(
-            g["challenge"], g["agent"], n, float(g["f_mean"]), _std(g["f_ss"], n), normalized_mean, normalized_std,
-            _half_width(g["f_ss"], n, bool(g["f_ok"])), normalized_ci, float(g["c_mean"]),
-            _half_width(g["c_ss"], n, bool(g["c_ok"])), identical_to=twins,
+            normalized_mean = g["z_mean"]
+            normalized_ci = _half_width(g["z_ss"], n, g["z_ok"])
+            normalized_std = _std(g["z_ss"], n) if g["z_ok"] else math.nan
+        twins = tuple(sorted(other for (c, other), o in rows.items() if c == challenge and other != agent
+                             and (o["n"], o["fingerprint"], o["fingerprint_sum"]) ==
+                             (n, g["fingerprint"], g["fingerprint_sum"])))
+        out.append(LeaderboardRow(
+            challenge, agent, n, g["f_mean"], _std(g["f_ss"], n) if g["f_ok"] else math.nan, normalized_mean,
+            normalized_std, _half_width(g["f_ss"], n, g["f_ok"]), normalized_ci, g["c_mean"],
+            _half_width(g["c_ss"], n, g["c_ok"]), identical_to=twins,
         ))
-    return Aggregation(_ranked(rows), histories, ratio_challenges, spans)
+    return Aggregation(_ranked(out), [], ratio_challenges, spans)
 
 
-def _challenge_spans(groups: Sequence[Mapping[str, Any]]) -> dict[str, float]:
+def _combine(partial: Sequence[Mapping[str, Any]], rows_of: Mapping[str, tuple[str, str]]
+             ) -> dict[tuple[str, str], dict[str, Any]]:
+    """Pass-1 sums of group keys added up per leaderboard row (exactly), with each row's means."""
+    rows: dict[tuple[str, str], dict[str, Any]] = {}
+    for g in partial:
+        row = rows.setdefault(rows_of[g["gk"]], {"n": 0, "fingerprint": 0, "fingerprint_sum": 0, "keys": [],
+                                                 **{f"{a}_sum": Decimal(0) for a in _SCORES},
+                                                 **{f"{a}_ok": True for a in _SCORES}})
+        row["n"] += int(g["n"])
+        row["keys"].append(g["gk"])
+        row["fingerprint"] ^= int(g["fingerprint"])
+        row["fingerprint_sum"] += int(g["fingerprint_sum"])
+        for a in _SCORES:
+            row[f"{a}_sum"] += g[f"{a}_sum"] if g[f"{a}_sum"] is not None else Decimal(0)
+            row[f"{a}_ok"] = row[f"{a}_ok"] and bool(g[f"{a}_ok"])
+    for row in rows.values():
+        n = row["n"]
+        row["lr_ok"] = row["l_ok"] and row["r_ok"]
+        for a in ("f", "z", "c", "l", "r"):
+            row[f"{a}_mean"] = _mean(row[f"{a}_sum"], n, row[f"{a}_ok"])
+        span_sum = row["r_sum"] - row["l_sum"]
+        row["ratio"] = (float((row["f_sum"] - row["l_sum"]) / span_sum) if row["lr_ok"] and span_sum else 0.0)
+    return rows
+
+
+def _challenge_spans(rows: Mapping[tuple[str, str], Mapping[str, Any]]) -> dict[str, float]:
     """Mean (reference − lock-in) over every run of each challenge (NaN where a run lacks them)."""
-    totals: dict[str, tuple[float, int]] = {}
-    for g in groups:
-        span = (g["r_mean"] - g["l_mean"]) if g["lr_ok"] else math.nan
-        total, count = totals.get(g["challenge"], (0.0, 0))
-        totals[g["challenge"]] = (total + span * g["n"], count + int(g["n"]))
-    return {c: total / count for c, (total, count) in totals.items()}
+    totals: dict[str, tuple[Decimal, int, bool]] = {}
+    for (challenge, _), g in rows.items():
+        total, count, ok = totals.get(challenge, (Decimal(0), 0, True))
+        totals[challenge] = (total + g["r_sum"] - g["l_sum"], count + g["n"], ok and g["lr_ok"])
+    return {c: float(total / count) if ok else math.nan for c, (total, count, ok) in totals.items()}
 
 
 def _ranked(rows: list[LeaderboardRow]) -> list[LeaderboardRow]:
@@ -191,6 +251,7 @@ def scored_table(scored: Iterable[ScoredRun]) -> Any:
 
     runs = list(scored)
     return pa.table({
+        "gk": [f"{r.challenge}/{r.agent}" for r in runs],
         "seq": pa.array(range(len(runs)), pa.int64()),
         "agent": [r.agent for r in runs],
         "challenge": [r.challenge for r in runs],

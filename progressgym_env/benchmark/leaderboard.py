@@ -29,6 +29,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from fractions import Fraction
 from typing import Any
 
 import numpy as np
@@ -245,11 +246,24 @@ def t_interval(values: Iterable[float], confidence: float = CONFIDENCE) -> tuple
     array = np.asarray(list(values), dtype=np.float64)
     if array.size == 0:
         return math.nan, math.nan
-    mean = float(array.mean())
+    mean = exact_mean(array)
     if array.size < 2 or not np.all(np.isfinite(array)):
         return mean, math.nan
     quantile = t_ppf((1.0 + confidence) / 2.0, df=array.size - 1)  # math only: scipy.stats costs seconds
     return mean, quantile * float(array.std(ddof=1)) / math.sqrt(array.size)
+
+
+def exact_sum(values: Iterable[float]) -> Fraction:
+    """The exact sum of floats (as a fraction): the same whatever their order, so equal multisets of scores
+    have equal means and a tie stays a tie (the store's SQL aggregation sums exactly too)."""
+    return sum((Fraction(float(v)) for v in values), Fraction(0))
+
+
+def exact_mean(values: np.ndarray) -> float:
+    """The correctly rounded mean of finite ``values`` (NaN if any is not finite)."""
+    if not np.all(np.isfinite(values)):
+        return math.nan
+    return float(exact_sum(values.tolist()) / values.size)
 
 
 def _std(values: list[float]) -> float:
@@ -286,9 +300,9 @@ def ratio_of_means(members: list[ScoredRun]) -> tuple[float, float, float]:
     lock_in = np.array([m.lock_in_score for m in members])
     reference = np.array([m.reference_score for m in members])
     n = final.size
-    span_sum = float(reference.sum() - lock_in.sum())
-    ratio = 0.0 if span_sum == 0 else float((final.sum() - lock_in.sum()) / span_sum)
-    span = span_sum / n
+    exact_span = exact_sum(reference) - exact_sum(lock_in)
+    ratio = 0.0 if exact_span == 0 else float((exact_sum(final) - exact_sum(lock_in)) / exact_span)
+    span = float(exact_span / n)
     squares = float((((final - lock_in) - ratio * (reference - lock_in)) ** 2).sum())
     if n < 2 or span == 0:
         return ratio, math.nan, 0.0

@@ -26,7 +26,7 @@ import json
 import math
 import os
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -197,30 +197,53 @@ class StoreLeaderboard:
     :param aggregation: rows, histories, spans (:class:`~progressgym_env.benchmark.aggregates.Aggregation`).
     :param superseded: runs of older model files left out. :param other_settings: runs left out by the filter.
     :param first_seq: per challenge, the ``seq`` of its first tabulated run (its record defines the header).
+    :param labels: the tabulated settings groups: settings key -> (challenge, row label).
     """
 
     aggregation: Aggregation
     superseded: int
     other_settings: int
     first_seq: Mapping[str, int]
+    labels: Mapping[str, tuple[str, str]]
+
+    def settings_of(self, challenge: str, label: str) -> list[str]:
+        """The settings keys a row (``challenge``, ``label``) averages."""
+        return sorted(k for k, row in self.labels.items() if row == (challenge, label))
 
 
 def _settings(con: Any) -> list[dict[str, Any]]:
-    """One representative run dict (no seed, no vectors) per settings group of the view ``runs``."""
+    """One representative run dict (no seed, no vectors) per settings group of the view ``runs``, with its
+    run count and first and last ``seq`` (in append order of first runs)."""
     found = con.sql(
         "SELECT settings_key, any_value(agent), any_value(challenge), any_value(env_id), any_value(history), "
-        "any_value(kwargs), any_value(agent_config), any_value(model_sha256), count(*) FROM runs GROUP BY settings_key "
-        "ORDER BY min(seq)"
+        "any_value(kwargs), any_value(agent_config), any_value(model_sha256), count(*), min(seq), max(seq) "
+        "FROM runs GROUP BY settings_key ORDER BY min(seq)"
     ).fetchall()
     groups = []
-    for key, agent, challenge, env_id, history, kwargs, agent_config, sha, count in found:
+    for key, agent, challenge, env_id, history, kwargs, agent_config, sha, count, first, last in found:
         run = {"agent": agent, "challenge": challenge, "env_id": env_id, "kwargs": json.loads(kwargs),
                "agent_config": json.loads(agent_config), "seed": 0, "model_sha256": sha or "", "settings_key": key,
-               "count": int(count)}
+               "count": int(count), "first": int(first), "last": int(last)}
         if history is not None:
             run["history"] = history
         groups.append(run)
     return groups
+
+
+def tabulated_groups(groups: Sequence[dict[str, Any]]) -> tuple[list[dict[str, Any]], int]:
+    """The settings groups a leaderboard tabulates, labelled; and the run count of superseded models.
+
+    ``label_settings`` names groups that differ in settings other than the model file; of each
+    (label, challenge), only the groups of the newest model (the one of the last run appended) are kept,
+    as :func:`~progressgym_env.benchmark.leaderboard.latest_models_only` keeps a results.json's runs.
+    """
+    labelled = label_settings(list(groups))
+    newest: dict[tuple[str, str], tuple[int, str]] = {}
+    for group in labelled:
+        row = (group["agent"], group["challenge"])
+        newest[row] = max(newest.get(row, (-1, "")), (group["last"], group["model_sha256"]))
+    kept = [g for g in labelled if g["model_sha256"] == newest[(g["agent"], g["challenge"])][1]]
+    return kept, sum(g["count"] for g in labelled) - sum(g["count"] for g in kept)
 
 
 def store_leaderboard(
@@ -233,7 +256,10 @@ def store_leaderboard(
 
     As for ``results.json``: an agent run under several settings gets one labelled row per settings group
     (:func:`~progressgym_env.benchmark.leaderboard.label_settings`) and only the newest model file's runs
-    of each (agent, challenge) are tabulated. Memory grows with the number of settings groups, not runs.
+    of each (agent, challenge) are tabulated (:func:`tabulated_groups`). Both are decided on one row per
+    settings group; the runs are then aggregated per settings group in two scans of the scalar columns
+    (:func:`~progressgym_env.benchmark.aggregates.aggregate_rows`). Memory grows with the number of settings
+    groups, not runs.
 
     :param keep: which settings groups to tabulate, given a representative run dict of each (agent,
         agent_config, challenge, env_id, kwargs, history, model_sha256); None keeps all.
@@ -241,26 +267,40 @@ def store_leaderboard(
     con = con or connect()
     runs_view(con, store, RANK_COLUMNS + ("kwargs", "agent_config"))
     groups = _settings(con)
-    kept_groups = [g for g in groups if keep is None or keep(g)]
-    other = sum(g["count"] for g in groups) - sum(g["count"] for g in kept_groups)
-    labelled = label_settings(kept_groups)
-    labels = pa.table({"settings_key": [g["settings_key"] for g in labelled], "label": [g["agent"] for g in labelled]})
-    con.register("labels", labels)
-    con.execute(
-        "CREATE OR REPLACE VIEW labelled AS SELECT r.seq, l.label AS agent, r.challenge, r.seed, "
-        "coalesce(r.history, '') AS history, coalesce(r.model_sha256, '') AS model_sha256, r.final_score, "
-        "r.normalized_score, r.centered_score, r.lock_in_score, r.reference_score "
-        "FROM runs r JOIN labels l ON r.settings_key = l.settings_key"
-    )
-    con.execute(
-        "CREATE OR REPLACE VIEW kept AS SELECT k.* FROM labelled k JOIN (SELECT agent, challenge, "
-        "arg_max(model_sha256, seq) AS newest FROM labelled GROUP BY agent, challenge) n "
-        "ON k.agent = n.agent AND k.challenge = n.challenge AND k.model_sha256 = n.newest"
-    )
-    ((shown, total),) = con.sql("SELECT (SELECT count(*) FROM kept), (SELECT count(*) FROM labelled)").fetchall()
-    aggregation = aggregate_rows(con, "kept", small_span)
-    first = dict(con.sql("SELECT challenge, min(seq) FROM kept GROUP BY challenge").fetchall())
-    return StoreLeaderboard(aggregation, int(total) - int(shown), other, first)
+    wanted = [g for g in groups if keep is None or keep(g)]
+    other = sum(g["count"] for g in groups) - sum(g["count"] for g in wanted)
+    kept, superseded = tabulated_groups(wanted)
+    labels = {g["settings_key"]: (g["challenge"], g["agent"]) for g in kept}
+    source = "runs"
+    if len(kept) < len(groups):
+        con.register("tabulated", pa.table({"settings_key": sorted(labels)}))
+        con.execute("CREATE OR REPLACE VIEW kept AS SELECT * FROM runs WHERE settings_key IN "
+                    "(SELECT settings_key FROM tabulated)")
+        source = "kept"
+    aggregation = aggregate_rows(con, source, labels, key="settings_key", small_span=small_span)
+    first: dict[str, int] = {}
+    for g in kept:
+        first[g["challenge"]] = min(first.get(g["challenge"], g["first"]), g["first"])
+    histories = sorted({str(g.get("history") or "") for g in kept} - {""})
+    return StoreLeaderboard(replace(aggregation, histories=histories), superseded, other, first, labels)
+
+
+def has_store(folder: str | os.PathLike[str]) -> bool:
+    """Whether ``folder`` holds a results store with at least one committed part."""
+    return bool(ResultsStore(folder).parts())
+
+
+def tabulated_runs(store: ResultsStore, board: StoreLeaderboard, batch_size: int = 4_096) -> Iterator[dict[str, Any]]:
+    """The runs a leaderboard tabulates (its settings groups, newest models), labelled as its rows, streamed
+    ``batch_size`` at a time in append order (exports, site configs)."""
+    if not board.labels:
+        return
+    where = pc.field("settings_key").isin(sorted(board.labels))
+    for run in store.runs(filter=where, batch_size=batch_size):
+        from progressgym_env.benchmark.identity import settings_identity
+
+        run["agent"] = board.labels[settings_identity(run)][1]
+        yield run
 
 
 def run_at(store: ResultsStore, seq: int) -> dict[str, Any]:
@@ -324,6 +364,7 @@ def group_scores(store: ResultsStore, challenge: str, column: str = "normalized_
     return {str(a): values[agents == a] for a in dict.fromkeys(agents.tolist())}
 
 
-def iter_runs(store: ResultsStore, batch_size: int = 4_096) -> Iterator[dict[str, Any]]:
-    """Every stored run as a run dict, ``batch_size`` rows in memory at a time (exports)."""
-    yield from store.runs(batch_size=batch_size)
+def group_keys(store: ResultsStore, settings_keys: Sequence[str]) -> list[str]:
+    """The run identities of the given settings groups (one column of their rows): a wandb run's id."""
+    where = pc.field("settings_key").isin(list(settings_keys))
+    return [str(k) for batch in store.scan(["key"], where) for k in batch.column(0).to_pylist()]
