@@ -93,9 +93,7 @@ def derived_score_columns(table: pa.Table) -> dict[str, np.ndarray]:
         human = _matrices(rows.column("human"))
         models = _matrices(rows.column("model")) if rows.column("model").null_count == 0 else None
         simulated = _matrices(rows.column("simulated")) if rows.column("simulated").null_count == 0 else None
-        record = EpisodeRecord.from_dict({**meta, "human": human[0], "model": [] if models is None else models[0],
-                                          "rewards": [], **({"simulated": simulated[0]} if simulated is not None
-                                                            else {})})
+        record = EpisodeRecord.from_dict({**meta, "human": human[0]})  # its challenge and parameters
         judge = make_judge(record.challenge, human, **record.params)
         lock_in, reference = judge.reference_scores()
         batch = {"model": models, "simulated": simulated}
@@ -303,14 +301,21 @@ def tabulated_runs(store: ResultsStore, board: StoreLeaderboard, batch_size: int
         yield run
 
 
-def run_at(store: ResultsStore, seq: int) -> dict[str, Any]:
-    """The run dict stored at append position ``seq`` (reads the one part that holds it)."""
+def run_at(store: ResultsStore, seq: int, columns: Sequence[str] | None = None) -> dict[str, Any]:
+    """The row stored at append position ``seq`` (reads the one part that holds it): the run dict, or with
+    ``columns`` just those columns' values."""
     from progressgym_env.benchmark.store_schema import run_of_row
 
     number, row = int(seq) >> 32, int(seq) & 0xFFFFFFFF
     (part,) = [p for p in store.parts() if part_number(p) == number]
-    table = pq.read_table(part).slice(row, 1)
-    return run_of_row(table.to_pylist()[0])
+    values = pq.read_table(part, columns=list(columns) if columns else None).slice(row, 1).to_pylist()[0]
+    return dict(values) if columns else run_of_row(values)
+
+
+def header_record(store: ResultsStore, seq: int) -> dict[str, Any]:
+    """The episode-record fields a leaderboard header needs (challenge, parameters, history) of run ``seq``."""
+    row = run_at(store, seq, ["record_meta", "human"])
+    return {**json.loads(row["record_meta"]), "human": row["human"]}
 
 
 def store_leaderboard_markdown(
@@ -320,7 +325,7 @@ def store_leaderboard_markdown(
     the same runs in a results.json)."""
     store = ResultsStore(folder)
     board = store_leaderboard(store, keep)
-    records = {c: run_at(store, seq)["episode_record"] for c, seq in board.first_seq.items()}
+    records = {c: header_record(store, seq) for c, seq in board.first_seq.items()}
     agg = board.aggregation
     return render_markdown(agg.rows, agg.histories, records, board.superseded, board.other_settings, agg.spans)
 
