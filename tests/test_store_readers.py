@@ -183,3 +183,17 @@ def test_group_scores_are_rliable_input(bench: Path) -> None:
     static = sorted((r["seed"], r["final_score"]) for r in memory if r["challenge"] == "follow" and r["agent"] == "static")
     assert sorted(scores) == ["lifelong", "oracle", "static"]
     assert sorted(scores["static"].tolist()) == sorted(f for _, f in static)
+
+
+def test_a_large_folder_gets_the_store_leaderboard(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Above RESULTS_JSON_MAX_RUNS the runner writes no results.json and tabulates from the store: the same text
+    the in-memory leaderboard gives for the same runs."""
+    from progressgym_env.benchmark import BenchmarkConfig, run_benchmark, runner
+
+    monkeypatch.setattr(runner, "RESULTS_JSON_MAX_RUNS", 4)
+    out = tmp_path / "large"
+    run_benchmark(BenchmarkConfig(agents=["static", "lifelong"], challenges=["follow", "coevolve"], seeds=3,
+                                  out=str(out), wandb=False, plots=False, progress=False))
+    assert not (out / "results.json").exists()
+    runs = list(ResultsStore(out).runs())
+    assert (out / "leaderboard.md").read_text(encoding="utf-8") == leaderboard_markdown(runs)

@@ -299,7 +299,8 @@ def run_benchmark(config: BenchmarkConfig, console: Any = None) -> BenchmarkSumm
         requested = set(_new_keys(planned, [{**fields, "model_sha256": ""} for fields in group_fields], configs_known))
         total = store.count()
         if total > RESULTS_JSON_MAX_RUNS:
-            other = _write_large_outputs(out, store, results_path, group_fields)
+            other = _write_large_outputs(out, store, results_path, group_fields, configs_known, config.plots, tracker,
+                                         config.progress, console)
             return BenchmarkSummary(out, planned_count, len(planned) * len(seeds) - planned_count, total, other)
         runs = _ordered_runs(store, new_keys, identity_of)
         fresh = set(new_keys)
@@ -420,55 +421,38 @@ def _saved_where(store: Any, results_path: Path) -> Path:
     return results_path if store.count() <= RESULTS_JSON_MAX_RUNS else store.path
 
 
-def _write_large_outputs(out: Path, store: Any, results_path: Path, fields: list[dict[str, Any]]) -> int:
-    """The outputs of a folder above :data:`RESULTS_JSON_MAX_RUNS` runs: no run dicts are loaded.
+def _write_large_outputs(out: Path, store: Any, results_path: Path, fields: list[dict[str, Any]],
+                         configs_known: bool = True, plots: bool = False, tracker: Any = None, progress: bool = False,
+                         console: Any = None) -> int:
+    """The outputs of a folder above :data:`RESULTS_JSON_MAX_RUNS` runs, read from the store in bounded memory.
 
     ``results.json`` would be a stale partial export there, so an old one is removed (every run in it was
-    imported into the store first). Plots and wandb runs of that many runs are the readers' (store-based)
-    job; the leaderboard here is the store's aggregate (:func:`_store_leaderboard`). Returns how many
-    stored runs have other settings than the ones requested.
+    imported into the store first). The leaderboard is aggregated in the store
+    (:func:`~progressgym_env.benchmark.store_readers.store_leaderboard`: the requested settings' rows, older
+    models reported as superseded), each plot reads the one group it draws (subsampled), and each settings
+    group not yet logged gets its wandb run. Returns how many stored runs have other settings than the
+    ones requested.
     """
+    from progressgym_env.benchmark.identity import canonical_hash, identity_fields
+    from progressgym_env.benchmark.store_readers import log_store_groups, store_leaderboard, store_markdown
+
     if results_path.exists():
         results_path.unlink()
-    requested = {settings_identity(f) for f in fields}
-    text, other = _store_leaderboard(store, requested)
-    atomic_write_text(out / LEADERBOARD_FILE, text)
-    return other
 
+    def settings(run: dict[str, Any]) -> str:  # settings but the model file (an older model is superseded)
+        return canonical_hash(identity_fields({**run, "model_sha256": ""}, seed=False, agent_config=configs_known))
 
-def _store_leaderboard(store: Any, settings: set[str]) -> tuple[str, int]:
-    """A bounded-memory leaderboard from the store's score columns (mean scores per agent and challenge).
+    requested = {settings(f) for f in fields}
+    board = store_leaderboard(store, keep=lambda group: settings(dict(group)) in requested)
+    images: dict[tuple[str, str], Path] = {}
+    if plots:
+        from progressgym_env.benchmark.plots import write_store_plots
 
-    Reads five columns, aggregates with Arrow; the judges' full table (CIs, centred scores, notes) comes from
-    the readers' store-based leaderboard. Returns (markdown, runs with other settings).
-    """
-    import pyarrow as pa
-    import pyarrow.compute as pc
-
-    tables = []
-    other = 0
-    wanted = pa.array(sorted(settings), pa.string())
-    for batch in store.scan(columns=["challenge", "agent", "settings_key", "final_score", "normalized_score"]):
-        mask = pc.is_in(batch.column("settings_key"), value_set=wanted)
-        other += len(mask) - pc.sum(mask).as_py() if len(mask) else 0
-        kept = pa.Table.from_batches([batch]).filter(mask)
-        tables.append(kept.group_by(["challenge", "agent"]).aggregate(
-            [("final_score", "sum"), ("normalized_score", "sum"), ("final_score", "count")]))
-    if not tables:
-        return "# Leaderboard\n\nNo runs.\n", other
-    grouped = pa.concat_tables(tables).group_by(["challenge", "agent"]).aggregate(
-        [("final_score_sum", "sum"), ("normalized_score_sum", "sum"), ("final_score_count", "sum")]).to_pylist()
-    lines = ["# Leaderboard (store aggregate)", ""]
-    for challenge in sorted({row["challenge"] for row in grouped}):
-        rows = [r for r in grouped if r["challenge"] == challenge]
-        rows.sort(key=lambda r: -r["final_score_sum_sum"] / r["final_score_count_sum"])
-        lines += [f"## {challenge}", "", "| rank | agent | final_score | normalized | seeds |", "|---:|---|---:|---:|---:|"]
-        for rank, row in enumerate(rows, 1):
-            n = row["final_score_count_sum"]
-            lines.append(f"| {rank} | {row['agent']} | {row['final_score_sum_sum'] / n:.4f} | "
-                         f"{row['normalized_score_sum_sum'] / n:+.3f} | {n} |")
-        lines.append("")
-    return "\n".join(lines), other
+        images = write_store_plots(out, board, store, progress=progress, console=console)
+    if tracker is not None:
+        log_store_groups(tracker, store, board, images, progress, console)
+    atomic_write_text(out / LEADERBOARD_FILE, store_markdown(store, board))
+    return board.other_settings
 
 
 def model_sha256(spec: str, challenge: str) -> str:

@@ -318,16 +318,53 @@ def header_record(store: ResultsStore, seq: int) -> dict[str, Any]:
     return {**json.loads(row["record_meta"]), "human": row["human"]}
 
 
-def store_leaderboard_markdown(
-    folder: str | os.PathLike[str], keep: Callable[[Mapping[str, Any]], bool] | None = None
-) -> str:
-    """The Markdown leaderboard of a benchmark folder's store (the text ``leaderboard_markdown`` gives for
-    the same runs in a results.json)."""
-    store = ResultsStore(folder)
-    board = store_leaderboard(store, keep)
+def store_markdown(store: ResultsStore, board: StoreLeaderboard) -> str:
+    """The Markdown of a store's leaderboard (the text ``leaderboard_markdown`` gives for the same runs in a
+    results.json)."""
     records = {c: header_record(store, seq) for c, seq in board.first_seq.items()}
     agg = board.aggregation
     return render_markdown(agg.rows, agg.histories, records, board.superseded, board.other_settings, agg.spans)
+
+
+def store_leaderboard_markdown(
+    folder: str | os.PathLike[str], keep: Callable[[Mapping[str, Any]], bool] | None = None
+) -> str:
+    """The Markdown leaderboard of a benchmark folder's store (see :func:`store_leaderboard`)."""
+    store = ResultsStore(folder)
+    return store_markdown(store, store_leaderboard(store, keep))
+
+
+WANDB_MAX_SEEDS = 1_000
+"""A store group logged to wandb logs at most this many of its seeds as steps (evenly spaced); the
+summary holds the whole group's means."""
+
+
+def log_store_groups(tracker: Any, store: ResultsStore, board: StoreLeaderboard,
+                     images: Mapping[tuple[str, str], Path] | None = None, progress: bool = False,
+                     console: Any = None) -> int:
+    """Log each tabulated settings group of a store not yet logged as one wandb run; return how many were.
+
+    A group's wandb id comes from its runs' identities (the ``key`` column,
+    :func:`~progressgym_env.benchmark.tracking.wandb_run_id_of_keys`), so a group already logged (its
+    finished wandb folder found) is not logged again and a group that gained runs is logged anew.
+    Reads one group at a time: its keys, and at most :data:`WANDB_MAX_SEEDS` of its runs.
+    """
+    from progressgym_env.benchmark.tracking import wandb_run_id_of_keys
+    from progressgym_env.common.progress import ProgressBar
+
+    rows = {(r.challenge, r.agent): r for r in board.aggregation.rows}
+    logged = 0
+    with ProgressBar(len(board.labels), "wandb runs", enabled=progress, console=console) as bar:
+        for key, (challenge, label) in sorted(board.labels.items(), key=lambda item: item[1]):
+            run_id = wandb_run_id_of_keys(group_keys(store, [key]))
+            if tracker.find_logged(run_id) is None:
+                runs, total = group_runs(store, challenge, label, WANDB_MAX_SEEDS, [key])
+                row = rows[(challenge, label)]
+                tracker.log_runs(runs, (images or {}).get((challenge, label)), run_id, total,
+                                 (row.final_mean, row.normalized_mean))
+                logged += 1
+            bar.advance(f"{label} · {challenge}")
+    return logged
 
 
 def group_runs(
@@ -339,13 +376,14 @@ def group_runs(
     Reads the group's rows only (a filter pushed into the scan). A group larger than ``limit`` is
     subsampled evenly in seed order (deterministic), for a plot that says "n of N runs drawn".
 
-    :param settings_keys: only these settings groups (a labelled leaderboard row's); None: all of the agent's.
+    :param settings_keys: the settings groups of a leaderboard row (whose label may differ from the stored
+        agent: ``static [query_budget=64]``), whose runs come back under the row's label; None: every run
+        stored under ``agent``.
     """
     from progressgym_env.benchmark.store_schema import run_of_row
 
-    where = (pc.field("challenge") == challenge) & (pc.field("agent") == agent)
-    if settings_keys is not None:
-        where &= pc.field("settings_key").isin(list(settings_keys))
+    where = (pc.field("challenge") == challenge) & (
+        pc.field("agent") == agent if settings_keys is None else pc.field("settings_key").isin(list(settings_keys)))
     seeds = pa.concat_tables([pa.Table.from_batches([b]) for b in store.scan(["seed"], where)] or
                              [pa.table({"seed": pa.array([], pa.int64())})]).column("seed").to_numpy()
     total = len(seeds)
@@ -353,6 +391,8 @@ def group_runs(
         chosen = np.sort(seeds)[np.linspace(0, total - 1, limit).round().astype(np.int64)]
         where &= pc.field("seed").isin(chosen.tolist())
     runs = [run_of_row(row) for batch in store.scan(None, where) for row in batch.to_pylist()]
+    if settings_keys is not None:
+        runs = [{**run, "agent": agent} for run in runs]
     return sorted(runs, key=lambda r: int(r["seed"])), total
 
 
