@@ -197,3 +197,46 @@ def test_a_large_folder_gets_the_store_leaderboard(tmp_path: Path, monkeypatch: 
     assert not (out / "results.json").exists()
     runs = list(ResultsStore(out).runs())
     assert (out / "leaderboard.md").read_text(encoding="utf-8") == leaderboard_markdown(runs)
+
+
+@pytest.mark.slow
+def test_a_large_folder_reads_its_store_everywhere(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                    capsys: pytest.CaptureFixture[str]) -> None:
+    """Above RESULTS_JSON_MAX_RUNS: plots (subsampled, said in the title), wandb (one run per settings group,
+    not logged twice), `progressgym leaderboard`, `export` and `site` all read the store."""
+    pytest.importorskip("matplotlib")
+    pytest.importorskip("plotly")
+    pytest.importorskip("wandb")
+    import json
+
+    from PIL import Image
+
+    from progressgym_env.benchmark import BenchmarkConfig, run_benchmark, runner, store_readers
+    from progressgym_env.benchmark.interop import to_progressgym
+    from progressgym_env.cli import main
+
+    monkeypatch.setattr(runner, "RESULTS_JSON_MAX_RUNS", 4)
+    monkeypatch.setattr(store_readers, "MAX_TRAJECTORIES", 2)
+    out = tmp_path / "large"
+    config = BenchmarkConfig(agents=["static", "lifelong"], challenges=["coevolve"], seeds=3, out=str(out),
+                             wandb=True, wandb_mode="offline", plots=True, progress=False)
+    run_benchmark(config)
+    title = Image.open(out / "plots" / "coevolve__lifelong.png").info["Title"]
+    assert "trajectories of 2 of 3 runs" in title and "3 seeds" in title
+    logged = sorted((out / "wandb").glob("offline-run-*"))
+    assert len(logged) == 2
+    run_benchmark(config)  # nothing new: no wandb run logged again
+    assert sorted((out / "wandb").glob("offline-run-*")) == logged
+
+    assert main(["leaderboard", str(out)]) == 0
+    assert capsys.readouterr().out == (out / "leaderboard.md").read_text(encoding="utf-8")
+    assert main(["export", str(out), "--out", str(tmp_path / "pg")]) == 0
+    runs = list(ResultsStore(out).runs())
+    exported = {p.name: json.loads(p.read_text()) for p in (tmp_path / "pg").glob("*.json")}
+    assert len(exported) == 6
+    for run in runs:
+        name = f"coevolve__{run['agent']}__seed{run['seed']}.json"
+        assert exported[name] == json.loads(json.dumps(to_progressgym(run)))
+    assert main(["site", str(out), "--out", str(tmp_path / "site")]) == 0
+    page = (tmp_path / "site" / "index.html").read_text(encoding="utf-8")
+    assert "show 4 of the 6 runs" in page and "normalisation of the mean" in page

@@ -283,9 +283,14 @@ def store_leaderboard(
     return StoreLeaderboard(replace(aggregation, histories=histories), superseded, other, first, labels)
 
 
-def has_store(folder: str | os.PathLike[str]) -> bool:
-    """Whether ``folder`` holds a results store with at least one committed part."""
-    return bool(ResultsStore(folder).parts())
+def reads_store(folder: str | os.PathLike[str]) -> bool:
+    """Whether the readers take ``folder``'s runs from its results store: a folder with committed parts and no
+    ``results.json``. A folder small enough for ``results.json`` (the runner writes it up to
+    ``RESULTS_JSON_MAX_RUNS`` runs) keeps the in-memory path, which re-judges every run from its vectors."""
+    from progressgym_env.benchmark.results import RESULTS_FILE
+
+    path = Path(folder)
+    return path.is_dir() and not (path / RESULTS_FILE).is_file() and bool(ResultsStore(path).parts())
 
 
 def tabulated_runs(store: ResultsStore, board: StoreLeaderboard, batch_size: int = 4_096) -> Iterator[dict[str, Any]]:
