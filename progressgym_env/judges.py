@@ -367,7 +367,7 @@ class Judge:
         models = _as_matrix(_field(record, "model"), "model", self.episode_length, self.human.shape[-1])
         return self.final_scores(models)
 
-    def scores_under(self, record: EpisodeRecord | Mapping[str, Any], similarity: Similarity) -> tuple[float, float, float]:
+    def scores_under(self, record: EpisodeRecord | Mapping[str, Any], similarity: Similarity) -> tuple[Any, Any, Any]:
         """(score, lock-in, reference) of one history's record with ``similarity`` in place of the plain cosine.
 
         The leaderboard's centred view (:func:`~progressgym_env.benchmark.leaderboard.centered_normalized_score`).
@@ -523,7 +523,7 @@ class CoevolveJudge(Judge):
         simulated = _as_matrix(_field(record, "simulated"), "simulated", self.num_centuries, self.human.shape[-1])
         return self.final_scores(None, simulated)
 
-    def scores_under(self, record: EpisodeRecord | Mapping[str, Any], similarity: Similarity) -> tuple[float, float, float]:
+    def scores_under(self, record: EpisodeRecord | Mapping[str, Any], similarity: Similarity) -> tuple[Any, Any, Any]:
         human = self.human
         simulated = _as_matrix(_field(record, "simulated"), "simulated", self.num_centuries, human.shape[-1],
                                self.batch_shape)
