@@ -174,7 +174,7 @@ class ResultsStore:
         a damaged page behind an intact footer) is skipped whole, added to :attr:`problems` and warned about.
 
         :param columns: column names of :data:`~.store_schema.SCHEMA`.
-        :param filter: a ``pyarrow.dataset`` expression, e.g. ``pc.field("challenge") == "follow"``.
+        :param filter: a ``pyarrow.dataset`` expression, e.g. ``pc.field("seed") < 100``.
         """
         for part in self.parts():
             try:
