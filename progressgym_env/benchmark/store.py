@@ -202,9 +202,14 @@ class ResultsStore:
 
     # -- writing ------------------------------------------------------------------------------------
 
-    def writer(self, row_group_runs: int = ROW_GROUP_RUNS, flush_seconds: float = FLUSH_SECONDS) -> StoreWriter:
-        """A writer appending parts (hold the folder's lock, :func:`~.results.folder_lock`, while writing)."""
-        return StoreWriter(self, row_group_runs, flush_seconds)
+    def writer(self, row_group_runs: int | None = None, flush_seconds: float | None = None) -> StoreWriter:
+        """A writer appending parts (hold the folder's lock, :func:`~.results.folder_lock`, while writing).
+
+        :param row_group_runs: runs per part (default :data:`ROW_GROUP_RUNS`).
+        :param flush_seconds: longest wait of a buffered run (default :data:`FLUSH_SECONDS`).
+        """
+        return StoreWriter(self, ROW_GROUP_RUNS if row_group_runs is None else row_group_runs,
+                           FLUSH_SECONDS if flush_seconds is None else flush_seconds)
 
     def staging(self) -> Path:
         """The folder Ray workers write their parts to before the driver commits them."""
@@ -235,6 +240,7 @@ class StoreWriter:
             for leftover in sorted(staging.iterdir()):
                 leftover.unlink()
                 removed.append(leftover)
+        staging.mkdir(exist_ok=True)  # workers that see it stage their parts there
         if removed:
             warnings.warn(f"{store.path}: removed {len(removed)} file(s) an interrupted writer left "
                           f"({', '.join(p.name for p in removed[:3])}{' ...' if len(removed) > 3 else ''})",
