@@ -118,3 +118,34 @@ def test_batched_agents_check_shapes_and_others_refuse_batches() -> None:
         agent.reset_batch([0])
     with pytest.raises(NotImplementedError, match="one episode at a time"):
         agent.act_batch(np.zeros((1, 11)))
+
+
+@pytest.mark.slow
+def test_sb3_policies_act_on_batches_but_the_runner_plays_them_alone() -> None:
+    """(N, obs) -> (N, d) in one predict, within float32 rounding of the one-row actions; not bit for bit
+    (torch's batched products round differently), so the runner keeps SB3 agents on the single env."""
+    pytest.importorskip("stable_baselines3")
+    import gymnasium as gym
+
+    from agents.registry import make_agent
+    from progressgym_env.benchmark.batched import make_vector_env
+
+    env = gym.make("PG-Follow-v0")
+    batch_agent = make_agent("trained", env)  # the shipped ensemble, obs_history 4
+    singles = [make_agent("trained", env) for _ in SEEDS]
+    vec = make_vector_env("PG-Follow-v0", len(SEEDS), {"history": "corpus", "backend": "surrogate"})
+    obs, _ = vec.reset(seed=list(SEEDS))
+    batch_agent.reset_batch(list(SEEDS), vec)
+    for agent, seed in zip(singles, SEEDS, strict=True):
+        agent.reset(seed)
+    for _ in range(3):
+        actions = batch_agent.act_batch(obs)
+        assert actions.shape == (len(SEEDS), 5) and actions.dtype == np.float32
+        alone = np.stack([agent.act(row) for agent, row in zip(singles, obs, strict=True)])
+        np.testing.assert_allclose(actions, alone, atol=1e-5)
+        obs = vec.step(actions)[0]
+    worker = EpisodeWorker(_plan())
+    try:
+        assert not worker.batchable(EpisodeGroup("follow", "trained", "trained", SEEDS))
+    finally:
+        worker.close()

@@ -430,6 +430,8 @@ def _run_chunk(
     if cached is None:
         _WORKERS.clear()
         cached = _WORKERS[key] = worker
+    if not group.seeds:
+        return [], []
     tables: list[pa.Table] = []
     failures: list[tuple[EpisodeTask, str]] = []
     try:

@@ -45,7 +45,7 @@ from progressgym_env.benchmark.results import (
 from progressgym_env.common.atomic import atomic_write_text, is_temp_file, remove_stale_temp_files
 from progressgym_env.common.fingerprint import file_fingerprint, json_fingerprint
 from progressgym_env.common.progress import ProgressBar
-from progressgym_env.errors import ConfigError
+from progressgym_env.errors import ConfigError, MissingExtraError
 from progressgym_env.registry import backend_names
 
 LEADERBOARD_FILE = "leaderboard.md"
@@ -228,7 +228,12 @@ def run_benchmark(config: BenchmarkConfig, console: Any = None) -> BenchmarkSumm
     wandb runs and leaderboard exactly as before the store existed; an old folder with only a
     ``results.json`` is converted into a store first (its ``results.json`` is kept).
     """
-    from progressgym_env.benchmark.store import ResultsStore, import_results
+    try:
+        from progressgym_env.benchmark.store import ResultsStore, import_results
+    except ImportError as exc:
+        if exc.name != "pyarrow":
+            raise
+        raise MissingExtraError("the benchmark's results store", "cli", "pyarrow") from None
 
     out = Path(config.out)
     results_path = out / RESULTS_FILE
