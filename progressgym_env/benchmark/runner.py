@@ -183,7 +183,9 @@ class BenchmarkSummary:
 
     @property
     def results_path(self) -> Path:
-        return self.out / RESULTS_FILE
+        """``results.json``, or the results store's folder where the folder is too large for the export."""
+        path = self.out / RESULTS_FILE
+        return path if path.exists() or not (self.out / "store").is_dir() else self.out / "store"
 
     @property
     def leaderboard_path(self) -> Path:

@@ -62,7 +62,7 @@ _PART = re.compile(r"^part-(\d{6,})-[0-9a-f]{8}\.parquet$")
 _STAGED = re.compile(r"^[0-9a-f]{32}\.parquet$")
 ROW_GROUP_RUNS = 32_768
 """A flush happens once this many runs are buffered (a kill loses at most this many)."""
-FLUSH_SECONDS = 2.0
+FLUSH_SECONDS = 5.0
 """... or once runs have waited this long (slow episodes are saved as they finish)."""
 _WRITE_OPTIONS: dict[str, Any] = {
     "compression": "zstd",
