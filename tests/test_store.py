@@ -94,7 +94,7 @@ def test_corrupt_parts_and_leftovers_are_reported_and_never_read(tmp_path: Path,
     pq.write_table(pa.table({"x": [1]}), store.path / "part-000009-0123abcd.parquet")  # another schema
     dead_pid = _dead_pid()
     (store.path / f".part-000010-0123abcd.parquet.{dead_pid}-0123abcd.tmp.parquet").write_bytes(b"half")
-    store.staging().mkdir()
+    store.staging().mkdir(exist_ok=True)
     write_staged(table_of_runs(runs[:1]), store.staging())
     with pytest.warns(StoreProblem) as caught:
         assert ResultsStore(tmp_path).parts() == [good]

@@ -45,15 +45,17 @@ import time
 import warnings
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
-import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 
 from progressgym_env.benchmark.store_schema import SCHEMA, run_of_row, table_of_runs
 from progressgym_env.common.atomic import atomic_path, is_temp_file, remove_stale_temp_files
 from progressgym_env.errors import ResultsFileError
+
+if TYPE_CHECKING:
+    import pyarrow.dataset as ds
 
 STORE_DIR = "store"
 STAGING_DIR = "staging"
@@ -71,8 +73,6 @@ _WRITE_OPTIONS: dict[str, Any] = {
     "write_statistics": ["key", "settings_key", "agent", "challenge", "seed"],
     "write_page_checksum": True,
 }
-_READ_FORMAT = ds.ParquetFileFormat(default_fragment_scan_options=ds.ParquetFragmentScanOptions(
-    page_checksum_verification=True))
 """zstd level 1 and dictionaries for the string columns only: trying a dictionary on float vectors (random
 values, never repeating) made writing 8x slower for no smaller file (``benchmarks/README.md``, the store)."""
 
@@ -160,9 +160,14 @@ class ResultsStore:
         """A ``pyarrow.dataset`` of the committed parts (lazy: filter and project before reading).
 
         Fastest for whole-store queries; a part damaged behind an intact footer raises there, where
-        :meth:`scan` skips and reports it.
+        :meth:`scan` skips and reports it. (``pyarrow.dataset`` is imported here, on first use: it costs
+        about a second of import time that a small benchmark need not pay.)
         """
-        return ds.dataset([str(p) for p in self.parts()], schema=SCHEMA, format=_READ_FORMAT)
+        import pyarrow.dataset as ds
+
+        read_format = ds.ParquetFileFormat(default_fragment_scan_options=ds.ParquetFragmentScanOptions(
+            page_checksum_verification=True))
+        return ds.dataset([str(p) for p in self.parts()], schema=SCHEMA, format=read_format)
 
     def scan(
         self, columns: Sequence[str] | None = None, filter: ds.Expression | None = None, batch_size: int = 65_536
@@ -178,8 +183,12 @@ class ResultsStore:
         """
         for part in self.parts():
             try:
-                table = ds.dataset(str(part), schema=SCHEMA, format=_READ_FORMAT).to_table(
-                    columns=list(columns) if columns else None, filter=filter)
+                table = pq.ParquetFile(part, page_checksum_verification=True).read(
+                    columns=None if filter is not None or not columns else list(columns))
+                if filter is not None:
+                    table = table.filter(filter)
+                    if columns:
+                        table = table.select(list(columns))
             except (OSError, pa.ArrowException) as exc:
                 problem = f"{part}: damaged data ({type(exc).__name__}: {exc}) (not used; move it aside)"
                 if problem not in self.problems:
