@@ -14,13 +14,14 @@ import subprocess
 import sys
 
 HEAVY = ("torch", "transformers", "matplotlib", "wandb", "trl", "peft", "datasets", "accelerate",
-         "stable_baselines3", "duckdb")
+         "stable_baselines3", "pyarrow", "duckdb")
 """Top-level packages a surrogate episode must not import."""
 
 _SCRIPT = f"""
 import json, sys
 import gymnasium as gym
 import progressgym_env
+import progressgym_env.benchmark  # the main job's modules: the results store's pyarrow loads when a benchmark runs
 
 for env_id in ("PG-Follow-v0", "PG-Predict-v0", "PG-Coevolve-v0"):
     env = gym.make(env_id)

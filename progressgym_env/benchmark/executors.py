@@ -430,14 +430,17 @@ def _run_chunk(
     if cached is None:
         _WORKERS.clear()
         cached = _WORKERS[key] = worker
+    if not group.seeds:
+        return [], []
     tables: list[pa.Table] = []
     failures: list[tuple[EpisodeTask, str]] = []
-    if cached.batchable(group):
-        try:
+    try:
+        batched = cached.batchable(group)  # builds the agent: a bad spec fails here
+        if batched:
             tables = [done.table for done in cached.run_group(group) if done.table is not None]
-        except Exception as exc:  # noqa: BLE001  (reported with the group's seeds; other chunks go on)
-            failures = [(task, f"{type(exc).__name__}: {exc}") for task in group.tasks()]
-    else:
+    except Exception as exc:  # noqa: BLE001  (reported with the group's seeds; other chunks go on)
+        batched, failures = True, [(task, f"{type(exc).__name__}: {exc}") for task in group.tasks()]
+    if not batched:
         for task in group.tasks():
             try:
                 tables += [done.table for done in cached.run_group(replace(group, seeds=(task.seed,)))

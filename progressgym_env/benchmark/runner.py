@@ -45,7 +45,7 @@ from progressgym_env.benchmark.results import (
 from progressgym_env.common.atomic import atomic_write_text, is_temp_file, remove_stale_temp_files
 from progressgym_env.common.fingerprint import file_fingerprint, json_fingerprint
 from progressgym_env.common.progress import ProgressBar
-from progressgym_env.errors import ConfigError
+from progressgym_env.errors import ConfigError, MissingExtraError
 from progressgym_env.registry import backend_names
 
 LEADERBOARD_FILE = "leaderboard.md"
@@ -183,7 +183,9 @@ class BenchmarkSummary:
 
     @property
     def results_path(self) -> Path:
-        return self.out / RESULTS_FILE
+        """``results.json``, or the results store's folder where the folder is too large for the export."""
+        path = self.out / RESULTS_FILE
+        return path if path.exists() or not (self.out / "store").is_dir() else self.out / "store"
 
     @property
     def leaderboard_path(self) -> Path:
@@ -228,7 +230,12 @@ def run_benchmark(config: BenchmarkConfig, console: Any = None) -> BenchmarkSumm
     wandb runs and leaderboard exactly as before the store existed; an old folder with only a
     ``results.json`` is converted into a store first (its ``results.json`` is kept).
     """
-    from progressgym_env.benchmark.store import ResultsStore, import_results
+    try:
+        from progressgym_env.benchmark.store import ResultsStore, import_results
+    except ImportError as exc:
+        if exc.name != "pyarrow":
+            raise
+        raise MissingExtraError("the benchmark's results store", "cli", "pyarrow") from None
 
     out = Path(config.out)
     results_path = out / RESULTS_FILE

@@ -45,15 +45,17 @@ import time
 import warnings
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
-import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 
 from progressgym_env.benchmark.store_schema import SCHEMA, run_of_row, table_of_runs
 from progressgym_env.common.atomic import atomic_path, is_temp_file, remove_stale_temp_files
 from progressgym_env.errors import ResultsFileError
+
+if TYPE_CHECKING:
+    import pyarrow.dataset as ds
 
 STORE_DIR = "store"
 STAGING_DIR = "staging"
@@ -62,10 +64,17 @@ _PART = re.compile(r"^part-(\d{6,})-[0-9a-f]{8}\.parquet$")
 _STAGED = re.compile(r"^[0-9a-f]{32}\.parquet$")
 ROW_GROUP_RUNS = 32_768
 """A flush happens once this many runs are buffered (a kill loses at most this many)."""
-FLUSH_SECONDS = 2.0
+FLUSH_SECONDS = 5.0
 """... or once runs have waited this long (slow episodes are saved as they finish)."""
-_WRITE_OPTIONS: dict[str, Any] = {"compression": "zstd", "compression_level": 3, "use_dictionary": True,
-                                  "write_statistics": ["key", "agent", "challenge", "seed", "settings_key"]}
+_WRITE_OPTIONS: dict[str, Any] = {
+    "compression": "zstd",
+    "compression_level": 1,
+    "use_dictionary": [f.name for f in SCHEMA if pa.types.is_string(f.type)],
+    "write_statistics": ["key", "settings_key", "agent", "challenge", "seed"],
+    "write_page_checksum": True,
+}
+"""zstd level 1 and dictionaries for the string columns only: trying a dictionary on float vectors (random
+values, never repeating) made writing 8x slower for no smaller file (``benchmarks/README.md``, the store)."""
 
 
 class StoreProblem(UserWarning):
@@ -86,6 +95,7 @@ class ResultsStore:
         self.folder = Path(folder)
         self.path = self.folder / STORE_DIR
         self._checked: dict[Path, tuple[float, int, int | None]] = {}  # path -> (mtime, size, rows or None)
+        self._damaged: set[Path] = set()  # parts whose footer reads but whose data does not
         self.problems: list[str] = []
 
     # -- what is stored -----------------------------------------------------------------------------
@@ -100,7 +110,7 @@ class ResultsStore:
             return []
         problems: list[str] = []
         good: list[Path] = []
-        for entry in sorted(self.path.iterdir()):
+        for entry in sorted(self.path.iterdir(), key=_commit_order):
             if entry.is_dir():
                 if entry.name == STAGING_DIR:
                     problems += [f"{p}: a part staged by a worker and never committed (not used)"
@@ -113,7 +123,9 @@ class ResultsStore:
                 problems.append(f"{entry}: not a part file of the store (not used)")
                 continue
             rows = self._rows(entry)
-            if isinstance(rows, str):
+            if entry in self._damaged:
+                problems += [p for p in self.problems if p.startswith(f"{entry}: damaged data")]
+            elif isinstance(rows, str):
                 problems.append(f"{entry}: {rows} (not used; move it aside)")
             else:
                 good.append(entry)
@@ -145,23 +157,47 @@ class ResultsStore:
         return sum(int(self._rows(p)) for p in self.parts())
 
     def dataset(self) -> ds.Dataset:
-        """A ``pyarrow.dataset`` of the committed parts (lazy: filter and project before reading)."""
-        return ds.dataset([str(p) for p in self.parts()], schema=SCHEMA, format="parquet")
+        """A ``pyarrow.dataset`` of the committed parts (lazy: filter and project before reading).
+
+        Fastest for whole-store queries; a part damaged behind an intact footer raises there, where
+        :meth:`scan` skips and reports it. (``pyarrow.dataset`` is imported here, on first use: it costs
+        about a second of import time that a small benchmark need not pay.)
+        """
+        import pyarrow.dataset as ds
+
+        read_format = ds.ParquetFileFormat(default_fragment_scan_options=ds.ParquetFragmentScanOptions(
+            page_checksum_verification=True))
+        return ds.dataset([str(p) for p in self.parts()], schema=SCHEMA, format=read_format)
 
     def scan(
         self, columns: Sequence[str] | None = None, filter: ds.Expression | None = None, batch_size: int = 65_536
     ) -> Iterator[pa.RecordBatch]:
         """Record batches of ``columns`` (default all) of the runs matching ``filter``, part by part.
 
-        Memory stays bounded by ``batch_size`` rows of the chosen columns.
+        Memory stays bounded by one part's chosen columns (a part is one row group, at most
+        :data:`ROW_GROUP_RUNS` runs). A part whose data turns out unreadable (a page checksum that fails,
+        a damaged page behind an intact footer) is skipped whole, added to :attr:`problems` and warned about.
 
         :param columns: column names of :data:`~.store_schema.SCHEMA`.
-        :param filter: a ``pyarrow.dataset`` expression, e.g. ``pc.field("challenge") == "follow"``.
+        :param filter: a ``pyarrow.dataset`` expression, e.g. ``pc.field("seed") < 100``.
         """
-        if not self.parts():
-            return
-        yield from self.dataset().to_batches(columns=list(columns) if columns else None, filter=filter,
-                                             batch_size=batch_size)
+        for part in self.parts():
+            try:
+                table = pq.ParquetFile(part, page_checksum_verification=True).read(
+                    columns=None if filter is not None or not columns else list(columns))
+                if filter is not None:
+                    table = table.filter(filter)
+                    if columns:
+                        table = table.select(list(columns))
+            except (OSError, pa.ArrowException) as exc:
+                problem = f"{part}: damaged data ({type(exc).__name__}: {exc}) (not used; move it aside)"
+                if problem not in self.problems:
+                    self.problems.append(problem)
+                    warnings.warn(problem, StoreProblem, stacklevel=2)
+                self._checked.pop(part, None)
+                self._damaged.add(part)
+                continue
+            yield from table.to_batches(max_chunksize=batch_size)
 
     def runs(self, filter: ds.Expression | None = None, batch_size: int = 4_096) -> Iterator[dict[str, Any]]:
         """The stored runs as ``results.json`` run dicts (equal to them), in commit order."""
@@ -170,17 +206,19 @@ class ResultsStore:
                 yield run_of_row(row)
 
     def keys(self) -> pa.ChunkedArray:
-        """Every stored run identity (the ``key`` column alone), as one Arrow string array."""
-        parts = self.parts()
-        if not parts:
-            return pa.chunked_array([], pa.string())
-        return self.dataset().to_table(columns=["key"]).column("key")
+        """Every stored run identity (the ``key`` column alone), as one chunked Arrow string array."""
+        return pa.chunked_array([batch.column(0) for batch in self.scan(columns=["key"])], pa.string())
 
     # -- writing ------------------------------------------------------------------------------------
 
-    def writer(self, row_group_runs: int = ROW_GROUP_RUNS, flush_seconds: float = FLUSH_SECONDS) -> StoreWriter:
-        """A writer appending parts (hold the folder's lock, :func:`~.results.folder_lock`, while writing)."""
-        return StoreWriter(self, row_group_runs, flush_seconds)
+    def writer(self, row_group_runs: int | None = None, flush_seconds: float | None = None) -> StoreWriter:
+        """A writer appending parts (hold the folder's lock, :func:`~.results.folder_lock`, while writing).
+
+        :param row_group_runs: runs per part (default :data:`ROW_GROUP_RUNS`).
+        :param flush_seconds: longest wait of a buffered run (default :data:`FLUSH_SECONDS`).
+        """
+        return StoreWriter(self, ROW_GROUP_RUNS if row_group_runs is None else row_group_runs,
+                           FLUSH_SECONDS if flush_seconds is None else flush_seconds)
 
     def staging(self) -> Path:
         """The folder Ray workers write their parts to before the driver commits them."""
@@ -211,6 +249,7 @@ class StoreWriter:
             for leftover in sorted(staging.iterdir()):
                 leftover.unlink()
                 removed.append(leftover)
+        staging.mkdir(exist_ok=True)  # workers that see it stage their parts there
         if removed:
             warnings.warn(f"{store.path}: removed {len(removed)} file(s) an interrupted writer left "
                           f"({', '.join(p.name for p in removed[:3])}{' ...' if len(removed) > 3 else ''})",
@@ -267,6 +306,12 @@ class StoreWriter:
         path = self.store.path / f"part-{self._next:06d}-{secrets.token_hex(4)}.parquet"
         self._next += 1
         return path
+
+
+def _commit_order(path: Path) -> tuple[int, str]:
+    """Parts by their number (names sort wrongly past a million parts), then anything else by name."""
+    match = _PART.match(path.name)
+    return (int(match.group(1)), path.name) if match else (-1, path.name)
 
 
 def write_staged(table: pa.Table, staging: Path) -> Path:
