@@ -51,8 +51,6 @@ def _templates(folder: Path) -> list[dict[str, Any]]:
 
 def build_store(folder: Path, seeds: int, rng_seed: int = 0) -> int:
     """Write the synthetic store into ``folder/store``; return its run count."""
-    import pyarrow.parquet as pq
-
     from progressgym_env.benchmark.identity import settings_identity
     from progressgym_env.benchmark.store import ResultsStore
     from progressgym_env.benchmark.store_schema import batch_table, dumps
@@ -62,35 +60,32 @@ def build_store(folder: Path, seeds: int, rng_seed: int = 0) -> int:
     with tempfile.TemporaryDirectory() as scratch:
         templates = _templates(Path(scratch))
     store = ResultsStore(folder)
-    store.path.mkdir(parents=True, exist_ok=True)
-    number, total = 0, 0
-    for template in templates:
-        record = dict(template["episode_record"])
-        human = np.asarray(record.pop("human"), dtype=np.float64)
-        model = np.asarray(record.pop("model"), dtype=np.float64)
-        simulated = record.pop("simulated", None)
-        record.pop("rewards")
-        lock_in, reference = judge_for_record(template["episode_record"]).reference_scores()
-        constants = {"settings_key": settings_identity(template), "agent": template["agent"],
-                     "agent_config": dumps(template["agent_config"]), "challenge": template["challenge"],
-                     "env_id": template["env_id"], "kwargs": dumps(template["kwargs"]),
-                     "history": template["history"], "model_sha256": None, "created": template.get("created")}
-        for start in range(0, seeds, PART_RUNS):
-            n = min(PART_RUNS, seeds - start)
-            seed = np.arange(start, start + n)
-            noise = rng.normal(0.0, 0.002, size=n)
-            final = template["final_score"] + noise
-            normalized = (final - lock_in) / (reference - lock_in)
-            keys = [f"{template['agent']}:{template['challenge']}:{s:058d}"[-64:].rjust(64, "0") for s in seed]
-            wobble = rng.normal(0.0, 0.01, size=(n, 1, model.shape[-1]))
-            table = batch_table(
-                constants, keys, seed, final, normalized, np.tile(template["rewards"], (n, 1)), dumps(record),
-                np.broadcast_to(human, (n, *human.shape)), np.abs(model + wobble),
-                None if simulated is None else np.abs(np.asarray(simulated) + wobble),
-            )
-            part = store.path / f"part-{number:06d}-{number:08x}.parquet"
-            pq.write_table(table, part, row_group_size=n, compression="zstd", compression_level=3)
-            number, total = number + 1, total + n
+    total = 0
+    with store.writer() as writer:  # the runner's write path: one part per 32,768 runs
+        for template in templates:
+            record = dict(template["episode_record"])
+            human = np.asarray(record.pop("human"), dtype=np.float64)
+            model = np.asarray(record.pop("model"), dtype=np.float64)
+            simulated = record.pop("simulated", None)
+            record.pop("rewards")
+            lock_in, reference = judge_for_record(template["episode_record"]).reference_scores()
+            constants = {"settings_key": settings_identity(template), "agent": template["agent"],
+                         "agent_config": dumps(template["agent_config"]), "challenge": template["challenge"],
+                         "env_id": template["env_id"], "kwargs": dumps(template["kwargs"]),
+                         "history": template["history"], "model_sha256": None, "created": template.get("created")}
+            for start in range(0, seeds, PART_RUNS):
+                n = min(PART_RUNS, seeds - start)
+                seed = np.arange(start, start + n)
+                final = template["final_score"] + rng.normal(0.0, 0.002, size=n)
+                normalized = (final - lock_in) / (reference - lock_in)
+                keys = [f"{template['agent']}:{template['challenge']}:{s}".rjust(64, "0") for s in seed]
+                wobble = rng.normal(0.0, 0.01, size=(n, 1, model.shape[-1]))
+                writer.add_table(batch_table(
+                    constants, keys, seed, final, normalized, np.tile(template["rewards"], (n, 1)), dumps(record),
+                    np.broadcast_to(human, (n, *human.shape)), np.abs(model + wobble),
+                    None if simulated is None else np.abs(np.asarray(simulated) + wobble),
+                ))
+                total += n
     return total
 
 

@@ -59,7 +59,7 @@ def connect() -> Any:
     try:
         import duckdb
     except ImportError:
-        raise MissingExtraError("aggregating a results store", "store", "duckdb") from None
+        raise MissingExtraError("aggregating a results store", "cli", "duckdb") from None
     con = duckdb.connect()
     con.execute("SET enable_progress_bar = false")
     return con

@@ -389,13 +389,15 @@ def group_runs(
 
     where = (pc.field("challenge") == challenge) & (
         pc.field("agent") == agent if settings_keys is None else pc.field("settings_key").isin(list(settings_keys)))
-    seeds = pa.concat_tables([pa.Table.from_batches([b]) for b in store.scan(["seed"], where)] or
-                             [pa.table({"seed": pa.array([], pa.int64())})]).column("seed").to_numpy()
+    if not store.parts():
+        return [], 0
+    dataset = store.dataset()  # filters pushed into the scan: parts whose statistics exclude the group are skipped
+    seeds = dataset.to_table(columns=["seed"], filter=where).column("seed").to_numpy()
     total = len(seeds)
     if limit is not None and total > limit:
         chosen = np.sort(seeds)[np.linspace(0, total - 1, limit).round().astype(np.int64)]
         where &= pc.field("seed").isin(chosen.tolist())
-    runs = [run_of_row(row) for batch in store.scan(None, where) for row in batch.to_pylist()]
+    runs = [run_of_row(row) for row in dataset.to_table(filter=where).to_pylist()]
     if settings_keys is not None:
         runs = [{**run, "agent": agent} for run in runs]
     return sorted(runs, key=lambda r: int(r["seed"])), total
@@ -417,4 +419,4 @@ def group_scores(store: ResultsStore, challenge: str, column: str = "normalized_
 def group_keys(store: ResultsStore, settings_keys: Sequence[str]) -> list[str]:
     """The run identities of the given settings groups (one column of their rows): a wandb run's id."""
     where = pc.field("settings_key").isin(list(settings_keys))
-    return [str(k) for batch in store.scan(["key"], where) for k in batch.column(0).to_pylist()]
+    return [str(k) for k in store.dataset().to_table(columns=["key"], filter=where).column("key").to_pylist()]
