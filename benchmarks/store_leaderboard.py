@@ -89,19 +89,26 @@ def build_store(folder: Path, seeds: int, rng_seed: int = 0) -> int:
     return total
 
 
-def _peak_rss_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
-
-
-def _rss_mb() -> float:
-    """The resident set now (Linux ``/proc``; the peak where that is not available)."""
+def _status_mb(field: str) -> float | None:
+    """A memory figure of this process from Linux's ``/proc/self/status`` (None elsewhere)."""
     try:
         for line in Path("/proc/self/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
+            if line.startswith(f"{field}:"):
                 return int(line.split()[1]) / 1024.0
     except OSError:
         pass
-    return _peak_rss_mb()
+    return None
+
+
+def _peak_rss_mb() -> float:
+    """This process's peak resident set: ``VmHWM`` (since its exec; ``ru_maxrss`` on Linux also counts the
+    parent's memory at fork), else ``ru_maxrss``."""
+    return _status_mb("VmHWM") or resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+
+
+def _rss_mb() -> float:
+    """The resident set now (the peak where ``/proc`` is not available)."""
+    return _status_mb("VmRSS") or _peak_rss_mb()
 
 
 def phase(name: str, folder: Path) -> dict[str, Any]:

@@ -30,6 +30,7 @@ from progressgym_env.benchmark.store_readers import (  # noqa: E402
     ensure_derived,
     group_runs,
     group_scores,
+    score_matrices,
     store_leaderboard,
     store_leaderboard_markdown,
 )
@@ -183,6 +184,12 @@ def test_group_scores_are_rliable_input(bench: Path) -> None:
     static = sorted((r["seed"], r["final_score"]) for r in memory if r["challenge"] == "follow" and r["agent"] == "static")
     assert sorted(scores) == ["lifelong", "oracle", "static"]
     assert sorted(scores["static"].tolist()) == sorted(f for _, f in static)
+    with pytest.raises(ValueError, match="several runs of seed 0"):  # static ran under two settings
+        score_matrices(ResultsStore(bench), ["follow", "coevolve"], "final_score")
+    matrices = score_matrices(ResultsStore(bench), ["follow", "coevolve"], "final_score", ["lifelong", "oracle"])
+    assert sorted(matrices) == ["lifelong", "oracle"] and matrices["lifelong"].shape == (3, 2)
+    by_run = {(r["agent"], r["challenge"], r["seed"]): r["final_score"] for r in memory}
+    assert matrices["lifelong"][2, 1] == by_run[("lifelong", "coevolve", 2)]
 
 
 def test_a_large_folder_gets_the_store_leaderboard(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -53,6 +53,8 @@ DERIVED_INPUTS = ("challenge", "record_meta", "human", "model", "simulated")
 RANK_COLUMNS = ("agent", "challenge", "env_id", "history", "seed", "model_sha256", "settings_key", "final_score",
                 "normalized_score")
 """The only columns of the parts a leaderboard reads (besides the sidecars)."""
+DERIVED_CHUNK = 4_096
+"""Rows scored per batch (Coevolve's batch holds (N, T, T, d) similarities: ~13 MB at this size)."""
 MAX_TRAJECTORIES = 200
 """A plot draws at most this many runs of a group (evenly spaced in seed order); its title says so."""
 _SOURCE_VERSION = "1"
@@ -87,7 +89,9 @@ def derived_score_columns(table: pa.Table) -> dict[str, np.ndarray]:
     for index, meta in enumerate(metas):
         if has_human[index]:
             groups.setdefault(meta, []).append(index)
-    for meta_text, indices in groups.items():
+    chunks = [(meta, indices[i:i + DERIVED_CHUNK]) for meta, indices in groups.items()
+              for i in range(0, len(indices), DERIVED_CHUNK)]
+    for meta_text, indices in chunks:
         rows = table.take(pa.array(indices, pa.int64()))
         meta = json.loads(meta_text)
         human = _matrices(rows.column("human"))
@@ -414,6 +418,39 @@ def group_scores(store: ResultsStore, challenge: str, column: str = "normalized_
     agents = table.column("agent").to_numpy(zero_copy_only=False)
     values = table.column(column).to_numpy()
     return {str(a): values[agents == a] for a in dict.fromkeys(agents.tolist())}
+
+
+def score_matrices(store: ResultsStore, challenges: Sequence[str], column: str = "normalized_score",
+                   agents: Sequence[str] | None = None) -> dict[str, np.ndarray]:
+    """Per agent, an (n runs, n challenges) matrix of ``column``: rliable's ``score_dict`` layout.
+
+    A row is one seed, kept where the agent has a run of that seed on every challenge (rliable's tasks);
+    rows in seed order. Reads three columns of one challenge at a time.
+
+    :param agents: only these agents (default all).
+    :raises ValueError: an agent has two runs of one seed on a challenge (runs under several settings:
+        pass ``agents`` or read a folder of one settings).
+    """
+    per_challenge = []
+    for challenge in challenges:
+        where = pc.field("challenge") == challenge
+        if agents is not None:
+            where &= pc.field("agent").isin(list(agents))
+        table = store.dataset().to_table(columns=["agent", "seed", column], filter=where)
+        scores: dict[tuple[str, int], float] = {}
+        for a, seed, value in zip(table.column("agent").to_pylist(), table.column("seed").to_pylist(),
+                                  table.column(column).to_pylist(), strict=True):
+            if (a, seed) in scores:
+                raise ValueError(f"{a!r} has several runs of seed {seed} on {challenge!r} (several settings); "
+                                 "choose one settings group per agent")
+            scores[(a, int(seed))] = float(value)
+        per_challenge.append(scores)
+    out = {}
+    for agent in sorted({a for scores in per_challenge for a, _ in scores}):
+        seeds = sorted(set.intersection(*({s for a, s in scores if a == agent} for scores in per_challenge)))
+        out[agent] = np.array([[scores[(agent, s)] for scores in per_challenge] for s in seeds]).reshape(
+            len(seeds), len(per_challenge))
+    return out
 
 
 def group_keys(store: ResultsStore, settings_keys: Sequence[str]) -> list[str]:
