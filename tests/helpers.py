@@ -63,7 +63,7 @@ import sys
 import time
 from pathlib import Path
 
-from progressgym_env.benchmark.results import ResultsFileError, load_results, run_key
+from progressgym_env.benchmark.results import load_results, run_key
 
 ROOT = Path(__file__).resolve().parents[1]
 

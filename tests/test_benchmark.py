@@ -252,10 +252,16 @@ def test_results_written_before_identities_load_and_resume(tmp_path: Path) -> No
     assert len(load_results(out / "results.json")) == 2
     config = BenchmarkConfig(agents=["lifelong"], challenges=["follow"], seeds=2, out=str(out), wandb=False,
                              plots=False, progress=False)
+    old_runs = load_results(out / "results.json")
     summary = run_benchmark(config)
     assert (summary.new_runs, summary.skipped_runs, summary.other_settings_runs) == (0, 2, 0)
+    from progressgym_env.benchmark.store import ResultsStore
+
+    assert list(ResultsStore(out).runs()) == old_runs  # converted into the store, run for run
+    assert load_results(out / "results.json") == old_runs  # and the export holds them unchanged
     again = run_benchmark(BenchmarkConfig(**{**config.__dict__, "query_budget": 64}))
     assert (again.new_runs, again.total_runs, again.other_settings_runs) == (2, 4, 2)
+    assert load_results(out / "results.json")[:2] == old_runs and ResultsStore(out).count() == 4
 
 
 def test_extrapolative_agents_are_shown_as_readme_says(tmp_path: Path) -> None:

@@ -527,7 +527,8 @@ class RayExecutor:
         remote = ray.remote(_run_chunk).options(max_retries=self.settings.max_retries, **self.resources())
         worker_ref, submission = ray.put(worker), uuid.uuid4().hex
         where = None if staging is None else str(staging)
-        pending = {remote.remote(worker_ref, chunk, submission, where): chunk for chunk in chunks}
+        pending = {remote.remote(worker_ref, chunk, submission, where): chunk  # type: ignore[call-arg]  # (ray types 3 arguments at most here)
+                   for chunk in chunks}
         failures: list[tuple[EpisodeTask, str]] = []
         saved = 0
         try:

@@ -356,13 +356,16 @@ def _missing(store: Any, planned: list[EpisodeGroup], fields: list[dict[str, Any
     import pyarrow as pa
     import pyarrow.compute as pc
 
+    from progressgym_env.benchmark.store_schema import string_array
+
     if configs_known:
-        stored = store.keys().combine_chunks()
+        chunks = store.keys().chunks
+        stored = pa.concat_arrays(chunks) if chunks else None
         out = []
         for group, group_fields in zip(planned, fields, strict=True):
-            keys = pa.array(seed_identities(group_fields, group.seeds), pa.string())
-            have = pc.is_in(keys, value_set=stored).to_numpy(zero_copy_only=False) if len(stored) else \
-                np.zeros(len(keys), dtype=bool)
+            keys = string_array(seed_identities(group_fields, group.seeds))
+            have = np.zeros(len(keys), dtype=bool) if stored is None else \
+                pc.is_in(keys, value_set=stored).to_numpy(zero_copy_only=False)
             out.append(replace(group, seeds=tuple(s for s, h in zip(group.seeds, have, strict=True) if not h)))
         return [group for group in out if group.seeds]
     # Agent configs unknown (Ray, heavy backend): match stored runs on every other identity field.

@@ -177,19 +177,38 @@ def run_of_row(row: Mapping[str, Any]) -> dict[str, Any]:
     return run
 
 
+def numeric_array(values: np.ndarray) -> pa.Array:
+    """An Arrow array over a 1-d int64/int32/float64 numpy array's buffer.
+
+    Built from buffers rather than with ``pa.array``, which imports pandas (a second of start-up on a
+    quiet machine) to check whether its input is a pandas object.
+    """
+    values = np.ascontiguousarray(values)
+    kind = {np.dtype(np.float64): pa.float64(), np.dtype(np.int64): pa.int64(), np.dtype(np.int32): pa.int32()}
+    return pa.Array.from_buffers(kind[values.dtype], len(values), [None, pa.py_buffer(values)])
+
+
+def string_array(texts: Sequence[str]) -> pa.Array:
+    """A string array of ``texts`` from one UTF-8 buffer and its offsets (no ``pa.array``, see :func:`numeric_array`)."""
+    encoded = [text.encode("utf-8") for text in texts]
+    offsets = np.zeros(len(encoded) + 1, dtype=np.int32)
+    np.cumsum([len(b) for b in encoded], out=offsets[1:])
+    return pa.StringArray.from_buffers(len(encoded), pa.py_buffer(offsets), pa.py_buffer(b"".join(encoded)))
+
+
 def matrix_array(values: np.ndarray) -> pa.Array:
     """A ``list<list<float64>>`` array from an (N, T, d) float array, without Python objects."""
     n, t, d = values.shape
-    flat = pa.array(np.ascontiguousarray(values, dtype=np.float64).reshape(-1))
-    inner = pa.ListArray.from_arrays(pa.array(np.arange(0, n * t * d + 1, d, dtype=np.int32)), flat)
-    return pa.ListArray.from_arrays(pa.array(np.arange(0, n * t + 1, t, dtype=np.int32)), inner)
+    flat = numeric_array(np.asarray(values, dtype=np.float64).reshape(-1))
+    inner = pa.ListArray.from_arrays(numeric_array(np.arange(0, n * t * d + 1, d, dtype=np.int32)), flat)
+    return pa.ListArray.from_arrays(numeric_array(np.arange(0, n * t + 1, t, dtype=np.int32)), inner)
 
 
 def vector_array(values: np.ndarray) -> pa.Array:
     """A ``list<float64>`` array from an (N, T) float array."""
     n, t = values.shape
-    flat = pa.array(np.ascontiguousarray(values, dtype=np.float64).reshape(-1))
-    return pa.ListArray.from_arrays(pa.array(np.arange(0, n * t + 1, t, dtype=np.int32)), flat)
+    flat = numeric_array(np.asarray(values, dtype=np.float64).reshape(-1))
+    return pa.ListArray.from_arrays(numeric_array(np.arange(0, n * t + 1, t, dtype=np.int32)), flat)
 
 
 def batch_table(
@@ -218,20 +237,15 @@ def batch_table(
 
     def same(name: str) -> pa.Array:
         value = constants.get(name)
-        field = SCHEMA.field(name)
-        if value is None:
-            return pa.nulls(n, field.type)
-        return pa.DictionaryArray.from_arrays(pa.array(np.zeros(n, dtype=np.int32)),
-                                              pa.array([value], field.type)).cast(field.type)
+        return pa.nulls(n, SCHEMA.field(name).type) if value is None else same_value(str(value), n)
 
     columns: dict[str, pa.Array] = {
-        "key": pa.array(keys, pa.string()),
-        "seed": pa.array(np.asarray(seeds, dtype=np.int64)),
-        "final_score": pa.array(np.asarray(final_scores, dtype=np.float64)),
-        "normalized_score": pa.array(np.asarray(normalized_scores, dtype=np.float64)),
+        "key": string_array(keys),
+        "seed": numeric_array(np.asarray(seeds, dtype=np.int64)),
+        "final_score": numeric_array(np.asarray(final_scores, dtype=np.float64)),
+        "normalized_score": numeric_array(np.asarray(normalized_scores, dtype=np.float64)),
         "rewards": vector_array(rewards),
-        "record_meta": same_value(record_meta, n) if isinstance(record_meta, str) else pa.array(record_meta,
-                                                                                                 pa.string()),
+        "record_meta": same_value(record_meta, n) if isinstance(record_meta, str) else string_array(record_meta),
         "human": matrix_array(human),
         "model": matrix_array(model),
         "simulated": pa.nulls(n, _MATRIX) if simulated is None else matrix_array(simulated),
@@ -247,7 +261,8 @@ def batch_table(
 
 def same_value(value: str, n: int) -> pa.Array:
     """A string column holding ``value`` N times."""
-    return pa.DictionaryArray.from_arrays(pa.array(np.zeros(n, dtype=np.int32)), pa.array([value])).cast(pa.string())
+    return pa.DictionaryArray.from_arrays(numeric_array(np.zeros(n, dtype=np.int32)),
+                                          string_array([value])).cast(pa.string())
 
 
 __all__ = [
@@ -257,9 +272,11 @@ __all__ = [
     "batch_table",
     "dumps",
     "matrix_array",
+    "numeric_array",
     "row_of",
     "run_of_row",
     "runs_of",
+    "string_array",
     "table_of_runs",
     "vector_array",
 ]
