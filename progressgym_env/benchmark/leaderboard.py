@@ -414,6 +414,7 @@ def render_markdown(
     superseded: int = 0,
     other_settings: int = 0,
     spans: Mapping[str, float] | None = None,
+    scored_by: str = "scores recomputed from the episode records by the judges",
 ) -> str:
     """The leaderboard as Markdown: a summary of normalised scores, then one ranked table per challenge.
 
@@ -424,6 +425,7 @@ def render_markdown(
     :param other_settings: runs under settings other than the requested ones, left out by the caller.
     :param spans: mean reference span per challenge: those below :data:`SMALL_SPAN` are named in the header
         as aggregated by the normalisation of the mean (:func:`ratio_of_means_note`).
+    :param scored_by: where the scores come from (a results store's are the judges' stored ones).
     """
     histories = sorted({h for h in histories if h})
     challenges = sorted({r.challenge for r in rows}, key=_challenge_order)
@@ -431,8 +433,7 @@ def render_markdown(
     lines = [
         "# ProgressGym leaderboard",
         "",
-        (f"History: {', '.join(histories) or 'unknown'} · {total} runs · scores recomputed from the episode "
-         "records by the judges."),
+        f"History: {', '.join(histories) or 'unknown'} · {total} runs · {scored_by}.",
         ("`final_score`: the paper's score (plain cosine, higher is better). `normalized`: 0 = lock-in, "
         "1 = reference (defined under each challenge). Mean ± 95% confidence interval over seeds (Student t, "
         "n − 1 degrees of freedom). Ranks: equal mean scores share a rank. † reads the hidden target: an upper "

@@ -55,6 +55,9 @@ RANK_COLUMNS = ("agent", "challenge", "env_id", "history", "seed", "model_sha256
 """The only columns of the parts a leaderboard reads (besides the sidecars)."""
 DERIVED_CHUNK = 4_096
 """Rows scored per batch (Coevolve's batch holds (N, T, T, d) similarities: ~13 MB at this size)."""
+STORE_SCORED_BY = ("aggregated in the results store from the judges' scores stored with each run (the centred, "
+                   "lock-in and reference scores from its saved vectors)")
+"""The header's account of where a store leaderboard's scores come from."""
 MAX_TRAJECTORIES = 200
 """A plot draws at most this many runs of a group (evenly spaced in seed order); its title says so."""
 _SOURCE_VERSION = "1"
@@ -332,7 +335,8 @@ def store_markdown(store: ResultsStore, board: StoreLeaderboard) -> str:
     results.json)."""
     records = {c: header_record(store, seq) for c, seq in board.first_seq.items()}
     agg = board.aggregation
-    return render_markdown(agg.rows, agg.histories, records, board.superseded, board.other_settings, agg.spans)
+    return render_markdown(agg.rows, agg.histories, records, board.superseded, board.other_settings, agg.spans,
+                           STORE_SCORED_BY)
 
 
 def store_leaderboard_markdown(
