@@ -179,6 +179,9 @@ class Judge:
     """Parameter name -> default. The env takes them as kwargs and records store them."""
     simulates_human: ClassVar[bool] = False
     """Whether the challenge has a simulated human (who then answers the agent's queries)."""
+    record_arrays: ClassVar[tuple[str, ...]] = ()
+    """Names of extra arrays this challenge's episode records carry (``EpisodeRecord.extras``, stored as
+    top-level fields and read back by name); none for the built-ins."""
     progressgym_format: ClassVar[TrackingFormat] = TRACKING
     """How a record maps to the original ProgressGym's result fields (:mod:`progressgym_env.progressgym_format`):
     the tracking layout (targets beside models) unless the challenge needs another."""
