@@ -10,16 +10,35 @@ from __future__ import annotations
 
 from progressgym_env.judges import CoevolveJudge, FollowJudge, PredictJudge
 from progressgym_env.registry import register_backend, register_challenge
+from progressgym_env.society.judge import SocietyJudge
 
 PREDICT_HORIZONS: tuple[int, ...] = tuple(range(1, 8))
 """The k of PG-Predict the benchmark has columns for: 1..7 (nine centuries leave at least one scored step)."""
 
-ENV_IDS: tuple[str, ...] = ("PG-Follow-v0", "PG-Predict-v0", "PG-Coevolve-v0")
+ENV_IDS: tuple[str, ...] = ("PG-Follow-v0", "PG-Predict-v0", "PG-Coevolve-v0", "PG-Society-v0")
 """The built-in Gymnasium ids."""
+
+SOCIETY_AIS: tuple[int, ...] = (1, 2, 4)
+SOCIETY_GROUPS: tuple[int, ...] = (1, 8, 64)
+SOCIETY_USAGE: tuple[str, ...] = ("fixed", "adaptive")
+
+
+def society_variants() -> dict[str, dict[str, object]]:
+    """PG-Society's benchmark keys: ``society`` (M = G = 1, PG-Coevolve's numbers) and the study grid
+    ``society_m{M}_g{G}_{usage}`` over M in 1, 2, 4, G in 1, 8, 64 and fixed / adaptive usage. With one
+    AI there is nothing to choose between (adaptive is fixed) and M = G = 1 is ``society``: those keys
+    are left out rather than duplicated."""
+    keys: dict[str, dict[str, object]] = {"society": {}}
+    for m in SOCIETY_AIS:
+        for g in SOCIETY_GROUPS:
+            for usage in SOCIETY_USAGE if m > 1 else ("fixed",):
+                if m > 1 or g > 1:
+                    keys[f"society_m{m}_g{g}_{usage}"] = {"num_ais": m, "num_groups": g, "usage": usage}
+    return keys
 
 
 def register_builtins() -> None:
-    """Register the surrogate and llm backends and PG-Follow, PG-Predict and PG-Coevolve (idempotent)."""
+    """Register the surrogate and llm backends and PG-Follow, PG-Predict, PG-Coevolve and PG-Society (idempotent)."""
     register_backend("surrogate", "progressgym_env.backends.surrogate:SurrogateBackend", native_vector=True)
     register_backend("llm", "progressgym_env.llm.backend:LLMBackend", heavy=True, run_dir_key="run_dir")
     register_challenge(
@@ -47,6 +66,13 @@ def register_builtins() -> None:
         entry_point="progressgym_env.envs.coevolve:CoevolveEnv",
         vector_entry_point="progressgym_env.envs.vector:CoevolveVectorEnv",
     )
+    register_challenge(  # multi-agent: the PettingZoo env is progressgym_env.society.parallel_env
+        SocietyJudge,
+        env_id="PG-Society-v0",
+        title="PG-Society (M={num_ais}, G={num_groups}, {usage})",
+        variants=society_variants(),
+        entry_point="progressgym_env.society.gym_env:SocietyGymEnv",
+    )
 
 
 def register_envs() -> None:
@@ -56,4 +82,4 @@ def register_envs() -> None:
     register_builtins()  # idempotent; puts back ids missing from Gymnasium's registry
 
 
-__all__ = ["ENV_IDS", "PREDICT_HORIZONS", "register_builtins", "register_envs"]
+__all__ = ["ENV_IDS", "PREDICT_HORIZONS", "register_builtins", "register_envs", "society_variants"]

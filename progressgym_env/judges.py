@@ -375,6 +375,13 @@ class Judge:
             float(np.mean(similarity(targets, targets))),
         )
 
+    def step_curves(self, record: EpisodeRecord | Mapping[str, Any]) -> dict[str, np.ndarray]:
+        """Per-step series beyond the rewards that trackers log with each episode (name -> (n,) array).
+
+        None by default; PG-Society's judge gives each AI's reward and the society's lock-in diagnostics.
+        """
+        return {}
+
     def normalized_scores(self, scores: Any, rows: Rows = ALL) -> Any:
         """0 = value lock-in, 1 = reference, per history (DESIGN §9)."""
         if self._normalizers is None:  # (lock-in, span or 1 where it is ~0, span ~0), kept until H changes

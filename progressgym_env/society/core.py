@@ -24,7 +24,7 @@ from progressgym_env.judges import FIRST_SCORED_STEP, SIMILARITIES
 from progressgym_env.numerics import logit, sigmoid
 from progressgym_env.records import EpisodeRecord
 from progressgym_env.society import dynamics
-from progressgym_env.society.judge import SocietyJudge, weighted_group_mean
+from progressgym_env.society.judge import SocietyJudge, resolved_heterogeneity, weighted_group_mean
 
 
 @dataclass
@@ -100,7 +100,7 @@ class SocietyCore:
         start_values = self.human[..., 0, :]
         self.ai_logits = np.repeat(self.human_logits[..., None, 0, :], m, axis=-2)
         self.ai_values = np.repeat(start_values[..., None, :], m, axis=-2)
-        heterogeneity = float(self.params["heterogeneity"])
+        heterogeneity = resolved_heterogeneity(self.params)
         self.group_logits = dynamics.initial_groups(self.human_logits[..., 0, :], g, heterogeneity, rng)
         if heterogeneity > 0:
             self.group_values = dynamics.group_values(self.group_logits)
@@ -191,7 +191,7 @@ class SocietyCore:
 
         ``model`` is the AIs' mean model and ``simulated`` the society's weighted mean values (for
         plots and renderers; with one AI and one group they are PG-Coevolve's); ``ai_models``,
-        ``ai_rewards``, ``group_values``, ``usage`` and ``group_weights`` keep every trajectory.
+        ``ai_rewards``, ``group_values``, ``group_usage`` and ``group_weights`` keep every trajectory.
         """
         assert self.judge is not None
         n = self.steps
@@ -217,7 +217,7 @@ class SocietyCore:
                 "ai_models": ais.copy(),
                 "ai_rewards": self.record_ai_rewards[index][:n].copy(),
                 "group_values": groups.copy(),
-                "usage": self.record_usage[index][: n + 1].copy(),
+                "group_usage": self.record_usage[index][: n + 1].copy(),
                 "group_weights": self.weights.copy(),
             },
         )

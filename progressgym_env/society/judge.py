@@ -18,7 +18,15 @@ from typing import Any, ClassVar
 import numpy as np
 
 from progressgym_env.errors import ConfigError, HistoryFormatError
-from progressgym_env.judges import ALL, CoevolveJudge, Rows, Similarity, _field, coevolve_scores, progress_scores
+from progressgym_env.judges import (
+    ALL,
+    CoevolveJudge,
+    Rows,
+    Similarity,
+    _field,
+    coevolve_scores,
+    progress_scores,
+)
 from progressgym_env.numerics import cosine
 from progressgym_env.records import EpisodeRecord
 
@@ -70,7 +78,7 @@ class SocietyJudge(CoevolveJudge):
         "usage_sharpness": 4.0,
         "group_sizes": None,
     }
-    record_arrays: ClassVar[tuple[str, ...]] = ("ai_models", "ai_rewards", "group_values", "usage", "group_weights")
+    record_arrays: ClassVar[tuple[str, ...]] = ("ai_models", "ai_rewards", "group_values", "group_usage", "group_weights")
 
     @classmethod
     def validate_params(cls, params: dict[str, Any], num_centuries: int) -> None:
@@ -78,9 +86,8 @@ class SocietyJudge(CoevolveJudge):
         groups = params["num_groups"] = _count(params, "num_groups", MAX_GROUPS)
         if params["usage"] not in USAGE_RULES:
             raise ConfigError(f"usage must be one of {USAGE_RULES}, got {params['usage']!r}")
-        if params["heterogeneity"] is None:
-            params["heterogeneity"] = 0.0 if groups == 1 else DEFAULT_HETEROGENEITY
-        params["heterogeneity"] = _number(params, "heterogeneity", 0.0, MAX_HETEROGENEITY)
+        if params["heterogeneity"] is not None:  # None stays None (benchmark keys compare parameters as given)
+            params["heterogeneity"] = _number(params, "heterogeneity", 0.0, MAX_HETEROGENEITY)
         params["usage_rate"] = _number(params, "usage_rate", 0.0, 1.0)
         params["usage_sharpness"] = _number(params, "usage_sharpness", 0.0, 1e3)
         sizes = params["group_sizes"]
@@ -105,6 +112,11 @@ class SocietyJudge(CoevolveJudge):
     @property
     def num_ais(self) -> int:
         return int(self.params["num_ais"])
+
+    @property
+    def heterogeneity(self) -> float:
+        """The groups' starting spread: the parameter, or by default 0 for one group and 0.5 for several."""
+        return resolved_heterogeneity(self.params)
 
     @property
     def group_weights(self) -> np.ndarray:
@@ -165,9 +177,31 @@ class SocietyJudge(CoevolveJudge):
             float(np.mean(progress_scores(human, human, similarity))),
         )
 
+    def step_curves(self, record: EpisodeRecord | Mapping[str, Any]) -> dict[str, np.ndarray]:
+        """Each AI's reward (``ai_<i>_reward``), its usage share (``ai_<i>_share``) and the society's
+        ``spread`` and ``lag`` (:func:`society_diagnostics`) at the steps t = 1..n: wandb's per-AI and society curves."""
+        rewards = np.asarray(_extra(record, "ai_rewards"), dtype=np.float64)
+        usage = np.asarray(_extra(record, "group_usage"), dtype=np.float64)
+        n = rewards.shape[0]
+        shares = np.einsum("tgm,g->tm", usage[1 : n + 1], self.group_weights)
+        diagnostics = self.diagnostics(record)
+        curves = {f"ai_{i}_reward": rewards[:, i] for i in range(rewards.shape[1])}
+        curves.update({f"ai_{i}_share": shares[:, i] for i in range(shares.shape[1])})
+        curves["society_spread"] = diagnostics["spread"][1 : n + 1]
+        curves["society_lag"] = diagnostics["lag"][1 : n + 1]
+        return curves
+
     def diagnostics(self, record: EpisodeRecord | Mapping[str, Any]) -> dict[str, Any]:
         """Lock-in diagnostics of one episode (see :func:`society_diagnostics`)."""
         return society_diagnostics(self._record_groups(record), self.group_weights, self.human)
+
+
+def resolved_heterogeneity(params: Mapping[str, Any]) -> float:
+    """``heterogeneity`` with None resolved: 0 for one group (PG-Coevolve's start), else :data:`DEFAULT_HETEROGENEITY`."""
+    value = params["heterogeneity"]
+    if value is None:
+        return 0.0 if int(params["num_groups"]) == 1 else DEFAULT_HETEROGENEITY
+    return float(value)
 
 
 def _extra(record: EpisodeRecord | Mapping[str, Any], name: str) -> Any:
