@@ -25,6 +25,36 @@ from progressgym_env.numerics import logit, sigmoid
 from progressgym_env.records import EpisodeRecord
 from progressgym_env.society import dynamics
 from progressgym_env.society.judge import SocietyJudge, resolved_heterogeneity, weighted_group_mean
+from progressgym_env.validation import reject_unknown_kwargs
+
+SOCIETY_KWARGS: tuple[str, ...] = (
+    "history", "similarity", "query_budget", "backend", "backend_config", "render_mode", "clip_actions", "max_cycles",
+)
+"""The env kwargs besides the judge's parameters (``num_ais``, ``num_groups``, ``usage``, ...)."""
+
+
+def agent_names(num_ais: int) -> list[str]:
+    """``ai_0`` .. ``ai_{M-1}``."""
+    return [f"ai_{i}" for i in range(num_ais)]
+
+
+def society_core(env_name: str, batch: int | None = None, **kwargs: Any) -> tuple[SocietyCore, dict[str, Any]]:
+    """Check the society kwargs and build its core; returns (core, the non-judge options left)."""
+    params = {name: kwargs.pop(name) for name in list(kwargs) if name in SocietyJudge.param_defaults}
+    reject_unknown_kwargs(env_name, {k: v for k, v in kwargs.items() if k not in SOCIETY_KWARGS},
+                          SOCIETY_KWARGS + tuple(SocietyJudge.param_defaults))
+    backend = kwargs.pop("backend", "surrogate")
+    if backend != "surrogate":
+        raise ConfigError(f"{env_name} runs on the surrogate backend only, got backend={backend!r}")
+    core = SocietyCore(
+        kwargs.pop("history", "corpus"),
+        kwargs.pop("similarity", "cosine"),
+        kwargs.pop("query_budget", 512),
+        kwargs.pop("backend_config", None),
+        params,
+        batch,
+    )
+    return core, kwargs
 
 
 @dataclass

@@ -19,8 +19,8 @@ from gymnasium import spaces
 
 from progressgym_env.errors import ConfigError, EpisodeOrderError, InvalidActionError
 from progressgym_env.records import EpisodeRecord
+from progressgym_env.society.core import society_core
 from progressgym_env.society.judge import SocietyJudge
-from progressgym_env.society.parallel import society_core
 from progressgym_env.validation import validate_action
 
 

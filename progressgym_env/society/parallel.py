@@ -12,41 +12,10 @@ from gymnasium.utils import seeding
 from pettingzoo import ParallelEnv
 
 from progressgym_env.errors import ConfigError, EpisodeOrderError, InvalidActionError
-from progressgym_env.society.core import SocietyCore
-from progressgym_env.society.judge import SocietyJudge
-from progressgym_env.validation import reject_unknown_kwargs, validate_action
+from progressgym_env.society.core import agent_names, society_core
+from progressgym_env.validation import validate_action
 
 ENV_NAME = "pg_society_v0"
-SOCIETY_KWARGS: tuple[str, ...] = (
-    "history", "similarity", "query_budget", "backend", "backend_config", "render_mode", "clip_actions", "max_cycles",
-)
-"""The env kwargs besides the judge's parameters (``num_ais``, ``num_groups``, ``usage``, ...)."""
-
-
-def agent_names(num_ais: int) -> list[str]:
-    """``ai_0`` .. ``ai_{M-1}``."""
-    return [f"ai_{i}" for i in range(num_ais)]
-
-
-def society_core(env_name: str, batch: int | None = None, **kwargs: Any) -> tuple[SocietyCore, dict[str, Any]]:
-    """Check the society kwargs and build its core; returns (core, the non-judge options left)."""
-    params = {name: kwargs.pop(name) for name in list(kwargs) if name in SocietyJudge.param_defaults}
-    reject_unknown_kwargs(env_name, {k: v for k, v in kwargs.items() if k not in SOCIETY_KWARGS},
-                          SOCIETY_KWARGS + tuple(SocietyJudge.param_defaults))
-    backend = kwargs.pop("backend", "surrogate")
-    if backend != "surrogate":
-        raise ConfigError(f"{env_name} runs on the surrogate backend only, got backend={backend!r}")
-    core = SocietyCore(
-        kwargs.pop("history", "corpus"),
-        kwargs.pop("similarity", "cosine"),
-        kwargs.pop("query_budget", 512),
-        kwargs.pop("backend_config", None),
-        params,
-        batch,
-    )
-    return core, kwargs
-
-
 class SocietyParallelEnv(ParallelEnv):  # type: ignore[misc]
     """
     ## Description
@@ -177,8 +146,7 @@ class SocietyParallelEnv(ParallelEnv):  # type: ignore[misc]
     def reset(
         self, seed: int | None = None, options: dict[str, Any] | None = None
     ) -> tuple[dict[str, np.ndarray], dict[str, dict[str, Any]]]:
-        if options:
-            raise ConfigError(f"PG-Society-v0.reset takes no options, got {sorted(options)}")
+        # ``options`` are accepted and unused (PettingZoo's API test passes some to every env).
         if seed is not None:
             self._np_random, _ = seeding.np_random(seed)
         self.core.reset(self.np_random)
