@@ -1,8 +1,9 @@
 """Several independent copies of one agent, one per actor of a multi-actor env (PG-Society's AIs).
 
-An env that is played by several actors at once says so with ``num_actors`` (n) and ``actor_view``
-(what one actor sees: a flat ``action_space`` (d,), ``observation_space`` and the attributes
-:func:`agents.base.spec_from_env` reads); its observations are (n, k) and its actions (n, d).
+An env that is played by several actors at once says so with ``actor_views``: one view per actor (what
+that actor sees: a flat ``action_space`` (d,), ``observation_space`` and the attributes
+:func:`agents.base.spec_from_env` reads, and what a privileged agent such as the oracle reads); its
+observations are (n, k) and its actions (n, d).
 :func:`agents.registry.make_agent` then builds one agent per actor and wraps them here, so every
 baseline and saved SB3 policy plays each actor with its own state (an extrapolative agent keeps
 each actor's own estimates).

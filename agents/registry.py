@@ -75,9 +75,9 @@ def make_agent(name: str, env: Any, timesteps_ahead: int | None = None, **kwargs
     if is_examinee(name):  # hands back models: needs an interface="examinee" env, not a Box spec
         return make_examinee(name, env, **kwargs)
     base = getattr(env, "unwrapped", env)
-    actors = getattr(base, "num_actors", None)
-    if actors is not None:  # a multi-actor env (agents.actors): one agent per actor, from one actor's view
-        return ActorsAgent([make_agent(name, base.actor_view, timesteps_ahead, **kwargs) for _ in range(int(actors))])  # type: ignore[misc]
+    views = getattr(base, "actor_views", None)
+    if views is not None:  # a multi-actor env (agents.actors): one agent per actor, each from its actor's view
+        return ActorsAgent([make_agent(name, view, timesteps_ahead, **kwargs) for view in views])  # type: ignore[misc]
     spec = spec_from_env(env, timesteps_ahead)
     if ":" in name:
         algo, _, path = name.partition(":")

@@ -18,23 +18,13 @@ PREDICT_HORIZONS: tuple[int, ...] = tuple(range(1, 8))
 ENV_IDS: tuple[str, ...] = ("PG-Follow-v0", "PG-Predict-v0", "PG-Coevolve-v0", "PG-Society-v0")
 """The built-in Gymnasium ids."""
 
-SOCIETY_AIS: tuple[int, ...] = (1, 2, 4)
-SOCIETY_GROUPS: tuple[int, ...] = (1, 8, 64)
-SOCIETY_USAGE: tuple[str, ...] = ("fixed", "adaptive")
-
-
-def society_variants() -> dict[str, dict[str, object]]:
-    """PG-Society's benchmark keys: ``society`` (M = G = 1, PG-Coevolve's numbers) and the study grid
-    ``society_m{M}_g{G}_{usage}`` over M in 1, 2, 4, G in 1, 8, 64 and fixed / adaptive usage. With one
-    AI there is nothing to choose between (adaptive is fixed) and M = G = 1 is ``society``: those keys
-    are left out rather than duplicated."""
-    keys: dict[str, dict[str, object]] = {"society": {}}
-    for m in SOCIETY_AIS:
-        for g in SOCIETY_GROUPS:
-            for usage in SOCIETY_USAGE if m > 1 else ("fixed",):
-                if m > 1 or g > 1:
-                    keys[f"society_m{m}_g{g}_{usage}"] = {"num_ais": m, "num_groups": g, "usage": usage}
-    return keys
+SOCIETY_VARIANTS: dict[str, dict[str, object]] = {
+    "society": {},
+    "society_m2_g8_fixed": {"num_ais": 2, "num_groups": 8, "usage": "fixed"},
+    "society_m2_g8_adaptive": {"num_ais": 2, "num_groups": 8, "usage": "adaptive"},
+}
+"""PG-Society's benchmark keys: ``society`` (M = G = 1: PG-Coevolve's numbers) and two AIs competing for eight
+groups with fixed or adaptive usage. Other settings run with the env's kwargs (benchmarks/society_study.py)."""
 
 
 def register_builtins() -> None:
@@ -70,7 +60,7 @@ def register_builtins() -> None:
         SocietyJudge,
         env_id="PG-Society-v0",
         title="PG-Society (M={num_ais}, G={num_groups}, {usage})",
-        variants=society_variants(),
+        variants=SOCIETY_VARIANTS,
         entry_point="progressgym_env.society.gym_env:SocietyGymEnv",
     )
 
@@ -82,4 +72,4 @@ def register_envs() -> None:
     register_builtins()  # idempotent; puts back ids missing from Gymnasium's registry
 
 
-__all__ = ["ENV_IDS", "PREDICT_HORIZONS", "register_builtins", "register_envs", "society_variants"]
+__all__ = ["ENV_IDS", "PREDICT_HORIZONS", "SOCIETY_VARIANTS", "register_builtins", "register_envs"]

@@ -215,6 +215,15 @@ def test_benchmark_form_plays_one_agent_per_ai_and_keeps_every_trajectory() -> N
     assert np.allclose(curves["ai_0_share"] + curves["ai_1_share"], 1.0)
 
 
+def test_the_oracle_plays_each_ai_and_is_pg_coevolves_with_one_ai() -> None:
+    from agents.registry import make_agent
+    from progressgym_env.episode import run_episode
+
+    coevolve, single = gym.make("PG-Coevolve-v0"), gym.make("PG-Society-v0")
+    expected = run_episode(coevolve, make_agent("oracle", coevolve), seed=2).final_score
+    assert run_episode(single, make_agent("oracle", single), seed=2).final_score == expected
+
+
 def test_society_judge_uses_only_the_public_api() -> None:
     from progressgym_env.registry import challenge_spec
 

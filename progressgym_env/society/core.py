@@ -38,19 +38,33 @@ def agent_names(num_ais: int) -> list[str]:
     return [f"ai_{i}" for i in range(num_ais)]
 
 
+def surrogate_config(env_name: str, backend: Any, backend_config: Any) -> SurrogateConfig:
+    """The surrogate settings of ``backend``: the society's physics are the surrogate's, so the backend must be a
+    registered native-vector backend that builds a :class:`SurrogateBackend` (checked without building others)."""
+    from progressgym_env.backends.surrogate import SurrogateBackend
+    from progressgym_env.registry import backend_spec
+
+    if not isinstance(backend, str) or not backend_spec(backend).native_vector:
+        raise ConfigError(f"{env_name} runs on the surrogate backend only (its physics are the surrogate's), "
+                          f"got backend={backend!r}")
+    built = backend_spec(backend).build(backend_config)
+    if not isinstance(built, SurrogateBackend):
+        raise ConfigError(f"{env_name} runs on the surrogate backend only, got backend={backend!r}")
+    return built.config
+
+
 def society_core(env_name: str, batch: int | None = None, **kwargs: Any) -> tuple[SocietyCore, dict[str, Any]]:
     """Check the society kwargs and build its core; returns (core, the non-judge options left)."""
     params = {name: kwargs.pop(name) for name in list(kwargs) if name in SocietyJudge.param_defaults}
     reject_unknown_kwargs(env_name, {k: v for k, v in kwargs.items() if k not in SOCIETY_KWARGS},
                           SOCIETY_KWARGS + tuple(SocietyJudge.param_defaults))
     backend = kwargs.pop("backend", "surrogate")
-    if backend != "surrogate":
-        raise ConfigError(f"{env_name} runs on the surrogate backend only, got backend={backend!r}")
+    config = surrogate_config(env_name, backend, kwargs.pop("backend_config", None))
     core = SocietyCore(
         kwargs.pop("history", "corpus"),
         kwargs.pop("similarity", "cosine"),
         kwargs.pop("query_budget", 512),
-        kwargs.pop("backend_config", None),
+        config,
         params,
         batch,
     )

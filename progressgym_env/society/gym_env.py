@@ -4,7 +4,7 @@
 :func:`progressgym_env.register_challenge`) returns :class:`SocietyGymEnv`: observations (M, 2d + 2),
 actions (M, d) and the society's step term as the reward, over the same
 :class:`~progressgym_env.society.core.SocietyCore` as the PettingZoo env (no pettingzoo needed). It
-declares ``num_actors`` and ``actor_view``, so :func:`agents.registry.make_agent` plays it with one
+declares ``actor_views``, so :func:`agents.registry.make_agent` plays it with one
 copy of the benchmark agent per AI (:mod:`agents.actors`); the episode record keeps every AI's and
 every group's trajectory. Multi-agent RL libraries should use :func:`progressgym_env.society.parallel_env`.
 """
@@ -17,31 +17,70 @@ import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
 
+from progressgym_env.backends.physics import steering_logits
 from progressgym_env.errors import ConfigError, EpisodeOrderError, InvalidActionError
+from progressgym_env.numerics import logit
 from progressgym_env.records import EpisodeRecord
-from progressgym_env.society.core import society_core
+from progressgym_env.society.core import SocietyCore, society_core
 from progressgym_env.society.judge import SocietyJudge
 from progressgym_env.validation import validate_action
 
 
 class ActorView:
-    """What one AI of the society sees: the per-actor spaces and what agents read from an env.
+    """What AI ``index`` of the society sees: the per-actor spaces and what agents read from an env.
 
-    :param env: the society env it belongs to.
+    Privileged agents (the oracle) read ``history``, ``judge`` and ``backend`` here: ``backend`` is
+    :class:`ActorBackend`, this AI's model and the inverse of its users' pull.
+
+    :param env: the society env it belongs to. :param index: the AI.
     """
 
     extra_observations = 1
     """The usage share after [estimate, model, progress]."""
     agent_horizon = 1
     """As on PG-Coevolve: the model shapes the *next* humans."""
+    simulates_human = True
 
-    def __init__(self, env: SocietyGymEnv) -> None:
+    def __init__(self, env: SocietyGymEnv, index: int) -> None:
         d = env.dim
         self.action_space = spaces.Box(-1.0, 1.0, shape=(d,), dtype=np.float32)
         self.observation_space = spaces.Box(0.0, 1.0, shape=(2 * d + 2,), dtype=np.float32)
         self.update_capacity = env.update_capacity
         self.challenge_key = env.challenge_key
+        self.num_centuries = env.num_centuries
+        self.backend = ActorBackend(env.core, index)
+        self._core = env.core
         self.unwrapped = self
+
+    @property
+    def history(self) -> Any:
+        return self._core.histories[0] if self._core.histories else None
+
+    @property
+    def judge(self) -> Any:
+        return self._core.judge
+
+
+class ActorBackend:
+    """One AI's side of the society's surrogate: its model values and :meth:`steering_shift`."""
+
+    def __init__(self, core: SocietyCore, index: int) -> None:
+        self._core, self._index = core, index
+
+    @property
+    def model_values(self) -> np.ndarray:
+        return self._core.ai_values[self._index]
+
+    def steering_shift(self, goal: np.ndarray, t: int) -> np.ndarray | None:
+        """The model shift that would land this AI's users' mean on ``goal`` were it the only AI they used
+        (PG-Coevolve's inverse pull; with one AI and one group exactly PG-Coevolve's)."""
+        core, cfg = self._core, self._core.config
+        if not cfg.ai_pull:
+            return None
+        wanted = steering_logits(
+            logit(core.users_values[self._index]), logit(core.human[t]), logit(goal), cfg.history_pull, cfg.ai_pull
+        )
+        return wanted - logit(self.model_values)
 
 
 class SocietyGymEnv(gym.Env[np.ndarray, np.ndarray]):
@@ -67,11 +106,11 @@ class SocietyGymEnv(gym.Env[np.ndarray, np.ndarray]):
         self.clip_actions = bool(rest.pop("clip_actions", False))
         self.params = self.core.params
         self.dim = d = self.core.dim
-        self.num_actors = m = self.core.num_ais
+        self.num_ais = m = self.core.num_ais
         self.num_centuries = self.core.num_centuries
         self.observation_space = spaces.Box(0.0, 1.0, shape=(m, 2 * d + 2), dtype=np.float32)
         self.action_space = spaces.Box(-1.0, 1.0, shape=(m, d), dtype=np.float32)
-        self.actor_view = ActorView(self)
+        self.actor_views = [ActorView(self, i) for i in range(m)]
         self._done = True
 
     @property
@@ -98,14 +137,14 @@ class SocietyGymEnv(gym.Env[np.ndarray, np.ndarray]):
             raise ConfigError(f"{self.env_id}.reset takes no options, got {sorted(options)}")
         self.core.reset(self.np_random)
         self._done = False
-        zeros = np.zeros(self.num_actors)
+        zeros = np.zeros(self.num_ais)
         return self.core.observations(), self._info(zeros, 0.0, None)
 
     def step(self, action: Any) -> tuple[np.ndarray, SupportsFloat, bool, bool, dict[str, Any]]:
         if self._done:
             raise EpisodeOrderError(f"{self.env_id}: call reset() before step() (and after the episode ends)")
         try:
-            actions = validate_action(action, (self.num_actors, self.dim), self.clip_actions)
+            actions = validate_action(action, (self.num_ais, self.dim), self.clip_actions)
         except InvalidActionError as exc:
             raise InvalidActionError(f"{self.env_id}: {exc} (one row of d updates per AI)") from None
         out = self.core.step(actions)
