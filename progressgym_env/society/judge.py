@@ -27,7 +27,6 @@ from progressgym_env.judges import (
     coevolve_scores,
     progress_scores,
 )
-from progressgym_env.numerics import cosine
 from progressgym_env.records import EpisodeRecord
 
 MAX_AIS = 64
@@ -221,21 +220,25 @@ def weighted_group_mean(values: np.ndarray, weights: np.ndarray) -> np.ndarray:
 
 
 def society_diagnostics(groups: np.ndarray, weights: np.ndarray, human: np.ndarray) -> dict[str, Any]:
-    """How the groups split and how far the society lags the real history, per century.
+    """How far the groups split and how far the society lags the real history, per century.
+
+    Distances are root-mean-square over the d dimensions, in value units (cosines of value vectors all
+    sit in the 0.9s, too flat to tell groups apart).
 
     :param groups: the groups' values S_{g,t}, (T, G, d).
     :param weights: the groups' weights (G,), summing to 1.
     :param human: the real history H, (T, d).
-    :return: ``spread`` (T,): weighted mean over groups of 1 - cos(S_g,t, mean_t), where mean_t is the
-        society's weighted mean; ``lag`` (T,): t minus the century j <= t whose H_j is most similar to
-        mean_t (0 = abreast of history, t = stalled at H_0); ``final_spread`` and ``mean_lag`` summarise them.
+    :return: ``spread`` (T,): the weighted RMS distance of the groups to the society's weighted mean;
+        ``lag`` (T,): t minus the century j <= t whose H_j is nearest the society's mean (0 = abreast of
+        history, t = stalled at H_0); ``final_spread`` (spread at T - 1) and ``mean_lag`` (over t >= 1).
     """
     society = np.einsum("tgd,g->td", groups, weights)
-    spread = np.einsum("tg,g->t", 1.0 - np.asarray(cosine(groups, society[:, None, :])), weights)
-    sims = np.asarray(cosine(society[:, None, :], human[None, :, :]))  # (T, T): [t, j]
+    gaps = groups - society[:, None, :]
+    spread = np.sqrt(np.einsum("tg,g->t", np.mean(gaps * gaps, axis=-1), weights))
+    distance = np.sqrt(np.mean((society[:, None, :] - human[None, :, :]) ** 2, axis=-1))  # (T, T): [t, j]
     steps = np.arange(human.shape[0])
-    sims = np.where(steps[None, :] <= steps[:, None], sims, -np.inf)
-    lag = steps - np.argmax(sims, axis=1)
+    distance = np.where(steps[None, :] <= steps[:, None], distance, np.inf)
+    lag = steps - np.argmin(distance, axis=1)
     return {
         "spread": spread,
         "lag": lag.astype(np.float64),
