@@ -16,7 +16,7 @@ from progressgym_env.society.core import agent_names, society_core
 from progressgym_env.validation import validate_action
 
 ENV_NAME = "pg_society_v0"
-class SocietyParallelEnv(ParallelEnv):  # type: ignore[misc]
+class SocietyParallelEnv(ParallelEnv):
     """
     ## Description
     PG-Society: the human–AI feedback loop of PG-Coevolve at the scale of a society. M AI agents
