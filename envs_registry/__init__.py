@@ -15,8 +15,10 @@ from progressgym_env.society.judge import SocietyJudge
 PREDICT_HORIZONS: tuple[int, ...] = tuple(range(1, 8))
 """The k of PG-Predict the benchmark has columns for: 1..7 (nine centuries leave at least one scored step)."""
 
-ENV_IDS: tuple[str, ...] = ("PG-Follow-v0", "PG-Predict-v0", "PG-Coevolve-v0", "PG-Society-v0")
-"""The built-in Gymnasium ids."""
+ENV_IDS: tuple[str, ...] = ("PG-Follow-v0", "PG-Predict-v0", "PG-Coevolve-v0")
+"""The built-in single-agent Gymnasium ids (each with a native vector env)."""
+SOCIETY_ENV_ID = "PG-Society-v0"
+"""The multi-agent PG-Society's Gymnasium form (its PettingZoo env: ``progressgym_env.society.parallel_env``)."""
 
 SOCIETY_VARIANTS: dict[str, dict[str, object]] = {
     "society": {},
@@ -58,7 +60,7 @@ def register_builtins() -> None:
     )
     register_challenge(  # multi-agent: the PettingZoo env is progressgym_env.society.parallel_env
         SocietyJudge,
-        env_id="PG-Society-v0",
+        env_id=SOCIETY_ENV_ID,
         title="PG-Society (M={num_ais}, G={num_groups}, {usage})",
         variants=SOCIETY_VARIANTS,
         entry_point="progressgym_env.society.gym_env:SocietyGymEnv",
@@ -72,4 +74,4 @@ def register_envs() -> None:
     register_builtins()  # idempotent; puts back ids missing from Gymnasium's registry
 
 
-__all__ = ["ENV_IDS", "PREDICT_HORIZONS", "SOCIETY_VARIANTS", "register_builtins", "register_envs"]
+__all__ = ["ENV_IDS", "PREDICT_HORIZONS", "SOCIETY_ENV_ID", "SOCIETY_VARIANTS", "register_builtins", "register_envs"]

@@ -62,6 +62,9 @@ def test_pettingzoo_api_parallel_seed_and_max_cycles_tests_pass() -> None:
     parallel_seed_test(lambda: society.parallel_env(**kwargs), num_cycles=20)
     seed_test(lambda: society.env(**kwargs), num_cycles=20)
     max_cycles_test(society)
+    shown = society.parallel_env(num_ais=2, render_mode="ansi")
+    shown.reset(seed=0)
+    assert "ai_1: share 0.500" in shown.render()
 
 
 def test_same_seed_same_episode_and_record_round_trips_through_json() -> None:

@@ -53,6 +53,8 @@ def test_supersuit_sb3_ppo_with_parameter_sharing_trains_and_plays_in_the_benchm
     record = shared[0]["episode_record"]
     assert np.shape(record["ai_models"]) == (8, 2, 5) and np.shape(record["group_usage"]) == (9, 8, 2)
     assert "PG-Society (M=2, G=8, adaptive)" in (out / "leaderboard.md").read_text()
+    assert main(["site", str(out), "--out", str(tmp_path / "site")]) == 0
+    assert "PG-Society (M=2, G=8, adaptive)" in (tmp_path / "site" / "index.html").read_text(encoding="utf-8")
 
 
 RLLIB_SCRIPT = textwrap.dedent(

@@ -12,6 +12,7 @@ from gymnasium.utils import seeding
 from pettingzoo import ParallelEnv
 
 from progressgym_env.errors import ConfigError, EpisodeOrderError, InvalidActionError
+from progressgym_env.society import dynamics
 from progressgym_env.society.core import agent_names, society_core
 from progressgym_env.validation import validate_action
 
@@ -237,7 +238,7 @@ class SocietyParallelEnv(ParallelEnv):
             gymnasium.logger.warn("render() called without a render_mode; pass render_mode='ansi'")
             return None
         core = self.core
-        society = core.group_values.mean(axis=0)
+        society = dynamics.society_mean(core.group_values, core.weights)
         lines = [f"PG-Society century index {core.t}: society {np.round(society, 3).tolist()}"]
         lines += [f"  {agent}: share {core.shares[i]:.3f} model {np.round(core.ai_values[i], 3).tolist()}"
                   for i, agent in enumerate(self.possible_agents)]
