@@ -55,10 +55,3 @@ def test_import_and_surrogate_episodes_import_no_heavy_package() -> None:
     loaded = json.loads(done.stdout.strip().splitlines()[-1])
     assert loaded == [], f"a surrogate episode imported {loaded}; import them lazily where they are used"
 
-
-def test_society_package_import_loads_no_pettingzoo() -> None:
-    """``progressgym_env.society`` (judge, dynamics) is numpy only; pettingzoo loads when an env is made."""
-    script = "import sys, progressgym_env.society.judge, progressgym_env.society.core; print('pettingzoo' in sys.modules)"
-    done = subprocess.run([sys.executable, "-c", script], check=False, capture_output=True, text=True, timeout=120)
-    assert done.returncode == 0, done.stderr
-    assert done.stdout.strip() == "False"
