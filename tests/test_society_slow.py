@@ -107,3 +107,22 @@ def test_rllib_multi_agent_ppo_trains_one_policy_per_ai(tmp_path: Path) -> None:
     assert result["steps"] >= 128  # two iterations of train_batch_size=64
     # Episode return per AI-pair: 8 steps x 2 AIs of progress terms in [0, 1].
     assert all(r is None or 0 < r <= 16 for r in result["returns"])
+
+
+@pytest.mark.slow
+def test_the_throughput_and_study_scripts_run_end_to_end(tmp_path: Path) -> None:
+    import sys
+
+    bench = Path(__file__).resolve().parents[1] / "benchmarks"
+    env = {**os.environ, "PYTHONPATH": str(bench.parent)}
+    out = tmp_path / "throughput.json"
+    subprocess.run([sys.executable, str(bench / "society_throughput.py"), "--min-seconds", "0.02", "--repeats", "1",
+                    "--batch", "4", "--json", str(out)], check=True, env=env, capture_output=True, timeout=300)
+    rows = json.loads(out.read_text())["rows"]
+    assert rows[0]["ratio_to_coevolve"] == 1.0 and len(rows) == 6 and all(r["steps_per_s"] > 0 for r in rows)
+    study = tmp_path / "study"
+    subprocess.run([sys.executable, str(bench / "society_study.py"), "--out", str(study), "--seeds", "2", "--no-ppo"],
+                   check=True, env=env, capture_output=True, timeout=300)
+    table = json.loads((study / "results.json").read_text())["table"]
+    assert len(table) == 15 * 3  # cells x baselines
+    assert all(np.isfinite(entry["corpus"]["normalized"][0]) for entry in table)
