@@ -375,6 +375,10 @@ class Judge:
             float(np.mean(similarity(targets, targets))),
         )
 
+    def normalization_note(self, lock_in: float, reference: float) -> str | None:
+        """The leaderboard's line saying what 0 and 1 of ``normalized`` mean here; None: the leaderboard's own."""
+        return None
+
     def step_curves(self, record: EpisodeRecord | Mapping[str, Any]) -> dict[str, np.ndarray]:
         """Per-step series beyond the rewards that trackers log with each episode (name -> (n,) array).
 

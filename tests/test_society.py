@@ -210,6 +210,9 @@ def test_benchmark_form_plays_one_agent_per_ai_and_keeps_every_trajectory() -> N
     assert np.shape(record["ai_models"]) == (8, 2, D) and np.shape(record["group_values"]) == (9, 8, D)
     assert record["num_ais"] == 2 and record["usage"] == "adaptive"
     assert score_record(record) == result.final_score
+    from progressgym_env.benchmark.leaderboard import normalization_note
+
+    assert "0 = every group frozen at H_0" in normalization_note("society_m2_g8_adaptive", record)
     # Each AI's agent saw its own users only: its first estimate is its own row of the first observation.
     first, _ = env.reset(seed=4)
     assert np.array_equal(agent.agents[1]._observed[0], first[1, :D].astype(np.float64))

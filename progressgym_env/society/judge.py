@@ -176,6 +176,14 @@ class SocietyJudge(CoevolveJudge):
             float(np.mean(progress_scores(human, human, similarity))),
         )
 
+    def normalization_note(self, lock_in: float, reference: float) -> str | None:
+        return (
+            f"`normalized` = (final_score − {lock_in:.4f}) / ({reference:.4f} − {lock_in:.4f}): 0 = every group "
+            "frozen at H_0, 1 = every group following the real history undisturbed; the society score is the "
+            "group-size-weighted mean of the groups' PG-Coevolve scores. Groups that start away from H_0 "
+            "(heterogeneity, by default when G > 1) can score below 0 even with static AIs."
+        )
+
     def step_curves(self, record: EpisodeRecord | Mapping[str, Any]) -> dict[str, np.ndarray]:
         """Each AI's reward (``ai_<i>_reward``), its usage share (``ai_<i>_share``) and the society's
         ``spread`` and ``lag`` (:func:`society_diagnostics`) at the steps t = 1..n: wandb's per-AI and society curves."""
