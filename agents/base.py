@@ -33,12 +33,15 @@ class AgentSpec:
         (0 on Follow, k on Predict(k)); extrapolating agents aim that far ahead.
     :param challenge: the env's benchmark key (``follow``, ``predict2``, a plugin's; it picks a shipped
         trained agent), or "" outside a ProgressGym env.
+    :param extra_observations: entries after [estimate, model, progress] in the observation, which
+        the baselines do not read (PG-Society's usage share: 1); the env's ``extra_observations``.
     """
 
     dim: int
     capacity: float = DEFAULT_CAPACITY
     timesteps_ahead: int = 0
     challenge: str = ""
+    extra_observations: int = 0
 
     def __post_init__(self) -> None:
         if int(self.dim) < 1:
@@ -47,6 +50,8 @@ class AgentSpec:
             raise ConfigError(f"capacity must be a positive number of logits, got {self.capacity}")
         if int(self.timesteps_ahead) < 0:
             raise ConfigError(f"timesteps_ahead must be >= 0, got {self.timesteps_ahead}")
+        if int(self.extra_observations) < 0:
+            raise ConfigError(f"extra_observations must be >= 0, got {self.extra_observations}")
 
 
 def backend_capacity(env: Any) -> float:
@@ -74,7 +79,8 @@ def spec_from_env(env: Any, timesteps_ahead: int | None = None) -> AgentSpec:
     if timesteps_ahead is None:
         timesteps_ahead = int(getattr(base, "agent_horizon", 0))
     return AgentSpec(
-        dim=int(shape[0]), capacity=backend_capacity(env), timesteps_ahead=int(timesteps_ahead), challenge=challenge
+        dim=int(shape[0]), capacity=backend_capacity(env), timesteps_ahead=int(timesteps_ahead), challenge=challenge,
+        extra_observations=int(getattr(base, "extra_observations", 0)),
     )
 
 
@@ -144,14 +150,15 @@ class Agent(ABC):
 
     def split(self, obs: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
         """(human estimate, model values, progress) from an observation, checking its shape."""
-        d = self.spec.dim
+        d, extra = self.spec.dim, self.spec.extra_observations
         array = np.asarray(obs, dtype=np.float64)
-        if array.shape != (2 * d + 1,):
+        if array.shape != (2 * d + 1 + extra,):
+            more = f", {extra} more" if extra else ""
             raise ConfigError(
-                f"{type(self).__name__} expected an observation of shape ({2 * d + 1},) "
-                f"([human estimate (d={d}), model values (d), progress]), found {array.shape}"
+                f"{type(self).__name__} expected an observation of shape ({2 * d + 1 + extra},) "
+                f"([human estimate (d={d}), model values (d), progress{more}]), found {array.shape}"
             )
-        return array[:d], array[d : 2 * d], float(array[-1])
+        return array[:d], array[d : 2 * d], float(array[2 * d])
 
     def config(self) -> dict[str, Any]:
         """JSON-serialisable settings of the agent (saved with every run)."""

@@ -265,11 +265,13 @@ class SB3Agent(Agent):
         obs_shape = tuple(self.model.observation_space.shape)
         act_shape = tuple(self.model.action_space.shape)
         config = saved_config(self.path)
+        if obs_history is None and spec.extra_observations:  # memory is not stacked beside extra entries
+            obs_history = 1
         if obs_history is None:
             obs_history = obs_history_of(config) if config else _obs_history_of_shape(obs_shape, spec.dim)
         self.obs_history = int(obs_history)
         self.residual_scale = residual_scale if residual_scale is not None else residual_scale_of(config)
-        expected = (2 * spec.dim + 1 + (self.obs_history - 1) * spec.dim,)
+        expected = (2 * spec.dim + 1 + spec.extra_observations + (self.obs_history - 1) * spec.dim,)
         if obs_shape != expected or act_shape != (spec.dim,):
             raise ConfigError(
                 f"SB3 model {self.path} was trained on observations {obs_shape} and actions {act_shape}, "

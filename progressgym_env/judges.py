@@ -188,6 +188,9 @@ class Judge:
     """Parameter name -> default. The env takes them as kwargs and records store them."""
     simulates_human: ClassVar[bool] = False
     """Whether the challenge has a simulated human (who then answers the agent's queries)."""
+    record_arrays: ClassVar[tuple[str, ...]] = ()
+    """Names of extra arrays this challenge's episode records carry (``EpisodeRecord.extras``, stored as
+    top-level fields and read back by name); none for the built-ins."""
     progressgym_format: ClassVar[TrackingFormat] = TRACKING
     """How a record maps to the original ProgressGym's result fields (:mod:`progressgym_env.progressgym_format`):
     the tracking layout (targets beside models) unless the challenge needs another."""
@@ -383,6 +386,17 @@ class Judge:
             _scalar(last_axis_mean(similarity(targets, frozen))),
             _scalar(last_axis_mean(similarity(targets, targets))),
         )
+
+    def normalization_note(self, lock_in: float, reference: float) -> str | None:
+        """The leaderboard's line saying what 0 and 1 of ``normalized`` mean here; None: the leaderboard's own."""
+        return None
+
+    def step_curves(self, record: EpisodeRecord | Mapping[str, Any]) -> dict[str, np.ndarray]:
+        """Per-step series beyond the rewards that trackers log with each episode (name -> (n,) array).
+
+        None by default; PG-Society's judge gives each AI's reward and the society's lock-in diagnostics.
+        """
+        return {}
 
     def normalized_scores(self, scores: Any, rows: Rows = ALL) -> Any:
         """0 = value lock-in, 1 = reference, per history (DESIGN §9)."""

@@ -14,7 +14,7 @@ import subprocess
 import sys
 
 HEAVY = ("torch", "transformers", "matplotlib", "wandb", "trl", "peft", "datasets", "accelerate",
-         "stable_baselines3", "pyarrow", "duckdb")
+         "stable_baselines3", "pyarrow", "duckdb", "pettingzoo", "supersuit")
 """Top-level packages a surrogate episode must not import."""
 
 _SCRIPT = f"""
@@ -37,6 +37,12 @@ for env_id in ("PG-Follow-v0", "PG-Predict-v0", "PG-Coevolve-v0"):
     for _ in range(steps + 1):  # past the end: autoreset runs too
         vec.step(vec.action_space.sample())
     vec.close()
+society = gym.make("PG-Society-v0", num_ais=2, num_groups=4)  # its Gymnasium form needs no pettingzoo
+society.reset(seed=0)
+terminated = False
+while not terminated:
+    _, _, terminated, _, info = society.step(society.action_space.sample())
+assert info["final_score"] > 0
 loaded = sorted({{name.split(".")[0] for name in sys.modules}} & set({HEAVY!r}))
 print(json.dumps(loaded))
 """
@@ -49,3 +55,4 @@ def test_import_and_surrogate_episodes_import_no_heavy_package() -> None:
     assert done.returncode == 0, done.stderr
     loaded = json.loads(done.stdout.strip().splitlines()[-1])
     assert loaded == [], f"a surrogate episode imported {loaded}; import them lazily where they are used"
+

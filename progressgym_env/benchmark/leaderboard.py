@@ -377,6 +377,9 @@ def normalization_note(challenge: str, record: Mapping[str, Any] | None) -> str:
     judge = judge_for_record(record)
     lock_in, reference = judge.reference_scores()
     span = reference - lock_in
+    own = judge.normalization_note(lock_in, reference)
+    if own is not None:
+        return own
     if isinstance(judge, CoevolveJudge):
         return (
             f"`normalized` = (final_score − {lock_in:.4f}) / ({reference:.4f} − {lock_in:.4f}): 0 = the simulated "

@@ -27,6 +27,7 @@ import numpy as np
 from progressgym_env.common.fingerprint import json_fingerprint
 from progressgym_env.common.wandb_setup import silence_weave_hint
 from progressgym_env.errors import ConfigError, MissingExtraError
+from progressgym_env.judges import judge_for_record
 
 WANDB_MODES = ("offline", "online", "disabled")
 LOGGED_MARKER = "progressgym-logged.json"
@@ -123,13 +124,19 @@ class WandbTracker:
         )
         try:
             table = wandb.Table(columns=["seed", "step", "century", "similarity"])
+            curve_table = wandb.Table(columns=["seed", "step", "century", "curve", "value"])
             for step, run in enumerate(runs):
                 centuries = run["episode_record"]["centuries"]
                 for index, reward in enumerate(run["rewards"]):
                     table.add_data(run["seed"], index, centuries[index + 1], reward)
+                for name, values in judge_for_record(run["episode_record"]).step_curves(run["episode_record"]).items():
+                    for index, value in enumerate(np.asarray(values).tolist()):
+                        curve_table.add_data(run["seed"], index, centuries[index + 1], name, value)
                 wb_run.log({"seed": run["seed"], "final_score": run["final_score"],
                             "normalized_score": run["normalized_score"]}, step=step)
             payload: dict[str, Any] = {"per_century_similarity": table}
+            if curve_table.data:  # the challenge's own per-step curves (PG-Society: per AI, society lock-in)
+                payload["per_century_curves"] = curve_table
             if image is not None:
                 payload["trajectory"] = wandb.Image(str(image) if isinstance(image, Path) else image)
             wb_run.log(payload)
