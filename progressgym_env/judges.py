@@ -344,9 +344,20 @@ class Judge:
 
         :param models: (..., episode_length, d) the models after each step.
         :param simulated: (..., T, d) S_0..S_{T-1} (challenges that simulate a human).
-        :param rewards: (..., episode_length) the episode's rewards, when known (a shortcut some use).
+        :param rewards: (..., episode_length) the episode's rewards, when known: with plain-cosine rewards
+            of this rule they are the score's terms, so their mean is the score (the same bits).
         """
+        if rewards is not None and self._rewards_are_score_terms():
+            return last_axis_mean(rewards)
         return tracking_scores(self.targets(self.human[rows]), models)
+
+    def _rewards_are_score_terms(self) -> bool:
+        """Whether each step's reward is cos(target, model), the term the tracking score averages.
+
+        True for plain-cosine rewards unless a subclass scores steps its own way (overrides
+        :meth:`step_rewards`): then the score is recomputed from the models.
+        """
+        return self.similarity == "cosine" and type(self).step_rewards is Judge.step_rewards
 
     def final_score(self, record: EpisodeRecord | Mapping[str, Any]) -> float:
         """The paper's score (plain cosine) of one history, recomputed from a record's vectors."""
