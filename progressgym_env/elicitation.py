@@ -8,6 +8,8 @@ gives the agent the exact vector (no noise, 0 queries): useful for debugging, no
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
 from progressgym_env.errors import ConfigError
@@ -55,8 +57,9 @@ def sample_shares(
         if values.ndim == 1 and values.shape[0] <= _SCALAR_DRAWS:
             # One respondent: d scalar draws skip the array call's argument checks (microseconds at
             # this size) and give the same draws in the same order (both walk the dims in turn).
+            # Shares divided in Python: int / int is the correctly rounded quotient, as numpy's is.
             draw = rng.binomial
-            return np.array([draw(n, p) for n, p in zip(counts.tolist(), values.tolist(), strict=True)], dtype=np.int64) / counts
+            return np.array([draw(n, p) / n for n, p in zip(counts.tolist(), values.tolist(), strict=True)])
         return rng.binomial(counts, values) / counts
     if method == "normal":
         noise = rng.standard_normal(np.shape(values))
@@ -197,6 +200,8 @@ class GridBinomial:
     seed gives the same draws whatever the probabilities. Three to four times cheaper than
     ``rng.binomial`` with a new probability per draw, which sets its BTPE sampler up each time.
 
+    Building one takes ~0.1 s: :meth:`for_counts` keeps one per split of the budget (it is read-only).
+
     :param counts: queries per dim (d,), as :func:`split_queries` gives them (each <= :attr:`MAX_COUNT`).
     """
 
@@ -220,6 +225,11 @@ class GridBinomial:
         """Whether a table for these per-dim counts stays small (at most :attr:`MAX_COUNT` each)."""
         return int(np.max(counts)) <= cls.MAX_COUNT
 
+    @staticmethod
+    def for_counts(counts: np.ndarray) -> GridBinomial:
+        """The shared sampler of these per-dim counts (built on first use)."""
+        return _grid_binomial(tuple(np.asarray(counts, dtype=np.int64).tolist()))
+
     def sample_shares(self, rng: np.random.Generator, values: np.ndarray) -> np.ndarray:
         """Observed shares (rows, d) of respondents holding ``values`` (rows, d), probabilities in [0, 1]."""
         uniforms = rng.random((2, *values.shape))
@@ -239,26 +249,36 @@ class GridBinomial:
 def _sequential_binomial(uniforms: np.ndarray, trials: np.ndarray, p: np.ndarray) -> np.ndarray:
     """Binomial(trials, p) draws by inversion from 0: the smallest k with u < P(X <= k).
 
-    Cheap when ``trials * p`` is small (most draws stop at k = 0, computed for all at once; the rest
-    step on together). A search that rounding keeps below u ends at ``trials``.
+    Cheap when ``trials * p`` is small: P(X = 0) = (1 - p)^trials >= 1 - trials p (Bernoulli's
+    inequality), so every u below that bound is a 0 without a logarithm; the rest compute P(X = 0)
+    and step on together. A search that rounding keeps below u ends at ``trials``.
     """
-    with np.errstate(divide="ignore"):
-        pmf = np.exp(trials * np.log1p(-p))  # P(X = 0); p = 1 gives 0 (then X = trials)
     draws = np.zeros(uniforms.shape, dtype=np.int64)
-    going = (uniforms >= pmf).ravel().nonzero()[0]
+    mean = trials * p
+    going = (uniforms >= 1.0 - mean).ravel().nonzero()[0]
     if not going.size:
         return draws
     u, n, q = uniforms.ravel()[going], trials.ravel()[going], p.ravel()[going]
-    odds = q / (1.0 - q)
-    pmf = pmf.ravel()[going]
+    with np.errstate(divide="ignore"):
+        pmf = np.exp(n * np.log1p(-q))  # P(X = 0); p = 1 gives 0 (then X = trials)
     cdf = pmf.copy()
+    odds = q / (1.0 - q)
     k = 0
-    while going.size:
+    while True:
+        done = u < cdf
+        if k:
+            done |= k >= n
+        if done.any():
+            draws.ravel()[going[done]] = k
+            keep = ~done
+            going, u, n, odds, pmf, cdf = going[keep], u[keep], n[keep], odds[keep], pmf[keep], cdf[keep]
+        if not going.size:
+            return draws
         k += 1
         pmf *= (n - k + 1) / k * odds
         cdf += pmf
-        done = (u < cdf) | (k >= n)
-        draws.ravel()[going[done]] = np.minimum(k, n[done])
-        keep = ~done
-        going, u, n, odds, pmf, cdf = going[keep], u[keep], n[keep], odds[keep], pmf[keep], cdf[keep]
-    return draws
+
+
+@functools.lru_cache(maxsize=8)
+def _grid_binomial(counts: tuple[int, ...]) -> GridBinomial:
+    return GridBinomial(np.array(counts, dtype=np.int64))

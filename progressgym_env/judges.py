@@ -30,7 +30,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from progressgym_env.errors import ConfigError, HistoryFormatError, ResultsFileError
-from progressgym_env.numerics import cosine, last_axis_mean
+from progressgym_env.numerics import cosine, last_axis_mean, suffix_max
 from progressgym_env.progressgym_format import COEVOLVE, TRACKING, TrackingFormat
 from progressgym_env.records import EpisodeRecord
 
@@ -82,8 +82,7 @@ def progress_scores(simulated: np.ndarray, human: np.ndarray, similarity: Simila
     Leading dims broadcast (several s against one history, or one s per history of a batch).
     """
     sims = np.asarray(similarity(np.asarray(simulated)[..., None, :], human), dtype=np.float64)
-    suffix_max = np.maximum.accumulate(sims[..., ::-1], axis=-1)[..., ::-1]
-    return last_axis_mean(suffix_max)
+    return last_axis_mean(suffix_max(sims))
 
 
 PROGRESS_BLOCK = 1 << 20
@@ -511,9 +510,25 @@ class CoevolveJudge(Judge):
         human = self.human[rows]
         if rewards is not None and self.similarity == "cosine":
             # With plain-cosine rewards the per-S terms of S_1.. are the rewards: only S_0's is new.
-            first = progress_scores(simulated[..., 0, :], human)
+            if simulated.ndim == 2 and rows is ALL:  # one env: S_0 is usually the same every episode
+                first = self._start_progress(simulated[0])
+            else:
+                first = progress_scores(simulated[..., 0, :], human)
             return last_axis_mean(np.concatenate([first[..., None], rewards], axis=-1))
         return coevolve_scores(simulated, human)
+
+    _start_cache: tuple[bytes, np.ndarray] | None = None
+
+    def _start_progress(self, start: np.ndarray) -> np.ndarray:
+        """progress_scores(S_0, H) of one history, kept while S_0 (its bits) and H stay the same."""
+        key = start.tobytes()
+        if self._start_cache is None or self._start_cache[0] != key:
+            self._start_cache = (key, progress_scores(start, self.human))
+        return self._start_cache[1]
+
+    def set_histories(self, rows: Rows, human: np.ndarray) -> None:
+        self._start_cache = None
+        super().set_histories(rows, human)
 
     def _score_record(self, record: EpisodeRecord | Mapping[str, Any]) -> np.ndarray:
         simulated = _as_matrix(_field(record, "simulated"), "simulated", self.num_centuries, self.human.shape[-1])

@@ -115,21 +115,20 @@ class BatchEpisodes:
         logits = updated_logits(old_logits, action, cfg.capacity, noise)
         if moving.all():  # the usual case: every model updates, nothing to merge
             model = sigmoid(logits)
-            state.model_logits[sel] = logits
         else:  # an all-zero action is no update: those rows keep their model
             moved = moving[:, None]
             model = np.where(moved, sigmoid(logits), state.model_values[sel])
-            state.model_logits[sel] = np.where(moved, logits, old_logits)
-        state.model_values[sel] = model
+            logits = np.where(moved, logits, old_logits)
+        state.keep("model_logits", rows, logits)
+        state.keep("model_values", rows, model)
         simulated = None
         if self.simulates:
             sim = pulled_logits(
-                state.sim_logits[sel], at(histories.logits, rows, t), state.model_logits[sel],
-                cfg.history_pull, cfg.ai_pull,
+                state.sim_logits[sel], at(histories.logits, rows, t), logits, cfg.history_pull, cfg.ai_pull
             )
             simulated = sigmoid(sim)
-            state.sim_logits[sel] = sim
-            state.sim_values[sel] = simulated
+            state.keep("sim_logits", rows, sim)
+            state.keep("sim_values", rows, simulated)
             store(state.simulated, rows, t, simulated)
         target = self._targets(rows, t)
         reward = judge.step_rewards(target, model, simulated, rows=sel)

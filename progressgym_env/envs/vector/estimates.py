@@ -41,7 +41,7 @@ class BatchElicitation:
             if settings.fixed_history and not simulates_human and BinomialTable.fits(self.counts):
                 self.table = BinomialTable(settings.history_source.history.values, self.counts)  # type: ignore[attr-defined]
             elif GridBinomial.fits(self.counts):
-                self.grid = GridBinomial(self.counts)
+                self.grid = GridBinomial.for_counts(self.counts)
 
     def observe(
         self,
