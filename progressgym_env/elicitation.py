@@ -12,6 +12,7 @@ import functools
 
 import numpy as np
 
+from progressgym_env import compiled
 from progressgym_env.errors import ConfigError
 
 ELICITATION_METHODS: tuple[str, ...] = ("binomial", "normal")
@@ -119,7 +120,23 @@ class GuidedSearch:
         self._search_steps = int(width).bit_length()
 
     def search(self, uniforms: np.ndarray, cell: np.ndarray) -> np.ndarray:
-        """#{cdf[cell] <= u} for each uniform in [0, 1) (``cell`` broadcasts against ``uniforms``)."""
+        """#{cdf[cell] <= u} for each uniform in [0, 1) (``cell`` broadcasts against ``uniforms``).
+
+        Large (rows, d) batches run the compiled loop where numba is installed (the same answers,
+        see :mod:`progressgym_env.compiled`); everything else the numpy path, :meth:`search_numpy`.
+        """
+        if uniforms.ndim == 2 and uniforms.size >= compiled.MIN_SIZE:
+            kernel = compiled.guided_search_kernel()
+            if kernel is not None:
+                cells = np.ascontiguousarray(np.asarray(cell, dtype=np.intp).reshape(-1, uniforms.shape[1]))
+                if cells.shape[0] not in (1, uniforms.shape[0]):
+                    cells = np.ascontiguousarray(np.broadcast_to(cells, uniforms.shape))
+                return kernel(np.ascontiguousarray(uniforms), cells, self._guide, self._flat_cdf, self.guide_size,  # type: ignore[no-any-return]
+                              self._width)
+        return self.search_numpy(uniforms, cell)
+
+    def search_numpy(self, uniforms: np.ndarray, cell: np.ndarray) -> np.ndarray:
+        """:meth:`search` in numpy alone (the reference the compiled loop must equal)."""
         bucket = (uniforms * self.guide_size).astype(np.intp)
         bucket += cell * self.guide_size
         hits = self._guide.take(bucket)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from progressgym_env import compiled
 from progressgym_env.backends.physics import moves_model
 from progressgym_env.elicitation import BinomialTable, GridBinomial, GuidedSearch, sample_shares, split_queries
 from progressgym_env.numerics import cosine, last_axis_mean, last_axis_sum, suffix_max
@@ -169,3 +170,22 @@ def test_suffix_max_equals_the_reversed_accumulate(shape: tuple[int, ...]) -> No
     assert found.shape == expected.shape and np.array_equal(found, expected, equal_nan=True)
     assert np.array_equal(np.signbit(found), np.signbit(expected))  # -0.0 where numpy keeps it
     assert found is not x
+
+
+def test_compiled_guided_search_equals_the_numpy_path() -> None:
+    """The numba loop (where installed) gives the numpy path's answers: tables of known and of grid
+    probabilities, one cell set for every row or one per row, narrow and wide (tail) buckets."""
+    pytest.importorskip("numba")
+    if compiled.guided_search_kernel() is None:
+        pytest.skip(f"{compiled.ENV_VAR}=0 turns the compiled loops off")
+    rng = np.random.default_rng(4)
+    counts = split_queries(512, 5)
+    table = BinomialTable(np.vstack([rng.random((8, 5)), [[0.0, 1.0, 0.5, 1e-6, 1 - 1e-6]]]), counts)
+    grid = GridBinomial.for_counts(counts)
+    rows = 2 * compiled.MIN_SIZE
+    uniforms = rng.random((rows, 5))
+    uniforms[:64] = np.arange(64)[:, None] / 64  # bucket edges
+    per_row = np.arange(5) + 5 * rng.integers(0, 9, (rows, 1))
+    grid_cells = (rng.random((rows, 5)) * grid.GRID).astype(np.intp) * 2 + np.array([1, 1, 0, 0, 0])
+    for search, cells in [(table._search, np.arange(5) + 15), (table._search, per_row), (grid._search, grid_cells)]:
+        assert np.array_equal(search.search(uniforms, cells), search.search_numpy(uniforms, cells))

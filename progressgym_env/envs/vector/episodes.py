@@ -209,7 +209,7 @@ class BatchEpisodes:
             past[:, 0] = state.estimate[sel]
             state.past[sel] = past
             obs[sel, 2 * d + 1 :] = past.reshape(rows.count, -1)
-        state.estimate[sel] = estimate
+        state.keep("estimate", rows, estimate)  # a fresh array from the elicitation
         obs[sel, :d] = estimate
         obs[sel, d : 2 * d] = model
         obs[sel, 2 * d] = nxt * self._progress_scale

@@ -98,7 +98,7 @@ class BatchState:
         self.simulated = np.zeros((n, T, d)) if simulates else np.zeros((n, 0, d))
 
     def keep(self, name: str, rows: Rows, values: np.ndarray) -> None:
-        """Set the rows of array ``name`` (model_logits, model_values, sim_logits or sim_values) to ``values``.
+        """Set the rows of array ``name`` (model_logits, model_values, sim_logits, sim_values, estimate) to ``values``.
 
         For every row, a fresh array that nothing else holds (what the step's physics returns) simply
         becomes the state's array: no copy. Otherwise the rows are written into it.
