@@ -131,8 +131,10 @@ class GuidedSearch:
                 cells = np.ascontiguousarray(np.asarray(cell, dtype=np.intp).reshape(-1, uniforms.shape[1]))
                 if cells.shape[0] not in (1, uniforms.shape[0]):
                     cells = np.ascontiguousarray(np.broadcast_to(cells, uniforms.shape))
-                return kernel(np.ascontiguousarray(uniforms), cells, self._guide, self._flat_cdf, self.guide_size,  # type: ignore[no-any-return]
-                              self._width)
+                hits: np.ndarray = kernel(
+                    np.ascontiguousarray(uniforms), cells, self._guide, self._flat_cdf, self.guide_size, self._width
+                )
+                return hits
         return self.search_numpy(uniforms, cell)
 
     def search_numpy(self, uniforms: np.ndarray, cell: np.ndarray) -> np.ndarray:
@@ -228,6 +230,9 @@ class GridBinomial:
     """Guide buckets per (grid point, count) row."""
     MAX_COUNT = 1 << 10
     """Largest per-dim count tabulated: the table holds (G + 1) x counts x (count + 1) floats."""
+    MIN_DRAWS = 1024
+    """Fewest draws per call worth the table's fixed cost (about twenty numpy calls): smaller batches
+    (a vector env of fewer than ~200 sub-envs) draw with ``rng.binomial``, also exact."""
 
     def __init__(self, counts: np.ndarray) -> None:
         self.counts = np.asarray(counts, dtype=np.int64)

@@ -12,7 +12,13 @@ import pytest
 
 from progressgym_env import compiled
 from progressgym_env.backends.physics import moves_model
-from progressgym_env.elicitation import BinomialTable, GridBinomial, GuidedSearch, sample_shares, split_queries
+from progressgym_env.elicitation import (
+    BinomialTable,
+    GridBinomial,
+    GuidedSearch,
+    sample_shares,
+    split_queries,
+)
 from progressgym_env.numerics import cosine, last_axis_mean, last_axis_sum, suffix_max
 
 

@@ -7,7 +7,9 @@ lookup, the same distribution several times cheaper than ``Generator.binomial``:
 :class:`~progressgym_env.elicitation.BinomialTable` of the history's own probabilities when the
 answering humans are a fixed history (no simulated human), else from a
 :class:`~progressgym_env.elicitation.GridBinomial` (a table on a probability grid plus an exact
-thinning step), which takes any probabilities (a simulated human, procedural histories).
+thinning step), which takes any probabilities (a simulated human, procedural histories) and serves
+batches of at least ``GridBinomial.MIN_DRAWS`` draws (smaller ones draw with ``Generator.binomial``: for
+a given seed and N the episode is always the same).
 """
 
 from __future__ import annotations
@@ -34,14 +36,14 @@ class BatchElicitation:
         self.counts = None if budget is None else split_queries(budget, settings.dim)
         self.method = settings.config.elicitation
         self.table: BinomialTable | None = None
-        self.grid: GridBinomial | None = None
+        self.uses_grid = False  # GridBinomial for large batches (built on the first one)
         exact_answers = self.counts is not None and self.method == "binomial"
         if fast and exact_answers:
             assert self.counts is not None
             if settings.fixed_history and not simulates_human and BinomialTable.fits(self.counts):
                 self.table = BinomialTable(settings.history_source.history.values, self.counts)  # type: ignore[attr-defined]
-            elif GridBinomial.fits(self.counts):
-                self.grid = GridBinomial.for_counts(self.counts)
+            else:
+                self.uses_grid = GridBinomial.fits(self.counts)
 
     def observe(
         self,
@@ -60,8 +62,8 @@ class BatchElicitation:
         if batch_rng is not None:
             if self.table is not None:
                 return self.table.sample_shares(batch_rng, t, rows.count), self.queries
-            if self.grid is not None:
-                return self.grid.sample_shares(batch_rng, values), self.queries
+            if self.uses_grid and values.size >= GridBinomial.MIN_DRAWS:
+                return GridBinomial.for_counts(self.counts).sample_shares(batch_rng, values), self.queries
             return sample_shares(batch_rng, values, self.counts, self.method), self.queries
         shares = np.empty((rows.count, values.shape[-1]))
         for j, i in enumerate(rows.index.tolist()):
