@@ -510,20 +510,26 @@ class CoevolveJudge(Judge):
         human = self.human[rows]
         if rewards is not None and self.similarity == "cosine":
             # With plain-cosine rewards the per-S terms of S_1.. are the rewards: only S_0's is new.
+            start = simulated[..., 0, :]
             if simulated.ndim == 2 and rows is ALL:  # one env: S_0 is usually the same every episode
-                first = self._start_progress(simulated[0])
+                first = self._start_progress(start)
+            elif self._broadcast() and start.ndim == 2 and (start == self.human[0, 0]).all():
+                # One history for every row and every S_0 at H_0 (the surrogate's start): one row's term
+                # (each row of a batched call has the bits of the one-row call).
+                first = np.full(start.shape[0], self._start_progress(self.human[0, 0], self.human[0]))
             else:
-                first = progress_scores(simulated[..., 0, :], human)
+                first = progress_scores(start, human)
             return last_axis_mean(np.concatenate([first[..., None], rewards], axis=-1))
         return coevolve_scores(simulated, human)
 
     _start_cache: tuple[bytes, np.ndarray] | None = None
 
-    def _start_progress(self, start: np.ndarray) -> np.ndarray:
-        """progress_scores(S_0, H) of one history, kept while S_0 (its bits) and H stay the same."""
+    def _start_progress(self, start: np.ndarray, human: np.ndarray | None = None) -> np.ndarray:
+        """progress_scores(S_0, H) of one history (``human``, default this judge's), kept while S_0 (its
+        bits) and H stay the same."""
         key = start.tobytes()
         if self._start_cache is None or self._start_cache[0] != key:
-            self._start_cache = (key, progress_scores(start, self.human))
+            self._start_cache = (key, progress_scores(start, self.human if human is None else human))
         return self._start_cache[1]
 
     def set_histories(self, rows: Rows, human: np.ndarray) -> None:

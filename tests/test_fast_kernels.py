@@ -130,7 +130,7 @@ def _grid_binomial_pmf(sampler: GridBinomial, n: int, p: float) -> np.ndarray:
     return pmf
 
 
-@pytest.mark.parametrize("p", [0.0, 1.0, 0.3337, 1e-6, 1023.5 / 1024])
+@pytest.mark.parametrize("p", [0.0, 1.0, 0.3337, 1e-6, 1 - 0.5 / GridBinomial.GRID])  # the last: top grid cell
 def test_grid_binomial_is_exactly_the_binomial_distribution(p: float) -> None:
     """Table on the grid point below p, then binomial thinning of the failures: Binomial(n, p) exactly
     (to float64 rounding), and the sampled counts follow it."""
