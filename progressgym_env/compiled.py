@@ -3,8 +3,8 @@
 A kernel is used only where numba imports, the batch is large enough to repay a call's set-up
 (:data:`MIN_SIZE` entries) and the environment variable ``PROGRESSGYM_COMPILED`` is not ``0``;
 otherwise the numpy path runs. The numpy path stays the reference: a kernel makes the same
-comparisons on the same numbers (no floating-point arithmetic of its own), so its answers are the
-numpy path's bit for bit and a seed gives the same episode with or without numba. numba is imported
+comparisons on the same numbers and only IEEE-exact arithmetic (+, -, *, / and truncation, which
+numba and numpy round alike; no transcendental function), so its answers are the numpy path's bit for bit and a seed gives the same episode with or without numba. numba is imported
 on the first large call, never by ``import progressgym_env``; compiled code is cached on disk.
 """
 
@@ -30,3 +30,13 @@ def guided_search_kernel() -> Callable[..., Any] | None:
     except ImportError:  # numba not installed
         return None
     return guided_search
+
+
+@functools.cache
+def grid_binomial_kernel() -> Callable[..., Any] | None:
+    """The compiled first stage of :class:`~progressgym_env.elicitation.GridBinomial`, or None."""
+    if guided_search_kernel() is None:
+        return None
+    from progressgym_env._numba_kernels import grid_binomial_first
+
+    return grid_binomial_first

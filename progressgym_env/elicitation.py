@@ -257,6 +257,23 @@ class GridBinomial:
     def sample_shares(self, rng: np.random.Generator, values: np.ndarray) -> np.ndarray:
         """Observed shares (rows, d) of respondents holding ``values`` (rows, d), probabilities in [0, 1]."""
         uniforms = rng.random((2, *values.shape))
+        kernel = compiled.grid_binomial_kernel() if values.ndim == 2 and values.size >= compiled.MIN_SIZE else None
+        if kernel is not None:
+            search = self._search
+            first, again, going = kernel(
+                np.ascontiguousarray(values, dtype=np.float64), uniforms[0], uniforms[1], self.GRID, self._distinct,
+                self._count_index, self.counts, search._guide, search._flat_cdf, search.guide_size, search._width,
+            )
+        else:
+            first, again, going = self.first_stage(values, uniforms)
+        first += _thinning_draws(uniforms[1], self.counts - first, again, going)
+        return first / self.counts
+
+    def first_stage(self, values: np.ndarray, uniforms: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The table draw Y, the thinning probability s, and where Z may be > 0 (flat indices), in numpy.
+
+        The compiled loop (:mod:`progressgym_env.compiled`) gives the same three arrays.
+        """
         scaled = values * self.GRID
         point = scaled.astype(np.intp)  # floor: values are >= 0
         below = point / self.GRID
@@ -265,21 +282,20 @@ class GridBinomial:
         first = self._search.search(uniforms[0], point)
         with np.errstate(divide="ignore", invalid="ignore"):  # p = 1: nothing left to thin (s = 0)
             again = np.where(below < 1.0, (values - below) / (1.0 - below), 0.0)
-        left = self.counts - first
-        first += _sequential_binomial(uniforms[1], left, again)
-        return first / self.counts
+        mean = (self.counts - first) * again
+        # P(Z = 0) = (1 - s)^m >= 1 - m s (Bernoulli's inequality): every u below that bound is a 0.
+        going = (uniforms[1] >= 1.0 - mean).ravel().nonzero()[0]
+        return first, again, going
 
 
-def _sequential_binomial(uniforms: np.ndarray, trials: np.ndarray, p: np.ndarray) -> np.ndarray:
-    """Binomial(trials, p) draws by inversion from 0: the smallest k with u < P(X <= k).
+def _thinning_draws(uniforms: np.ndarray, trials: np.ndarray, p: np.ndarray, going: np.ndarray) -> np.ndarray:
+    """Binomial(trials, p) draws by inversion from 0 (the smallest k with u < P(X <= k)), all 0 outside
+    the flat indices ``going`` (where u is below 1 - trials p, a bound on P(X = 0)).
 
-    Cheap when ``trials * p`` is small: P(X = 0) = (1 - p)^trials >= 1 - trials p (Bernoulli's
-    inequality), so every u below that bound is a 0 without a logarithm; the rest compute P(X = 0)
-    and step on together. A search that rounding keeps below u ends at ``trials``.
+    The few others compute P(X = 0) and step on together; a search that rounding keeps below u ends at
+    ``trials``.
     """
     draws = np.zeros(uniforms.shape, dtype=np.int64)
-    mean = trials * p
-    going = (uniforms >= 1.0 - mean).ravel().nonzero()[0]
     if not going.size:
         return draws
     u, n, q = uniforms.ravel()[going], trials.ravel()[going], p.ravel()[going]

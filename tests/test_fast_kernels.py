@@ -195,3 +195,15 @@ def test_compiled_guided_search_equals_the_numpy_path() -> None:
     grid_cells = (rng.random((rows, 5)) * grid.GRID).astype(np.intp) * 2 + np.array([1, 1, 0, 0, 0])
     for search, cells in [(table._search, np.arange(5) + 15), (table._search, per_row), (grid._search, grid_cells)]:
         assert np.array_equal(search.search(uniforms, cells), search.search_numpy(uniforms, cells))
+    # The grid sampler's fused first stage: table draws, thinning probabilities, rows that may thin.
+    values = rng.random((rows, 5))
+    values[:3] = [[0.0] * 5, [1.0] * 5, np.arange(5) / grid.GRID]  # certain answers and grid points
+    two = rng.random((2, rows, 5))
+    kernel = compiled.grid_binomial_kernel()
+    assert kernel is not None
+    found = kernel(values, two[0], two[1], grid.GRID, grid._distinct, grid._count_index, grid.counts,
+                   grid._search._guide, grid._search._flat_cdf, grid._search.guide_size, grid._search._width)
+    for a, b in zip(found, grid.first_stage(values, two), strict=True):
+        assert np.array_equal(a, b)
+    assert np.array_equal(grid.sample_shares(np.random.default_rng(1), values),
+                          grid.sample_shares(np.random.default_rng(1), values[:, None, :])[:, 0])  # 3-D: numpy path
