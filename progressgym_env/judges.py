@@ -394,15 +394,22 @@ class Judge:
 
     def normalized_scores(self, scores: Any, rows: Rows = ALL) -> Any:
         """0 = value lock-in, 1 = reference, per history (DESIGN §9)."""
-        if self._normalizers is None:  # (lock-in, span or 1 where it is ~0, span ~0), kept until H changes
+        lock_in, span, tiny = self.normalizers()
+        if rows is not ALL:
+            lock_in, span, tiny = lock_in[rows], span[rows], tiny[rows]
+        return kernels.normalized(scores, lock_in, span, tiny, np)
+
+    def normalizers(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(lock-in score, span or 1 where it is ~0, span ~0) per history: what :meth:`normalized_scores` divides by.
+
+        Computed on first use and kept until the histories change (they depend on H only).
+        """
+        if self._normalizers is None:
             lock_in, reference = self._reference_arrays()
             span = reference - lock_in
             tiny = np.abs(span) < 1e-12
             self._normalizers = (lock_in, np.where(tiny, 1.0, span), tiny)
-        lock_in, span, tiny = self._normalizers
-        if rows is not ALL:
-            lock_in, span, tiny = lock_in[rows], span[rows], tiny[rows]
-        return np.where(tiny, 0.0, (scores - lock_in) / span)
+        return self._normalizers
 
     def _reference_arrays(self) -> tuple[np.ndarray, np.ndarray]:
         """(lock-in, reference) of every history, computed on first use (they depend on H only)."""

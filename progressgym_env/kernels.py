@@ -139,3 +139,8 @@ def progress(sims: Array, ops: Ops) -> Array:
 def normal_shares(values: Array, noise: Array, counts: Array, xp: Any) -> Array:
     """Answer shares by the normal approximation: ``clip(v + z sqrt(v (1 - v) / n), 0, 1)`` for standard normals z."""
     return xp.clip(values + noise * xp.sqrt(values * (1.0 - values) / counts), 0.0, 1.0)
+
+
+def normalized(score: Array, lock_in: Array, span: Array, tiny: Array, xp: Any) -> Array:
+    """``(score - lock_in) / span``: 0 = value lock-in, 1 = reference; 0 where the span is ~0 (``tiny``, span then 1)."""
+    return xp.where(tiny, 0.0, (score - lock_in) / span)
