@@ -52,24 +52,34 @@ JAX_OPS = kernels.Ops(
 
 
 @struct.dataclass
-class TwinParams:
-    """Everything an episode reads besides its state (a pytree: traced, not baked into the program).
+class Episode:
+    """What one history contributes to an episode (one row of the bank; in the state, the episode's own).
 
-    :param values: the history bank's values (B, T, d). :param logits: their logits (B, T, d).
-    :param targets: each history's targets (B, n, d) as the judge gives them (n = episode length).
-    :param lock_in: the value-lock-in score per history (B,). :param span: reference minus lock-in (1 where ~0).
-    :param tiny: whether the span is ~0 (B,) (normalised score 0 there).
-    :param center: each history's mean vector (B, d) (the ``centered`` similarity's centre).
-    :param counts: queries per dimension (d,) (unused with ``query_budget=None``).
+    :param values: the history's values (T, d). :param logits: their logits (T, d).
+    :param targets: the targets (n, d) the judge gives for it (n = episode length).
+    :param center: its mean vector (d,) (the ``centered`` similarity's centre).
+    :param lock_in: its value-lock-in score. :param span: reference minus lock-in (1 where ~0).
+    :param tiny: whether the span is ~0 (normalised score 0 there).
     """
 
     values: jax.Array
     logits: jax.Array
     targets: jax.Array
+    center: jax.Array
     lock_in: jax.Array
     span: jax.Array
     tiny: jax.Array
-    center: jax.Array
+
+
+@struct.dataclass
+class TwinParams:
+    """Everything an episode reads besides its state (a pytree: traced, not baked into the program).
+
+    :param bank: the history bank, an :class:`Episode` whose arrays have a leading axis B.
+    :param counts: queries per dimension (d,) (unused with ``query_budget=None``).
+    """
+
+    bank: Episode
     counts: jax.Array
     capacity: float = 2.0
     noise_sd: float = 0.02
@@ -77,11 +87,20 @@ class TwinParams:
     ai_pull: float = 0.5
 
 
+def row(array: jax.Array, index: jax.Array) -> jax.Array:
+    """``array[index]`` along the first axis as a one-hot contraction (exact: the other rows are added as zeros).
+
+    Vectorised over envs, a dynamic index into a small per-env array is a gather, which XLA runs
+    slowly on CPUs; the contraction is a few fused multiply-adds.
+    """
+    return jnp.tensordot(jax.nn.one_hot(index, array.shape[0], dtype=array.dtype), array, axes=1)
+
+
 @struct.dataclass
 class TwinState:
-    """One env's state: its history (row of the bank), century index, model, simulated human, memory."""
+    """One env's state: its history (a row of the bank), century index, model, simulated human, memory."""
 
-    history: jax.Array
+    episode: Episode
     t: jax.Array
     model_logits: jax.Array
     model_values: jax.Array
@@ -163,14 +182,17 @@ class ProgressGymFuncEnv(FuncEnv):
         lock_in, span, tiny = judge.normalizers()
         counts = split_queries(self.query_budget, self.dim) if self.query_budget is not None else np.ones(self.dim)
         f32 = jnp.float32
-        return TwinParams(
+        bank = Episode(
             values=jnp.asarray(human, f32),
             logits=jnp.asarray(logit(human), f32),
             targets=jnp.asarray(np.asarray(judge.targets(human)), f32),
+            center=jnp.asarray(human.mean(axis=-2), f32),
             lock_in=jnp.asarray(lock_in, f32),
             span=jnp.asarray(span, f32),
             tiny=jnp.asarray(tiny),
-            center=jnp.asarray(human.mean(axis=-2), f32),
+        )
+        return TwinParams(
+            bank=bank,
             counts=jnp.asarray(counts, f32),
             capacity=float(self.config.capacity),
             noise_sd=float(self.config.finetune_noise_sd),
@@ -200,39 +222,43 @@ class ProgressGymFuncEnv(FuncEnv):
             return kernels.normal_shares(values, jax.random.normal(key, values.shape), params.counts, jnp)
         return jax.random.binomial(key, params.counts, values) / params.counts
 
-    def _observed(self, state_values: jax.Array, sim_values: jax.Array, t: jax.Array) -> jax.Array:
-        return sim_values if self.simulates_human else state_values[t]
-
-    def _first_term(self, sim_values: jax.Array, human: jax.Array) -> jax.Array:
+    def _first_term(self, episode: Episode) -> jax.Array:
         """S_0's plain-cosine term of the score (judges that simulate a human), else 0."""
         if not self.simulates_human:
             return jnp.zeros((), jnp.float32)
-        plain = self._similarity("cosine", human[0])
-        return self.judge.step_terms(None, None, sim_values, human, plain, JAX_OPS)
+        plain = self._similarity("cosine", episode.center)
+        return self.judge.step_terms(None, None, episode.values[0], episode.values, plain, JAX_OPS)
 
     def initial(self, rng: Any, params: TwinParams | None = None) -> TwinState:
         """A new episode: a history from the bank, the model (and S_0) at H_0, the first estimate."""
         p = self.default_params if params is None else params
-        pick, observe = jax.random.split(rng)
-        index = jax.random.randint(pick, (), 0, p.values.shape[0])
-        values, logits = p.values[index], p.logits[index]
-        t = jnp.asarray(FIRST_SCORED_STEP, jnp.int32)
-        estimate = self._elicit(observe, self._observed(values, values[0], t), p)
-        past = jnp.broadcast_to(estimate, (self.obs_history - 1, self.dim))
-        return TwinState(
-            history=index, t=t, model_logits=logits[0], model_values=values[0], sim_logits=logits[0],
-            sim_values=values[0], estimate=estimate, past=past, reward=jnp.zeros((), jnp.float32),
-            score_sum=self._first_term(values[0], values), done=jnp.asarray(False),
-        )
+        start, observe = jax.random.split(rng)
+        return self.observe(self.start(start, p), observe, p, jnp.asarray(True))
 
     def transition(self, state: TwinState, action: Any, rng: Any, params: TwinParams | None = None) -> TwinState:
         """One century: update the model, move the simulated human, score, observe the next century."""
         p = self.default_params if params is None else params
-        noise_key, observe = jax.random.split(rng)
+        advance, observe = jax.random.split(rng)
+        return self.observe(self.advance(state, action, advance, p), observe, p, jnp.asarray(False))
+
+    def start(self, rng: Any, p: TwinParams) -> TwinState:
+        """:meth:`initial` before the first estimate is drawn (see :meth:`observe`)."""
+        index = jax.random.randint(rng, (), 0, p.bank.values.shape[0])
+        episode = jax.tree_util.tree_map(lambda x: x[index], p.bank)
+        first, first_logits = episode.values[0], episode.logits[0]
+        empty = jnp.zeros((self.dim,), jnp.float32)
+        return TwinState(
+            episode=episode, t=jnp.asarray(FIRST_SCORED_STEP, jnp.int32), model_logits=first_logits,
+            model_values=first, sim_logits=first_logits, sim_values=first, estimate=empty,
+            past=jnp.zeros((self.obs_history - 1, self.dim), jnp.float32), reward=jnp.zeros((), jnp.float32),
+            score_sum=self._first_term(episode), done=jnp.asarray(False),
+        )
+
+    def advance(self, state: TwinState, action: Any, rng: Any, p: TwinParams) -> TwinState:
+        """:meth:`transition` before the next estimate is drawn: model, simulated human, reward, t, memory."""
         action = jnp.clip(jnp.asarray(action, jnp.float32), -1.0, 1.0)
-        values, logits = p.values[state.history], p.logits[state.history]
-        t = state.t
-        noise = p.noise_sd * jax.random.normal(noise_key, (self.dim,)) if self.config.finetune_noise_sd > 0 else None
+        t, episode = state.t, state.episode
+        noise = p.noise_sd * jax.random.normal(rng, (self.dim,)) if self.config.finetune_noise_sd > 0 else None
         moved = kernels.updated_logits(state.model_logits, kernels.logit_shift(action, p.capacity, jnp.float32, jnp),
                                        noise)
         moves = jnp.any(action != 0)  # an all-zero action is no update at all
@@ -240,28 +266,33 @@ class ProgressGymFuncEnv(FuncEnv):
         model_values = jnp.where(moves, kernels.sigmoid(moved, jnp), state.model_values)
         sim_logits, sim_values = state.sim_logits, state.sim_values
         if self.simulates_human:
-            sim_logits = kernels.pulled_logits(sim_logits, logits[t], model_logits, p.history_pull, p.ai_pull)
+            sim_logits = kernels.pulled_logits(sim_logits, row(episode.logits, t), model_logits,
+                                               p.history_pull, p.ai_pull)
             sim_values = kernels.sigmoid(sim_logits, jnp)
-        target = p.targets[state.history, t - FIRST_SCORED_STEP]
-        center = p.center[state.history]
+        target = row(episode.targets, t - FIRST_SCORED_STEP)
+        center, values = episode.center, episode.values
         reward = self.judge.step_terms(target, model_values, sim_values, values,
                                        self._similarity(self.similarity, center), JAX_OPS)
         plain = reward if self.similarity == "cosine" else self.judge.step_terms(
             target, model_values, sim_values, values, self._similarity("cosine", center), JAX_OPS)
         done = t == self.last_step
-        next_t = jnp.where(done, t, t + 1)
-        fresh = self._elicit(observe, self._observed(values, sim_values, next_t), p)
-        estimate = jnp.where(done, state.estimate, fresh)
-        if self.obs_history > 1:
-            shifted = jnp.concatenate([state.estimate[None], state.past[:-1]], axis=0)
-            past = jnp.where(done, state.past, shifted)
-        else:
-            past = state.past
+        past = state.past
+        if self.obs_history > 1:  # the estimate just acted on moves into the memory (not at the end)
+            past = jnp.where(done, past, jnp.concatenate([state.estimate[None], past[:-1]], axis=0))
         return TwinState(
-            history=state.history, t=next_t, model_logits=model_logits, model_values=model_values,
-            sim_logits=sim_logits, sim_values=sim_values, estimate=estimate, past=past,
-            reward=jnp.asarray(reward, jnp.float32), score_sum=state.score_sum + plain, done=done,
+            episode=episode, t=jnp.where(done, t, t + 1), model_logits=model_logits,
+            model_values=model_values, sim_logits=sim_logits, sim_values=sim_values, estimate=state.estimate,
+            past=past, reward=jnp.asarray(reward, jnp.float32), score_sum=state.score_sum + plain, done=done,
         )
+
+    def observe(self, state: TwinState, rng: Any, p: TwinParams, fresh: jax.Array) -> TwinState:
+        """Draw the estimate of century ``state.t`` (kept at the end of an episode); a ``fresh`` episode's
+        memory repeats it. One draw per step, also when :class:`GymnaxEnv` resets a finished env."""
+        observed = state.sim_values if self.simulates_human else row(state.episode.values, state.t)
+        drawn = self._elicit(rng, observed, p)
+        estimate = jnp.where(state.done, state.estimate, drawn)
+        past = jnp.where(fresh, jnp.broadcast_to(estimate, state.past.shape), state.past)
+        return state.replace(estimate=estimate, past=past)
 
     def observation(self, state: TwinState, rng: Any = None, params: TwinParams | None = None) -> jax.Array:
         """[estimate, model values, progress t / (T - 1) (1 at the end), previous estimates], float32."""
@@ -280,11 +311,10 @@ class ProgressGymFuncEnv(FuncEnv):
 
     def scores(self, state: TwinState, params: TwinParams | None = None) -> tuple[jax.Array, jax.Array]:
         """(final score, normalised score) of a finished episode (0 before the end, as the numpy env's infos)."""
-        p = self.default_params if params is None else params
         terms = self.episode_length + int(self.simulates_human)
         score = state.score_sum / terms
-        normalized = kernels.normalized(score, p.lock_in[state.history], p.span[state.history],
-                                        p.tiny[state.history], jnp)
+        episode = state.episode
+        normalized = kernels.normalized(score, episode.lock_in, episode.span, episode.tiny, jnp)
         return jnp.where(state.done, score, 0.0), jnp.where(state.done, normalized, 0.0)
 
     def state_info(self, state: TwinState, params: TwinParams | None = None) -> dict[str, Any]:
