@@ -307,7 +307,7 @@ def build_sweep(config: JaxPPOConfig, hp: ZooHyperparams | None = None) -> Sweep
     env_params = jax.tree_util.tree_map(lambda *xs: jnp.stack(xs), *envs_params)
     network = ActorCritic(env.num_actions, recipe.net_arch, recipe.log_std_init)
     keys = jnp.stack([jax.random.PRNGKey(seed) for seed in seeds])
-    runners = jax.vmap(partial(_init_runner, env, recipe, network))(keys, env_params)
+    runners = jax.jit(jax.vmap(partial(_init_runner, env, recipe, network)))(keys, env_params)
     total = config.total_timesteps or hp.n_timesteps
     per_update = recipe.num_envs * recipe.num_steps
     updates = max(1, math.ceil(total / per_update))
@@ -323,7 +323,7 @@ def build_sweep(config: JaxPPOConfig, hp: ZooHyperparams | None = None) -> Sweep
         return jax.vmap(one_seed)(runners, env_params)
 
     return Sweep(config, recipe, env_id, {**base_kwargs, **env_kwargs}, hp, runners, env_params,
-                 jax.jit(chunk, donate_argnums=0), updates_per_chunk, len(recipe.net_arch))
+                 jax.jit(chunk), updates_per_chunk, len(recipe.net_arch))
 
 
 def run_chunks(sweep: Sweep, chunks: int) -> tuple[Any, float]:

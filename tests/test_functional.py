@@ -18,11 +18,20 @@ from progressgym_env.errors import ConfigError
 from progressgym_env.judges import Judge
 
 pytestmark = pytest.mark.slow
-jax = pytest.importorskip("jax")
-pytest.importorskip("flax")
-jnp = pytest.importorskip("jax.numpy")
+jax: Any = None
+jnp: Any = None
+make: Any = None
+make_func_env: Any = None
 
-from progressgym_env.functional import make, make_func_env  # noqa: E402
+
+@pytest.fixture(autouse=True, scope="module")
+def _jax_extra() -> None:
+    """Import JAX and the twin when a test here runs (collecting the default suite must not import JAX)."""
+    global jax, jnp, make, make_func_env
+    jax = pytest.importorskip("jax")
+    pytest.importorskip("flax")
+    jnp = pytest.importorskip("jax.numpy")
+    from progressgym_env.functional import make, make_func_env
 
 EXACT = {"query_budget": None, "backend_config": {"finetune_noise_sd": 0.0}}
 
