@@ -12,7 +12,7 @@ import functools
 
 import numpy as np
 
-from progressgym_env import compiled
+from progressgym_env import compiled, kernels
 from progressgym_env.errors import ConfigError
 
 ELICITATION_METHODS: tuple[str, ...] = ("binomial", "normal")
@@ -63,8 +63,7 @@ def sample_shares(
             return np.array([draw(n, p) / n for n, p in zip(counts.tolist(), values.tolist(), strict=True)])
         return rng.binomial(counts, values) / counts
     if method == "normal":
-        noise = rng.standard_normal(np.shape(values))
-        return np.clip(values + noise * np.sqrt(values * (1.0 - values) / counts), 0.0, 1.0)
+        return kernels.normal_shares(values, rng.standard_normal(np.shape(values)), counts, np)
     raise ConfigError(f"unknown elicitation method {method!r}; choose one of {ELICITATION_METHODS}")
 
 

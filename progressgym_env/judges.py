@@ -29,8 +29,9 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from progressgym_env import kernels
 from progressgym_env.errors import ConfigError, HistoryFormatError, ResultsFileError
-from progressgym_env.numerics import cosine, last_axis_mean, suffix_max
+from progressgym_env.numerics import NUMPY_OPS, cosine, last_axis_mean
 from progressgym_env.progressgym_format import COEVOLVE, TRACKING, TrackingFormat
 from progressgym_env.records import EpisodeRecord
 
@@ -82,7 +83,7 @@ def progress_scores(simulated: np.ndarray, human: np.ndarray, similarity: Simila
     Leading dims broadcast (several s against one history, or one s per history of a batch).
     """
     sims = np.asarray(similarity(np.asarray(simulated)[..., None, :], human), dtype=np.float64)
-    return last_axis_mean(suffix_max(sims))
+    return kernels.progress(sims, NUMPY_OPS)
 
 
 PROGRESS_BLOCK = 1 << 20
@@ -324,7 +325,27 @@ class Judge:
         :param simulated: the rows' simulated humans S_t (challenges that simulate one).
         :return: a float for one history, an array for a batch.
         """
-        return (self._similarity if rows is ALL else self.reward_similarity(rows))(targets, models)
+        similarity = self._similarity if rows is ALL else self.reward_similarity(rows)
+        return self.step_terms(targets, models, simulated, None, similarity, NUMPY_OPS)
+
+    def step_terms(
+        self, targets: Any, models: Any, simulated: Any, human: Any, similarity: Similarity, ops: kernels.Ops
+    ) -> Any:
+        """The per-step reward written over an array namespace: what :meth:`step_rewards` returns, and what the
+        JAX twin (:mod:`progressgym_env.functional`) computes with ``jax.numpy``.
+
+        Override this (not :meth:`step_rewards`) so that both run the challenge's rule; use only
+        ``similarity``, the :mod:`progressgym_env.kernels` functions and array-API operations of ``ops.xp``.
+        The episode's paper score must be the mean of the steps' terms under the plain cosine (plus, for a
+        challenge that simulates a human, the term of S_0): the twin scores episodes that way.
+
+        :param targets: the step's targets (..., d). :param models: the models M_t (..., d).
+        :param simulated: the simulated humans S_t (..., d), or None.
+        :param human: the histories (..., T, d) (None where the rule does not read them).
+        :param similarity: the reward similarity (a function of two arrays of vectors).
+        :param ops: the array namespace and its reductions (:class:`progressgym_env.kernels.Ops`).
+        """
+        return similarity(targets, models)
 
     def step_reward(self, t: int, model: np.ndarray, simulated: np.ndarray | None = None) -> float:
         """One env's reward at century index ``t`` (a convenience over :meth:`step_rewards`)."""
@@ -354,9 +375,10 @@ class Judge:
         """Whether each step's reward is cos(target, model), the term the tracking score averages.
 
         True for plain-cosine rewards unless a subclass scores steps its own way (overrides
-        :meth:`step_rewards`): then the score is recomputed from the models.
+        :meth:`step_terms` or :meth:`step_rewards`): then the score is recomputed from the models.
         """
-        return self.similarity == "cosine" and type(self).step_rewards is Judge.step_rewards
+        cls = type(self)
+        return self.similarity == "cosine" and cls.step_terms is Judge.step_terms and cls.step_rewards is Judge.step_rewards
 
     def final_score(self, record: EpisodeRecord | Mapping[str, Any]) -> float:
         """The paper's score (plain cosine) of one history, recomputed from a record's vectors."""
@@ -384,15 +406,22 @@ class Judge:
 
     def normalized_scores(self, scores: Any, rows: Rows = ALL) -> Any:
         """0 = value lock-in, 1 = reference, per history (DESIGN §9)."""
-        if self._normalizers is None:  # (lock-in, span or 1 where it is ~0, span ~0), kept until H changes
+        lock_in, span, tiny = self.normalizers()
+        if rows is not ALL:
+            lock_in, span, tiny = lock_in[rows], span[rows], tiny[rows]
+        return kernels.normalized(scores, lock_in, span, tiny, np)
+
+    def normalizers(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(lock-in score, span or 1 where it is ~0, span ~0) per history: what :meth:`normalized_scores` divides by.
+
+        Computed on first use and kept until the histories change (they depend on H only).
+        """
+        if self._normalizers is None:
             lock_in, reference = self._reference_arrays()
             span = reference - lock_in
             tiny = np.abs(span) < 1e-12
             self._normalizers = (lock_in, np.where(tiny, 1.0, span), tiny)
-        lock_in, span, tiny = self._normalizers
-        if rows is not ALL:
-            lock_in, span, tiny = lock_in[rows], span[rows], tiny[rows]
-        return np.where(tiny, 0.0, (scores - lock_in) / span)
+        return self._normalizers
 
     def _reference_arrays(self) -> tuple[np.ndarray, np.ndarray]:
         """(lock-in, reference) of every history, computed on first use (they depend on H only)."""
@@ -495,8 +524,14 @@ class CoevolveJudge(Judge):
         if simulated is None:
             raise ValueError("CoevolveJudge.step_rewards needs the simulated human vectors")
         if rows is ALL:
-            return progress_scores(simulated, self.human, self._similarity)
-        return progress_scores(simulated, self.human[rows], self.reward_similarity(rows))
+            return self.step_terms(targets, models, simulated, self.human, self._similarity, NUMPY_OPS)
+        return self.step_terms(targets, models, simulated, self.human[rows], self.reward_similarity(rows), NUMPY_OPS)
+
+    def step_terms(
+        self, targets: Any, models: Any, simulated: Any, human: Any, similarity: Similarity, ops: kernels.Ops
+    ) -> Any:
+        """The progress of S_t against the whole history: mean over i of max_{j >= i} sim(S_t, H_j)."""
+        return kernels.progress(similarity(simulated[..., None, :], human), ops)
 
     def final_scores(
         self,

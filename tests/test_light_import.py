@@ -14,7 +14,7 @@ import subprocess
 import sys
 
 HEAVY = ("torch", "transformers", "matplotlib", "wandb", "trl", "peft", "datasets", "accelerate",
-         "stable_baselines3", "numba")
+         "stable_baselines3", "jax", "jaxlib", "flax", "optax", "gymnax", "numba")
 """Top-level packages a surrogate episode must not import."""
 
 _SCRIPT = f"""
