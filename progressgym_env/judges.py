@@ -29,8 +29,8 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from progressgym_env.errors import ConfigError, HistoryFormatError, ResultsFileError
 from progressgym_env import kernels
+from progressgym_env.errors import ConfigError, HistoryFormatError, ResultsFileError
 from progressgym_env.numerics import NUMPY_OPS, cosine, last_axis_mean
 from progressgym_env.progressgym_format import COEVOLVE, TRACKING, TrackingFormat
 from progressgym_env.records import EpisodeRecord

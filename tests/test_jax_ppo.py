@@ -125,8 +125,8 @@ def test_the_numpy_actor_is_the_flax_actor(sweep) -> None:
     import jax
     import jax.numpy as jnp
 
-    from agents.jax_ppo import ActorCritic
     from agents.jax_policy import load_actor
+    from agents.jax_ppo import ActorCritic
 
     out, _ = sweep
     layers = load_actor(out / "seed1" / "last_model.npz")
