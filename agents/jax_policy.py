@@ -32,7 +32,7 @@ def save_actor(path: Path, layers: list[tuple[np.ndarray, np.ndarray]]) -> None:
         arrays[LAYER_KEY.format(i=i, part="kernel")] = np.asarray(kernel, dtype=np.float32)
         arrays[LAYER_KEY.format(i=i, part="bias")] = np.asarray(bias, dtype=np.float32)
     with atomic_path(path) as tmp, open(tmp, "wb") as handle:
-        np.savez(handle, **arrays)
+        np.savez(handle, **arrays)  # type: ignore[arg-type]
 
 
 def load_actor(path: Path) -> list[tuple[np.ndarray, np.ndarray]]:
@@ -44,7 +44,7 @@ def load_actor(path: Path) -> list[tuple[np.ndarray, np.ndarray]]:
             arrays = dict(data)
     except (OSError, ValueError) as exc:
         raise ConfigError(f"{path} is not a policy saved by agents.jax_ppo ({exc})") from None
-    layers = []
+    layers: list[tuple[np.ndarray, np.ndarray]] = []
     while LAYER_KEY.format(i=len(layers), part="kernel") in arrays:
         i = len(layers)
         layers.append((arrays[LAYER_KEY.format(i=i, part="kernel")], arrays[LAYER_KEY.format(i=i, part="bias")]))

@@ -173,6 +173,12 @@ class RunnerState(NamedTuple):
     key: jax.Array
 
 
+def _heads(network: ActorCritic, params: Any, obs: jax.Array) -> tuple[jax.Array, jax.Array, jax.Array]:
+    """(action mean, log std, value) of ``obs``."""
+    mean, log_std, value = network.apply(params, obs)  # type: ignore[misc]
+    return mean, log_std, value
+
+
 def make_update(env: GymnaxEnv, recipe: Recipe, network: ActorCritic) -> Any:
     """One PPO update of one seed (rollout of num_envs x num_steps, GAE, epochs of minibatch steps)."""
     n, steps = recipe.num_envs, recipe.num_steps
@@ -183,7 +189,7 @@ def make_update(env: GymnaxEnv, recipe: Recipe, network: ActorCritic) -> Any:
     def rollout_step(carry: tuple[RunnerState, Any], _: Any) -> tuple[tuple[RunnerState, Any], Any]:
         runner, env_params = carry
         key, act_key, step_key = jax.random.split(runner.key, 3)
-        mean, log_std, value = network.apply(runner.train_state.params, runner.obs)
+        mean, log_std, value = _heads(network, runner.train_state.params, runner.obs)
         action = mean + jnp.exp(log_std) * jax.random.normal(act_key, mean.shape)
         log_prob = _log_prob(mean, log_std, action)
         obs, env_state, reward, done, info = step_envs(
@@ -206,7 +212,7 @@ def make_update(env: GymnaxEnv, recipe: Recipe, network: ActorCritic) -> Any:
         return (runner, env_params), transition
 
     def loss_fn(params: Any, obs: Any, action: Any, old_log_prob: Any, advantages: Any, targets: Any) -> Any:
-        mean, log_std, value = network.apply(params, obs)
+        mean, log_std, value = _heads(network, params, obs)
         log_prob = _log_prob(mean, log_std, action)
         ratio = jnp.exp(log_prob - old_log_prob)
         adv = (advantages - advantages.mean()) / (advantages.std() + 1e-8)
@@ -220,7 +226,7 @@ def make_update(env: GymnaxEnv, recipe: Recipe, network: ActorCritic) -> Any:
     def update(carry: tuple[RunnerState, Any], _: Any) -> tuple[tuple[RunnerState, Any], Any]:
         (runner, env_params), (obs, action, log_prob, value, reward, done, normalized) = jax.lax.scan(
             rollout_step, carry, None, steps)
-        _, _, last_value = network.apply(runner.train_state.params, runner.obs)
+        _, _, last_value = _heads(network, runner.train_state.params, runner.obs)
 
         def gae_step(carry: tuple[Any, Any], row: Any) -> tuple[tuple[Any, Any], Any]:
             gae, next_value = carry
@@ -261,7 +267,9 @@ def _init_runner(env: GymnaxEnv, recipe: Recipe, network: ActorCritic, key: jax.
     from flax.training.train_state import TrainState
 
     init_key, reset_key, key = jax.random.split(key, 3)
-    obs_dim = env.observation_space(env_params).shape[0]
+    shape = env.observation_space(env_params).shape
+    assert shape is not None
+    obs_dim = shape[0]
     params = network.init(init_key, jnp.zeros((obs_dim,)))
     tx = optax.chain(optax.clip_by_global_norm(recipe.max_grad_norm), optax.adam(recipe.learning_rate, eps=1e-5))
     train_state = TrainState.create(apply_fn=network.apply, params=params, tx=tx)
@@ -326,21 +334,25 @@ def build_sweep(config: JaxPPOConfig, hp: ZooHyperparams | None = None) -> Sweep
                  jax.jit(chunk), updates_per_chunk, len(recipe.net_arch))
 
 
-def run_chunks(sweep: Sweep, chunks: int) -> tuple[Any, float]:
-    """Run ``chunks`` compiled chunks without validation (benchmarks): (runners, seconds after compilation)."""
+def run_chunks(sweep: Sweep, chunks: int) -> tuple[Any, float, float]:
+    """Run ``chunks`` compiled chunks without validation (benchmarks), after a first one that compiles.
+
+    :return: (runners, wall seconds, process CPU seconds) of the ``chunks`` chunks.
+    """
     runners, _ = sweep.chunk(sweep.runners, sweep.env_params)  # compile + first chunk
     jax.block_until_ready(runners)
-    start = time.perf_counter()
+    start, start_cpu = time.perf_counter(), time.process_time()
     for _ in range(chunks):
         runners, _ = sweep.chunk(runners, sweep.env_params)
     jax.block_until_ready(runners)
     sweep.runners = runners
-    return runners, time.perf_counter() - start
+    return runners, time.perf_counter() - start, time.process_time() - start_cpu
 
 
 def _validation_kwargs(env_kwargs: dict[str, Any]) -> dict[str, Any]:
-    kwargs = dict(env_kwargs)
-    kwargs["history"] = "procedural"
+    """The validation envs' kwargs, as :mod:`agents.train` sets them: procedural, the paper's cosine."""
+    kwargs = {**env_kwargs, "history": "procedural"}
+    kwargs.pop("similarity", None)  # validation scores the paper's cosine, whatever the reward
     return kwargs
 
 

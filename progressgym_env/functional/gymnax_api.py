@@ -27,7 +27,7 @@ class GymnaxEnv:
 
     @property
     def default_params(self) -> TwinParams:
-        return self.func_env.default_params
+        return self.func_env.params_or_default(None)
 
     @property
     def name(self) -> str:
@@ -37,10 +37,10 @@ class GymnaxEnv:
     def num_actions(self) -> int:
         return self.func_env.dim
 
-    def observation_space(self, params: TwinParams | None = None) -> spaces.Box:
+    def observation_space(self, params: TwinParams | None = None) -> spaces.Space[Any]:
         return self.func_env.observation_space
 
-    def action_space(self, params: TwinParams | None = None) -> spaces.Box:
+    def action_space(self, params: TwinParams | None = None) -> spaces.Space[Any]:
         return self.func_env.action_space
 
     def reset(self, key: jax.Array, params: TwinParams | None = None) -> tuple[jax.Array, TwinState]:

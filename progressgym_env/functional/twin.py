@@ -200,6 +200,12 @@ class ProgressGymFuncEnv(FuncEnv):
             ai_pull=float(self.config.ai_pull),
         )
 
+    def params_or_default(self, params: TwinParams | None) -> TwinParams:
+        """``params``, or this env's defaults when None (Gymnasium's wrappers pass none)."""
+        chosen = self.default_params if params is None else params
+        assert isinstance(chosen, TwinParams)
+        return chosen
+
     def config_dict(self) -> dict[str, Any]:
         """The settings that define this env's episodes (JSON-ready), as runs record them."""
         return {"challenge": self.judge_class.challenge, "params": dict(self.params), "similarity": self.similarity,
@@ -231,13 +237,13 @@ class ProgressGymFuncEnv(FuncEnv):
 
     def initial(self, rng: Any, params: TwinParams | None = None) -> TwinState:
         """A new episode: a history from the bank, the model (and S_0) at H_0, the first estimate."""
-        p = self.default_params if params is None else params
+        p = self.params_or_default(params)
         start, observe = jax.random.split(rng)
         return self.observe(self.start(start, p), observe, p, jnp.asarray(True))
 
     def transition(self, state: TwinState, action: Any, rng: Any, params: TwinParams | None = None) -> TwinState:
         """One century: update the model, move the simulated human, score, observe the next century."""
-        p = self.default_params if params is None else params
+        p = self.params_or_default(params)
         advance, observe = jax.random.split(rng)
         return self.observe(self.advance(state, action, advance, p), observe, p, jnp.asarray(False))
 
@@ -292,7 +298,7 @@ class ProgressGymFuncEnv(FuncEnv):
         drawn = self._elicit(rng, observed, p)
         estimate = jnp.where(state.done, state.estimate, drawn)
         past = jnp.where(fresh, jnp.broadcast_to(estimate, state.past.shape), state.past)
-        return state.replace(estimate=estimate, past=past)
+        return state.replace(estimate=estimate, past=past)  # type: ignore[attr-defined]
 
     def observation(self, state: TwinState, rng: Any = None, params: TwinParams | None = None) -> jax.Array:
         """[estimate, model values, progress t / (T - 1) (1 at the end), previous estimates], float32."""
