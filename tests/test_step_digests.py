@@ -33,7 +33,7 @@ from test_step_regression import actions_for, scenarios  # noqa: E402
 import progressgym_env  # noqa: E402,F401  (registers the ids)
 
 FIXTURE = Path(__file__).parent / "data" / "step_digests_v0.json"
-SINGLE_SEEDS = 40
+SINGLE_SEEDS = 20
 """Seeded episodes per single-env scenario (each followed by one unseeded episode)."""
 VECTOR_STEPS = 30
 """Vector steps per run (three episodes and their autoresets)."""
