@@ -14,7 +14,8 @@ import subprocess
 import sys
 
 HEAVY = ("torch", "transformers", "matplotlib", "wandb", "trl", "peft", "datasets", "accelerate",
-         "stable_baselines3", "pyarrow", "duckdb", "pettingzoo", "supersuit")
+         "stable_baselines3", "jax", "jaxlib", "flax", "optax", "gymnax", "numba", "pyarrow", "duckdb",
+         "pettingzoo", "supersuit")
 """Top-level packages a surrogate episode must not import."""
 
 _SCRIPT = f"""
