@@ -1,0 +1,189 @@
+"""Calibrated surrogate physics: the fit recovers a known physics, the surrogate reads the file, bad files fail.
+
+The fit (:mod:`progressgym_env.calibration.fit`) on transitions simulated from a known response model
+(:mod:`progressgym_env.calibration.synthetic`) must find that model within its reported CIs; the
+calibration equal to today's surrogate (:func:`identity_document`) must give the default surrogate's
+exact bits in the single and the native vector env; wrong value spaces, edited or corrupt files and
+actions beyond the calibrated range are clear errors. The end-to-end run on the tiny world
+(``progressgym calibrate`` -> fit -> ``gym.make``) is in the slow tier.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+import pytest
+
+import progressgym_env  # noqa: F401  (registers the env ids)
+from progressgym_env.backends.calibration import (
+    CalibrationError,
+    identity_document,
+    load_calibration,
+    response_from_document,
+    seal,
+    shipped_calibrations,
+)
+from progressgym_env.calibration.design import action_schedule
+from progressgym_env.errors import InvalidActionError
+from progressgym_env.value_spaces import get_value_space
+
+CORPUS5 = get_value_space("corpus5")
+MORAL19 = get_value_space("moral19")
+
+
+def _identity(space: Any = CORPUS5, **overrides: Any) -> dict[str, Any]:
+    settings = {"capacity": 2.0, "finetune_noise_sd": 0.02, "history_pull": 0.25, "ai_pull": 0.5, **overrides}
+    return identity_document(space.dims, space.name, **settings)
+
+
+def _write(path: Path, document: dict[str, Any]) -> str:
+    path.write_text(json.dumps(document), encoding="utf-8")
+    return str(path)
+
+
+def _with_model(document: dict[str, Any], **model: Any) -> dict[str, Any]:
+    return seal({**document, "model": {**document["model"], **model}})
+
+
+def test_designed_actions_pulse_every_dim_both_ways_and_are_reproducible() -> None:
+    actions, kinds = action_schedule(40, 5, seed=3)
+    again, _ = action_schedule(40, 5, seed=3)
+    assert np.array_equal(actions, again)
+    assert kinds.count("zero") == 4 and kinds.count("random") == 12 and kinds.count("pulse") == 24
+    pulses = actions[[k == "pulse" for k in kinds]]
+    assert (np.count_nonzero(pulses, axis=1) == 1).all()
+    for i in range(5):  # every dim pushed up and down
+        assert (pulses[:, i] > 0).any() and (pulses[:, i] < 0).any()
+    assert set(np.round(np.abs(pulses[pulses != 0]), 6)) <= {0.25, 0.5, 1.0}
+    assert not actions[[k == "zero" for k in kinds]].any()
+    with pytest.raises(ValueError, match="sizes"):
+        action_schedule(4, 5, 0, sizes=(1.5,))
+
+
+def test_fit_recovers_a_known_physics_within_its_confidence_intervals() -> None:
+    from progressgym_env.calibration.fit import fit_calibration
+    from progressgym_env.calibration.synthetic import simulate_transitions
+
+    gains = np.array([0.2, 0.5, 1.0, 0.1, 0.8])
+    drift = np.array([0.05, -0.02, 0.0, 0.03, 0.0])
+    state = np.array([-0.05, 0.0, -0.1, 0.0, -0.02])
+    truth = response_from_document(_with_model(_identity(finetune_noise_sd=0.05), gain=np.diag(gains).tolist(),
+                                               drift=drift.tolist(), state=state.tolist()))
+    transitions = simulate_transitions(truth, 240, seed=1, measurement_sd=0.03)
+    fitted = fit_calibration(transitions, "synthetic", forms=("surrogate", "gain", "gain-state"))
+    assert fitted["fit"]["selected"]["form"] == "gain-state"
+    assert fitted["fit"]["selected"]["saturation"] is None  # the truth is linear in the action
+    ci = fitted["fit"]["ci95"]
+    for name, true in (("gain", gains), ("drift", drift), ("state", state)):
+        low, high = np.array(ci[name]).T
+        assert ((low <= true) & (true <= high)).all(), (name, low, true, high)
+        assert (high - low < 0.1).all()  # and the intervals are informative
+    model = fitted["model"]
+    assert np.allclose(np.diag(model["gain"]), gains, atol=0.03)
+    # Noise separated: the evaluator's 0.03 per measurement, the update's 0.05 per update.
+    assert np.allclose(model["measurement_noise_sd"], 0.03, atol=1e-6)
+    assert np.allclose(model["update_noise_sd"], 0.05, atol=0.015)
+    assert fitted["fit"]["zero_action_max_abs_logit_change"] == 0.0
+    # The file is valid and steps like the truth without noise.
+    response = response_from_document(fitted)
+    z, a = np.array([0.5, -1.0, 0.0, 2.0, -0.3]), np.array([1.0, -0.5, 0.25, 0.0, 0.7])
+    assert np.allclose(response.updated_logits(z, a, None), truth.updated_logits(z, a, None), atol=0.06)
+
+
+@pytest.mark.parametrize("env_id", ["PG-Follow-v0", "PG-Coevolve-v0"])
+def test_the_default_surrogate_is_the_special_case_bit_for_bit(env_id: str, tmp_path: Path) -> None:
+    path = _write(tmp_path / "identity.json", _identity())
+    runs = []
+    for config in (None, {"calibration": path}):
+        single = gym.make(env_id, backend_config=config)
+        vector = gym.make_vec(env_id, num_envs=3, backend_config=config)
+        rng = np.random.default_rng(0)
+        out = [single.reset(seed=5)[0], vector.reset(seed=5)[0].ravel()]
+        for _ in range(4):
+            out.append(single.step(rng.uniform(-1, 1, 5).astype(np.float32))[0])
+            obs, reward, *_ = vector.step(rng.uniform(-1, 1, (3, 5)).astype(np.float32))
+            out += [obs.ravel(), reward]
+        runs.append(np.concatenate(out))
+        if config:
+            record = single.unwrapped.episode_record().to_dict()
+            assert record["backend"]["calibration"] == path
+            assert record["backend"]["calibration_digest"] == load_calibration(path).digest
+        else:
+            assert "calibration" not in single.unwrapped.backend.config_dict()  # default records keep their keys
+    assert np.array_equal(runs[0], runs[1])
+
+
+def test_a_calibrated_physics_moves_the_model_as_fitted(tmp_path: Path) -> None:
+    gain = 0.5 * np.eye(5)
+    gain[0, 1] = 0.1  # dim 1's pulse also moves dim 0 (coupling)
+    path = _write(tmp_path / "c.json", _with_model(_identity(), gain=gain.tolist(), saturation=0.5,
+                                                    update_noise_sd=[0.0] * 5, drift=[0.01] * 5))
+    env = gym.make("PG-Follow-v0", backend_config={"calibration": path})
+    env.reset(seed=0)
+    before = env.unwrapped.backend._model_logits.copy()
+    action = np.array([0.0, 1.0, 0.0, 0.0, -0.2], dtype=np.float32)
+    env.step(action)
+    moved = env.unwrapped.backend._model_logits - before
+    phi = 0.5 * np.tanh(action.astype(np.float64) / 0.5)
+    assert np.allclose(moved, gain @ phi + 0.01)
+    assert moved[0] == pytest.approx(0.1 * 0.5 * np.tanh(2.0) + 0.01)
+    vector = gym.make_vec("PG-Follow-v0", num_envs=2, backend_config={"calibration": path})
+    _, info = vector.reset(seed=0)
+    start = np.array(info["model_values"])
+    _, _, _, _, info = vector.step(np.stack([action, np.zeros(5, np.float32)]))
+    logit = lambda v: np.log(v / (1 - v))  # noqa: E731
+    assert np.allclose(logit(info["model_values"][0]) - logit(start[0]), gain @ phi + 0.01)
+    assert np.array_equal(info["model_values"][1], start[1])  # a zero action is no update
+
+
+def test_bad_calibrations_are_clear_errors(tmp_path: Path) -> None:
+    good = _identity()
+    edited = json.loads(json.dumps(good))
+    edited["model"]["gain"][0][0] = 9.0  # digest no longer matches
+    with pytest.raises(CalibrationError, match="digest"):
+        gym.make("PG-Follow-v0", backend_config={"calibration": _write(tmp_path / "edited.json", edited)})
+    (tmp_path / "corrupt.json").write_text(json.dumps(good)[:-20], encoding="utf-8")
+    with pytest.raises(CalibrationError, match="corrupt"):
+        gym.make("PG-Follow-v0", backend_config={"calibration": str(tmp_path / "corrupt.json")})
+    with pytest.raises(CalibrationError, match="neither a shipped calibration"):
+        gym.make("PG-Follow-v0", backend_config={"calibration": "no-such-calibration"})
+    with pytest.raises(CalibrationError, match="version"):
+        response_from_document(seal({**good, "version": 99}))
+    with pytest.raises(CalibrationError, match="shape"):
+        response_from_document(_with_model(good, drift=[0.0] * 4))
+    wrong_space = _write(tmp_path / "moral19.json", _identity(MORAL19))
+    with pytest.raises(CalibrationError, match="'moral19' \\(19 dims\\).*'corpus5' \\(5 dims\\)"):
+        gym.make("PG-Follow-v0", backend_config={"calibration": wrong_space}).reset(seed=0)
+    with pytest.raises(CalibrationError, match="moral19"):
+        gym.make_vec("PG-Follow-v0", num_envs=2, backend_config={"calibration": wrong_space})
+
+
+def test_actions_beyond_the_calibrated_range_are_refused(tmp_path: Path) -> None:
+    path = _write(tmp_path / "half.json", _with_model(_identity(), max_abs_action=0.5))
+    env = gym.make("PG-Follow-v0", backend_config={"calibration": path})
+    env.reset(seed=0)
+    env.step(np.full(5, 0.5, dtype=np.float32))  # the edge is calibrated
+    with pytest.raises(InvalidActionError, match=r"\|a_i\| <= 0.5; got \|a_i\| = 0.6"):
+        env.step(np.array([0.0, 0.6, 0.0, 0.0, 0.0], dtype=np.float32))
+    vector = gym.make_vec("PG-Follow-v0", num_envs=2, backend_config={"calibration": path})
+    vector.reset(seed=0)
+    with pytest.raises(InvalidActionError, match="calibrated|fitted on actions"):
+        vector.step(np.array([[0.1] * 5, [0.0, 0.0, -0.9, 0.0, 0.0]], dtype=np.float32))
+
+
+def test_shipped_calibrations_load_with_provenance_and_held_out_fit() -> None:
+    assert {"tiny-world", "smollm2-135m-instruct"} <= set(shipped_calibrations())
+    for name in ("tiny-world", "smollm2-135m-instruct"):
+        response = load_calibration(name)
+        document = response.document
+        assert response.value_space == "moral19" and response.dim == 19
+        assert document["provenance"]["base_model"] and document["provenance"]["llm_config"]["dpo_args"]
+        assert document["fit"]["moved"] >= 8 and len(document["fit"]["held_out_r2"]) == 19
+        env = gym.make("PG-Follow-v0", history="procedural-moral19", backend_config={"calibration": name})
+        env.reset(seed=0)
+        _, reward, *_ = env.step(np.zeros(19, dtype=np.float32))
+        assert 0 <= reward <= 1
