@@ -74,7 +74,8 @@ def test_fit_recovers_a_known_physics_within_its_confidence_intervals() -> None:
     truth = response_from_document(_with_model(_identity(finetune_noise_sd=0.05), gain=np.diag(gains).tolist(),
                                                drift=drift.tolist(), state=state.tolist()))
     transitions = simulate_transitions(truth, 240, seed=1, measurement_sd=0.03)
-    fitted = fit_calibration(transitions, "synthetic", forms=("surrogate", "gain", "gain-state"))
+    fitted = fit_calibration(transitions, "synthetic", forms=("surrogate", "gain", "gain-state"),
+                             saturations=(None, 0.5))
     assert fitted["fit"]["selected"]["form"] == "gain-state"
     assert fitted["fit"]["selected"]["saturation"] is None  # the truth is linear in the action
     ci = fitted["fit"]["ci95"]
@@ -187,3 +188,54 @@ def test_shipped_calibrations_load_with_provenance_and_held_out_fit() -> None:
         env.reset(seed=0)
         _, reward, *_ = env.step(np.zeros(19, dtype=np.float32))
         assert 0 <= reward <= 1
+
+
+@pytest.mark.slow
+def test_calibrate_fit_and_make_end_to_end_on_the_tiny_world(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    pytest.importorskip("trl")
+    from llm_fixtures import build_once
+
+    from progressgym_env.calibration.collect import CollectConfig, collect_transitions
+    from progressgym_env.cli import main
+    from progressgym_env.llm.trainer import UpdateTrainer
+
+    agent = build_once(tmp_path, seed=0)
+    settings = {
+        "agent_model": str(agent), "humans": "history", "device": "cpu",
+        "evaluator": {"max_scenarios_per_dim": 1, "formats": ["repeat"], "batch_size": 64},
+        "train_formats": ["repeat"], "elicit_max_scenarios_per_dim": 1, "pairs_per_unit": 4, "lora_r": 4,
+        "lora_alpha": 8, "dpo_args": {"per_device_train_batch_size": 4, "learning_rate": 1e-2, "max_steps": 1},
+        "history_cache_dir": str(tmp_path / "cache"),
+    }
+    config = tmp_path / "llm.json"
+    config.write_text(json.dumps(settings), encoding="utf-8")
+    out, run_dir = tmp_path / "tiny.json", tmp_path / "run"
+    argv = ["calibrate", "--llm-config", str(config), "--run-dir", str(run_dir), "--episodes", "2",
+            "--steps-per-episode", "5", "--name", "tiny-e2e", "--out", str(out), "--no-progress"]
+    assert main(argv) == 0
+    transitions = json.loads((run_dir / "transitions.json").read_text())["transitions"]
+    assert len(transitions) == 10 and {t["kind"] for t in transitions} <= {"pulse", "random", "zero"}
+    response = load_calibration(out)
+    document = response.document
+    assert document["provenance"]["base_model"] == str(agent) and document["fit"]["transitions"] == 10
+    assert document["fit"]["selected"]["form"] in ("surrogate", "gain", "gain-state", "coupled")
+
+    # Resuming replays the checkpoint: no DPO update runs again, and the transitions are the same.
+    def no_training(*args: Any, **kwargs: Any) -> Any:
+        raise AssertionError("a resumed collection trained again")
+
+    monkeypatch.setattr(UpdateTrainer, "train_agent", no_training)
+    again = collect_transitions(CollectConfig(episodes=2, steps_per_episode=5), settings, run_dir, progress=False)
+    assert [t["after"] for t in again["transitions"]] == [t["after"] for t in transitions]
+
+    for make in (lambda: gym.make("PG-Follow-v0", history="procedural-moral19", backend_config={"calibration": str(out)}),
+                 lambda: gym.make_vec("PG-Follow-v0", num_envs=2, history="procedural-moral19",
+                                      backend_config={"calibration": str(out)})):
+        env = make()
+        obs, _ = env.reset(seed=0)
+        action = np.full(env.action_space.shape, 0.5 * response.max_abs_action, dtype=np.float32)
+        obs, reward, *_ = env.step(action)
+        assert np.isfinite(obs).all() and np.all((np.asarray(reward) >= 0) & (np.asarray(reward) <= 1))
+        with pytest.raises(InvalidActionError):
+            env.step(np.full(env.action_space.shape, 1.0, dtype=np.float32) if response.max_abs_action < 1
+                     else np.full(env.action_space.shape, 2.0, dtype=np.float32))

@@ -20,10 +20,10 @@ with the penalty chosen on the held-out transitions like the form. Why these lib
 CIs is what statsmodels is for, and ridge with many outputs is scikit-learn's; both are maintained
 and already in the environment.
 
-Model selection: the moved transitions are split once (seeded) into a fitting and a held-out part;
-every candidate is fitted on the first and scored by the held-out mean squared logit error; the best
-is refitted on all transitions. The fit statistics are the held-out ones: per-dim R^2 and residual
-RMS, beside the evaluator's own noise on a change (``sqrt(se_before^2 + se_after^2)`` in logits,
+Model selection: seeded 5-fold cross-validation over the transitions that updated the model; every
+candidate is scored by its held-out (out-of-fold) mean squared logit error and the best is refitted
+on all transitions. The fit statistics are the held-out ones: per-dim R^2 and residual RMS of the
+out-of-fold predictions, beside the evaluator's own noise on a change (``sqrt(se_before^2 + se_after^2)`` in logits,
 delta method): a residual at that floor is as good as the data allows.
 
 Noise separation: the residual variance of dim i on the fitting transitions is update noise plus
@@ -39,6 +39,7 @@ marked so.
 from __future__ import annotations
 
 import datetime as _dt
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -54,7 +55,8 @@ SATURATIONS: tuple[float | None, ...] = (None, 1.0, 0.5, 0.25)
 """Saturation scales tried (None: linear in the action)."""
 RIDGE_ALPHAS: tuple[float, ...] = (0.01, 0.1, 1.0, 10.0)
 """Penalties tried on the coupled form's off-diagonal gains."""
-HELD_OUT_SHARE = 0.25
+FOLDS = 5
+"""Cross-validation folds of the model selection (every transition is held out once)."""
 UNPENALISED_SCALE = 1e3
 """Factor on the features the ridge must not shrink (its penalty on them falls by this squared)."""
 
@@ -108,6 +110,8 @@ class Fitted:
     drift: np.ndarray
     state: np.ndarray
     ci: dict[str, list[list[float]]]
+    pooled_dims: list[int]
+    """Dims too poorly covered for their own fit: they take the pooled gain (per-dim forms only)."""
 
     def predict(self, z0: np.ndarray, action: np.ndarray) -> np.ndarray:
         a = phi(action, self.saturation)
@@ -122,27 +126,40 @@ def _fit(form: str, saturation: float | None, alpha: float | None, data: Data) -
     a = phi(data.action, saturation)
     gain, drift, state = np.zeros((d, d)), np.zeros(d), np.zeros(d)
     ci: dict[str, list[list[float]]] = {}
+    pooled_dims_out: list[int] = []
+    pooled = sm.OLS(data.dz.ravel(), a.ravel()[:, None]).fit()
+    pooled_gain = float(pooled.params[0])
     if form == "surrogate":
-        result = sm.OLS(data.dz.ravel(), a.ravel()[:, None]).fit()
-        gain = float(result.params[0]) * np.eye(d)
-        low, high = result.conf_int()[0]
+        gain = pooled_gain * np.eye(d)
+        low, high = pooled.conf_int()[0]
         ci["gain"] = [[float(low), float(high)]] * d
     elif form in ("gain", "gain-state"):
         bounds: dict[str, list[list[float]]] = {"gain": [], "drift": [], "state": []}
+        pooled_dims = []
         for i in range(d):
             columns = [a[:, i]] if form == "gain" else [a[:, i], np.ones(n), data.z0[:, i]]
             x = np.column_stack(columns)
+            if n - x.shape[1] < 2 or np.linalg.matrix_rank(x) < x.shape[1]:
+                # Too few informative transitions for this dim (never pushed, or a constant state):
+                # it takes the pooled gain, flagged, rather than an undetermined fit.
+                pooled_dims.append(i)
+                gain[i, i] = pooled_gain
+                for name in bounds:
+                    bounds[name].append([None, None])  # type: ignore[list-item]
+                continue
             result = sm.OLS(data.dz[:, i], x).fit()
             params, conf = np.asarray(result.params), np.asarray(result.conf_int())
-            if not np.isfinite(conf).all():  # too few transitions for a CI
-                conf = np.column_stack([params - np.inf, params + np.inf])
             gain[i, i] = params[0]
             bounds["gain"].append(conf[0].tolist())
             if form == "gain-state":
                 drift[i], state[i] = params[1], params[2]
                 bounds["drift"].append(conf[1].tolist())
                 bounds["state"].append(conf[2].tolist())
-        ci = {k: v for k, v in bounds.items() if v}
+            else:
+                bounds["drift"].append([0.0, 0.0])
+                bounds["state"].append([0.0, 0.0])
+        ci = {k: v for k, v in bounds.items() if form == "gain-state" or k == "gain"}
+        pooled_dims_out = pooled_dims
     elif form == "coupled":
         from sklearn.linear_model import Ridge
 
@@ -158,14 +175,16 @@ def _fit(form: str, saturation: float | None, alpha: float | None, data: Data) -
             drift[i] = model.intercept_
     else:
         raise ConfigError(f"unknown response form {form!r}; one of {FORMS}")
-    return Fitted(form, saturation, alpha, gain, drift, state, ci)
+    return Fitted(form, saturation, alpha, gain, drift, state, ci, pooled_dims_out)
 
 
-def candidates(forms: Sequence[str] = FORMS) -> list[tuple[str, float | None, float | None]]:
+def candidates(
+    forms: Sequence[str] = FORMS, saturations: Sequence[float | None] = SATURATIONS
+) -> list[tuple[str, float | None, float | None]]:
     """Every (form, saturation, ridge penalty) tried."""
     out: list[tuple[str, float | None, float | None]] = []
     for form in forms:
-        for saturation in SATURATIONS:
+        for saturation in saturations:
             for alpha in RIDGE_ALPHAS if form == "coupled" else (None,):
                 out.append((form, saturation, alpha))
     return out
@@ -173,6 +192,26 @@ def candidates(forms: Sequence[str] = FORMS) -> list[tuple[str, float | None, fl
 
 def _subset(data: Data, rows: np.ndarray) -> Data:
     return Data(data.z0[rows], data.dz[rows], data.action[rows], data.meas_var[rows])
+
+
+def _folds(n: int, seed: int) -> list[np.ndarray]:
+    """Held-out index sets of a seeded K-fold split (K = :data:`FOLDS`, at most n)."""
+    from sklearn.model_selection import KFold
+
+    split = KFold(n_splits=min(FOLDS, n), shuffle=True, random_state=int(seed))
+    return [held for _, held in split.split(np.zeros((n, 1)))]
+
+
+def _out_of_fold(form: str, saturation: float | None, alpha: float | None, data: Data,
+                 folds: list[np.ndarray]) -> np.ndarray:
+    """Each transition's change predicted by the candidate fitted without its fold."""
+    predicted = np.empty_like(data.dz)
+    n = data.dz.shape[0]
+    for held in folds:
+        keep = np.setdiff1d(np.arange(n), held)
+        fitted = _fit(form, saturation, alpha, _subset(data, keep))
+        predicted[held] = fitted.predict(data.z0[held], data.action[held])
+    return predicted
 
 
 def _r2(y: np.ndarray, residual: np.ndarray) -> np.ndarray:
@@ -221,6 +260,7 @@ def fit_calibration(
     *,
     seed: int = 0,
     forms: Sequence[str] = FORMS,
+    saturations: Sequence[float | None] = SATURATIONS,
     default_pulls: tuple[float, float] = (0.25, 0.5),
 ) -> dict[str, Any]:
     """Fit, select and seal a calibration from a transitions document (see the module docstring).
@@ -228,7 +268,7 @@ def fit_calibration(
     :param document: what :func:`~progressgym_env.calibration.collect.load_transitions` returns.
     :param name: the calibration's name.
     :param seed: seed of the held-out split.
-    :param forms: the forms to select among.
+    :param forms: the forms to select among. :param saturations: the saturation scales tried with each.
     :param default_pulls: Coevolve's pulls kept when the transitions have no simulated human.
     :raises ConfigError: fewer than 8 transitions that updated the model (nothing to hold out).
     """
@@ -238,19 +278,14 @@ def fit_calibration(
     n, d = data.dz.shape
     if n < 8:
         raise ConfigError(f"a calibration needs at least 8 transitions that updated the model, got {n}")
-    order = np.random.default_rng([int(seed), 0xF17]).permutation(n)
-    n_held = max(2, int(round(n * HELD_OUT_SHARE)))
-    held, fitting = np.sort(order[:n_held]), np.sort(order[n_held:])
-    fit_part, held_part = _subset(data, fitting), _subset(data, held)
+    folds = _folds(n, seed)
     scores = []
-    for form, saturation, alpha in candidates(forms):
-        fitted = _fit(form, saturation, alpha, fit_part)
-        residual = held_part.dz - fitted.predict(held_part.z0, held_part.action)
+    for form, saturation, alpha in candidates(forms, saturations):
+        predicted = _out_of_fold(form, saturation, alpha, data, folds)
         scores.append({"form": form, "saturation": saturation, "alpha": alpha,
-                       "held_out_mse": float(np.mean(residual**2))})
+                       "held_out_mse": float(np.mean((data.dz - predicted) ** 2))})
     best = min(scores, key=lambda s: s["held_out_mse"])
-    on_fit = _fit(best["form"], best["saturation"], best["alpha"], fit_part)
-    held_residual = held_part.dz - on_fit.predict(held_part.z0, held_part.action)
+    held_residual = data.dz - _out_of_fold(best["form"], best["saturation"], best["alpha"], data, folds)
     final = _fit(best["form"], best["saturation"], best["alpha"], data)
     residual = data.dz - final.predict(data.z0, data.action)
     meas_var = np.nanmean(data.meas_var, axis=0) if np.isfinite(data.meas_var).any() else np.zeros(d)
@@ -259,8 +294,9 @@ def fit_calibration(
     resid_var = (residual**2).sum(axis=0) / dof
     update_sd = np.sqrt(np.clip(resid_var - meas_var, 0.0, None))
     held_rms = np.sqrt((held_residual**2).mean(axis=0))
-    held_meas = np.sqrt(np.nanmean(held_part.meas_var, axis=0)) if np.isfinite(held_part.meas_var).any() \
-        else np.full(d, np.nan)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # a dim without any standard error: NaN, reported as null
+        held_meas = np.sqrt(np.nanmean(data.meas_var, axis=0))
     pulls = _coevolve_pulls(transitions) or {
         "history_pull": default_pulls[0], "ai_pull": default_pulls[1], "source": "default (no simulated-human transitions)",
     }
@@ -290,13 +326,14 @@ def fit_calibration(
         "coevolve": pulls,
         "fit": {
             **counts,
-            "held_out": int(n_held),
+            "folds": len(folds),
             "seed": int(seed),
+            "pooled_dims": final.pooled_dims,
             "candidates": scores,
             "selected": best,
             "held_out_mse_of_linear_surrogate_form": surrogate_mse,
             "ci95": final.ci,
-            "held_out_r2": [None if not np.isfinite(v) else float(v) for v in _r2(held_part.dz, held_residual)],
+            "held_out_r2": [None if not np.isfinite(v) else float(v) for v in _r2(data.dz, held_residual)],
             "held_out_residual_rms": held_rms.tolist(),
             "held_out_measurement_sd": [None if not np.isfinite(v) else float(v) for v in held_meas],
             "residual_over_measurement": [None if not (np.isfinite(r) and m > 0) else float(r / m)
