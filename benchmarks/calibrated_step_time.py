@@ -2,7 +2,8 @@
 
 A calibrated physics must not make RL slower: the acceptance is a calibrated step within 1.5x of the
 default surrogate's. Three physics on ``PG-Follow-v0`` / ``PG-Coevolve-v0`` with ``history="procedural-moral19"``
-(19 dims): the default; the shipped ``smollm2-135m-instruct`` calibration; and the worst case, a
+(19 dims; one fixed procedural history, so steps are timed and not history sampling): the default; a fitted calibration (``--calibration``, the shipped ``smollm2-135m-instruct``
+by default); and the worst case, a
 calibration with every term on (full 19 x 19 coupling, saturation, drift, state, update noise).
 Timings interleave the variants over ``--repeats`` rounds and keep each one's best round (the
 machine is shared; ratios from the same run are the figure to read).
@@ -20,6 +21,16 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+
+def fixed_history() -> Any:
+    """One procedural-moral19 history (seed 0), fixed: steps are timed, not history sampling."""
+    from progressgym_env.history import resolve_history
+
+    return resolve_history("procedural-moral19").sample(np.random.default_rng(0))
+
+
+HISTORY: Any = None
 
 
 def worst_case(folder: Path) -> str:
@@ -40,12 +51,12 @@ def worst_case(folder: Path) -> str:
     return str(path)
 
 
-def time_single(env_id: str, config: Any, steps: int) -> float:
+def time_single(env_id: str, config: Any, steps: int, scale: float) -> float:
     """Seconds per step of one env (resets included, as in training)."""
     import gymnasium as gym
 
-    env = gym.make(env_id, history="procedural-moral19", backend_config=config)
-    actions = np.random.default_rng(1).uniform(-1, 1, (steps, 19)).astype(np.float32)
+    env = gym.make(env_id, history=HISTORY, backend_config=config)
+    actions = np.random.default_rng(1).uniform(-scale, scale, (steps, 19)).astype(np.float32)
     env.reset(seed=0)
     started = time.perf_counter()
     for action in actions:
@@ -54,12 +65,12 @@ def time_single(env_id: str, config: Any, steps: int) -> float:
     return (time.perf_counter() - started) / steps
 
 
-def time_vector(env_id: str, config: Any, steps: int, num_envs: int) -> float:
+def time_vector(env_id: str, config: Any, steps: int, num_envs: int, scale: float) -> float:
     """Seconds per sub-env step of the native vector env (autoreset included)."""
     import gymnasium as gym
 
-    env = gym.make_vec(env_id, num_envs=num_envs, history="procedural-moral19", backend_config=config)
-    actions = np.random.default_rng(1).uniform(-1, 1, (steps, num_envs, 19)).astype(np.float32)
+    env = gym.make_vec(env_id, num_envs=num_envs, history=HISTORY, backend_config=config)
+    actions = np.random.default_rng(1).uniform(-scale, scale, (steps, num_envs, 19)).astype(np.float32)
     env.reset(seed=0)
     started = time.perf_counter()
     for action in actions:
@@ -73,20 +84,28 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--vector-steps", type=int, default=200)
     parser.add_argument("--num-envs", type=int, default=256)
     parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--calibration", default="smollm2-135m-instruct", help="a fitted calibration to time")
     parser.add_argument("--json", default=None)
     args = parser.parse_args(argv)
     import progressgym_env  # noqa: F401
 
+    global HISTORY
+    HISTORY = fixed_history()
+
     with tempfile.TemporaryDirectory() as tmp:
-        variants = {"default": None, "smollm2-135m-instruct": {"calibration": "smollm2-135m-instruct"},
+        variants = {"default": None, args.calibration: {"calibration": args.calibration},
                     "worst-case": {"calibration": worst_case(Path(tmp))}}
+        from progressgym_env.backends.calibration import load_calibration
+
+        # The same actions for every physics, inside every calibration's range.
+        scale = 0.99 * min(load_calibration(c["calibration"]).max_abs_action for c in variants.values() if c)
         best: dict[str, float] = {}
         for _ in range(args.repeats):
             for env_id in ("PG-Follow-v0", "PG-Coevolve-v0"):
                 for name, config in variants.items():
                     for mode in ("single", "vector"):
-                        seconds = (time_single(env_id, config, args.steps) if mode == "single"
-                                   else time_vector(env_id, config, args.vector_steps, args.num_envs))
+                        seconds = (time_single(env_id, config, args.steps, scale) if mode == "single"
+                                   else time_vector(env_id, config, args.vector_steps, args.num_envs, scale))
                         key = f"{env_id} {mode} {name}"
                         best[key] = min(best.get(key, np.inf), seconds)
     rows = []

@@ -1,4 +1,4 @@
-"""A calibrated surrogate physics: the response model fitted to a real backend's transitions (DESIGN §14).
+"""A calibrated surrogate physics: the response model fitted to a real backend's transitions (docs/design.md, "Calibrated surrogate physics").
 
 A calibration file (JSON, written by ``progressgym calibrate``) holds a response model in logit space
 that contains the default surrogate as a special case. For a model at logits ``z`` (d,) and an action

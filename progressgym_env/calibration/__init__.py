@@ -1,4 +1,4 @@
-"""Calibrating the surrogate on a real backend: collect transitions, fit a response model (DESIGN §14).
+"""Calibrating the surrogate on a real backend: collect transitions, fit a response model (docs/design.md, "Calibrated surrogate physics").
 
 - :mod:`~progressgym_env.calibration.design`: the designed action set (pulses, random, zero actions);
 - :mod:`~progressgym_env.calibration.collect`: runs it on the ``llm`` backend (vector mode, checkpointed);
