@@ -122,6 +122,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--test-seeds", type=int, default=100)
     parser.add_argument("--skip-real", action="store_true", help="surrogates only (no llm episodes)")
     parser.add_argument("--skip-surrogates", action="store_true", help="llm episodes only (no calibration needed)")
+    parser.add_argument("--agents", nargs="*", default=None,
+                        help="run only these (names or --labels; default: the baselines and --policies)")
+    parser.add_argument("--real-from", nargs="*", default=[],
+                        help="reports of parallel --skip-surrogates runs whose llm episodes to take over")
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--json", required=True)
     args = parser.parse_args(argv)
@@ -137,10 +141,17 @@ def main(argv: list[str] | None = None) -> int:
     history = short_history(run_dir / "history.json", args.centuries, args.history_seed)
     labels = dict(zip(args.policies, args.labels or args.policies, strict=False))
     agents = list(BASELINES) + list(args.policies)
+    if args.agents is not None:
+        wanted = set(args.agents)
+        agents = [a for a in agents if a in wanted or labels.get(a) in wanted]
     out = Path(args.json)
     report: dict[str, Any] = json.loads(out.read_text()) if out.is_file() else {}
     report["args"] = vars(args)
     results: dict[str, Any] = report.setdefault("agents", {})
+    for other in args.real_from:  # llm episodes run in parallel processes
+        for name, row in json.loads(Path(other).read_text()).get("agents", {}).items():
+            if "real" in row:
+                results.setdefault(name, {"agent": row["agent"]})["real"] = row["real"]
     calibrated = {"calibration": args.calibration}
     for agent in agents:
         row = results.setdefault(labels.get(agent, agent), {"agent": agent})

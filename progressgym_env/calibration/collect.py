@@ -197,3 +197,25 @@ def load_transitions(path: str | Path) -> dict[str, Any]:
     if not document.get("transitions"):
         raise ConfigError(f"{path}: holds no transitions")
     return document
+
+
+def merge_transitions(documents: list[dict[str, Any]], names: list[str]) -> dict[str, Any]:
+    """One transitions document from several collections with the same settings (e.g. seeds run in parallel).
+
+    :param names: where each document came from (kept in the provenance).
+    :raises ConfigError: documents of other value spaces or other llm settings (their fingerprints differ).
+    """
+    first = documents[0]["provenance"]
+    for document, name in zip(documents[1:], names[1:], strict=True):
+        other = document["provenance"]
+        for key in ("value_space", "dims", "llm_config_fingerprint"):
+            if other.get(key) != first.get(key):
+                raise ConfigError(f"{name}: its {key} differs from {names[0]}'s; fit collections of one setting only")
+    if len(documents) == 1:
+        return documents[0]
+    merged = {k: v for k, v in documents[0].items() if k != "transitions"}
+    merged["provenance"] = {**first, "collect": [d["provenance"].get("collect") for d in documents],
+                            "seconds": sum(float(d["provenance"].get("seconds", 0.0)) for d in documents),
+                            "sources": list(names)}
+    merged["transitions"] = [t for d in documents for t in d["transitions"]]
+    return merged

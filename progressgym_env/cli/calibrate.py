@@ -5,7 +5,8 @@ pulses of both signs and several sizes, random and zero actions; :mod:`progressg
 checkpointed under ``--run-dir`` (re-run the same command to resume after a kill), then fits the
 response model, selects it on held-out transitions and writes the sealed calibration JSON to ``--out``.
 Use it with ``gym.make(..., backend_config={"calibration": OUT})``. ``--transitions FILE`` fits an
-existing transitions file without collecting.
+existing transitions file (or several collections of one setting, e.g. seeds run in parallel) without
+collecting.
 """
 
 from __future__ import annotations
@@ -26,8 +27,10 @@ class CalibrateArgs:
                   "(python -m progressgym_env.llm.tiny FOLDER)."},
     )
     run_dir: str | None = field(default=None, metadata={"help": "Checkpoints and transitions.json (re-run to resume)."})
-    transitions: str | None = field(
-        default=None, metadata={"help": "Fit this transitions file instead of collecting (no --llm-config needed)."}
+    transitions: tuple[str, ...] = field(
+        default=(),
+        metadata={"help": "Fit these transitions files (collections of one setting) instead of collecting.",
+                  "custom_args": {"nargs": "+", "type": str, "metavar": "FILE"}},
     )
     fit_seed: int = field(default=0, metadata={"help": "Seed of the held-out split."})
     threads: int = field(default=0, metadata={"help": "torch CPU threads while collecting (0: torch's default)."})
@@ -78,7 +81,12 @@ def run(args: argparse.Namespace) -> int:
 
     import numpy as np
 
-    from progressgym_env.calibration.collect import CollectConfig, collect_transitions, load_transitions
+    from progressgym_env.calibration.collect import (
+        CollectConfig,
+        collect_transitions,
+        load_transitions,
+        merge_transitions,
+    )
     from progressgym_env.calibration.fit import fit_calibration
     from progressgym_env.cli.dataclass_args import dataclass_from_args
     from progressgym_env.common.atomic import atomic_write_text
@@ -86,8 +94,9 @@ def run(args: argparse.Namespace) -> int:
 
     options = dataclass_from_args(CalibrateArgs, args)
     collect = dataclass_from_args(CollectConfig, args)
-    if options.transitions is not None:
-        document = load_transitions(options.transitions)
+    if options.transitions:
+        files = list(options.transitions)
+        document = merge_transitions([load_transitions(f) for f in files], files)
     else:
         if options.llm_config is None or options.run_dir is None:
             raise ConfigError("give --llm-config and --run-dir to collect transitions, or --transitions FILE to fit one")
