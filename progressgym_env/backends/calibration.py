@@ -19,7 +19,7 @@ simulated.
 
 Files are checked on load: format and version, value space and dims, shapes, finite numbers, and a
 SHA-256 digest over the content (an edited or corrupt file is refused). A calibration is valid only
-for actions inside its calibrated range (``max_abs_action``): a larger action is an
+for actions inside its calibrated range (``max_abs_action``, plus :data:`RANGE_TOLERANCE`): a larger action is an
 :class:`~progressgym_env.errors.InvalidActionError`, never a silent extrapolation.
 
 Shipped calibrations are found by name (``progressgym_env/data/calibrations/<name>.json``); any other
@@ -40,6 +40,9 @@ from progressgym_env.errors import ConfigError, InvalidActionError
 
 CALIBRATION_FORMAT = "progressgym-calibration"
 CALIBRATION_VERSION = 1
+RANGE_TOLERANCE = 0.01
+"""Actions up to ``max_abs_action * (1 + RANGE_TOLERANCE)`` are accepted: random design actions reach
+0.998, not 1.0, and an extrapolation by 1% of the range is far below a transition's noise."""
 CALIBRATIONS_DIR = Path(__file__).resolve().parent.parent / "data" / "calibrations"
 """Where the shipped calibrations live (one ``<name>.json`` each)."""
 
@@ -153,11 +156,12 @@ class CalibratedResponse:
     def check_action(self, action: np.ndarray) -> None:
         """Refuse actions beyond the calibrated range (no silent extrapolation).
 
-        :raises InvalidActionError: an entry with ``|a_i| > max_abs_action``.
+        :raises InvalidActionError: an entry with ``|a_i| > max_abs_action * (1 + RANGE_TOLERANCE)``.
         """
-        if action.size and float(np.max(np.abs(action))) > self.max_abs_action + 1e-9:
+        if action.size and float(np.max(np.abs(action))) > self.max_abs_action * (1 + RANGE_TOLERANCE):
             raise InvalidActionError(
-                f"calibration {self.name!r} was fitted on actions with |a_i| <= {self.max_abs_action:g}; "
+                f"calibration {self.name!r} was fitted on actions with |a_i| <= {self.max_abs_action:g} "
+                f"(accepted up to {self.max_abs_action * (1 + RANGE_TOLERANCE):g}); "
                 f"got |a_i| = {float(np.max(np.abs(action))):g}. Scale the action down or calibrate with larger pulses"
             )
 
