@@ -188,8 +188,30 @@ def main(argv: list[str] | None = None) -> int:
                 results[n][f"gap_{key.split('_')[0]}"] = s - r
     report["correlations"] = correlations
     atomic_write_text(out, json.dumps(report, indent=2))
-    print(json.dumps(correlations, indent=1))
+    print(markdown(results, correlations))
     return 0
+
+
+def markdown(results: dict[str, Any], correlations: dict[str, Any]) -> str:
+    """The transfer table and the rank correlations as markdown."""
+    lines = ["| agent | default (short) | calibrated (short) | real: llm SmolLM2 | gap default - real | "
+             "gap calibrated - real | llm wall s | default (full) | calibrated (full) |",
+             "|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    for name, row in results.items():
+        real = row.get("real")
+        cells = [f"{row['default_short']:.4f}", f"{row['calibrated_short']:.4f}",
+                 f"{real['final_score']:.4f}" if real else "not run",
+                 f"{row['gap_default']:+.4f}" if "gap_default" in row else "—",
+                 f"{row['gap_calibrated']:+.4f}" if "gap_calibrated" in row else "—",
+                 f"{real['seconds']:.0f}" if real else "—",
+                 f"{row['default_full']:.4f}", f"{row['calibrated_full']:.4f}"]
+        lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    lines += ["", "| rank correlation of agents | Spearman [95% CI] | Kendall [95% CI] |", "|---|---|---|"]
+    for key, value in correlations.items():
+        sp, kd = value["spearman"], value["kendall"]
+        lines.append(f"| {key} | {sp['value']:+.2f} [{sp['ci95'][0]:+.2f}, {sp['ci95'][1]:+.2f}] | "
+                     f"{kd['value']:+.2f} [{kd['ci95'][0]:+.2f}, {kd['ci95'][1]:+.2f}] |")
+    return "\n".join(lines)
 
 
 if __name__ == "__main__":

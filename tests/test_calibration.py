@@ -178,6 +178,7 @@ def test_actions_beyond_the_calibrated_range_are_refused(tmp_path: Path) -> None
         vector.step(np.array([[0.1] * 5, [0.0, 0.0, -0.9, 0.0, 0.0]], dtype=np.float32))
 
 
+@pytest.mark.filterwarnings("ignore::progressgym_env.backends.calibration.CalibrationRangeWarning")
 def test_shipped_calibrations_load_with_provenance_and_held_out_fit() -> None:
     assert {"tiny-world", "smollm2-135m-instruct"} <= set(shipped_calibrations())
     for name in ("tiny-world", "smollm2-135m-instruct"):
@@ -241,3 +242,12 @@ def test_calibrate_fit_and_make_end_to_end_on_the_tiny_world(tmp_path: Path, mon
         with pytest.raises(InvalidActionError):
             env.step(np.full(env.action_space.shape, 1.0, dtype=np.float32) if response.max_abs_action < 1
                      else np.full(env.action_space.shape, 2.0, dtype=np.float32))
+
+
+def test_states_outside_the_fitted_range_are_warned_about(tmp_path: Path) -> None:
+    from progressgym_env.backends.calibration import CalibrationRangeWarning
+
+    document = _with_model(_identity(), state=[-0.1] * 5, state_range=[-0.5, 0.5])
+    path = _write(tmp_path / "narrow.json", document)
+    with pytest.warns(CalibrationRangeWarning, match=r"fitted on logits in \[-0.50, 0.50\]"):
+        gym.make("PG-Follow-v0", backend_config={"calibration": path}).reset(seed=0)

@@ -29,6 +29,7 @@ string is a path. numpy and the standard library only: the surrogate stays light
 from __future__ import annotations
 
 import json
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -49,6 +50,10 @@ CALIBRATIONS_DIR = Path(__file__).resolve().parent.parent / "data" / "calibratio
 
 class CalibrationError(ConfigError):
     """A calibration file is missing, corrupt, edited, or for another value space."""
+
+
+class CalibrationRangeWarning(UserWarning):
+    """A calibrated model is used on states outside those it was fitted on."""
 
 
 def shipped_calibrations() -> list[str]:
@@ -136,6 +141,9 @@ class CalibratedResponse:
     """Whether any dim has update noise."""
     affine: bool = field(init=False, default=False)
     """Whether the model has drift or state terms."""
+    state_range: tuple[float, float] | None = None
+    """The logits the model was fitted on (None: not recorded)."""
+    _warned: list[bool] = field(init=False, default_factory=lambda: [False], repr=False)
 
     @property
     def dim(self) -> int:
@@ -163,6 +171,23 @@ class CalibratedResponse:
                 f"calibration {self.name!r} was fitted on actions with |a_i| <= {self.max_abs_action:g} "
                 f"(accepted up to {self.max_abs_action * (1 + RANGE_TOLERANCE):g}); "
                 f"got |a_i| = {float(np.max(np.abs(action))):g}. Scale the action down or calibrate with larger pulses"
+            )
+
+    def check_states(self, logits: np.ndarray) -> None:
+        """Warn (once per calibration) when states lie outside the logits it was fitted on (its state terms extrapolate).
+
+        Not an error: every episode starts at the history's H_0, which a model's own collection rarely
+        visits; the warning says so instead of extrapolating silently.
+        """
+        if not self.affine or self.state_range is None or self._warned[0]:
+            return
+        low, high = self.state_range
+        if float(np.min(logits)) < low or float(np.max(logits)) > high:
+            self._warned[0] = True
+            warnings.warn(
+                f"calibration {self.name!r}: its drift/state terms were fitted on logits in [{low:.2f}, {high:.2f}], "
+                f"the history reaches [{float(np.min(logits)):.2f}, {float(np.max(logits)):.2f}]: they are "
+                "extrapolated there", CalibrationRangeWarning, stacklevel=3,
             )
 
     def updated_logits(self, logits: np.ndarray, action: np.ndarray, std_normal: np.ndarray | None) -> np.ndarray:
@@ -229,6 +254,8 @@ def response_from_document(document: dict[str, Any], where: str = "calibration")
         history_pull=history_pull,
         ai_pull=ai_pull,
         document=document,
+        state_range=None if model.get("state_range") is None else (float(model["state_range"][0]),
+                                                                     float(model["state_range"][1])),
     )
 
 

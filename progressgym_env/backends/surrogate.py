@@ -131,6 +131,8 @@ class SurrogateBackend:
             self._history = history
             self._history_values = history.values
             self._history_logits = logit(history.values)
+            if self._response is not None:
+                self._response.check_states(self._history_logits)
         self._model_logits = self._history_logits[0].copy()
         self._model_values = history.values[0].copy()
         self._sim_logits = self._model_logits.copy()

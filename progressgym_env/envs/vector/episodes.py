@@ -70,6 +70,8 @@ class BatchEpisodes:
                 self.records.sampled(rows, sampled)
             self.judge.set_histories(rows.sel, values)
         state, histories, sel, d = self.state, self.histories, rows.sel, self.settings.dim
+        if self.response is not None:
+            self.response.check_states(histories.logits)
         start = histories.human[sel, 0]
         state.model_logits[sel] = histories.logits[sel, 0]
         state.model_values[sel] = start
