@@ -74,7 +74,7 @@ def test_fit_recovers_a_known_physics_within_its_confidence_intervals() -> None:
     truth = response_from_document(_with_model(_identity(finetune_noise_sd=0.05), gain=np.diag(gains).tolist(),
                                                drift=drift.tolist(), state=state.tolist()))
     transitions = simulate_transitions(truth, 240, seed=1, measurement_sd=0.03)
-    fitted = fit_calibration(transitions, "synthetic", forms=("surrogate", "gain", "gain-state"),
+    fitted = fit_calibration(transitions, "synthetic", forms=("pooled", "gain", "gain-state"),
                              saturations=(None, 0.5))
     assert fitted["fit"]["selected"]["form"] == "gain-state"
     assert fitted["fit"]["selected"]["saturation"] is None  # the truth is linear in the action
@@ -221,7 +221,7 @@ def test_calibrate_fit_and_make_end_to_end_on_the_tiny_world(tmp_path: Path, mon
     response = load_calibration(out)
     document = response.document
     assert document["provenance"]["base_model"] == str(agent) and document["fit"]["transitions"] == 10
-    assert document["fit"]["selected"]["form"] in ("surrogate", "gain", "gain-state", "coupled")
+    assert document["fit"]["selected"]["form"] in ("pooled", "gain", "gain-state", "coupled")
 
     # Resuming replays the checkpoint: no DPO update runs again, and the transitions are the same.
     def no_training(*args: Any, **kwargs: Any) -> Any:

@@ -292,7 +292,7 @@ def identity_document(
         "format": CALIBRATION_FORMAT, "version": CALIBRATION_VERSION, "name": name,
         "value_space": value_space, "dims": list(dims),
         "model": {
-            "form": "surrogate", "saturation": None, "max_abs_action": 1.0,
+            "form": "pooled", "saturation": None, "max_abs_action": 1.0,
             "gain": (capacity * np.eye(d)).tolist(), "drift": [0.0] * d, "state": [0.0] * d,
             "update_noise_sd": [float(finetune_noise_sd)] * d, "measurement_noise_sd": [0.0] * d,
         },

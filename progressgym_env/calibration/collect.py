@@ -36,7 +36,10 @@ TRANSITIONS_FILE = "transitions.json"
 class CollectConfig:
     """What a calibration collection runs (the llm backend's own settings come as an ``LLMConfig``)."""
 
-    challenge: str = field(default="follow", metadata={"help": "follow, or coevolve (also records the pulls)."})
+    challenge: str = field(
+        default="follow",
+        metadata={"help": "A registered challenge key (follow; coevolve also records the simulated human's pulls)."},
+    )
     history: str = field(
         default="procedural-moral19",
         metadata={"help": "The env's history: 'models' (the proxies), 'procedural-moral19' or a moral19 file."},
@@ -49,8 +52,9 @@ class CollectConfig:
     zero_share: float = field(default=0.1, metadata={"help": "Share of zero actions (no update)."})
 
     def __post_init__(self) -> None:
-        if self.challenge not in ("follow", "coevolve"):
-            raise ConfigError(f"challenge must be 'follow' or 'coevolve', got {self.challenge!r}")
+        from progressgym_env.registry import variant
+
+        variant(self.challenge)  # an unknown key is an error listing the registered ones
         for name in ("episodes", "steps_per_episode"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
@@ -89,14 +93,17 @@ def collect_transitions(
 
     root = Path(run_dir)
     config = replace(LLMConfig.from_any(llm_config), run_dir=str(root / "llm"))
-    env_id = "PG-Coevolve-v0" if collect.challenge == "coevolve" else "PG-Follow-v0"
-    env = gym.make(env_id, history=collect.history, backend="llm", backend_config=config)
+    from progressgym_env.registry import variant
+
+    challenge = variant(collect.challenge)
+    env = gym.make(challenge.env_id, **dict(challenge.kwargs), history=collect.history, backend="llm",
+                   backend_config=config)
     unwrapped: Any = env.unwrapped
     backend = unwrapped.backend
     d = int(unwrapped.dim)
     actions, kinds = action_schedule(collect.transitions, d, collect.seed, sizes=collect.sizes,
                                      random_share=collect.random_share, zero_share=collect.zero_share)
-    coevolve = collect.challenge == "coevolve"
+    coevolve = bool(unwrapped.simulates_human)  # the simulated human's pulls are recorded too
     document: dict[str, Any] = {
         "format": TRANSITIONS_FORMAT,
         "version": TRANSITIONS_VERSION,

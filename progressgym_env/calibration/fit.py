@@ -7,7 +7,7 @@ logit change ``dz_i = logit(after_i) - logit(before_i)`` of the transitions that
 ====================  ==========================================================  ==============================
 form                  dz_i =                                                      fitted with
 ====================  ==========================================================  ==============================
-``surrogate``         g * phi(a_i)   (one gain for every dim: today's surrogate)  statsmodels OLS (pooled)
+``pooled``            g * phi(a_i)   (one gain for every dim: today's surrogate)  statsmodels OLS (pooled)
 ``gain``              g_i * phi(a_i)                                              statsmodels OLS per dim
 ``gain-state``        g_i * phi(a_i) + c_i + k_i * z_i                            statsmodels OLS per dim
 ``coupled``           sum_j W_ij * phi(a_j) + c_i + k_i * z_i                     scikit-learn Ridge per dim
@@ -50,7 +50,7 @@ from progressgym_env.backends.calibration import CALIBRATION_FORMAT, CALIBRATION
 from progressgym_env.errors import ConfigError
 from progressgym_env.numerics import VALUE_EPS, logit
 
-FORMS: tuple[str, ...] = ("surrogate", "gain", "gain-state", "coupled")
+FORMS: tuple[str, ...] = ("pooled", "gain", "gain-state", "coupled")
 SATURATIONS: tuple[float | None, ...] = (None, 1.0, 0.5, 0.25)
 """Saturation scales tried (None: linear in the action)."""
 RIDGE_ALPHAS: tuple[float, ...] = (0.01, 0.1, 1.0, 10.0)
@@ -129,7 +129,7 @@ def _fit(form: str, saturation: float | None, alpha: float | None, data: Data) -
     pooled_dims_out: list[int] = []
     pooled = sm.OLS(data.dz.ravel(), a.ravel()[:, None]).fit()
     pooled_gain = float(pooled.params[0])
-    if form == "surrogate":
+    if form == FORMS[0]:  # pooled
         gain = pooled_gain * np.eye(d)
         low, high = pooled.conf_int()[0]
         ci["gain"] = [[float(low), float(high)]] * d
@@ -279,14 +279,15 @@ def fit_calibration(
     if n < 8:
         raise ConfigError(f"a calibration needs at least 8 transitions that updated the model, got {n}")
     folds = _folds(n, seed)
-    scores = []
+    scores: list[dict[str, Any]] = []
     for form, saturation, alpha in candidates(forms, saturations):
         predicted = _out_of_fold(form, saturation, alpha, data, folds)
         scores.append({"form": form, "saturation": saturation, "alpha": alpha,
                        "held_out_mse": float(np.mean((data.dz - predicted) ** 2))})
-    best = min(scores, key=lambda s: s["held_out_mse"])
-    held_residual = data.dz - _out_of_fold(best["form"], best["saturation"], best["alpha"], data, folds)
-    final = _fit(best["form"], best["saturation"], best["alpha"], data)
+    best = min(scores, key=lambda s: float(s["held_out_mse"]))
+    chosen: tuple[str, float | None, float | None] = (str(best["form"]), best["saturation"], best["alpha"])
+    held_residual = data.dz - _out_of_fold(*chosen, data, folds)
+    final = _fit(*chosen, data)
     residual = data.dz - final.predict(data.z0, data.action)
     meas_var = np.nanmean(data.meas_var, axis=0) if np.isfinite(data.meas_var).any() else np.zeros(d)
     meas_var = np.nan_to_num(meas_var)
@@ -300,8 +301,7 @@ def fit_calibration(
     pulls = _coevolve_pulls(transitions) or {
         "history_pull": default_pulls[0], "ai_pull": default_pulls[1], "source": "default (no simulated-human transitions)",
     }
-    surrogate_mse = next(s["held_out_mse"] for s in scores if s["form"] == "surrogate" and s["saturation"] is None) \
-        if "surrogate" in forms else None
+    pooled_linear = [s["held_out_mse"] for s in scores if s["form"] == FORMS[0] and s["saturation"] is None]
     import sklearn
     import statsmodels
 
@@ -331,7 +331,7 @@ def fit_calibration(
             "pooled_dims": final.pooled_dims,
             "candidates": scores,
             "selected": best,
-            "held_out_mse_of_linear_surrogate_form": surrogate_mse,
+            "held_out_mse_of_linear_surrogate_form": pooled_linear[0] if pooled_linear else None,
             "ci95": final.ci,
             "held_out_r2": [None if not np.isfinite(v) else float(v) for v in _r2(data.dz, held_residual)],
             "held_out_residual_rms": held_rms.tolist(),
