@@ -251,3 +251,20 @@ def test_states_outside_the_fitted_range_are_warned_about(tmp_path: Path) -> Non
     path = _write(tmp_path / "narrow.json", document)
     with pytest.warns(CalibrationRangeWarning, match=r"fitted on logits in \[-0.50, 0.50\]"):
         gym.make("PG-Follow-v0", backend_config={"calibration": path}).reset(seed=0)
+
+
+def test_collections_of_one_setting_merge_and_of_different_settings_are_refused() -> None:
+    from progressgym_env.calibration.collect import merge_transitions
+    from progressgym_env.errors import ConfigError
+
+    def collection(fingerprint: str, n: int) -> dict[str, Any]:
+        rows = [{"action": [0.5] * 5, "before": [0.5] * 5, "after": [0.6] * 5} for _ in range(n)]
+        return {"provenance": {"value_space": "corpus5", "dims": list(CORPUS5.dims),
+                               "llm_config_fingerprint": fingerprint, "collect": {"seed": n}, "seconds": 1.0},
+                "transitions": rows}
+
+    merged = merge_transitions([collection("a", 2), collection("a", 3)], ["x.json", "y.json"])
+    assert len(merged["transitions"]) == 5 and merged["provenance"]["sources"] == ["x.json", "y.json"]
+    assert merged["provenance"]["seconds"] == 2.0
+    with pytest.raises(ConfigError, match="y.json: its llm_config_fingerprint differs from x.json"):
+        merge_transitions([collection("a", 2), collection("b", 2)], ["x.json", "y.json"])
