@@ -167,7 +167,9 @@ class SurrogateBackend:
     def _calibrated_update(self, response: CalibratedResponse, action: np.ndarray) -> np.ndarray:
         """The update of a calibrated physics (:mod:`progressgym_env.backends.calibration`)."""
         response.check_action(action)
-        noise = self._rng.standard_normal(action.shape[0]) if response.noisy else None  # type: ignore[union-attr]
+        noise: np.ndarray | None = None
+        if response.noisy:
+            noise = self._rng.standard_normal(action.shape[0])  # type: ignore[union-attr]
         self._model_logits = response.updated_logits(self._model_logits, action, noise)
         self._model_values = sigmoid(self._model_logits)
         return self._model_values
