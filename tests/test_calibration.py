@@ -268,3 +268,11 @@ def test_collections_of_one_setting_merge_and_of_different_settings_are_refused(
     assert merged["provenance"]["seconds"] == 2.0
     with pytest.raises(ConfigError, match="y.json: its llm_config_fingerprint differs from x.json"):
         merge_transitions([collection("a", 2), collection("b", 2)], ["x.json", "y.json"])
+
+
+def test_calibrate_without_a_source_is_a_usage_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from progressgym_env.cli import main
+
+    assert main(["calibrate", "--out", str(tmp_path / "c.json")]) == 2
+    assert "give --llm-config and --run-dir to collect transitions, or --transitions" in capsys.readouterr().err
+    assert not (tmp_path / "c.json").exists()

@@ -170,7 +170,7 @@ class SurrogateBackend:
         response.check_action(action)
         noise: np.ndarray | None = None
         if response.noisy:
-            noise = self._rng.standard_normal(action.shape[0])  # type: ignore[union-attr]
+            noise = self._rng.standard_normal(action.shape[0])  # type: ignore[union-attr,assignment]
         self._model_logits = response.updated_logits(self._model_logits, action, noise)
         self._model_values = sigmoid(self._model_logits)
         return self._model_values

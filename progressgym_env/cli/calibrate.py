@@ -30,7 +30,7 @@ class CalibrateArgs:
     transitions: tuple[str, ...] = field(
         default=(),
         metadata={"help": "Fit these transitions files (collections of one setting) instead of collecting.",
-                  "custom_args": {"nargs": "+", "type": str, "metavar": "FILE"}},
+                  "custom_args": {"nargs": "+", "type": str, "metavar": "FILE", "required": False}},
     )
     fit_seed: int = field(default=0, metadata={"help": "Seed of the held-out split."})
     threads: int = field(default=0, metadata={"help": "torch CPU threads while collecting (0: torch's default)."})
