@@ -166,7 +166,9 @@ class CalibratedResponse:
 
         :raises InvalidActionError: an entry with ``|a_i| > max_abs_action * (1 + RANGE_TOLERANCE)``.
         """
-        if action.size and float(np.max(np.abs(action))) > self.max_abs_action * (1 + RANGE_TOLERANCE):
+        if action.size and max(float(np.max(action)), -float(np.min(action))) > self.max_abs_action * (
+            1 + RANGE_TOLERANCE
+        ):
             raise InvalidActionError(
                 f"calibration {self.name!r} was fitted on actions with |a_i| <= {self.max_abs_action:g} "
                 f"(accepted up to {self.max_abs_action * (1 + RANGE_TOLERANCE):g}); "
@@ -197,13 +199,20 @@ class CalibratedResponse:
         """
         a = np.asarray(action, dtype=np.float64)
         if self.saturation is not None:
-            a = self.saturation * np.tanh(a / self.saturation)
-        shift = a * self.diagonal_gain if self.diagonal else a @ self.gain.T
+            a = np.multiply(a, 1.0 / self.saturation)
+            np.tanh(a, out=a)
+            a *= self.saturation
+        if self.diagonal:
+            shift = np.multiply(a, self.diagonal_gain)
+        else:
+            shift = a @ self.gain.T
         if std_normal is not None:
-            shift += std_normal * self.update_noise_sd
+            shift += np.multiply(std_normal, self.update_noise_sd, out=a if a is not action else None)
         shift += logits
         if self.affine:
-            shift += self.drift + self.state * logits
+            scaled = np.multiply(self.state, logits)
+            scaled += self.drift
+            shift += scaled
         return shift
 
 
