@@ -25,7 +25,7 @@ TINY_SPAN = 1e-12
 
 
 def _arrays(*values: ArrayLike) -> list[np.ndarray]:
-    arrays = np.broadcast_arrays(*(np.asarray(v, dtype=float) for v in values))
+    arrays = list(np.broadcast_arrays(*(np.asarray(v, dtype=float) for v in values)))
     if arrays[0].size == 0:
         raise ValueError("normalized_mean needs at least one episode, got none")
     if not all(np.all(np.isfinite(a)) for a in arrays):
