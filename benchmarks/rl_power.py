@@ -61,6 +61,7 @@ from agents.train import TEST_FIRST_SEED, VALIDATION_FIRST_SEED, evaluate_policy
 from progressgym_env.benchmark.aggregate import final_scores_of, normalized_mean
 from progressgym_env.benchmark.challenges import CHALLENGES
 from progressgym_env.common.atomic import atomic_write_text
+from progressgym_env.common.fingerprint import file_fingerprint, json_fingerprint
 from progressgym_env.errors import ConfigError
 
 EPISODES = 1000
@@ -143,9 +144,12 @@ class Candidate:
     """A trained policy to score: an SB3 model or an ensemble, with its observation and action transform."""
 
     def __init__(self, name: str, policy: Any, obs_history: int, residual_scale: float | None, recurrent: bool,
-                 source: dict[str, Any]) -> None:
+                 source: dict[str, Any], files: list[Path]) -> None:
         self.name, self.policy, self.obs_history = name, policy, obs_history
         self.residual_scale, self.recurrent, self.source = residual_scale, recurrent, source
+        self.key = json_fingerprint({"models": [file_fingerprint(f) for f in files], "obs_history": obs_history,
+                                     "residual_scale": residual_scale})
+        """What changes its scores: its model files' bytes and how it observes and acts."""
 
     def scores(self, challenge: str, history: str, seeds: list[int]) -> list[float]:
         spec = CHALLENGES[challenge]
@@ -164,7 +168,7 @@ def shipped_candidate(folder: Path) -> Candidate:
     models = [algo_class(algo).load(str(p), device="cpu") for p in paths]
     policy = EnsemblePolicy(models) if members else models[0]
     return Candidate(SHIPPED, policy, obs_history_of(config), residual_scale_of(config), algo in RECURRENT,
-                     {"shipped": config.get("shipped", {}).get("recipe"), "ensemble": members})
+                     {"shipped": config.get("shipped", {}).get("recipe"), "ensemble": members}, paths)
 
 
 def run_candidates(runs_dir: Path, challenge: str) -> list[Candidate]:
@@ -184,29 +188,54 @@ def run_candidates(runs_dir: Path, challenge: str) -> list[Candidate]:
         for record, model in runs:
             candidates.append(Candidate(f"{recipe}/seed{record['seed']}", model, record["obs_history"],
                                         record["residual_scale"], recurrent,
-                                        {"model_path": record["model_path"], "recipe": recipe, "seed": record["seed"]}))
+                                        {"model_path": record["model_path"], "recipe": recipe, "seed": record["seed"]},
+                                        [Path(record["model_path"])]))
         if len(runs) > 1 and not recurrent:
             candidates.append(Candidate(f"{recipe}/ensemble", EnsemblePolicy([m for _, m in runs]), first["obs_history"],
                                         first["residual_scale"], False,
                                         {"recipe": recipe, "seeds": [r["seed"] for r, _ in runs],
-                                         "model_paths": [r["model_path"] for r, _ in runs]}))
+                                         "model_paths": [r["model_path"] for r, _ in runs]},
+                                        [Path(r["model_path"]) for r, _ in runs]))
     return candidates
 
 
-def score_challenge(challenge: str, runs_dir: Path, trained: Path, episodes: int) -> dict[str, Any]:
-    """Every agent's per-episode normalised scores on every split of ``challenge``."""
+def cached_scores(path: Path) -> dict[str, dict[str, tuple[str, list[float]]]]:
+    """split -> agent -> (key, scores) of an earlier ``OUT/scores/<challenge>.json``; empty when absent or unreadable."""
+    try:
+        table = json.loads(path.read_text(encoding="utf-8"))
+        return {split: {agent: (data["keys"][agent], data["scores"][agent]) for agent in data["keys"]}
+                for split, data in table["splits"].items()}
+    except (OSError, ValueError, KeyError, TypeError):
+        return {}
+
+
+def score_challenge(challenge: str, runs_dir: Path, trained: Path, episodes: int,
+                    cache: dict[str, dict[str, tuple[str, list[float]]]] | None = None) -> dict[str, Any]:
+    """Every agent's per-episode normalised scores on every split of ``challenge``.
+
+    :param cache: earlier scores (:func:`cached_scores`): an agent whose key (its model files' bytes, or the
+        baseline's name, with the split's history and seeds) is unchanged is not run again.
+    """
     candidates = [shipped_candidate(trained / challenge), *run_candidates(runs_dir, challenge)]
     table: dict[str, Any] = {"challenge": challenge, "episodes": episodes, "splits": {}, "sources": {}}
     for split, (history, _) in SPLITS.items():
         seeds = split_seeds(split, episodes)
+        where = {"challenge": challenge, "history": history, "seeds": [seeds[0], len(seeds)]}
+        old = (cache or {}).get(split, {})
         lock, ref = references(challenge, history, seeds)
         scores: dict[str, list[float]] = {}
-        for name in BASELINES:
-            scores[name] = baseline_episode_scores(name, challenge, history, seeds)
-        for candidate in candidates:
-            scores[candidate.name] = candidate.scores(challenge, history, seeds)
+        keys: dict[str, str] = {}
+        runs: list[tuple[str, Any]] = [(name, name) for name in BASELINES] + [(c.name, c) for c in candidates]
+        for name, agent in runs:
+            keys[name] = json_fingerprint({**where, "agent": agent if isinstance(agent, str) else agent.key})
+            if name in old and old[name][0] == keys[name]:
+                scores[name] = old[name][1]
+            elif isinstance(agent, str):
+                scores[name] = baseline_episode_scores(agent, challenge, history, seeds)
+            else:
+                scores[name] = agent.scores(challenge, history, seeds)
         table["splits"][split] = {
-            "history": history, "first_seed": seeds[0], "lock_in": lock, "reference": ref,
+            "history": history, "first_seed": seeds[0], "lock_in": lock, "reference": ref, "keys": keys,
             "scores": {name: [round(v, 6) for v in values] for name, values in scores.items()},
         }
     table["sources"] = {c.name: c.source for c in candidates}
@@ -310,7 +339,8 @@ def main(argv: list[str] | None = None) -> int:
     (out / "scores").mkdir(parents=True, exist_ok=True)
     selection: dict[str, Any] = {}
     for challenge in [c for c in args.challenges.split(",") if c]:
-        table = score_challenge(challenge, Path(args.runs), trained, args.episodes)
+        cache = cached_scores(out / "scores" / f"{challenge}.json")
+        table = score_challenge(challenge, Path(args.runs), trained, args.episodes, cache)
         atomic_write_text(out / "scores" / f"{challenge}.json", json.dumps(table) + "\n")
         selection[challenge] = select(table)
         choice = selection[challenge]
