@@ -259,16 +259,21 @@ def paired_margin_ci(split: dict[str, Any], agent: str, other: str, reps: int = 
     lock, ref = np.asarray(split["lock_in"]), np.asarray(split["reference"])
     a = final_scores_of(split["scores"][agent], lock, ref)
     b = final_scores_of(split["scores"][other], lock, ref)
-    data = np.stack([a, b, lock, ref], axis=-1)[:, None, :]  # (episodes, 1 task, 4): rows stay together
+    rows = np.arange(len(a), dtype=float)[:, None]  # resample row numbers: an episode's four values stay together
 
     def margin(x: np.ndarray) -> np.ndarray:
-        x = x[:, 0, :]
-        return np.array([normalized_mean(x[:, 0], x[:, 2], x[:, 3]) - normalized_mean(x[:, 1], x[:, 2], x[:, 3])])
+        i = x[:, 0].astype(int)
+        return np.array([normalized_mean(a[i], lock[i], ref[i]) - normalized_mean(b[i], lock[i], ref[i])])
 
-    with warnings.catch_warnings():  # arch warns that rliable's random_state argument will change; it is seeded
-        warnings.filterwarnings("ignore", message="random_state is deprecated", category=FutureWarning)
-        point, interval = library.get_interval_estimates({"m": data}, margin, reps=reps,
-                                                         random_state=np.random.RandomState(0))
+    state = np.random.get_state()  # rliable's StratifiedBootstrap draws from numpy's global generator
+    np.random.seed(0)
+    try:
+        with warnings.catch_warnings():  # arch warns that rliable's random_state argument will change; it is seeded
+            warnings.filterwarnings("ignore", message="random_state is deprecated", category=FutureWarning)
+            point, interval = library.get_interval_estimates({"m": rows}, margin, reps=reps,
+                                                             random_state=np.random.RandomState(0))
+    finally:
+        np.random.set_state(state)
     return float(point["m"][0]), float(interval["m"][0][0]), float(interval["m"][1][0])
 
 

@@ -188,9 +188,9 @@ POWER_SPLITS = ("test", "corpus")
 """The splits the power table reports (validation only picks the best baseline)."""
 BASELINE_NAMES = ("static", "lifelong", "extrapolative-1", "extrapolative-2")
 SHIPPED = "trained"
-REPS = 2000
+REPS = 1000
 """Bootstrap replications of the normalised-mean and IQM intervals."""
-POI_REPS = 500
+POI_REPS = 300
 """Bootstrap replications of the probability-of-improvement intervals (a Mann-Whitney U each)."""
 
 
@@ -233,21 +233,45 @@ def best_baseline(table: dict[str, Any]) -> str:
 
 
 def _interval(data: Any, func: Any, reps: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(point, low, high) of ``func`` with rliable's stratified bootstrap (95%, percentile, seeded)."""
+    """(point, low, high) of ``func`` with rliable's stratified bootstrap (95%, percentile, seeded).
+
+    rliable's ``StratifiedBootstrap`` draws its indices from numpy's global generator (and draws one
+    per element of a (runs, tasks, ...) array, so only 2-D data keeps a run's values together): the
+    global state is seeded here and restored after.
+    """
     from rliable import library
 
-    with warnings.catch_warnings():  # arch warns that rliable's random_state argument will change; it is seeded
-        warnings.filterwarnings("ignore", message="random_state is deprecated", category=FutureWarning)
-        point, interval = library.get_interval_estimates({"x": data}, func, reps=reps,
-                                                         random_state=np.random.RandomState(0))
+    state = np.random.get_state()
+    np.random.seed(0)
+    try:
+        with warnings.catch_warnings():  # arch warns that rliable's random_state argument will change; it is seeded
+            warnings.filterwarnings("ignore", message="random_state is deprecated", category=FutureWarning)
+            point, interval = library.get_interval_estimates({"x": data}, func, reps=reps,
+                                                             random_state=np.random.RandomState(0))
+    finally:
+        np.random.set_state(state)
     return np.asarray(point["x"]), np.asarray(interval["x"][0]), np.asarray(interval["x"][1])
 
 
-def normalized_mean_columns(data: np.ndarray) -> np.ndarray:
-    """Per task, the normalisation of the mean; ``data`` is (episodes, tasks, 3): score, lock-in, reference."""
+def episode_rows(episodes: int, tasks: int) -> np.ndarray:
+    """(episodes, tasks) row numbers, the data to bootstrap when a statistic needs several values per episode.
+
+    The resampled row numbers pick each episode's score, lock-in and reference together (a
+    (runs, tasks, 3) array would be resampled element by element).
+    """
+    return np.repeat(np.arange(episodes, dtype=float)[:, None], tasks, axis=1)
+
+
+def normalized_mean_columns(rows: np.ndarray, data: np.ndarray) -> np.ndarray:
+    """Per task, the normalisation of the mean of the episodes ``rows`` picks.
+
+    :param rows: (n, tasks) row numbers into ``data`` (:func:`episode_rows`, or a bootstrap resample of them).
+    :param data: (episodes, tasks, 3): each episode's score, lock-in and reference.
+    """
     from progressgym_env.benchmark.aggregate import normalized_mean
 
-    return np.array([normalized_mean(data[:, t, 0], data[:, t, 1], data[:, t, 2]) for t in range(data.shape[1])])
+    picked = [data[rows[:, t].astype(int), t] for t in range(data.shape[1])]
+    return np.array([normalized_mean(p[:, 0], p[:, 1], p[:, 2]) for p in picked])
 
 
 def iqm_columns(scores: np.ndarray) -> np.ndarray:
@@ -283,7 +307,7 @@ def episode_statistics(tables: dict[str, dict[str, Any]], split: str, agent: str
     finals = np.stack([np.stack([final_scores_of(n, lk, rf), lk, rf], axis=-1) for n, lk, rf in columns], axis=1)
     norm = np.stack([n for n, _, _ in columns], axis=1)
     rivals = np.stack([split_arrays(tables[c]["splits"][split], baselines[c])[0] for c in challenges], axis=1)
-    point, low, high = _interval(finals, normalized_mean_columns, reps)
+    point, low, high = _interval(episode_rows(*norm.shape), lambda rows: normalized_mean_columns(rows, finals), reps)
     iqm = _interval(norm, iqm_columns, reps)
     poi = _interval([norm, rivals], poi_columns, poi_reps)
     for i, challenge in enumerate(challenges):

@@ -42,7 +42,25 @@ def test_normalized_mean_columns_normalise_the_mean() -> None:
     # task 1: spans 0.001 and 0.5, scores 11 and 0.5 spans above lock-in -> (0.011 + 0.25) / 0.501
     data = np.array([[[0.7, 0.5, 1.0], [0.911, 0.9, 0.901]],
                      [[0.9, 0.5, 1.0], [0.75, 0.5, 1.0]]])
-    np.testing.assert_allclose(rl_report.normalized_mean_columns(data), [0.6, 0.261 / 0.501])
+    rows = rl_report.episode_rows(2, 2)
+    np.testing.assert_allclose(rl_report.normalized_mean_columns(rows, data), [0.6, 0.261 / 0.501])
+    np.testing.assert_allclose(rl_report.normalized_mean_columns(np.zeros((2, 2)), data), [0.4, 11.0])  # row 0 twice
+
+
+def test_the_bootstrap_keeps_an_episode_together_and_is_seeded() -> None:
+    pytest.importorskip("rliable")
+    rng = np.random.default_rng(0)
+    lock = rng.uniform(0.2, 0.9, (400, 1))
+    data = np.stack([lock, lock, np.ones_like(lock)], axis=-1)  # every score at its history's lock-in: exactly 0
+    point, low, high = rl_report._interval(rl_report.episode_rows(400, 1),
+                                           lambda rows: rl_report.normalized_mean_columns(rows, data), 200)
+    assert point[0] == low[0] == high[0] == 0.0  # a score drawn apart from its own lock-in would not be
+    noisy = rng.normal(0.5, 0.2, (400, 1))
+    first = rl_report._interval(noisy, rl_report.iqm_columns, 200)
+    np.random.seed(123)  # whatever the global generator held
+    again = rl_report._interval(noisy, rl_report.iqm_columns, 200)
+    np.testing.assert_array_equal(np.concatenate(first), np.concatenate(again))
+    assert first[1][0] < first[0][0] < first[2][0]
 
 
 def _scores_folder(tmp_path: Path) -> Path:
