@@ -39,15 +39,15 @@ import argparse
 import json
 import shutil
 import sys
-import warnings
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
+for _path in (ROOT, ROOT / "benchmarks"):
+    if str(_path) not in sys.path:
+        sys.path.insert(0, str(_path))
 
 from agents.sb3_agent import (
     RECURRENT,
@@ -249,32 +249,10 @@ def split_normalized_mean(split: dict[str, Any], agent: str) -> float:
 
 
 def paired_margin_ci(split: dict[str, Any], agent: str, other: str, reps: int = 2000) -> tuple[float, float, float]:
-    """(margin, low, high): ``agent``'s normalised mean minus ``other``'s, with a 95% bootstrap CI over episodes.
+    """(margin, low, high) of ``agent``'s normalised mean over ``other``'s (:func:`rl_report.paired_margin`)."""
+    from rl_report import paired_margin
 
-    The episodes are resampled in pairs (both agents met the same histories), with rliable's
-    stratified bootstrap.
-    """
-    from rliable import library
-
-    lock, ref = np.asarray(split["lock_in"]), np.asarray(split["reference"])
-    a = final_scores_of(split["scores"][agent], lock, ref)
-    b = final_scores_of(split["scores"][other], lock, ref)
-    rows = np.arange(len(a), dtype=float)[:, None]  # resample row numbers: an episode's four values stay together
-
-    def margin(x: np.ndarray) -> np.ndarray:
-        i = x[:, 0].astype(int)
-        return np.array([normalized_mean(a[i], lock[i], ref[i]) - normalized_mean(b[i], lock[i], ref[i])])
-
-    state = np.random.get_state()  # rliable's StratifiedBootstrap draws from numpy's global generator
-    np.random.seed(0)
-    try:
-        with warnings.catch_warnings():  # arch warns that rliable's random_state argument will change; it is seeded
-            warnings.filterwarnings("ignore", message="random_state is deprecated", category=FutureWarning)
-            point, interval = library.get_interval_estimates({"m": rows}, margin, reps=reps,
-                                                             random_state=np.random.RandomState(0))
-    finally:
-        np.random.set_state(state)
-    return float(point["m"][0]), float(interval["m"][0][0]), float(interval["m"][1][0])
+    return paired_margin(split, agent, other, reps)
 
 
 def select(table: dict[str, Any], reps: int = 2000) -> dict[str, Any]:
@@ -330,6 +308,17 @@ def ship(challenge: str, choice: dict[str, Any], trained: Path) -> str:
     return f"{challenge}: shipped {choice['best']} (validation margin {choice['margin_over_shipped']})"
 
 
+def record_earlier_tests(challenge: str, trained: Path, shipped_json: Path, what: str) -> None:
+    """Score the newly shipped agent on the earlier reports' test seeds into ``shipped_json`` (``rl_recipe.py``'s
+    ``shipped.json``: corpus 1000..1009, procedural 100000..100099), so that table's ``trained`` row stays true."""
+    candidate = shipped_candidate(trained / challenge)
+    test = {"corpus": candidate.scores(challenge, "corpus", list(range(CORPUS_FIRST_SEED, CORPUS_FIRST_SEED + 10))),
+            "procedural": candidate.scores(challenge, "procedural", list(EARLIER_TEST_SEEDS))}
+    table = json.loads(shipped_json.read_text(encoding="utf-8")) if shipped_json.is_file() else {}
+    table[challenge] = {"what": what, "test": {k: [round(v, 6) for v in values] for k, values in test.items()}}
+    atomic_write_text(shipped_json, json.dumps(table, indent=1) + "\n")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--runs", default="benchmarks/results/rl/power", help="folder with runs/*.json of rl_recipe.py")
@@ -338,6 +327,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--episodes", type=int, default=EPISODES, help="episodes per split")
     parser.add_argument("--trained", default="agents/trained", help="the shipped agents")
     parser.add_argument("--ship", action="store_true", help="replace a shipped agent its re-selection beats")
+    parser.add_argument("--earlier-shipped", default="benchmarks/results/rl/shipped.json",
+                        help="the earlier table's record of the shipped agents, updated when one is replaced")
     args = parser.parse_args(argv)
     out, trained = Path(args.out), Path(args.trained)
     check_split_seeds(args.episodes)
@@ -353,6 +344,8 @@ def main(argv: list[str] | None = None) -> int:
               f"shipped {choice['validation'][SHIPPED]:+.4f}, margin {choice['margin_over_shipped']}", flush=True)
         if args.ship and choice["replace"]:
             print(ship(challenge, choice, trained), flush=True)
+            record_earlier_tests(challenge, trained, Path(args.earlier_shipped),
+                                 f"{choice['best']} (re-selected on validation by benchmarks/rl_power.py)")
     previous = json.loads((out / "selection.json").read_text()) if (out / "selection.json").exists() else {}
     atomic_write_text(out / "selection.json", json.dumps({**previous, **selection}, indent=1) + "\n")
     return 0

@@ -365,6 +365,8 @@ def power_statistics(out: Path, reps: int = REPS, poi_reps: int = POI_REPS) -> d
                                      for a in agents}
         result["recipes"][split] = {r: recipe_statistics(tables, split, r, baselines, reps, poi_reps)
                                     for r in recipes_of(tables)}
+    result["margins"] = {split: {c: list(paired_margin(t["splits"][split], SHIPPED, baselines[c], reps))
+                                 for c, t in tables.items()} for split in POWER_SPLITS}
     result["bootstrap"] = {"reps": reps, "poi_reps": poi_reps, "method": "percentile", "random_state": 0}
     return result
 
@@ -377,11 +379,45 @@ def _cell(value: list[float], digits: int = 3, sign: str = "+") -> str:
     return f"{point:{sign}.{digits}f} [{low:{sign}.{digits}f}, {high:{sign}.{digits}f}]"
 
 
+def paired_margin(split: dict[str, Any], agent: str, other: str, reps: int = REPS) -> tuple[float, float, float]:
+    """(margin, low, high): ``agent``'s normalised mean minus ``other``'s, with a 95% bootstrap CI over episodes.
+
+    Both agents met the same histories, so the episodes are resampled in pairs (row numbers, as in
+    :func:`episode_rows`), which cancels the history-to-history spread both share.
+    """
+    from progressgym_env.benchmark.aggregate import final_scores_of, normalized_mean
+
+    ours, lock, ref = split_arrays(split, agent)
+    a, b = final_scores_of(ours, lock, ref), final_scores_of(split_arrays(split, other)[0], lock, ref)
+
+    def margin(rows: np.ndarray) -> np.ndarray:
+        i = rows[:, 0].astype(int)
+        return np.array([normalized_mean(a[i], lock[i], ref[i]) - normalized_mean(b[i], lock[i], ref[i])])
+
+    point, low, high = _interval(episode_rows(len(a), 1), margin, reps)
+    return float(point[0]), float(low[0]), float(high[0])
+
+
+def headline_markdown(stats: dict[str, Any]) -> str:
+    """The shipped agent against the best baseline, per challenge and test split (the README's table)."""
+    lines = ["| challenge | split | trained: normalised mean | best baseline: normalised mean | trained: IQM | "
+             "best baseline: IQM | P(trained > best baseline) | paired margin (normalised mean) |",
+             "|---|---|---|---|---|---|---|---|"]
+    for challenge, rival in stats["best_baseline"].items():
+        for split in POWER_SPLITS:
+            ours, theirs = stats["episodes"][split][SHIPPED][challenge], stats["episodes"][split][rival][challenge]
+            lines.append(f"| {challenge} | {split} | {_cell(ours['normalized_mean'])} | {rival} "
+                         f"{_cell(theirs['normalized_mean'])} | {_cell(ours['iqm'])} | {_cell(theirs['iqm'])} | "
+                         f"{_cell(ours['poi'], 2, '')} | {_cell(stats['margins'][split][challenge])} |")
+    return "\n".join(lines)
+
+
 def power_markdown(stats: dict[str, Any]) -> str:
     """The power table (markdown): per split, normalised mean, IQM and P(improvement) per challenge."""
     challenges = list(stats["best_baseline"])
     baselines = ", ".join(f"{c}: {b}" for c, b in stats["best_baseline"].items())
     lines = [f"Best baseline per challenge (highest normalised mean on the validation split): {baselines}.", ""]
+    lines += [headline_markdown(stats), ""]
     head = "| agent | " + " | ".join(challenges) + " | all challenges |"
     rule = "|" + "---|" * (len(challenges) + 2)
     for split in POWER_SPLITS:
