@@ -7,7 +7,7 @@ trained model of the challenge being run, :mod:`agents.shipped`), the examinees 
 :mod:`agents.examinees` (``lifelong-dpo``, ``extrapolative-dpo-1``, ..., for ``interface="examinee"``
 envs), and ``<algo>:<path>`` for a saved SB3 model (algo = ppo, sac, td3, a2c, recurrentppo, or ``sb3``
 to read it from the ``config.json``
-beside the model).
+beside the model), and ``jax:<path>`` for a policy of the compiled PPO (:mod:`agents.jax_ppo`, a ``model.npz``).
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ import re
 from collections.abc import Callable
 from typing import Any
 
+from agents.actors import ActorsAgent
 from agents.base import Agent, AgentSpec, spec_from_env
 from agents.baselines import ExtrapolativeAgent, LifelongAgent, RandomAgent, StaticAgent
 from agents.examinees import EXAMINEES, Examinee, is_examinee, make_examinee
@@ -58,10 +59,10 @@ def agent_names() -> tuple[str, ...]:
     """Every registered name (examinees too), plus the ``<algo>:<path>`` forms."""
     return (*_FACTORIES, *EXAMINEES, *(f"{e}-independent" for e in EXAMINEES), "extrapolative-<k>",
             "extrapolative-<k>-h<h>",
-            *(f"{algo}:<path>" for algo in (*ALGO_NAMES, "sb3")))
+            *(f"{algo}:<path>" for algo in (*ALGO_NAMES, "sb3", "jax")))
 
 
-def make_agent(name: str, env: Any, timesteps_ahead: int | None = None, **kwargs: Any) -> Agent | Examinee:
+def make_agent(name: str, env: Any, timesteps_ahead: int | None = None, **kwargs: Any) -> Agent | Examinee | ActorsAgent:
     """Build agent ``name`` for ``env``.
 
     :param name: a registered name, ``extrapolative-<k>`` or ``<algo>:<path to model.zip>``.
@@ -73,9 +74,17 @@ def make_agent(name: str, env: Any, timesteps_ahead: int | None = None, **kwargs
     """
     if is_examinee(name):  # hands back models: needs an interface="examinee" env, not a Box spec
         return make_examinee(name, env, **kwargs)
+    base = getattr(env, "unwrapped", env)
+    views = getattr(base, "actor_views", None)
+    if views is not None:  # a multi-actor env (agents.actors): one agent per actor, each from its actor's view
+        return ActorsAgent([make_agent(name, view, timesteps_ahead, **kwargs) for view in views])  # type: ignore[misc]
     spec = spec_from_env(env, timesteps_ahead)
     if ":" in name:
         algo, _, path = name.partition(":")
+        if algo == "jax" and path:  # a compiled-PPO policy (agents.jax_ppo); runs with numpy alone
+            from agents.jax_policy import JaxPolicyAgent
+
+            return JaxPolicyAgent(spec, path, **kwargs)
         if algo not in (*ALGO_NAMES, "sb3") or not path:
             raise ConfigError(
                 f"agent {name!r}: expected '<algo>:<path to model.zip>' with algo in {(*ALGO_NAMES, 'sb3')}"

@@ -11,6 +11,9 @@ from typing import Any
 
 import numpy as np
 
+from progressgym_env import kernels
+from progressgym_env.kernels import VALUE_EPS as VALUE_EPS  # (re-exported: the clip bound of logit)
+
 _sum = np.add.reduce
 """``np.sum`` without its Python wrapper (the same reduction, so the same bits)."""
 
@@ -42,9 +45,13 @@ def _fold_matches_reduce() -> bool:
 _FOLD_OK = _fold_matches_reduce()
 
 
+def _reduce_last(x: np.ndarray) -> np.ndarray:
+    return _sum(x, axis=-1)
+
+
 def last_axis_mean(x: np.ndarray) -> np.ndarray:
     """``x.mean(axis=-1)`` without ``np.mean``'s Python layer: the same sum divided by the same count."""
-    return _sum(x, axis=-1) / x.shape[-1]
+    return kernels.last_axis_mean(x, _reduce_last)
 
 
 def last_axis_sum(x: np.ndarray) -> np.ndarray:
@@ -66,28 +73,35 @@ def _fold_pays(x: np.ndarray) -> bool:
     d = x.shape[-1]
     return _FOLD_OK and x.ndim > 1 and 2 <= d <= _FOLD_MAX and x.size >= 32 * d * d  # >= 32 d rows: measured crossover
 
-VALUE_EPS = 1e-6
-"""Values are clipped to [VALUE_EPS, 1 - VALUE_EPS] before the logit (DESIGN §9)."""
+def suffix_max(x: np.ndarray) -> np.ndarray:
+    """``out[..., i] = max(x[..., i:])`` along the last axis (a new array; NaN propagates as in ``np.maximum``).
+
+    ``np.maximum.accumulate`` over the reversed axis gives the same numbers (a maximum is exact, so
+    the order of comparisons cannot change a bit), but numpy accumulates a short last axis one row at
+    a time; for many rows, one column maximum per position is several times cheaper.
+    """
+    length = x.shape[-1] if x.ndim else 1
+    if x.ndim == 1 or length > 32 or x.size < 64 * length:  # one row, long rows or few: numpy's own loop
+        return np.maximum.accumulate(x[..., ::-1], axis=-1)[..., ::-1]
+    out = np.array(x)
+    for i in range(length - 2, -1, -1):  # accumulate's order of arguments: maximum(running, next)
+        np.maximum(out[..., i + 1], out[..., i], out=out[..., i])
+    return out
+
+
+NUMPY_OPS = kernels.Ops(np, last_axis_sum, suffix_max)
+"""The shared kernels' numpy namespace: numpy's own sum (bit for bit, folded where that pays) and its
+reverse running maximum (:func:`suffix_max`, the bits of ``maximum.accumulate``)."""
 
 
 def logit(values: np.ndarray) -> np.ndarray:
-    """Log-odds of ``values`` after clipping them into the open unit interval."""
-    clipped = np.clip(values, VALUE_EPS, 1.0 - VALUE_EPS)
-    return np.log(clipped / (1.0 - clipped))
+    """Log-odds of ``values`` after clipping them into the open unit interval (:func:`kernels.logit`)."""
+    return kernels.logit(values, np)
 
 
 def sigmoid(logits: np.ndarray) -> np.ndarray:
-    """Inverse of :func:`logit` (numerically safe for large magnitudes).
-
-    Computes 0.5 * (1 + tanh(0.5 * x)) in one new array (same operations, fewer temporaries).
-    """
-    out = np.multiply(logits, 0.5)
-    if not isinstance(out, np.ndarray):  # a scalar
-        return 0.5 * (1.0 + np.tanh(out))
-    np.tanh(out, out=out)
-    out += 1.0
-    out *= 0.5
-    return out
+    """Inverse of :func:`logit`, numerically safe for large magnitudes (:func:`kernels.sigmoid`)."""
+    return kernels.sigmoid(logits, np)
 
 
 def _unbroadcast(x: np.ndarray, other: np.ndarray) -> np.ndarray:
@@ -123,9 +137,7 @@ def cosine(a: np.ndarray, b: np.ndarray) -> np.ndarray | float:
         b = _unbroadcast(b, a)  # against the cut ``a``: the result keeps its broadcast shape
         if _fold_pays(a) or _fold_pays(b):
             total = _fold
-    dot = total(a * b, -1)
-    norms = np.sqrt(total(a * a, -1) * total(b * b, -1))
+    dot, norms = kernels.cosine_parts(a, b, np, lambda x: total(x, -1))
     if norms.ndim == 0:  # two vectors: a Python float (the single env's per-step path)
         return float(dot / norms) if norms > 0.0 else 0.0
-    positive = norms > 0.0
-    return np.where(positive, dot / np.where(positive, norms, 1.0), 0.0)
+    return kernels.safe_ratio(dot, norms, np)

@@ -40,3 +40,19 @@ def test_gpu_examinee_century_smoke_runs_a_whole_century(tmp_path: Path) -> None
     assert 0.0 <= report["reward"] <= 1.0 and math.isfinite(report["century_seconds"])
     assert report["model"]["shape"]["num_hidden_layers"] == 2
     assert not out.with_suffix(".tmp").exists()  # written atomically
+
+
+@pytest.mark.slow
+def test_gpu_jax_smoke_measures_the_twin_and_the_compiled_ppo_against_their_anchors(tmp_path: Path) -> None:
+    pytest.importorskip("jax")
+    pytest.importorskip("gymnax")
+    script = _load("gpu_jax")
+    out = tmp_path / "gpu_jax.json"
+    assert script.main(["--smoke", "--workdir", str(tmp_path / "work"), "--json", str(out)]) == 0
+    report = json.loads(out.read_text())
+    (row,) = report["env"]
+    assert row["N"] == 8 and row["twin_steps_per_s_wall"] > 0 and row["cartpole_steps_per_s_wall"] > 0
+    assert row["twin_vs_cartpole_wall"] == pytest.approx(row["twin_steps_per_s_wall"] / row["cartpole_steps_per_s_wall"])
+    assert report["ppo"]["sb3_cpu"]["timesteps"] == 1024 and report["ppo"]["one_seed_vs_sb3_wall"] > 0
+    assert report["sweep"]["seeds"] == 2 and len(report["sweep"]["validation_scores"]) == 2
+    assert (tmp_path / "work" / "sweep" / "seed1" / "model.npz").is_file()

@@ -9,11 +9,16 @@ of a batched result has exactly the bits of the one-model call on that row.
 - Coevolve: ``S_t = AI-pull(history-pull(S_{t-1}, H_t), M_t)``: the simulated human closes the
   fraction ``history_pull`` of its logit gap to the century's values, then ``ai_pull`` of the gap to
   the agent's model.
+
+The formulas themselves are :mod:`progressgym_env.kernels` (shared with the JAX twin); these are their
+numpy entry points.
 """
 
 from __future__ import annotations
 
 import numpy as np
+
+from progressgym_env import kernels
 
 
 def moves_model(action: np.ndarray) -> np.ndarray | bool:
@@ -43,11 +48,7 @@ def updated_logits(
     :param noise: fine-tuning noise already scaled to logits (..., d), or None.
     :return: a new array (the inputs are not modified).
     """
-    shift = np.multiply(action, capacity, dtype=np.float64)
-    if noise is not None:
-        shift += noise
-    shift += logits
-    return shift
+    return kernels.updated_logits(logits, kernels.logit_shift(action, capacity, np.float64, np), noise)
 
 
 def pulled_logits(
@@ -61,8 +62,7 @@ def pulled_logits(
     :param history_pull: fraction of the gap to H_t closed first.
     :param ai_pull: fraction of the remaining gap to M_t closed next.
     """
-    pulled = simulated + history_pull * (history - simulated)
-    return pulled + ai_pull * (model - pulled)
+    return kernels.pulled_logits(simulated, history, model, history_pull, ai_pull)
 
 
 def steering_logits(
@@ -72,5 +72,4 @@ def steering_logits(
 
     The inverse of the AI pull (``ai_pull`` must be > 0): ``pulled + (goal - pulled) / ai_pull``.
     """
-    pulled = simulated + history_pull * (history - simulated)
-    return pulled + (goal - pulled) / ai_pull
+    return kernels.steering_logits(simulated, history, goal, history_pull, ai_pull)

@@ -129,8 +129,9 @@ class SurrogateBackend:
         cfg = self.config
         noise: Any = None
         if cfg.finetune_noise_sd > 0:
-            noise = self._rng.standard_normal(action.shape[0])  # type: ignore[union-attr]
-            noise *= cfg.finetune_noise_sd
+            # 0 + sd * z for standard normals z, drawn as standard_normal draws them: the bits of
+            # ``standard_normal(d) * sd`` (the vector env's exact mode) in one call instead of two.
+            noise = self._rng.normal(0.0, cfg.finetune_noise_sd, action.shape[0])  # type: ignore[union-attr]
         self._model_logits = updated_logits(self._model_logits, action, cfg.capacity, noise)
         self._model_values = sigmoid(self._model_logits)
         return self._model_values

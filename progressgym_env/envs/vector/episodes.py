@@ -47,6 +47,7 @@ class BatchEpisodes:
         self.elicitation = BatchElicitation(settings, fast, self.simulates)
         self.records = BatchRecords(settings, n, dict(judge.params), self.simulates)
         self._progress_scale = 1.0 / (settings.num_centuries - 1)
+        self._noise_buffer = np.empty((n, settings.dim))
 
     def _draw(self, batch_rng: np.random.Generator | None) -> Draw:
         """The generator of sub-env i: the batch one in fast mode, its own in exact mode."""
@@ -109,22 +110,25 @@ class BatchEpisodes:
         t = lockstep(t_rows)
         action = actions[sel]
         moving: np.ndarray = moves_model(action)  # type: ignore[assignment]  # (N, d) actions: a bool array
-        noise = cfg.finetune_noise_sd * self._noise(rows, moving, batch_rng) if cfg.finetune_noise_sd > 0 else None
+        noise = self._noise(rows, moving, batch_rng, cfg.finetune_noise_sd) if cfg.finetune_noise_sd > 0 else None
         old_logits = state.model_logits[sel]
         logits = updated_logits(old_logits, action, cfg.capacity, noise)
-        moved = moving[:, None]
-        model = np.where(moved, sigmoid(logits), state.model_values[sel])
-        state.model_logits[sel] = np.where(moved, logits, old_logits)
-        state.model_values[sel] = model
+        if moving.all():  # the usual case: every model updates, nothing to merge
+            model = sigmoid(logits)
+        else:  # an all-zero action is no update: those rows keep their model
+            moved = moving[:, None]
+            model = np.where(moved, sigmoid(logits), state.model_values[sel])
+            logits = np.where(moved, logits, old_logits)
+        state.keep("model_logits", rows, logits)
+        state.keep("model_values", rows, model)
         simulated = None
         if self.simulates:
             sim = pulled_logits(
-                state.sim_logits[sel], at(histories.logits, rows, t), state.model_logits[sel],
-                cfg.history_pull, cfg.ai_pull,
+                state.sim_logits[sel], at(histories.logits, rows, t), logits, cfg.history_pull, cfg.ai_pull
             )
             simulated = sigmoid(sim)
-            state.sim_logits[sel] = sim
-            state.sim_values[sel] = simulated
+            state.keep("sim_logits", rows, sim)
+            state.keep("sim_values", rows, simulated)
             store(state.simulated, rows, t, simulated)
         target = self._targets(rows, t)
         reward = judge.step_rewards(target, model, simulated, rows=sel)
@@ -166,11 +170,22 @@ class BatchEpisodes:
             targets[same] = self.judge.target(int(century), rows.index[same])
         return targets
 
-    def _noise(self, rows: Rows, moving: np.ndarray, batch_rng: np.random.Generator | None) -> np.ndarray:
-        """Fine-tuning noise (count, d); in exact mode drawn only for the sub-envs that update."""
-        if batch_rng is not None:
-            return batch_rng.standard_normal((rows.count, self.settings.dim))
-        return self.generators.normal(rows, moving, self.settings.dim)
+    def _noise(self, rows: Rows, moving: np.ndarray, batch_rng: np.random.Generator | None, scale: float) -> np.ndarray:
+        """Fine-tuning noise (count, d) in logits (standard normals times ``scale``); in exact mode drawn
+        only for the sub-envs that update.
+
+        Fast mode draws a step of every sub-env into one buffer kept between steps (it is only read
+        by the model update, which returns a new array).
+        """
+        if batch_rng is None:
+            noise = self.generators.normal(rows, moving, self.settings.dim)
+        elif rows.full:
+            noise = self._noise_buffer
+            batch_rng.standard_normal(out=noise)
+        else:
+            noise = batch_rng.standard_normal((rows.count, self.settings.dim))
+        noise *= scale
+        return noise
 
     def _observe_next(
         self,
@@ -194,7 +209,7 @@ class BatchEpisodes:
             past[:, 0] = state.estimate[sel]
             state.past[sel] = past
             obs[sel, 2 * d + 1 :] = past.reshape(rows.count, -1)
-        state.estimate[sel] = estimate
+        state.keep("estimate", rows, estimate)  # a fresh array from the elicitation
         obs[sel, :d] = estimate
         obs[sel, d : 2 * d] = model
         obs[sel, 2 * d] = nxt * self._progress_scale
