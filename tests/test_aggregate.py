@@ -43,3 +43,12 @@ def test_final_scores_round_trip() -> None:
     np.testing.assert_allclose(final_scores_of(normalized, lock, ref), scores)
     assert normalized_mean(final_scores_of(normalized, lock, ref), lock, ref) == pytest.approx(
         (scores.mean() - lock.mean()) / (ref.mean() - lock.mean()))
+
+
+def test_exact_normalized_mean_is_order_free_and_agrees_with_the_numpy_path() -> None:
+    rng = np.random.default_rng(3)
+    scores, lock, ref = rng.random(257) * 1e3, rng.random(257) * 1e-3, 1.0 + rng.random(257) * 1e-2
+    exact = normalized_mean(scores, lock, ref, exact=True)
+    order = rng.permutation(257)
+    assert normalized_mean(scores[order], lock[order], ref[order], exact=True) == exact  # bit for bit
+    assert exact == pytest.approx(normalized_mean(scores, lock, ref), rel=1e-12)
