@@ -10,8 +10,9 @@ strength 1 does; ``capacity`` is its largest logit shift per century).
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
@@ -32,12 +33,15 @@ class AgentSpec:
         (0 on Follow, k on Predict(k)); extrapolating agents aim that far ahead.
     :param challenge: the env's benchmark key (``follow``, ``predict2``, a plugin's; it picks a shipped
         trained agent), or "" outside a ProgressGym env.
+    :param extra_observations: entries after [estimate, model, progress] in the observation, which
+        the baselines do not read (PG-Society's usage share: 1); the env's ``extra_observations``.
     """
 
     dim: int
     capacity: float = DEFAULT_CAPACITY
     timesteps_ahead: int = 0
     challenge: str = ""
+    extra_observations: int = 0
 
     def __post_init__(self) -> None:
         if int(self.dim) < 1:
@@ -46,6 +50,8 @@ class AgentSpec:
             raise ConfigError(f"capacity must be a positive number of logits, got {self.capacity}")
         if int(self.timesteps_ahead) < 0:
             raise ConfigError(f"timesteps_ahead must be >= 0, got {self.timesteps_ahead}")
+        if int(self.extra_observations) < 0:
+            raise ConfigError(f"extra_observations must be >= 0, got {self.extra_observations}")
 
 
 def backend_capacity(env: Any) -> float:
@@ -73,7 +79,8 @@ def spec_from_env(env: Any, timesteps_ahead: int | None = None) -> AgentSpec:
     if timesteps_ahead is None:
         timesteps_ahead = int(getattr(base, "agent_horizon", 0))
     return AgentSpec(
-        dim=int(shape[0]), capacity=backend_capacity(env), timesteps_ahead=int(timesteps_ahead), challenge=challenge
+        dim=int(shape[0]), capacity=backend_capacity(env), timesteps_ahead=int(timesteps_ahead), challenge=challenge,
+        extra_observations=int(getattr(base, "extra_observations", 0)),
     )
 
 
@@ -94,10 +101,19 @@ class Agent(ABC):
 
     Call :meth:`reset` at the start of every episode, then :meth:`act` once per observation.
 
+    **Batches.** An agent whose :attr:`batched` is True also plays N episodes at once in a native
+    vector env (the benchmark's batched runner): :meth:`reset_batch` with the N episodes' seeds, then
+    :meth:`act_batch` with the (N, 2d+1) observations, returning (N, d) actions. Row i's actions equal,
+    bit for bit, what :meth:`reset` with seed i's and :meth:`act` would return for that episode alone
+    (``tests/test_batched_runner.py`` checks it). Agents that cannot batch keep ``batched = False`` and
+    the runner plays their episodes one at a time.
+
     :param spec: dims, capacity and horizon of the env (see :func:`spec_from_env`).
     """
 
     name: str = ""
+    batched: ClassVar[bool] = False
+    """Whether :meth:`reset_batch` and :meth:`act_batch` are implemented."""
 
     def __init__(self, spec: AgentSpec) -> None:
         self.spec = spec
@@ -109,16 +125,40 @@ class Agent(ABC):
     def act(self, obs: np.ndarray) -> np.ndarray:
         """The action (float32, shape (d,), in [-1, 1]) for observation ``obs`` (shape (2d+1,))."""
 
-    def split(self, obs: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
-        """(human estimate, model values, progress) from an observation, checking its shape."""
+    def reset_batch(self, seeds: Sequence[int], env: Any = None) -> None:
+        """Start N episodes at once (one per seed) in the native vector env ``env`` (batched agents only).
+
+        Stateless agents need nothing here; the default does nothing when :attr:`batched` is True.
+        """
+        if not self.batched:
+            raise NotImplementedError(f"{type(self).__name__} plays one episode at a time (batched = False)")
+
+    def act_batch(self, obs: np.ndarray) -> np.ndarray:
+        """The actions (float32, (N, d)) for the observations ``obs`` (N, 2d+1) of N episodes (batched agents only)."""
+        raise NotImplementedError(f"{type(self).__name__} plays one episode at a time (batched = False)")
+
+    def split_batch(self, obs: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(human estimates (N, d), model values (N, d), progress (N,)) from N observations, checking the shape."""
         d = self.spec.dim
         array = np.asarray(obs, dtype=np.float64)
-        if array.shape != (2 * d + 1,):
+        if array.ndim != 2 or array.shape[1] != 2 * d + 1:
             raise ConfigError(
-                f"{type(self).__name__} expected an observation of shape ({2 * d + 1},) "
-                f"([human estimate (d={d}), model values (d), progress]), found {array.shape}"
+                f"{type(self).__name__} expected observations of shape (N, {2 * d + 1}) "
+                f"([human estimate (d={d}), model values (d), progress] per episode), found {array.shape}"
             )
-        return array[:d], array[d : 2 * d], float(array[-1])
+        return array[:, :d], array[:, d : 2 * d], array[:, -1]
+
+    def split(self, obs: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
+        """(human estimate, model values, progress) from an observation, checking its shape."""
+        d, extra = self.spec.dim, self.spec.extra_observations
+        array = np.asarray(obs, dtype=np.float64)
+        if array.shape != (2 * d + 1 + extra,):
+            more = f", {extra} more" if extra else ""
+            raise ConfigError(
+                f"{type(self).__name__} expected an observation of shape ({2 * d + 1 + extra},) "
+                f"([human estimate (d={d}), model values (d), progress{more}]), found {array.shape}"
+            )
+        return array[:d], array[d : 2 * d], float(array[2 * d])
 
     def config(self) -> dict[str, Any]:
         """JSON-serialisable settings of the agent (saved with every run)."""

@@ -11,6 +11,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from math import comb
 from typing import Any
 
@@ -25,19 +26,29 @@ class StaticAgent(Agent):
     lock-in reference exactly, because an all-zero action adds no fine-tuning noise."""
 
     name = "static"
+    batched = True
 
     def act(self, obs: np.ndarray) -> np.ndarray:
         self.split(obs)
         return np.zeros(self.spec.dim, dtype=np.float32)
+
+    def act_batch(self, obs: np.ndarray) -> np.ndarray:
+        self.split_batch(obs)
+        return np.zeros((len(obs), self.spec.dim), dtype=np.float32)
 
 
 class LifelongAgent(Agent):
     """Move the model to the human values observed this century (as far as capacity allows)."""
 
     name = "lifelong"
+    batched = True
 
     def act(self, obs: np.ndarray) -> np.ndarray:
         estimate, model, _ = self.split(obs)
+        return update_toward(estimate, model, self.spec.capacity)
+
+    def act_batch(self, obs: np.ndarray) -> np.ndarray:
+        estimate, model, _ = self.split_batch(obs)
         return update_toward(estimate, model, self.spec.capacity)
 
 
@@ -48,14 +59,15 @@ def extrapolate(points: np.ndarray, order: int, steps_ahead: int) -> np.ndarray:
     history); with ``steps_ahead = 0`` or a flat history it returns the last point. Never divides,
     so zero differences are harmless.
 
-    :param points: array (n, d), n >= 1, oldest first.
+    :param points: array (n, d), n >= 1, oldest first; or (n, N, d) for N trajectories at once (each
+        row's result equals that of its (n, d) slice).
     :param order: largest finite-difference order (>= 0).
     :param steps_ahead: h >= 0, how far past the last point.
-    :return: the extrapolated vector (d,).
+    :return: the extrapolated vector (d,), or (N, d).
     """
     points = np.asarray(points, dtype=np.float64)
-    if points.ndim != 2 or points.shape[0] < 1:
-        raise ConfigError(f"extrapolate needs an (n, d) array with n >= 1, found shape {points.shape}")
+    if points.ndim not in (2, 3) or points.shape[0] < 1:
+        raise ConfigError(f"extrapolate needs an (n, d) or (n, N, d) array with n >= 1, found shape {points.shape}")
     usable = min(int(order), points.shape[0] - 1)
     result = points[-1].copy()
     differences = points[-(usable + 1) :]
@@ -106,6 +118,8 @@ class ExtrapolativeAgent(Agent):
         self.name = f"extrapolative-{self.order}-h{self.horizon}"
         self._observed: list[np.ndarray] = []
 
+    batched = True
+
     def reset(self, seed: int | None = None) -> None:
         self._observed = []
 
@@ -113,6 +127,15 @@ class ExtrapolativeAgent(Agent):
         estimate, model, _ = self.split(obs)
         self._observed.append(estimate)
         target = extrapolate(np.stack(self._observed), self.order, self.horizon)
+        return update_toward(np.clip(target, 0.0, 1.0), model, self.spec.capacity)
+
+    def reset_batch(self, seeds: Sequence[int], env: Any = None) -> None:
+        self._observed = []
+
+    def act_batch(self, obs: np.ndarray) -> np.ndarray:
+        estimate, model, _ = self.split_batch(obs)
+        self._observed.append(estimate)  # (N, d) per step: extrapolate reads (n, N, d)
+        target = extrapolate(np.stack(self._observed[-(self.order + 1):]), self.order, self.horizon)
         return update_toward(np.clip(target, 0.0, 1.0), model, self.spec.capacity)
 
     def config(self) -> dict[str, Any]:
@@ -127,10 +150,12 @@ class RandomAgent(Agent):
     """
 
     name = "random"
+    batched = True
 
     def __init__(self, spec: AgentSpec, seed: int | None = None) -> None:
         super().__init__(spec)
         self._rng = np.random.default_rng(seed)
+        self._rngs: list[np.random.Generator] = []
 
     def reset(self, seed: int | None = None) -> None:
         if seed is not None:
@@ -139,3 +164,14 @@ class RandomAgent(Agent):
     def act(self, obs: np.ndarray) -> np.ndarray:
         self.split(obs)
         return self._rng.uniform(-1.0, 1.0, self.spec.dim).astype(np.float32)
+
+    def reset_batch(self, seeds: Sequence[int], env: Any = None) -> None:
+        """One generator per episode, seeded as :meth:`reset` seeds the agent's one."""
+        self._rngs = [np.random.default_rng(seed) for seed in seeds]
+
+    def act_batch(self, obs: np.ndarray) -> np.ndarray:
+        self.split_batch(obs)
+        if len(self._rngs) != len(obs):
+            raise ConfigError(f"random agent: {len(obs)} observations for {len(self._rngs)} episodes (call reset_batch)")
+        d = self.spec.dim
+        return np.stack([rng.uniform(-1.0, 1.0, d) for rng in self._rngs]).astype(np.float32)

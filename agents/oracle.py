@@ -16,12 +16,14 @@ can see. It marks how high a score the challenge allows, so the leaderboard show
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 
 from agents.base import Agent, AgentSpec, update_toward
 from progressgym_env.errors import ConfigError, EpisodeOrderError
+from progressgym_env.numerics import logit
 
 
 class OracleAgent(Agent):
@@ -32,6 +34,7 @@ class OracleAgent(Agent):
     """
 
     name = "oracle"
+    batched = True
 
     def __init__(self, spec: AgentSpec, env: Any) -> None:
         super().__init__(spec)
@@ -61,3 +64,37 @@ class OracleAgent(Agent):
         if shift is None:
             return update_toward(goal, model, self.spec.capacity)
         return np.clip(shift / self.spec.capacity, -1.0, 1.0).astype(np.float32)
+
+    def reset_batch(self, seeds: Sequence[int], env: Any = None) -> None:
+        """Read the hidden targets of N episodes from the native vector env ``env`` (its judge, histories,
+        model and simulated-human values, all (N, ...) arrays)."""
+        base = getattr(env, "unwrapped", env)
+        for attribute in ("judge", "human_histories", "model_values", "simulated_values", "config"):
+            if not hasattr(base, attribute):
+                raise ConfigError(f"the batched oracle reads a native vector env; {type(base).__name__} has no "
+                                  f"{attribute!r} attribute")
+        self._vector_env = base
+
+    def act_batch(self, obs: np.ndarray) -> np.ndarray:
+        """The single-env actions of every row (same formulas on (N, d) arrays; one century for all rows)."""
+        _, _, progress = self.split_batch(obs)
+        env = getattr(self, "_vector_env", None)
+        if env is None:
+            raise EpisodeOrderError("the batched oracle acts only after reset_batch(seeds, vector_env)")
+        centuries = np.round(progress * (env.human_histories.shape[1] - 1)).astype(np.int64)
+        t = int(centuries[0])
+        if not (centuries == t).all():
+            raise EpisodeOrderError("the batched oracle needs every episode at the same century (reset them together)")
+        model = np.asarray(env.model_values, dtype=np.float64)
+        if not env.simulates_human:
+            return update_toward(env.judge.target(t), model, self.spec.capacity)
+        history = env.human_histories
+        goal = history[:, -1]
+        config = env.config
+        if not config.ai_pull:
+            return update_toward(goal, model, self.spec.capacity)
+        from progressgym_env.backends.physics import steering_logits
+
+        wanted = steering_logits(logit(env.simulated_values), logit(history[:, t]), logit(goal),
+                                 config.history_pull, config.ai_pull)
+        return np.clip((wanted - logit(model)) / self.spec.capacity, -1.0, 1.0).astype(np.float32)

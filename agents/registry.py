@@ -16,6 +16,7 @@ import re
 from collections.abc import Callable
 from typing import Any
 
+from agents.actors import ActorsAgent
 from agents.base import Agent, AgentSpec, spec_from_env
 from agents.baselines import ExtrapolativeAgent, LifelongAgent, RandomAgent, StaticAgent
 from agents.examinees import EXAMINEES, Examinee, is_examinee, make_examinee
@@ -61,7 +62,7 @@ def agent_names() -> tuple[str, ...]:
             *(f"{algo}:<path>" for algo in (*ALGO_NAMES, "sb3", "jax")))
 
 
-def make_agent(name: str, env: Any, timesteps_ahead: int | None = None, **kwargs: Any) -> Agent | Examinee:
+def make_agent(name: str, env: Any, timesteps_ahead: int | None = None, **kwargs: Any) -> Agent | Examinee | ActorsAgent:
     """Build agent ``name`` for ``env``.
 
     :param name: a registered name, ``extrapolative-<k>`` or ``<algo>:<path to model.zip>``.
@@ -73,6 +74,10 @@ def make_agent(name: str, env: Any, timesteps_ahead: int | None = None, **kwargs
     """
     if is_examinee(name):  # hands back models: needs an interface="examinee" env, not a Box spec
         return make_examinee(name, env, **kwargs)
+    base = getattr(env, "unwrapped", env)
+    views = getattr(base, "actor_views", None)
+    if views is not None:  # a multi-actor env (agents.actors): one agent per actor, each from its actor's view
+        return ActorsAgent([make_agent(name, view, timesteps_ahead, **kwargs) for view in views])  # type: ignore[misc]
     spec = spec_from_env(env, timesteps_ahead)
     if ":" in name:
         algo, _, path = name.partition(":")

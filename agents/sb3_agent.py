@@ -10,6 +10,7 @@ import errno
 import json
 import os
 import stat
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -105,10 +106,10 @@ class HistoryStacker:
         obs = np.asarray(obs, dtype=np.float32)
         if self.k == 1:
             return obs
-        estimate = obs[: self.dim]
+        estimate = obs[..., : self.dim]
         if not self._past:
             self._past = [estimate.copy()] * (self.k - 1)
-        stacked = np.concatenate([obs, *self._past])
+        stacked = np.concatenate([obs, *self._past], axis=-1)  # (N, obs) rows of N episodes stack alike
         self._past = [estimate.copy(), *self._past[:-1]]
         return stacked
 
@@ -226,6 +227,11 @@ def algo_from_saved_config(path: Path) -> str:
 class SB3Agent(Agent):
     """Deterministic policy of a saved SB3 model (``model.zip``).
 
+    The policy also acts on N episodes at once (:meth:`act_batch`, one ``predict`` of (N, obs)), but
+    ``batched`` stays False: torch's batched matrix products round differently from a one-row product
+    (up to 1.5e-7 apart on the shipped Follow model, measured in float32), so the benchmark plays SB3
+    agents one episode at a time and their stored runs stay those of the single env, bit for bit.
+
     :param spec: the env's dims (checked against the model's spaces).
     :param path: path to the saved model.
     :param algo: one of :data:`ALGO_NAMES`; ``None`` reads it from ``config.json``.
@@ -259,11 +265,13 @@ class SB3Agent(Agent):
         obs_shape = tuple(self.model.observation_space.shape)
         act_shape = tuple(self.model.action_space.shape)
         config = saved_config(self.path)
+        if obs_history is None and spec.extra_observations:  # memory is not stacked beside extra entries
+            obs_history = 1
         if obs_history is None:
             obs_history = obs_history_of(config) if config else _obs_history_of_shape(obs_shape, spec.dim)
         self.obs_history = int(obs_history)
         self.residual_scale = residual_scale if residual_scale is not None else residual_scale_of(config)
-        expected = (2 * spec.dim + 1 + (self.obs_history - 1) * spec.dim,)
+        expected = (2 * spec.dim + 1 + spec.extra_observations + (self.obs_history - 1) * spec.dim,)
         if obs_shape != expected or act_shape != (spec.dim,):
             raise ConfigError(
                 f"SB3 model {self.path} was trained on observations {obs_shape} and actions {act_shape}, "
@@ -278,6 +286,24 @@ class SB3Agent(Agent):
         self._stack.reset()
         self._state = None
         self._episode_start = True
+
+    def reset_batch(self, seeds: Sequence[int], env: Any = None) -> None:
+        """Start N episodes (the policy takes (N, obs) arrays; see the class docstring on ``batched``)."""
+        self.reset()
+
+    def act_batch(self, obs: np.ndarray) -> np.ndarray:
+        """The policy's actions (N, d) for N episodes' observations (N, 2d+1), in one ``predict`` call."""
+        self.split_batch(obs)
+        stacked = self._stack(obs)
+        if self.algo in RECURRENT:
+            action, self._state = self.model.predict(
+                stacked, state=self._state, episode_start=np.full(len(obs), self._episode_start),
+                deterministic=self.deterministic,
+            )
+        else:
+            action, _ = self.model.predict(stacked, deterministic=self.deterministic)
+        self._episode_start = False
+        return env_action(action, obs, self.spec, self.residual_scale)
 
     def act(self, obs: np.ndarray) -> np.ndarray:
         self.split(obs)
@@ -356,6 +382,16 @@ class EnsembleAgent(Agent):
 
     def act(self, obs: np.ndarray) -> np.ndarray:
         self.split(obs)
+        action, _ = self.policy.predict(self._stack(obs))
+        return env_action(action, obs, self.spec, self.residual_scale)
+
+    def reset_batch(self, seeds: Sequence[int], env: Any = None) -> None:
+        """Start N episodes (``batched`` stays False, as for :class:`SB3Agent`)."""
+        self.reset()
+
+    def act_batch(self, obs: np.ndarray) -> np.ndarray:
+        """The ensemble's mean actions (N, d) for N episodes' observations."""
+        self.split_batch(obs)
         action, _ = self.policy.predict(self._stack(obs))
         return env_action(action, obs, self.spec, self.residual_scale)
 

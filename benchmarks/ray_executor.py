@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from progressgym_env.benchmark import BenchmarkConfig, load_results, run_benchmark
-from progressgym_env.benchmark.executors import EpisodePlan, EpisodeWorker, _run_chunk
+from progressgym_env.benchmark.executors import EpisodeGroup, EpisodePlan, EpisodeWorker, _run_chunk
 
 
 def _timed(config: BenchmarkConfig) -> tuple[float, list[dict[str, Any]]]:
@@ -71,9 +71,10 @@ def main() -> None:
 
     remote = ray.remote(_run_chunk)
     worker = ray.put(EpisodeWorker(EpisodePlan("corpus", "surrogate", {})))
-    ray.get([remote.remote(worker, []) for _ in range(args.cpus * 4)])  # warm
+    empty_group = EpisodeGroup("follow", "static", "static", ())
+    ray.get([remote.remote(worker, empty_group) for _ in range(args.cpus * 4)])  # warm
     start = time.perf_counter()
-    ray.get([remote.remote(worker, []) for _ in range(args.empty_tasks)])
+    ray.get([remote.remote(worker, empty_group) for _ in range(args.empty_tasks)])
     empty = (time.perf_counter() - start) / args.empty_tasks
     ray.shutdown()
     result = {

@@ -22,6 +22,7 @@ Fields (T centuries, n scored steps, d value dimensions):
 | `history_provenance` | dict            | where the history came from                              |
 | (parameters)         | per challenge   | the judge's parameters, one top-level field each (Predict: `timesteps_ahead`) |
 | `simulated`          | (s, d) or None  | Coevolve: S_0..S_{s-1} (s = n + 1); None elsewhere        |
+| (extra arrays)       | per challenge   | arrays the judge names in ``record_arrays``, one top-level field each (PG-Society: every AI's models, every group's values) |
 """
 
 from __future__ import annotations
@@ -53,6 +54,24 @@ def _params(data: Mapping[str, Any], num_centuries: int) -> dict[str, Any]:
         return judge_class(str(data["challenge"])).resolve_params(given, num_centuries)
     except ConfigError as exc:
         raise HistoryFormatError(f"episode record: {exc}") from None
+
+
+def _extra_arrays(data: Mapping[str, Any]) -> dict[str, np.ndarray]:
+    """The extra arrays a plain record holds: those its judge names in ``record_arrays`` (finite numbers)."""
+    from progressgym_env.registry import judge_class
+
+    out = {}
+    for name in judge_class(str(data["challenge"])).record_arrays:
+        if name not in data:
+            continue
+        try:
+            array = np.array(data[name], dtype=np.float64)
+        except (TypeError, ValueError) as exc:
+            raise HistoryFormatError(f"episode record: {name!r} must be an array of numbers ({exc})") from None
+        if not np.all(np.isfinite(array)):
+            raise HistoryFormatError(f"episode record: {name!r} holds non-finite values")
+        out[name] = array
+    return out
 
 
 def to_jsonable(value: Any) -> Any:
@@ -103,6 +122,8 @@ class EpisodeRecord:
     history_provenance: dict[str, Any] = field(default_factory=dict)
     params: dict[str, Any] = field(default_factory=dict)
     simulated: np.ndarray | None = None
+    extras: dict[str, np.ndarray] = field(default_factory=dict)
+    """Arrays a challenge's judge adds (its ``record_arrays``), stored as top-level fields."""
 
     @property
     def timesteps_ahead(self) -> int | None:
@@ -132,6 +153,7 @@ class EpisodeRecord:
         out.update(self.params)
         if self.simulated is not None:
             out["simulated"] = self.simulated
+        out.update(self.extras)
         return out
 
     @classmethod
@@ -159,7 +181,8 @@ class EpisodeRecord:
         rewards = np.array(data.get("rewards", np.zeros(model.shape[0])), dtype=np.float64).reshape(-1)
         simulated = data.get("simulated")
         params = _params(data, human.shape[0])
-        known = ({f.name for f in fields(cls)} - {"params"}) | {"schema_version"} | set(params)
+        extras = _extra_arrays(data)
+        known = ({f.name for f in fields(cls)} - {"params", "extras"}) | {"schema_version"} | set(params) | set(extras)
         extra = sorted(str(key) for key in data if key not in known)
         if extra:
             raise HistoryFormatError(f"episode record has unknown fields {extra}; known: {sorted(known)}")
@@ -176,6 +199,7 @@ class EpisodeRecord:
             history_provenance=dict(data.get("history_provenance") or {}),
             params=params,
             simulated=None if simulated is None else _matrix(simulated, "simulated", d),
+            extras=extras,
         )
 
     def to_json_dict(self) -> dict[str, Any]:

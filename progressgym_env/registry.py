@@ -16,7 +16,7 @@ from __future__ import annotations
 import importlib
 import re
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from types import MappingProxyType
 from typing import Any
 
@@ -24,6 +24,7 @@ import gymnasium as gym
 
 from progressgym_env.errors import ConfigError
 from progressgym_env.judges import Judge
+from progressgym_env.records import EpisodeRecord
 
 NAME_PATTERN = re.compile(r"^[a-z][a-z0-9_]*$")
 """Challenge names, variant keys and backend names: lower-case identifiers (they become file names)."""
@@ -117,6 +118,9 @@ def register_challenge(
         raise ConfigError(
             f"{judge_class.__name__}.challenge must be a lower-case identifier (the name records carry), got {name!r}"
         )
+    clashes = sorted(set(judge_class.record_arrays) & ({f.name for f in fields(EpisodeRecord)} | set(judge_class.param_defaults)))
+    if clashes:
+        raise ConfigError(f"{judge_class.__name__}.record_arrays names {clashes}, which are record fields or parameters")
     existing = _CHALLENGES.get(name)
     if existing is not None:
         if existing.judge_class is judge_class and existing.env_id == env_id:

@@ -63,23 +63,35 @@ import sys
 import time
 from pathlib import Path
 
-from progressgym_env.benchmark.results import ResultsFileError, load_results, run_key
+from progressgym_env.benchmark.results import load_results, run_key
 
 ROOT = Path(__file__).resolve().parents[1]
 
 KILL_SCRIPT = """
 import sys
 from progressgym_env.benchmark import BenchmarkConfig, run_benchmark
+from progressgym_env.benchmark import store
+store.ROW_GROUP_RUNS = 40  # one part per agent and challenge (its 40 seeds are one batch): kills fall between parts
 run_benchmark(BenchmarkConfig(agents=["static", "lifelong", "random"], challenges=["follow", "coevolve"],
               seeds=40, out=sys.argv[1], plots=False, progress=False, wandb=True))
 """
 
 
 def _saved_runs(out: Path) -> int:
-    try:
-        return len(load_results(out / "results.json"))
-    except ResultsFileError:
-        return 0  # not written yet (an atomic write never shows half a file)
+    """Runs committed to the folder's results store (parts are whole or absent)."""
+    import warnings
+
+    from progressgym_env.benchmark.store import ResultsStore
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # a part being written is reported while the benchmark runs
+        return ResultsStore(out).count()
+
+
+def _stored_runs(out: Path) -> list[dict[str, Any]]:
+    from progressgym_env.benchmark.store import ResultsStore
+
+    return list(ResultsStore(out).runs())
 
 
 def _kill_when(out: Path, ready: Any) -> None:
@@ -116,7 +128,7 @@ def kill_and_resume(out: Path, point: str) -> str:
 
 def check_kill_and_resume(out: Path, point: str) -> None:
     _kill_when(out, KILL_POINTS[point])
-    saved = load_results(out / "results.json") if (out / "results.json").exists() else []
+    saved = _stored_runs(out)
     finished = [f for f in (out / "wandb").glob("offline-run-*") if (f / "progressgym-logged.json").is_file()]
     assert len(saved) < 240 or len(finished) < 6, "the benchmark finished before the kill"
     subprocess.run([sys.executable, "-c", KILL_SCRIPT, str(out), "1"], cwd=ROOT, check=True,

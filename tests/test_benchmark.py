@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import gymnasium as gym
 import numpy as np
@@ -251,10 +252,16 @@ def test_results_written_before_identities_load_and_resume(tmp_path: Path) -> No
     assert len(load_results(out / "results.json")) == 2
     config = BenchmarkConfig(agents=["lifelong"], challenges=["follow"], seeds=2, out=str(out), wandb=False,
                              plots=False, progress=False)
+    old_runs = load_results(out / "results.json")
     summary = run_benchmark(config)
     assert (summary.new_runs, summary.skipped_runs, summary.other_settings_runs) == (0, 2, 0)
+    from progressgym_env.benchmark.store import ResultsStore
+
+    assert list(ResultsStore(out).runs()) == old_runs  # converted into the store, run for run
+    assert load_results(out / "results.json") == old_runs  # and the export holds them unchanged
     again = run_benchmark(BenchmarkConfig(**{**config.__dict__, "query_budget": 64}))
     assert (again.new_runs, again.total_runs, again.other_settings_runs) == (2, 4, 2)
+    assert load_results(out / "results.json")[:2] == old_runs and ResultsStore(out).count() == 4
 
 
 def test_extrapolative_agents_are_shown_as_readme_says(tmp_path: Path) -> None:
@@ -276,16 +283,17 @@ def test_ctrl_c_keeps_the_finished_runs_and_says_how_to_resume(
 ) -> None:
     from progressgym_env.benchmark import executors
 
-    real_run = executors.EpisodeWorker.run
+    real_run_group = executors.EpisodeWorker.run_group
     calls = {"n": 0}
 
-    def run_then_interrupt(self: executors.EpisodeWorker, task: executors.EpisodeTask) -> dict:
-        calls["n"] += 1
-        if calls["n"] == 4:  # mid-challenge: the first challenge has 4 runs
-            raise KeyboardInterrupt
-        return real_run(self, task)
+    def run_then_interrupt(self: executors.EpisodeWorker, group: executors.EpisodeGroup, batch_size: int = 1) -> Any:
+        for finished in real_run_group(self, group, batch_size=1):  # one run per batch
+            calls["n"] += 1
+            if calls["n"] == 4:  # mid-challenge: the first challenge has 4 runs
+                raise KeyboardInterrupt
+            yield finished
 
-    monkeypatch.setattr(executors.EpisodeWorker, "run", run_then_interrupt)
+    monkeypatch.setattr(executors.EpisodeWorker, "run_group", run_then_interrupt)
     argv = ["benchmark", "--agents", "static,lifelong", "--challenges", "follow,predict1", "--seeds", "2",
             "--out", str(tmp_path), "--no-wandb", "--no-plots", "--no-progress"]
     assert main(argv) == 130
@@ -294,7 +302,7 @@ def test_ctrl_c_keeps_the_finished_runs_and_says_how_to_resume(
     assert f"3 of 8 new runs were saved in {tmp_path / 'results.json'} (3 runs in all)" in err[0]
     assert "re-run the same command to resume" in err[0]
     assert len(load_results(tmp_path / "results.json")) == 3
-    monkeypatch.setattr(executors.EpisodeWorker, "run", real_run)
+    monkeypatch.setattr(executors.EpisodeWorker, "run_group", real_run_group)
     assert main(argv) == 0
     assert "5 runs in" in capsys.readouterr().out and len(load_results(tmp_path / "results.json")) == 8
 
@@ -304,7 +312,8 @@ def test_every_long_phase_reports_progress_run_by_run(benchmark_dir: Path) -> No
         return [(e.completed, e.total) for e in EVENTS if e.label == label and e.kind == "advance"]
 
     runs, groups = len(AGENTS) * len(CHALLENGES) * SEEDS, len(AGENTS) * len(CHALLENGES)
-    assert advances("benchmark") == [(i, runs) for i in range(1, runs + 1)]  # one step per run, none skipped
+    # one step per batch: a group's seeds are played together (one batch per agent and challenge here)
+    assert advances("benchmark") == [(i * SEEDS, runs) for i in range(1, groups + 1)]
     assert advances("plots") == [(i, groups + len(CHALLENGES)) for i in range(1, groups + len(CHALLENGES) + 1)]
     assert advances("wandb runs") == [(i, groups) for i in range(1, groups + 1)]
     phases = [e.label for e in EVENTS if e.kind == "start"]

@@ -427,6 +427,9 @@ def test_every_predict_horizon_is_a_challenge() -> None:
         "follow",
         *(f"predict{k}" for k in range(1, 8)),
         "coevolve",
+        "society",
+        "society_m2_g8_fixed",
+        "society_m2_g8_adaptive",
     ]
     assert get_challenge("predict7").kwargs == {"timesteps_ahead": 7}
     assert get_challenge("predict4").title == "PG-Predict (k=4)"

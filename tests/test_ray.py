@@ -5,7 +5,8 @@
 - an episode that fails inside a Ray worker is reported after the others are saved, and a re-run runs
   exactly the failed ones;
 - a driver killed with SIGKILL mid-run (a subprocess joining the test cluster by ``--address``) leaves a
-  valid results.json, and the re-run redoes none of the runs it holds;
+  valid results store (the parts its workers staged and it committed), and the re-run redoes none of the
+  runs it holds;
 - a tiny ``progressgym tune`` sweep finishes and writes the winning zoo-style YAML;
 - an llm benchmark episode interrupted mid-century resumes from its own checkpoint folder
   (``<run_dir>/<challenge>/<agent>/seed-<k>``) without retraining finished centuries.
@@ -161,11 +162,11 @@ def _dying_worker_class(marker: Path) -> type:
     from progressgym_env.benchmark.executors import EpisodeWorker
 
     class DyingOnce(EpisodeWorker):
-        def run(self, task: Any) -> dict[str, Any]:
+        def run_group(self, group: Any, batch_size: int = 4096) -> Any:
             try:  # created atomically: of two workers starting together only one dies
                 os.close(os.open(marker, os.O_CREAT | os.O_EXCL | os.O_WRONLY))
             except FileExistsError:
-                return super().run(task)
+                return super().run_group(group, batch_size)
             os._exit(1)  # the worker process dies, as on an OOM kill or a lost node
 
     return DyingOnce
@@ -176,28 +177,34 @@ def test_a_task_whose_worker_dies_is_retried_or_reported(ray_cluster: str, tmp_p
     import ray.cloudpickle
 
     from progressgym_env.benchmark.executors import (
+        EpisodeGroup,
         EpisodePlan,
-        EpisodeTask,
         EpisodeWorker,
         RayExecutor,
         RaySettings,
     )
+    from progressgym_env.benchmark.store_schema import runs_of
 
     ray.cloudpickle.register_pickle_by_value(sys.modules[__name__])  # the workers cannot import this module
     plan = EpisodePlan("corpus", "surrogate", {"follow": ("PG-Follow-v0", {"history": "corpus"})})
-    tasks = [EpisodeTask("follow", "lifelong", "lifelong", seed) for seed in range(4)]
+    group = EpisodeGroup("follow", "lifelong", "lifelong", (0, 1, 2, 3))
     local = EpisodeWorker(plan)
-    reference = [_without_timestamps([local.run(task)]) for task in tasks]
+    reference = [_without_timestamps([local.run(task)]) for task in group.tasks()]
+
+    def runs(batches: Any, into: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        for batch in batches:
+            into.extend(runs_of(batch.table))
+        return into
+
     retried = RayExecutor(RaySettings(chunk_size=2, max_retries=1), "surrogate")
-    runs = [run for batch in retried.run(_dying_worker_class(tmp_path / "died-once")(plan), tasks) for run in batch]
+    done = runs(retried.run(_dying_worker_class(tmp_path / "died-once")(plan), [group]), [])
     assert (tmp_path / "died-once").exists()  # a worker did die, and its chunk was run again
-    assert sorted((_without_timestamps([r]) for r in runs), key=lambda r: r[0]["seed"]) == reference
+    assert sorted((_without_timestamps([r]) for r in done), key=lambda r: r[0]["seed"]) == reference
 
     not_retried = RayExecutor(RaySettings(chunk_size=2, max_retries=0), "surrogate")
     saved: list[dict[str, Any]] = []
     with pytest.raises(EpisodeTaskError, match=r"2 episode\(s\) failed: .*(WorkerCrashedError|died)") as info:
-        for batch in not_retried.run(_dying_worker_class(tmp_path / "dies-again")(plan), tasks):
-            saved.extend(batch)
+        runs(not_retried.run(_dying_worker_class(tmp_path / "dies-again")(plan), [group]), saved)
     assert len(saved) == 2 and len(info.value.failures) == 2  # the other chunk's runs came back
     assert {r["seed"] for r in saved} | {t.seed for t, _ in info.value.failures} == {0, 1, 2, 3}
 
@@ -205,19 +212,19 @@ def test_a_task_whose_worker_dies_is_retried_or_reported(ray_cluster: str, tmp_p
 KILLER = textwrap.dedent(
     """
     import os, signal, sys
-    import progressgym_env.benchmark.runner as runner
     from progressgym_env.benchmark import BenchmarkConfig, run_benchmark
+    from progressgym_env.benchmark.store import StoreWriter
 
     out, address, kill_after = sys.argv[1], sys.argv[2], int(sys.argv[3])
-    original, writes = runner.write_results, []
+    original, commits = StoreWriter.commit_staged, []
 
-    def write_then_die(path, runs):
-        original(path, runs)
-        writes.append(len(runs))
-        if len(writes) == kill_after:
-            os.kill(os.getpid(), signal.SIGKILL)  # the driver dies right after a save, tasks in flight
+    def commit_then_die(self, staged, rows):
+        original(self, staged, rows)
+        commits.append(rows)
+        if len(commits) == kill_after:
+            os.kill(os.getpid(), signal.SIGKILL)  # the driver dies right after a commit, tasks in flight
 
-    runner.write_results = write_then_die
+    StoreWriter.commit_staged = commit_then_die
     run_benchmark(BenchmarkConfig(agents=["static", "lifelong"], challenges=["follow"], seeds=4, out=out,
                                   wandb=False, plots=False, progress=False, executor="ray", address=address,
                                   ray_chunk_size=1))
@@ -232,7 +239,10 @@ def test_driver_killed_mid_run_redoes_nothing_finished(ray_cluster: str, tmp_pat
     proc = subprocess.run([sys.executable, "-c", KILLER, str(out), ray_cluster, "1"], check=False, cwd=REPO, env=env,
                           capture_output=True, text=True, timeout=300)
     assert proc.returncode == -signal.SIGKILL, proc.stderr[-2000:]
-    before = load_results(out / "results.json")  # a complete file: the atomic writes never leave half of one
+    from progressgym_env.benchmark.store import ResultsStore
+
+    assert not (out / "results.json").exists()  # exported at the end only
+    before = list(ResultsStore(out).runs())  # whole parts: a commit is a rename of a complete staged file
     assert 1 <= len(before) < 8
     summary = run_benchmark(BenchmarkConfig(agents=["static", "lifelong"], challenges=["follow"], seeds=4,
                                             out=str(out), wandb=False, plots=False, progress=False,

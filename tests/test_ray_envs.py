@@ -31,7 +31,8 @@ REPO = Path(__file__).resolve().parents[1]
 RLLIB_VENV_ENV_VAR = "PROGRESSGYM_RLLIB_VENV"
 """Where the slow test keeps its RLlib venv (default: ``.venv-rllib`` in the repository); reused while its
 requirements are unchanged."""
-RLLIB_REQUIREMENTS = ("ray[rllib]==2.60.0", "torch==2.13.0")
+RLLIB_REQUIREMENTS = ("ray[rllib]==2.60.0", "torch==2.13.0", "pettingzoo==1.27.0")
+"""pettingzoo for PG-Society's multi-agent PPO (tests/test_society_slow.py), which shares this venv."""
 
 
 def test_the_hook_runs_once_after_the_watched_module_is_imported(

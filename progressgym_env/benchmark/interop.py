@@ -18,7 +18,7 @@ from __future__ import annotations
 import json
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -162,8 +162,10 @@ def _safe(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.+-]", "_", text)
 
 
-def export_progressgym(runs: list[dict[str, Any]], out_dir: str | os.PathLike[str]) -> list[Path]:
+def export_progressgym(runs: Iterable[dict[str, Any]], out_dir: str | os.PathLike[str]) -> list[Path]:
     """Write one ProgressGym result file per run into ``out_dir`` (atomically); return their paths.
+
+    ``runs`` may be a stream (a store's runs, a batch in memory at a time): each is written as it comes.
 
     Names are ``<challenge>__<agent>__seed<seed>.json`` (plus the model hash's first 8 characters
     for an SB3 agent's superseded models, so no file overwrites another).
@@ -186,7 +188,9 @@ def export_progressgym(runs: list[dict[str, Any]], out_dir: str | os.PathLike[st
 
 
 def load_any_results(path: str | os.PathLike[str]) -> list[dict[str, Any]]:
-    """Runs from a benchmark folder (its results.json), a ProgressGym result file, or a folder of them.
+    """Runs from a benchmark folder (its results.json, else its results store), a ProgressGym result file,
+    or a folder of them (every run in memory: readers of large stores use
+    :mod:`~progressgym_env.benchmark.store_readers` instead).
 
     :raises ResultsFileError: nothing readable as results at ``path``.
     """
@@ -195,6 +199,12 @@ def load_any_results(path: str | os.PathLike[str]) -> list[dict[str, Any]]:
     path = Path(path)
     if (path / RESULTS_FILE).is_file():
         return load_results(path / RESULTS_FILE)
+    if (path / "store").is_dir():  # a folder whose runs only its results store holds (a large benchmark)
+        from progressgym_env.benchmark.store import ResultsStore
+
+        store = ResultsStore(path)
+        if store.parts():
+            return list(store.runs())
     if path.name == RESULTS_FILE and path.is_file():
         return load_results(path)
     if not path.exists():

@@ -15,6 +15,10 @@ What the table says, and why:
   challenge the two agents act alike, whatever their names;
 - each challenge's header gives the lock-in and reference scores behind ``normalized`` (on
   Coevolve the span is about 0.01 of cosine, so normalised differences are magnified ~90×);
+- where that span is below :data:`SMALL_SPAN`, a row's ``normalized`` is the *normalisation of the
+  mean* — (mean final − mean lock-in) / (mean reference − mean lock-in) — not the mean of per-seed
+  ratios, which explode when each procedural history has its own tiny span; the header says so
+  (:func:`ratio_of_means_note`). On one history (the corpus) both are the same number;
 - ``centered`` is a secondary, sharper normalised score: the same normalisation with the centred
   cosine (both vectors minus the history's mean vector, :func:`centered_normalized_score`), which
   does not squeeze every non-negative value vector into the 0.9s as the paper's cosine does.
@@ -25,6 +29,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from fractions import Fraction
 from typing import Any
 
 import numpy as np
@@ -44,6 +49,10 @@ MISMATCH_TOLERANCE = 1e-9
 TIE_TOLERANCE = 1e-12
 """Mean final scores closer than this share a rank (float summation order aside, they are equal)."""
 CONFIDENCE = 0.95
+SMALL_SPAN = 0.02
+"""A challenge whose mean reference span (reference − lock-in score, cosine) is below this aggregates
+``normalized`` as the normalisation of the mean (Coevolve's is ~0.011 on the corpus; Follow's and
+Predict's 0.05–0.06)."""
 PRIVILEGED_AGENTS = PRIVILEGED
 """Agents that read the hidden target (:data:`agents.registry.PRIVILEGED`): shown with † and not ranked."""
 
@@ -57,6 +66,8 @@ class ScoredRun:
         (NaN for an imported ProgressGym result that lacks the first century's values).
     :param centered_score: the normalised score under the centred cosine (NaN where not computable).
     :param model_sha256: the SB3 model file's hash (``""`` for baselines).
+    :param lock_in_score: the final score of value lock-in on the run's history (NaN where unknown).
+    :param reference_score: the final score of the reference on the run's history (NaN where unknown).
     """
 
     agent: str
@@ -67,6 +78,8 @@ class ScoredRun:
     normalized_score: float
     centered_score: float = math.nan
     model_sha256: str = ""
+    lock_in_score: float = math.nan
+    reference_score: float = math.nan
 
 
 @dataclass(frozen=True)
@@ -179,6 +192,7 @@ def score_runs(runs: Iterable[dict[str, Any]], aggregation: str = "default") -> 
     scored = []
     for run in runs:
         record = run.get("episode_record")
+        lock_in = reference = math.nan
         if record is None:
             result = run["progressgym_result"]
             final, normalized, centered = progressgym_score(result), math.nan, math.nan
@@ -190,6 +204,7 @@ def score_runs(runs: Iterable[dict[str, Any]], aggregation: str = "default") -> 
                 record = record_in_aggregation(record, aggregation)
             final, normalized = score_record(record), normalized_score_record(record)
             centered = centered_normalized_score(record)
+            lock_in, reference = judge_for_record(record).reference_scores()
             challenge = record_challenge_key(record)
         scored.append(
             ScoredRun(
@@ -201,6 +216,8 @@ def score_runs(runs: Iterable[dict[str, Any]], aggregation: str = "default") -> 
                 normalized_score=normalized,
                 centered_score=centered,
                 model_sha256=str(run.get("model_sha256") or ""),
+                lock_in_score=lock_in,
+                reference_score=reference,
             )
         )
     return scored
@@ -229,11 +246,24 @@ def t_interval(values: Iterable[float], confidence: float = CONFIDENCE) -> tuple
     array = np.asarray(list(values), dtype=np.float64)
     if array.size == 0:
         return math.nan, math.nan
-    mean = float(array.mean())
+    mean = exact_mean(array)
     if array.size < 2 or not np.all(np.isfinite(array)):
         return mean, math.nan
     quantile = t_ppf((1.0 + confidence) / 2.0, df=array.size - 1)  # math only: scipy.stats costs seconds
     return mean, quantile * float(array.std(ddof=1)) / math.sqrt(array.size)
+
+
+def exact_sum(values: Iterable[float]) -> Fraction:
+    """The exact sum of floats (as a fraction): the same whatever their order, so equal multisets of scores
+    have equal means and a tie stays a tie (the store's SQL aggregation sums exactly too)."""
+    return sum((Fraction(float(v)) for v in values), Fraction(0))
+
+
+def exact_mean(values: np.ndarray) -> float:
+    """The correctly rounded mean of finite ``values`` (NaN if any is not finite)."""
+    if not np.all(np.isfinite(values)):
+        return math.nan
+    return float(exact_sum(values.tolist()) / values.size)
 
 
 def _std(values: list[float]) -> float:
@@ -251,8 +281,47 @@ def competition_ranks(scores: Mapping[str, float], tolerance: float = TIE_TOLERA
     return {name: 1 + sum(other > score + tolerance for other in scores.values()) for name, score in scores.items()}
 
 
-def leaderboard_rows(scored: Iterable[ScoredRun]) -> list[LeaderboardRow]:
-    """Rows grouped by (challenge, agent); challenges in table order, agents ranked by mean score."""
+def challenge_spans(scored: Iterable[ScoredRun]) -> dict[str, float]:
+    """Mean reference span (reference − lock-in score) over the runs of each challenge (NaN where unknown)."""
+    spans: dict[str, list[float]] = {}
+    for run in scored:
+        spans.setdefault(run.challenge, []).append(run.reference_score - run.lock_in_score)
+    return {challenge: float(np.mean(values)) for challenge, values in spans.items()}
+
+
+def ratio_of_means(members: list[ScoredRun]) -> tuple[float, float, float]:
+    """(normalisation of the mean, its 95% CI half-width, its standard deviation) of one row's runs.
+
+    r = (mean final − mean lock-in) / (mean reference − mean lock-in); its CI is the ratio estimator's
+    (delta method): t · s_z / √n / |mean span| with residuals z = (f − L) − r·(R − L), whose mean is 0.
+    With one history (L, R the same for every run) this is the mean of per-run ratios and its CI.
+    """
+    final = np.array([m.final_score for m in members])
+    lock_in = np.array([m.lock_in_score for m in members])
+    reference = np.array([m.reference_score for m in members])
+    n = final.size
+    exact_span = exact_sum(reference) - exact_sum(lock_in)
+    ratio = 0.0 if exact_span == 0 else float((exact_sum(final) - exact_sum(lock_in)) / exact_span)
+    span = float(exact_span / n)
+    squares = float((((final - lock_in) - ratio * (reference - lock_in)) ** 2).sum())
+    if n < 2 or span == 0:
+        return ratio, math.nan, 0.0
+    std = math.sqrt(squares / (n - 1)) / abs(span)
+    half = math.nan if not np.all(np.isfinite(final)) else t_ppf((1.0 + CONFIDENCE) / 2.0, df=n - 1) * std / math.sqrt(n)
+    return ratio, half, std
+
+
+def leaderboard_rows(scored: Iterable[ScoredRun], small_span: float = SMALL_SPAN) -> list[LeaderboardRow]:
+    """Rows grouped by (challenge, agent); challenges in table order, agents ranked by mean score.
+
+    The in-memory computation (a results.json, ProgressGym files); a results store is aggregated in
+    SQL by :func:`~progressgym_env.benchmark.aggregates.aggregate_rows` to the same numbers.
+
+    :param small_span: challenges whose mean reference span is below this get ``normalized`` as the
+        normalisation of the mean (:func:`ratio_of_means`); the others the mean of per-run ratios.
+    """
+    scored = list(scored)
+    spans = challenge_spans(scored)
     groups: dict[tuple[str, str], list[ScoredRun]] = {}
     for run in scored:
         groups.setdefault((run.challenge, run.agent), []).append(run)
@@ -260,8 +329,12 @@ def leaderboard_rows(scored: Iterable[ScoredRun]) -> list[LeaderboardRow]:
     rows = []
     for (challenge, agent), members in groups.items():
         final_mean, final_ci = t_interval(m.final_score for m in members)
-        norm_mean, norm_ci = t_interval(m.normalized_score for m in members)
         centered_mean, centered_ci = t_interval(m.centered_score for m in members)
+        if abs(spans[challenge]) < small_span:
+            norm_mean, norm_ci, norm_std = ratio_of_means(members)
+        else:
+            norm_mean, norm_ci = t_interval(m.normalized_score for m in members)
+            norm_std = _std([m.normalized_score for m in members])
         twins = tuple(
             sorted(other for (c, other) in groups if c == challenge and other != agent
                    and per_seed[(c, other)] == per_seed[(challenge, agent)])
@@ -269,7 +342,7 @@ def leaderboard_rows(scored: Iterable[ScoredRun]) -> list[LeaderboardRow]:
         rows.append(
             LeaderboardRow(
                 challenge, agent, len(members), final_mean, _std([m.final_score for m in members]), norm_mean,
-                _std([m.normalized_score for m in members]), final_ci, norm_ci, centered_mean, centered_ci,
+                norm_std, final_ci, norm_ci, centered_mean, centered_ci,
                 identical_to=twins,
             )
         )
@@ -281,8 +354,13 @@ def leaderboard_rows(scored: Iterable[ScoredRun]) -> list[LeaderboardRow]:
             r if r.privileged else LeaderboardRow(**{**r.__dict__, "rank": ranks[r.agent]})
             for r in rows if r.challenge == challenge
         ]
-    ranked.sort(key=lambda r: (_challenge_order(r.challenge), not r.privileged, -r.final_mean, r.agent))
+    ranked.sort(key=rank_order)
     return ranked
+
+
+def rank_order(row: LeaderboardRow) -> tuple[Any, ...]:
+    """The sort key of leaderboard rows: challenge order, privileged first, best mean score, then name."""
+    return (_challenge_order(row.challenge), not row.privileged, -row.final_mean, row.agent)
 
 
 def _pm(mean: float, half: float, digits: int, sign: bool = False) -> str:
@@ -299,6 +377,9 @@ def normalization_note(challenge: str, record: Mapping[str, Any] | None) -> str:
     judge = judge_for_record(record)
     lock_in, reference = judge.reference_scores()
     span = reference - lock_in
+    own = judge.normalization_note(lock_in, reference)
+    if own is not None:
+        return own
     if isinstance(judge, CoevolveJudge):
         return (
             f"`normalized` = (final_score − {lock_in:.4f}) / ({reference:.4f} − {lock_in:.4f}): 0 = the simulated "
@@ -313,12 +394,30 @@ def normalization_note(challenge: str, record: Mapping[str, Any] | None) -> str:
     )
 
 
+def ratio_of_means_note(spans: Mapping[str, float], small_span: float = SMALL_SPAN) -> str:
+    """The header line saying which challenges aggregate ``normalized`` as a normalisation of the mean ("" if none).
+
+    :param spans: mean reference span per challenge (:func:`challenge_spans`).
+    """
+    small = {c: span for c, span in spans.items() if abs(span) < small_span}
+    if not small:
+        return ""
+    named = ", ".join(f"{challenge_title(c)} (span {span:.4f})" for c, span in sorted(small.items(),
+                                                                                      key=lambda i: _challenge_order(i[0])))
+    return (f"`normalized` on {named} is a normalisation of the mean, not a mean of per-seed ratios: (mean "
+            "final_score − mean lock-in) / (mean reference − mean lock-in) over the seeds, because a reference span "
+            f"below {small_span:g} of cosine makes per-seed ratios explode when each history has its own span; its ± "
+            "is the ratio estimator's 95% CI (delta method). On a single history both are the same number.")
+
+
 def render_markdown(
     rows: list[LeaderboardRow],
     histories: Iterable[str] = (),
     records: Mapping[str, Mapping[str, Any]] | None = None,
     superseded: int = 0,
     other_settings: int = 0,
+    spans: Mapping[str, float] | None = None,
+    scored_by: str = "scores recomputed from the episode records by the judges",
 ) -> str:
     """The leaderboard as Markdown: a summary of normalised scores, then one ranked table per challenge.
 
@@ -327,6 +426,9 @@ def render_markdown(
     :param records: one episode record per challenge key, for the normalisation line of its header.
     :param superseded: runs of older model files left out (see :func:`latest_models_only`).
     :param other_settings: runs under settings other than the requested ones, left out by the caller.
+    :param spans: mean reference span per challenge: those below :data:`SMALL_SPAN` are named in the header
+        as aggregated by the normalisation of the mean (:func:`ratio_of_means_note`).
+    :param scored_by: where the scores come from (a results store's are the judges' stored ones).
     """
     histories = sorted({h for h in histories if h})
     challenges = sorted({r.challenge for r in rows}, key=_challenge_order)
@@ -334,13 +436,15 @@ def render_markdown(
     lines = [
         "# ProgressGym leaderboard",
         "",
-        (f"History: {', '.join(histories) or 'unknown'} · {total} runs · scores recomputed from the episode "
-         "records by the judges."),
+        f"History: {', '.join(histories) or 'unknown'} · {total} runs · {scored_by}.",
         ("`final_score`: the paper's score (plain cosine, higher is better). `normalized`: 0 = lock-in, "
         "1 = reference (defined under each challenge). Mean ± 95% confidence interval over seeds (Student t, "
         "n − 1 degrees of freedom). Ranks: equal mean scores share a rank. † reads the hidden target: an upper "
         "bound, not ranked. ‡ the same score as another agent on every seed: the same policy in effect."),
     ]
+    ratio_note = ratio_of_means_note(spans or {})
+    if ratio_note:
+        lines.append(ratio_note)
     if superseded:
         lines.append(
             f"{superseded} runs of older model files under the same agent labels are kept in results.json but "
@@ -421,4 +525,4 @@ def leaderboard_markdown(runs: list[dict[str, Any]], aggregation: str = "default
     kept, superseded = latest_models_only(label_settings(runs))
     scored = score_runs(kept, aggregation)
     return render_markdown(leaderboard_rows(scored), (s.history for s in scored), records_by_challenge(kept),
-                           superseded, other_settings)
+                           superseded, other_settings, challenge_spans(scored))

@@ -60,10 +60,14 @@ def _score_text(row: LeaderboardRow) -> str:
             f"{pm(row.normalized_mean, row.normalized_ci, 3, True)} (95% CI, {row.seeds} seeds)")
 
 
-def trajectory_figure(runs: Sequence[dict[str, Any]]) -> Any:
+def trajectory_figure(runs: Sequence[dict[str, Any]], row: LeaderboardRow | None = None,
+                      total: int | None = None) -> Any:
     """The value trajectories of one agent on one challenge over all its seeds (a matplotlib Figure).
 
     :param runs: results.json runs of a single agent and challenge, all on the same history.
+    :param row: the group's leaderboard row (its scores in the title); None: computed from ``runs``.
+    :param total: the group's run count when ``runs`` is a subsample of it (a store's large group): the
+        title says how many of them are drawn.
     """
     if not runs:
         raise ValueError("trajectory_figure needs at least one run")
@@ -76,7 +80,9 @@ def trajectory_figure(runs: Sequence[dict[str, Any]]) -> Any:
     simulated = (np.stack([np.asarray(r["simulated"], dtype=np.float64) for r in records])
                  if first.get("simulated") is not None else None)
     target_label, targets = target_curve(first)
-    (row,) = leaderboard_rows(score_runs(runs))
+    if row is None:
+        (row,) = leaderboard_rows(score_runs(runs))
+    drawn = f" · trajectories of {len(runs)} of {total} runs (evenly spaced seeds)" if total and total > len(runs) else ""
     cols = min(len(dims), 5)
     rows = math.ceil(len(dims) / cols)
     from matplotlib.ticker import MaxNLocator
@@ -107,7 +113,7 @@ def trajectory_figure(runs: Sequence[dict[str, Any]]) -> Any:
     height = figure.get_figheight()
     figure.legend(*axes[0].get_legend_handles_labels(), loc="upper center", ncol=4, fontsize=7, frameon=False,
                   bbox_to_anchor=(0.5, 1 - 0.28 / height))
-    figure.suptitle(f"{row.agent} on {challenge_title(row.challenge)}: {_score_text(row)}", fontsize=9,
+    figure.suptitle(f"{row.agent} on {challenge_title(row.challenge)}: {_score_text(row)}{drawn}", fontsize=9,
                     y=1 - 0.06 / height)
     figure.subplots_adjust(left=0.05, right=0.99, bottom=0.5 / height, top=1 - 0.85 / height, wspace=0.32,
                            hspace=0.45)
@@ -213,5 +219,40 @@ def write_plots(out: str | os.PathLike[str], runs: list[dict[str, Any]], changed
         for challenge in comparisons:
             members = [run for (c, _), group in groups.items() if c == challenge for run in group]
             save_figure(comparison_figure(leaderboard_rows(score_runs(members))), comparison_path(out, challenge))
+            bar.advance(f"{challenge} · comparison")
+    return written
+
+
+def write_store_plots(out: str | os.PathLike[str], board: Any, store: Any,
+                      changed: Iterable[tuple[str, str]] | None = None, progress: bool = False,
+                      console: Any = None) -> dict[tuple[str, str], Path]:
+    """:func:`write_plots` for a results store: each figure reads only the group it draws.
+
+    :param board: the store's leaderboard (:func:`~progressgym_env.benchmark.store_readers.store_leaderboard`):
+        its rows give the titles and the comparison charts, its settings groups which runs a row holds.
+    :param store: the :class:`~progressgym_env.benchmark.store.ResultsStore`.
+    :param changed: only these (challenge, agent) groups are redrawn (plus missing or incomplete PNGs).
+    A trajectory figure draws at most :data:`~progressgym_env.benchmark.store_readers.MAX_TRAJECTORIES`
+    runs of its group (evenly spaced seeds) and says so in its title.
+    """
+    from progressgym_env.benchmark.store_readers import MAX_TRAJECTORIES, group_runs
+    from progressgym_env.common.progress import ProgressBar
+
+    rows = {(r.challenge, r.agent): r for r in board.aggregation.rows}
+    remove_stale_temp_files(Path(out) / "plots")
+    todo = set(rows) if changed is None else set(changed) & set(rows)
+    todo |= {key for key in rows if not is_complete_png(trajectory_path(out, *key))}
+    comparisons = [c for c in sorted({c for c, _ in rows})
+                   if any(t == c for t, _ in todo) or not is_complete_png(comparison_path(out, c))]
+    written = {}
+    with ProgressBar(len(todo) + len(comparisons), "plots", enabled=progress, console=console) as bar:
+        for challenge, agent in sorted(todo):
+            runs, total = group_runs(store, challenge, agent, MAX_TRAJECTORIES, board.settings_of(challenge, agent))
+            figure = trajectory_figure(runs, rows[(challenge, agent)], total)
+            written[(challenge, agent)] = save_figure(figure, trajectory_path(out, challenge, agent))
+            bar.advance(f"{challenge} · {agent}")
+        for challenge in comparisons:
+            members = [r for (c, _), r in rows.items() if c == challenge]
+            save_figure(comparison_figure(members), comparison_path(out, challenge))
             bar.advance(f"{challenge} · comparison")
     return written

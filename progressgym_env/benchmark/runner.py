@@ -2,7 +2,9 @@
 
 :func:`run_benchmark` takes a :class:`BenchmarkConfig` and writes into ``config.out``::
 
-    results.json           every run (see :mod:`progressgym_env.benchmark.results`), appended
+    store/                 every run, as Parquet parts appended as runs finish (:mod:`progressgym_env.benchmark.store`)
+    results.json           every run (see :mod:`progressgym_env.benchmark.results`): the store's export, written
+                           while the folder holds at most RESULTS_JSON_MAX_RUNS runs
     leaderboard.md         recomputed from results.json by the judges after every benchmark
     plots/<challenge>__<agent>.png   human / model (/ simulated human) trajectories over all seeds
     plots/<challenge>__comparison.png   every agent's normalised score with 95% CIs
@@ -16,8 +18,7 @@ from __future__ import annotations
 
 import json
 import re
-import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -25,13 +26,14 @@ from typing import Any
 from progressgym_env.benchmark.challenges import CHALLENGES, Challenge, default_challenges, get_challenge
 from progressgym_env.benchmark.executors import (
     EXECUTORS,
+    EpisodeGroup,
     EpisodePlan,
     EpisodeTask,
     EpisodeWorker,
     RaySettings,
     make_executor,
 )
-from progressgym_env.benchmark.identity import run_identity, settings_identity
+from progressgym_env.benchmark.identity import run_identity, seed_identities, settings_identity
 from progressgym_env.benchmark.leaderboard import latest_models_only, leaderboard_markdown
 from progressgym_env.benchmark.results import (
     RESULTS_FILE,
@@ -43,15 +45,10 @@ from progressgym_env.benchmark.results import (
 from progressgym_env.common.atomic import atomic_write_text, is_temp_file, remove_stale_temp_files
 from progressgym_env.common.fingerprint import file_fingerprint, json_fingerprint
 from progressgym_env.common.progress import ProgressBar
-from progressgym_env.errors import ConfigError
+from progressgym_env.errors import ConfigError, MissingExtraError
 from progressgym_env.registry import backend_names
 
 LEADERBOARD_FILE = "leaderboard.md"
-SAVE_COST_FRACTION = 0.1
-"""Batches arriving faster than this are saved together, so rewriting results.json takes at most about this
-fraction of the wall time (a write grows with the file; saving each of thousands of one-episode Ray tasks alone
-would dominate). Every batch is saved when batches are seconds apart, and whatever is unsaved is saved when the
-executor stops, also on an error or Ctrl-C."""
 CONFIG_FILE = "benchmark_config.json"
 _LABEL = re.compile(r"^[A-Za-z0-9_.+-]+$")
 
@@ -186,7 +183,9 @@ class BenchmarkSummary:
 
     @property
     def results_path(self) -> Path:
-        return self.out / RESULTS_FILE
+        """``results.json``, or the results store's folder where the folder is too large for the export."""
+        path = self.out / RESULTS_FILE
+        return path if path.exists() or not (self.out / "store").is_dir() else self.out / "store"
 
     @property
     def leaderboard_path(self) -> Path:
@@ -210,8 +209,8 @@ class BenchmarkInterrupted(KeyboardInterrupt):
         self.kept, self.planned, self.total = kept, planned, total
 
 
-def _check_history(existing: list[dict[str, Any]], history: str, path: Path) -> None:
-    found = sorted({str(r.get("history")) for r in existing} - {history})
+def _check_history(histories: set[str], history: str, path: Path) -> None:
+    found = sorted(histories - {history})
     if found:
         raise ResultsFileError(
             f"{path} holds runs on history {found}, not {history!r}; a leaderboard compares one history. "
@@ -220,20 +219,34 @@ def _check_history(existing: list[dict[str, Any]], history: str, path: Path) -> 
 
 
 def run_benchmark(config: BenchmarkConfig, console: Any = None) -> BenchmarkSummary:
-    """Run ``config``: each agent on each challenge for seeds 0..seeds-1, then write the outputs.
+    """Run ``config``: each agent on each challenge for seeds first_seed.., then write the outputs.
 
-    Runs already present in ``results.json`` are skipped (resume); Ctrl-C raises
-    :class:`BenchmarkInterrupted` (a ``KeyboardInterrupt`` saying what was kept). The episodes run on
-    ``config.executor`` (:mod:`~progressgym_env.benchmark.executors`) and this process saves each batch
-    of finished runs as it arrives (each run locally, a task's chunk on Ray), so an interrupted
-    benchmark keeps what it finished. New runs are stored in plan order whatever order they finished in.
+    Runs are saved in the folder's results store (:mod:`~progressgym_env.benchmark.store`) as they
+    finish; runs already stored are skipped (resume); Ctrl-C raises :class:`BenchmarkInterrupted` (a
+    ``KeyboardInterrupt`` saying what was kept). The episodes run on ``config.executor``
+    (:mod:`~progressgym_env.benchmark.executors`), many seeds at once through the native vector env
+    where the registry allows it. A folder of at most :data:`RESULTS_JSON_MAX_RUNS` runs also gets its
+    ``results.json`` (the export; new runs in plan order whatever order they finished in), plots,
+    wandb runs and leaderboard exactly as before the store existed; an old folder with only a
+    ``results.json`` is converted into a store first (its ``results.json`` is kept).
     """
+    try:
+        from progressgym_env.benchmark.store import ResultsStore, import_results
+    except ImportError as exc:
+        if exc.name != "pyarrow":
+            raise
+        raise MissingExtraError("the benchmark's results store", "cli", "pyarrow") from None
+
     out = Path(config.out)
     results_path = out / RESULTS_FILE
     with folder_lock(out):
-        runs = load_results(results_path)  # raises on a corrupt file before anything is written
+        legacy = load_results(results_path)  # raises on a corrupt file before anything is written
         remove_stale_temp_files(out)  # what a killed writer left here (its process gone)
-        _check_history(runs, config.history, results_path)
+        store = ResultsStore(out)
+        if legacy:
+            import_results(out, legacy)  # an old folder, or runs a previous export holds that the store lacks
+        _check_history(_stored_histories(store), config.history, results_path)
+        del legacy
         tracker = None
         if config.wandb:
             from progressgym_env.benchmark.tracking import WandbTracker
@@ -242,15 +255,16 @@ def run_benchmark(config: BenchmarkConfig, console: Any = None) -> BenchmarkSumm
         agents = [parse_agent(spec) for spec in config.agents]
         challenges = [get_challenge(key) for key in config.challenges]
         hashes = {(c.key, label): model_sha256(spec, c.key) for c in challenges for label, spec in agents}
-        seed_range = range(config.first_seed, config.first_seed + config.seeds)
+        seeds = tuple(range(config.first_seed, config.first_seed + config.seeds))
         specs = dict(agents)
         plan = EpisodePlan(config.history, config.backend,
                            {c.key: (c.env_id, _env_kwargs(config, c)) for c in challenges})
-        planned = [EpisodeTask(c.key, label, specs[label].replace("{challenge}", c.key), seed, hashes[(c.key, label)])
-                   for c in challenges for label, _ in agents for seed in seed_range]
+        planned = [EpisodeGroup(c.key, label, specs[label].replace("{challenge}", c.key), seeds, hashes[(c.key, label)])
+                   for c in challenges for label, _ in agents]
         executor = make_executor(config.executor, config.backend, config.ray_settings())
         worker = EpisodeWorker(plan)
-        first_new = len(runs)
+        kept, planned_count, new_keys = 0, 0, []
+        identity_of = _identity_function(executor.builds_in_driver)
         try:
             # A run is skipped only if a stored run has its whole identity (settings included): the agents'
             # configs are part of it, known here when the agents are built in this process; on Ray with the
@@ -261,52 +275,136 @@ def run_benchmark(config: BenchmarkConfig, console: Any = None) -> BenchmarkSumm
                 # fails at once rather than after minutes of runs.
                 worker.build([EpisodeTask(c.key, label, spec.replace("{challenge}", c.key), 0)
                               for c in challenges for label, spec in agents])
-
-            def identity(run: dict[str, Any]) -> str:
-                return run_identity(run, agent_config=configs_known)
-
-            planned_fields = [_planned_fields(plan, task, worker if configs_known else None) for task in planned]
-            done = {identity(r) for r in runs}
-            tasks = [task for task, fields in zip(planned, planned_fields, strict=True) if identity(fields) not in done]
+            group_fields = [_planned_fields(plan, group.task(0), worker if configs_known else None)
+                            for group in planned]
+            groups = _missing(store, planned, group_fields, configs_known)
+            new_keys = _new_keys(groups, group_fields, configs_known)
+            planned_count = sum(len(group.seeds) for group in groups)
             _append_config(out, config)
-            saved, last_save, write_seconds = len(runs), 0.0, 0.0
             try:
-                with ProgressBar(len(tasks), "benchmark", enabled=config.progress, console=console) as bar:
-                    if tasks and config.executor != "local":
+                with ProgressBar(planned_count, "benchmark", enabled=config.progress, console=console) as bar, \
+                        store.writer() as writer:
+                    if groups and config.executor != "local":
                         bar.status(f"starting the {config.executor} executor, waiting for the first results")
-                    for batch in executor.run(worker, tasks):
-                        for run in batch:
-                            runs.append(run)
-                            bar.advance(f"{run['agent']} · {run['challenge']} · seed {run['seed']}")
-                        if time.monotonic() - last_save >= write_seconds / SAVE_COST_FRACTION:
-                            start = time.monotonic()
-                            write_results(results_path, runs)
-                            saved, last_save = len(runs), time.monotonic()
-                            write_seconds = last_save - start
+                    for finished in executor.run(worker, groups, store.staging()):
+                        if finished.staged is not None:
+                            writer.commit_staged(Path(finished.staged), finished.rows)
+                        elif finished.table is not None:
+                            writer.add_table(finished.table)
+                        kept += finished.rows
+                        bar.advance(finished.describe(), steps=finished.rows)
             finally:
-                if len(runs) > saved:
-                    write_results(results_path, runs)
-        except KeyboardInterrupt:  # (after the inner finally saved every finished run)
-            raise BenchmarkInterrupted(len(runs) - first_new, len(tasks), len(runs), results_path) from None
+                if kept and store.count() <= RESULTS_JSON_MAX_RUNS:  # an interrupted small job: export what is kept
+                    write_results(results_path, _ordered_runs(store, new_keys, identity_of))
+        except KeyboardInterrupt:  # (after the writer flushed every finished run)
+            raise BenchmarkInterrupted(kept, planned_count, store.count(), _saved_where(store, results_path)) from None
         finally:
             worker.close()
             executor.close()
-        order = {(t.label, t.challenge, t.seed): i for i, t in enumerate(tasks)}
-        runs[first_new:] = sorted(runs[first_new:], key=lambda run: order[(run["agent"], run["challenge"], run["seed"])])
-        new_runs: dict[tuple[str, str], list[dict[str, Any]]] = {}
-        for run in runs[first_new:]:
-            new_runs.setdefault((run["challenge"], run["agent"]), []).append(run)
         # The table holds the requested settings' runs only; runs of an older model file at the same path are
         # kept among them here, for the leaderboard to report as superseded (latest_models_only).
-        requested = {identity({**fields, "model_sha256": ""}) for fields in planned_fields}
-        shown = [run for run in runs if identity({**run, "model_sha256": ""}) in requested]
+        requested = set(_new_keys(planned, [{**fields, "model_sha256": ""} for fields in group_fields], configs_known))
+        total = store.count()
+        if total > RESULTS_JSON_MAX_RUNS:
+            other = _write_large_outputs(out, store, results_path, group_fields, configs_known, config.plots, tracker,
+                                         config.progress, console)
+            return BenchmarkSummary(out, planned_count, len(planned) * len(seeds) - planned_count, total, other)
+        runs = _ordered_runs(store, new_keys, identity_of)
+        fresh = set(new_keys)
+        new_runs: dict[tuple[str, str], list[dict[str, Any]]] = {}
+        for run in runs:
+            if identity_of(run) in fresh:
+                new_runs.setdefault((run["challenge"], run["agent"]), []).append(run)
+        shown = [run for run in runs if identity_of({**run, "model_sha256": ""}) in requested]
         try:
             _plot_and_log(out, runs, new_runs, config.plots, tracker, shown, config.progress, console)
         except KeyboardInterrupt:
-            raise BenchmarkInterrupted(len(tasks), len(tasks), len(runs), results_path) from None
+            raise BenchmarkInterrupted(planned_count, planned_count, len(runs), results_path) from None
         write_results(results_path, runs)
         atomic_write_text(out / LEADERBOARD_FILE, leaderboard_markdown(shown, other_settings=len(runs) - len(shown)))
-    return BenchmarkSummary(out, len(tasks), len(planned) - len(tasks), len(runs), len(runs) - len(shown))
+    return BenchmarkSummary(out, planned_count, len(planned) * len(seeds) - planned_count, len(runs),
+                            len(runs) - len(shown))
+
+
+RESULTS_JSON_MAX_RUNS = 10_000
+"""A folder of at most this many runs also gets ``results.json`` (the export of its store), its plots, wandb
+runs and the judges' leaderboard from run dicts, as before the store existed. Above it the store alone holds
+the runs (a ``results.json`` of 10,000 runs is about 25 MB and takes seconds to write; of 10⁶, 2.5 GB)."""
+
+
+def _identity_function(configs_known: bool) -> Any:
+    def identity(run: dict[str, Any]) -> str:
+        return run_identity(run, agent_config=configs_known)
+
+    return identity
+
+
+def _stored_histories(store: Any) -> set[str]:
+    """The distinct ``history`` values of the stored runs (one column read)."""
+    import pyarrow.compute as pc
+
+    values: set[str] = set()
+    for batch in store.scan(columns=["history"]):
+        values.update(str(v) for v in pc.unique(batch.column(0)).to_pylist())
+    return values
+
+
+def _missing(store: Any, planned: list[EpisodeGroup], fields: list[dict[str, Any]],
+             configs_known: bool) -> list[EpisodeGroup]:
+    """The planned groups cut down to the seeds whose runs the store lacks (reads the key column only)."""
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    from progressgym_env.benchmark.store_schema import string_array
+
+    if configs_known:
+        chunks = store.keys().chunks
+        stored = pa.concat_arrays(chunks) if chunks else None
+        out = []
+        for group, group_fields in zip(planned, fields, strict=True):
+            keys = string_array(seed_identities(group_fields, group.seeds))
+            have = np.zeros(len(keys), dtype=bool) if stored is None else \
+                pc.is_in(keys, value_set=stored).to_numpy(zero_copy_only=False)
+            out.append(replace(group, seeds=tuple(s for s, h in zip(group.seeds, have, strict=True) if not h)))
+        return [group for group in out if group.seeds]
+    # Agent configs unknown (Ray, heavy backend): match stored runs on every other identity field.
+    done = {run_identity(run, agent_config=False) for run in store.runs()}
+    out = []
+    for group, group_fields in zip(planned, fields, strict=True):
+        seeds = tuple(s for s in group.seeds if run_identity({**group_fields, "seed": s}, agent_config=False) not in done)
+        if seeds:
+            out.append(replace(group, seeds=seeds))
+    return out
+
+
+def _new_keys(groups: list[EpisodeGroup], fields: list[dict[str, Any]], configs_known: bool) -> list[str]:
+    """The identities of the runs ``groups`` plan (the new runs of this benchmark)."""
+    by_group = {(f["challenge"], f["agent"]): f for f in fields}
+    keys: list[str] = []
+    for group in groups:
+        group_fields = by_group[(group.challenge, group.label)]
+        if configs_known:
+            keys += seed_identities(group_fields, group.seeds)
+        else:
+            keys += [run_identity({**group_fields, "seed": s}, agent_config=False) for s in group.seeds]
+    return keys
+
+
+def _ordered_runs(store: Any, new_keys: list[str], identity_of: Any) -> list[dict[str, Any]]:
+    """Every stored run as a dict: the runs of earlier benchmarks in store order, then this one's (``new_keys``,
+    identities in plan order) in plan order, whatever order they finished in."""
+    order = {key: i for i, key in enumerate(new_keys)}
+    old: list[dict[str, Any]] = []
+    fresh: list[tuple[int, dict[str, Any]]] = []
+    for run in store.runs():
+        at = order.get(identity_of(run))
+        if at is None:
+            old.append(run)
+        else:
+            fresh.append((at, run))
+    fresh.sort(key=lambda item: item[0])
+    return old + [run for _, run in fresh]
 
 
 def _planned_fields(plan: EpisodePlan, task: EpisodeTask, worker: EpisodeWorker | None) -> dict[str, Any]:
@@ -326,6 +424,45 @@ def _planned_fields(plan: EpisodePlan, task: EpisodeTask, worker: EpisodeWorker 
         "seed": task.seed,
         "model_sha256": task.model_sha256,
     }
+
+
+def _saved_where(store: Any, results_path: Path) -> Path:
+    """Where an interrupted benchmark's runs are: ``results.json`` for a small folder, else the store."""
+    return results_path if store.count() <= RESULTS_JSON_MAX_RUNS else store.path
+
+
+def _write_large_outputs(out: Path, store: Any, results_path: Path, fields: list[dict[str, Any]],
+                         configs_known: bool = True, plots: bool = False, tracker: Any = None, progress: bool = False,
+                         console: Any = None) -> int:
+    """The outputs of a folder above :data:`RESULTS_JSON_MAX_RUNS` runs, read from the store in bounded memory.
+
+    ``results.json`` would be a stale partial export there, so an old one is removed (every run in it was
+    imported into the store first). The leaderboard is aggregated in the store
+    (:func:`~progressgym_env.benchmark.store_readers.store_leaderboard`: the requested settings' rows, older
+    models reported as superseded), each plot reads the one group it draws (subsampled), and each settings
+    group not yet logged gets its wandb run. Returns how many stored runs have other settings than the
+    ones requested.
+    """
+    from progressgym_env.benchmark.identity import canonical_hash, identity_fields
+    from progressgym_env.benchmark.store_readers import log_store_groups, store_leaderboard, store_markdown
+
+    if results_path.exists():
+        results_path.unlink()
+
+    def settings(run: dict[str, Any]) -> str:  # settings but the model file (an older model is superseded)
+        return canonical_hash(identity_fields({**run, "model_sha256": ""}, seed=False, agent_config=configs_known))
+
+    requested = {settings(f) for f in fields}
+    board = store_leaderboard(store, keep=lambda group: settings(dict(group)) in requested)
+    images: dict[tuple[str, str], Path] = {}
+    if plots:
+        from progressgym_env.benchmark.plots import write_store_plots
+
+        images = write_store_plots(out, board, store, progress=progress, console=console)
+    if tracker is not None:
+        log_store_groups(tracker, store, board, images, progress, console)
+    atomic_write_text(out / LEADERBOARD_FILE, store_markdown(store, board))
+    return board.other_settings
 
 
 def model_sha256(spec: str, challenge: str) -> str:

@@ -22,7 +22,7 @@ import json
 import math
 import os
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -33,10 +33,12 @@ from progressgym_env.benchmark.challenges import challenge_title
 from progressgym_env.benchmark.interop import load_any_results
 from progressgym_env.benchmark.leaderboard import (
     LeaderboardRow,
+    challenge_spans,
     label_settings,
     latest_models_only,
     leaderboard_rows,
     normalization_note,
+    ratio_of_means_note,
     records_by_challenge,
     score_runs,
 )
@@ -308,21 +310,63 @@ section { margin-bottom: 2.5em; }
 
 def render_site(runs: list[dict[str, Any]], site_dir: Path, title: str = "ProgressGym leaderboard") -> str:
     """The page's HTML for ``runs`` (a results.json's runs or imported ProgressGym results)."""
-    plotly, _, _ = _plotly()
     kept, superseded = latest_models_only(label_settings(runs))
     scored = score_runs(kept)
     rows = leaderboard_rows(scored)
-    records = records_by_challenge(kept)
     histories = sorted({s.history for s in scored if s.history})
+    by_challenge: dict[str, list[dict[str, Any]]] = {}
+    for run in kept:
+        by_challenge.setdefault(str(run["challenge"]), []).append(run)
+    return _page(rows, by_challenge, records_by_challenge(kept), histories, len(scored), superseded, site_dir, title,
+                 spans=challenge_spans(scored))
+
+
+def render_store_site(store: Any, site_dir: Path, title: str = "ProgressGym leaderboard") -> str:
+    """The page's HTML for a results store: the table aggregated in the store, and per row at most
+    :data:`~progressgym_env.benchmark.store_readers.MAX_TRAJECTORIES` runs (evenly spaced seeds) for the
+    trajectories and configs, read one group at a time (a note says how many are shown)."""
+    from progressgym_env.benchmark.store_readers import (
+        MAX_TRAJECTORIES,
+        group_runs,
+        header_record,
+        store_leaderboard,
+    )
+
+    board = store_leaderboard(store)
+    rows = board.aggregation.rows
+    by_challenge: dict[str, list[dict[str, Any]]] = {}
+    shown = 0
+    for row in rows:
+        runs, _ = group_runs(store, row.challenge, row.agent, MAX_TRAJECTORIES, board.settings_of(row.challenge, row.agent))
+        by_challenge.setdefault(row.challenge, []).extend(runs)
+        shown += len(runs)
+    records = {c: header_record(store, seq) for c, seq in board.first_seq.items()}
+    total = sum(r.seeds for r in rows)
+    note = "" if shown == total else (
+        f"Trajectories and configs show {shown} of the {total} runs (at most {MAX_TRAJECTORIES} evenly spaced seeds "
+        "per row); the table aggregates all of them.")
+    return _page(rows, by_challenge, records, board.aggregation.histories, total, board.superseded, site_dir, title,
+                 note, board.aggregation.spans)
+
+
+def _page(rows: list[LeaderboardRow], runs_by_challenge: Mapping[str, list[dict[str, Any]]],
+          records: Mapping[str, Mapping[str, Any]], histories: Sequence[str], total: int, superseded: int,
+          site_dir: Path, title: str, note: str = "", spans: Mapping[str, float] | None = None) -> str:
+    plotly, _, _ = _plotly()
     challenges = list(dict.fromkeys(r.challenge for r in rows))
     body = [
         f"<h1>{html.escape(title)}</h1>",
-        (f'<p class="note">History: {html.escape(", ".join(histories) or "unknown")} · {len(scored)} runs · scores '
+        (f'<p class="note">History: {html.escape(", ".join(histories) or "unknown")} · {total} runs · scores '
         "recomputed from the saved episode vectors by the judges (the same numbers as <code>progressgym "
         "leaderboard</code>). <code>final_score</code>: the paper's score (plain cosine). ± is a 95% confidence "
         "interval over seeds (Student t). Equal mean scores share a rank; † reads the hidden target (an upper "
         "bound, not ranked); ‡ the same score as another agent on every seed.</p>"),
     ]
+    ratio_note = ratio_of_means_note(spans if spans is not None else {})
+    if ratio_note:
+        body.append(f'<p class="note">{_code(ratio_note)}</p>')
+    if note:
+        body.append(f'<p class="note">{html.escape(note)}</p>')
     if superseded:
         body.append(f'<p class="note">{superseded} runs of older model files are superseded by the newest ones.</p>')
     body.append("<nav>" + " · ".join(f'<a href="#{c}">{html.escape(challenge_title(c))}</a>' for c in challenges)
@@ -331,7 +375,7 @@ def render_site(runs: list[dict[str, Any]], site_dir: Path, title: str = "Progre
         mine = [r for r in rows if r.challenge == challenge]
         # leaderboard order, privileged agents (†, the oracle) last: the menu opens on the best competitor
         order = {r.agent: i for i, r in enumerate(sorted(mine, key=lambda r: r.privileged))}
-        challenge_runs = sorted((r for r in kept if r["challenge"] == challenge),
+        challenge_runs = sorted(runs_by_challenge.get(challenge, []),
                                 key=lambda r: (order.get(str(r["agent"]), len(order)), int(r["seed"])))
         body += [
             f'<section id="{challenge}"><h2>{html.escape(challenge_title(challenge))}</h2>',
@@ -356,8 +400,14 @@ def build_site(config: SiteConfig) -> Path:
 
     :raises ResultsFileError: the results cannot be read.
     """
-    runs = load_any_results(config.results)
+    from progressgym_env.benchmark.store import ResultsStore
+    from progressgym_env.benchmark.store_readers import reads_store
+
     out = Path(config.out)
+    if reads_store(config.results):  # a large folder: aggregated in its store
+        page = render_store_site(ResultsStore(config.results), out, config.title)
+    else:
+        page = render_site(load_any_results(config.results), out, config.title)
     out.mkdir(parents=True, exist_ok=True)
     remove_stale_temp_files(out)
-    return atomic_write_text(out / SITE_FILE, render_site(runs, out, config.title))
+    return atomic_write_text(out / SITE_FILE, page)

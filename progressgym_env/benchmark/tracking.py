@@ -27,6 +27,7 @@ import numpy as np
 from progressgym_env.common.fingerprint import json_fingerprint
 from progressgym_env.common.wandb_setup import silence_weave_hint
 from progressgym_env.errors import ConfigError, MissingExtraError
+from progressgym_env.judges import judge_for_record
 
 WANDB_MODES = ("offline", "online", "disabled")
 LOGGED_MARKER = "progressgym-logged.json"
@@ -37,8 +38,12 @@ def wandb_run_id(runs: list[dict[str, Any]]) -> str:
     """A wandb run id determined by the results a run holds (their identities: settings, seed, model hash)."""
     from progressgym_env.benchmark.results import run_key
 
-    keys = sorted(run_key(r) for r in runs)
-    return "pg-" + json_fingerprint(keys)[:24]
+    return wandb_run_id_of_keys(run_key(r) for r in runs)
+
+
+def wandb_run_id_of_keys(keys: Any) -> str:
+    """:func:`wandb_run_id` from the run identities alone (a store's ``key`` column: no run dicts needed)."""
+    return "pg-" + json_fingerprint(sorted(keys))[:24]
 
 
 class WandbTracker:
@@ -71,7 +76,8 @@ class WandbTracker:
                 shutil.rmtree(folder, ignore_errors=True)  # killed mid-log: its partial log would duplicate
         return found
 
-    def log_runs(self, runs: list[dict[str, Any]], image: Any | None = None, run_id: str | None = None) -> str | None:
+    def log_runs(self, runs: list[dict[str, Any]], image: Any | None = None, run_id: str | None = None,
+                 total: int | None = None, means: tuple[float, float] | None = None) -> str | None:
         """Log the finished seeds of one agent on one challenge as one wandb run; return its directory.
 
         ``group`` = challenge key and ``job_type`` = agent label (wandb's "group by" views compare
@@ -83,6 +89,10 @@ class WandbTracker:
         :param image: the trajectory figure over these seeds (a PNG path, an RGB array or a
             matplotlib figure), logged as a ``wandb.Image``. Returns None when disabled.
         :param run_id: the wandb run id (default :func:`wandb_run_id` of ``runs``).
+        :param total: the group's run count when ``runs`` is an evenly spaced subsample of a large store
+            group (only those seeds are logged as steps; ``config.seeds_in_group`` says how many there are).
+        :param means: the whole group's (mean final_score, mean normalized_score) for the summary; default
+            the means over ``runs``.
         """
         if not runs:
             raise ValueError("log_runs needs at least one run")
@@ -95,6 +105,8 @@ class WandbTracker:
                   "agent": first["agent"], "agent_config": first["agent_config"], "seeds": seeds}
         if first.get("model_sha256"):
             config["model_sha256"] = first["model_sha256"]
+        if total is not None and total > len(runs):
+            config["seeds_in_group"] = total
         seed_text = f"seed{seeds[0]}" if len(seeds) == 1 else f"seeds{min(seeds)}-{max(seeds)}"
         run_id = run_id or wandb_run_id(runs)
         wb_run = wandb.init(
@@ -112,19 +124,27 @@ class WandbTracker:
         )
         try:
             table = wandb.Table(columns=["seed", "step", "century", "similarity"])
+            curve_table = wandb.Table(columns=["seed", "step", "century", "curve", "value"])
             for step, run in enumerate(runs):
                 centuries = run["episode_record"]["centuries"]
                 for index, reward in enumerate(run["rewards"]):
                     table.add_data(run["seed"], index, centuries[index + 1], reward)
+                for name, values in judge_for_record(run["episode_record"]).step_curves(run["episode_record"]).items():
+                    for index, value in enumerate(np.asarray(values).tolist()):
+                        curve_table.add_data(run["seed"], index, centuries[index + 1], name, value)
                 wb_run.log({"seed": run["seed"], "final_score": run["final_score"],
                             "normalized_score": run["normalized_score"]}, step=step)
             payload: dict[str, Any] = {"per_century_similarity": table}
+            if curve_table.data:  # the challenge's own per-step curves (PG-Society: per AI, society lock-in)
+                payload["per_century_curves"] = curve_table
             if image is not None:
                 payload["trajectory"] = wandb.Image(str(image) if isinstance(image, Path) else image)
             wb_run.log(payload)
-            wb_run.summary["final_score"] = float(np.mean([r["final_score"] for r in runs]))
-            wb_run.summary["normalized_score"] = float(np.mean([r["normalized_score"] for r in runs]))
-            wb_run.summary["seeds"] = len(runs)
+            final, normalized = means or (float(np.mean([r["final_score"] for r in runs])),
+                                          float(np.mean([r["normalized_score"] for r in runs])))
+            wb_run.summary["final_score"] = final
+            wb_run.summary["normalized_score"] = normalized
+            wb_run.summary["seeds"] = total or len(runs)
             directory = getattr(wb_run, "dir", None)
         finally:
             wb_run.finish()

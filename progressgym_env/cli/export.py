@@ -47,7 +47,16 @@ def run(args: argparse.Namespace) -> int:
 
     config = dataclass_from_args(ExportConfig, args)
     remove_stale_temp_files(config.out)  # what a killed export left there (its process gone)
-    runs, _ = latest_models_only(label_settings(load_any_results(config.results)))
-    written = export_progressgym([r for r in runs if r.get("episode_record") is not None], config.out)
+    from progressgym_env.benchmark.store import ResultsStore
+    from progressgym_env.benchmark.store_readers import reads_store
+
+    if reads_store(config.results):  # a large folder's store: streamed, a batch of runs at a time
+        from progressgym_env.benchmark.store_readers import store_leaderboard, tabulated_runs
+
+        store = ResultsStore(config.results)
+        written = export_progressgym(tabulated_runs(store, store_leaderboard(store)), config.out)
+    else:
+        runs, _ = latest_models_only(label_settings(load_any_results(config.results)))
+        written = export_progressgym([r for r in runs if r.get("episode_record") is not None], config.out)
     print(f"wrote {len(written)} ProgressGym result files to {config.out}")
     return 0

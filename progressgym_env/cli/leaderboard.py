@@ -1,4 +1,5 @@
-"""``progressgym leaderboard DIR``: recompute the leaderboard from DIR/results.json with the judges."""
+"""``progressgym leaderboard DIR``: the leaderboard of DIR's results store (aggregated in the store), or of its
+results.json / ProgressGym result files (recomputed from the vectors with the judges)."""
 
 from __future__ import annotations
 
@@ -60,6 +61,18 @@ def run(args: argparse.Namespace) -> int:
     from progressgym_env.common.atomic import atomic_write_text
 
     options = dataclass_from_args(LeaderboardArgs, args)
+    from progressgym_env.benchmark.store_readers import reads_store
+
+    if options.aggregation == "default" and reads_store(options.dir):
+        # A results store: aggregated in the store (bounded memory, any size). Its stored scores are the
+        # judges' (computed when the runs were written or imported from a validated results.json).
+        from progressgym_env.benchmark.store_readers import store_leaderboard_markdown
+
+        table = store_leaderboard_markdown(options.dir)
+        print(table, end="")
+        if options.write:
+            atomic_write_text(Path(options.dir) / LEADERBOARD_FILE, table)
+        return 0
     runs = load_any_results(options.dir)
     table = leaderboard_markdown(runs, options.aggregation)
     print(table, end="")
@@ -69,3 +82,4 @@ def run(args: argparse.Namespace) -> int:
     if options.write:
         atomic_write_text(Path(options.dir) / LEADERBOARD_FILE, table)
     return 2 if mismatches else 0
+

@@ -107,6 +107,11 @@ class ProgressGymVectorEnv(VectorEnv):
     value_space = property(lambda self: self.settings.value_space, doc="The histories' value space.")
     dim = property(lambda self: self.settings.dim, doc="d, the number of value dimensions.")
     config = property(lambda self: self.settings.config, doc="The surrogate backend's settings.")
+    # Read by privileged agents (the batched oracle) only: the hidden state, (N, ...) arrays, read-only.
+    model_values = property(lambda self: self._episodes.state.model_values, doc="The sub-envs' models (N, d).")
+    simulated_values = property(lambda self: self._episodes.state.sim_values,
+                                doc="The sub-envs' simulated humans (N, d) (where the judge simulates one).")
+    human_histories = property(lambda self: self._episodes.histories.human, doc="The sub-envs' histories (N, T, d).")
     # Kept for tests that inspect them: fast mode's binomial table, the current models (N, d).
     _table = property(lambda self: self._episodes.elicitation.table)
     _model_values = property(lambda self: self._episodes.state.model_values)
