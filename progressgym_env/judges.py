@@ -376,9 +376,21 @@ class Judge:
 
         :param models: (..., episode_length, d) the models after each step.
         :param simulated: (..., T, d) S_0..S_{T-1} (challenges that simulate a human).
-        :param rewards: (..., episode_length) the episode's rewards, when known (a shortcut some use).
+        :param rewards: (..., episode_length) the episode's rewards, when known: with plain-cosine rewards
+            of this rule they are the score's terms, so their mean is the score (the same bits).
         """
+        if rewards is not None and self._rewards_are_score_terms():
+            return last_axis_mean(rewards)
         return tracking_scores(self.targets(self.human[rows]), models)
+
+    def _rewards_are_score_terms(self) -> bool:
+        """Whether each step's reward is cos(target, model), the term the tracking score averages.
+
+        True for plain-cosine rewards unless a subclass scores steps its own way (overrides
+        :meth:`step_terms` or :meth:`step_rewards`): then the score is recomputed from the models.
+        """
+        cls = type(self)
+        return self.similarity == "cosine" and cls.step_terms is Judge.step_terms and cls.step_rewards is Judge.step_rewards
 
     def final_score(self, record: EpisodeRecord | Mapping[str, Any]) -> float:
         """The paper's score (plain cosine) of one history, recomputed from a record's vectors."""
@@ -562,9 +574,31 @@ class CoevolveJudge(Judge):
         human = self.human[rows]
         if rewards is not None and self.similarity == "cosine":
             # With plain-cosine rewards the per-S terms of S_1.. are the rewards: only S_0's is new.
-            first = progress_scores(simulated[..., 0, :], human)
+            start = simulated[..., 0, :]
+            if simulated.ndim == 2 and rows is ALL:  # one env: S_0 is usually the same every episode
+                first = self._start_progress(start)
+            elif self._broadcast() and start.ndim == 2 and (start == self.human[0, 0]).all():
+                # One history for every row and every S_0 at H_0 (the surrogate's start): one row's term
+                # (each row of a batched call has the bits of the one-row call).
+                first = np.full(start.shape[0], self._start_progress(self.human[0, 0], self.human[0]))
+            else:
+                first = progress_scores(start, human)
             return last_axis_mean(np.concatenate([first[..., None], rewards], axis=-1))
         return coevolve_scores(simulated, human)
+
+    _start_cache: tuple[bytes, np.ndarray] | None = None
+
+    def _start_progress(self, start: np.ndarray, human: np.ndarray | None = None) -> np.ndarray:
+        """progress_scores(S_0, H) of one history (``human``, default this judge's), kept while S_0 (its
+        bits) and H stay the same."""
+        key = start.tobytes()
+        if self._start_cache is None or self._start_cache[0] != key:
+            self._start_cache = (key, progress_scores(start, self.human if human is None else human))
+        return self._start_cache[1]
+
+    def set_histories(self, rows: Rows, human: np.ndarray) -> None:
+        self._start_cache = None
+        super().set_histories(rows, human)
 
     def _score_record(self, record: EpisodeRecord | Mapping[str, Any]) -> np.ndarray:
         simulated = _as_matrix(_field(record, "simulated"), "simulated", self.num_centuries, self.human.shape[-1])

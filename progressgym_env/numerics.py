@@ -73,13 +73,25 @@ def _fold_pays(x: np.ndarray) -> bool:
     d = x.shape[-1]
     return _FOLD_OK and x.ndim > 1 and 2 <= d <= _FOLD_MAX and x.size >= 32 * d * d  # >= 32 d rows: measured crossover
 
-def _suffix_max(x: np.ndarray) -> np.ndarray:
-    """Reverse running maximum along the last axis (one ``maximum.accumulate`` on the reversed axis)."""
-    return np.maximum.accumulate(x[..., ::-1], axis=-1)[..., ::-1]
+def suffix_max(x: np.ndarray) -> np.ndarray:
+    """``out[..., i] = max(x[..., i:])`` along the last axis (a new array; NaN propagates as in ``np.maximum``).
+
+    ``np.maximum.accumulate`` over the reversed axis gives the same numbers (a maximum is exact, so
+    the order of comparisons cannot change a bit), but numpy accumulates a short last axis one row at
+    a time; for many rows, one column maximum per position is several times cheaper.
+    """
+    length = x.shape[-1] if x.ndim else 1
+    if x.ndim == 1 or length > 32 or x.size < 64 * length:  # one row, long rows or few: numpy's own loop
+        return np.maximum.accumulate(x[..., ::-1], axis=-1)[..., ::-1]
+    out = np.array(x)
+    for i in range(length - 2, -1, -1):  # accumulate's order of arguments: maximum(running, next)
+        np.maximum(out[..., i + 1], out[..., i], out=out[..., i])
+    return out
 
 
-NUMPY_OPS = kernels.Ops(np, last_axis_sum, _suffix_max)
-"""The shared kernels' numpy namespace: numpy's own sum (bit for bit, folded where that pays) and accumulate."""
+NUMPY_OPS = kernels.Ops(np, last_axis_sum, suffix_max)
+"""The shared kernels' numpy namespace: numpy's own sum (bit for bit, folded where that pays) and its
+reverse running maximum (:func:`suffix_max`, the bits of ``maximum.accumulate``)."""
 
 
 def logit(values: np.ndarray) -> np.ndarray:

@@ -47,6 +47,11 @@ class PerfConfig:
     clock: str = field(default="cpu", metadata={"help": "Clock of the headline numbers: 'cpu' or 'wall'."})
     seed: int = field(default=0, metadata={"help": "Seed of envs and of the pre-drawn actions."})
     env_kwargs: dict[str, Any] = field(default_factory=dict, metadata={"help": "Extra kwargs for every env."})
+    reference: str = field(
+        default="CartPole-v1",
+        metadata={"help": "A tiny numpy env timed in the same run (its single env unwrapped and its own vector env "
+                  "at every N): each PG figure is also given as a ratio to it. Empty: none."},
+    )
 
     def __post_init__(self) -> None:
         if self.clock not in CLOCKS:
@@ -271,6 +276,32 @@ def measure_env(env_id: str, config: PerfConfig) -> dict[str, Any]:
     return summarise(timings, config)
 
 
+def measure_reference(config: PerfConfig) -> dict[str, Any]:
+    """The reference env's single env (``env.unwrapped``) and own vector env at every N (env-steps/s)."""
+    import gymnasium as gym
+
+    env_id = config.reference
+    single = best_run(single_stepper(gym.make(env_id).unwrapped, config), 1, config)
+    vector = {}
+    for n in config.vector_sizes:
+        envs = gym.make_vec(env_id, num_envs=n, vectorization_mode="vector_entry_point")
+        vector[str(n)] = best_run(vector_stepper(envs, config), n, config)
+    clock = 0 if config.clock == "wall" else 1
+    return {"env_id": env_id, "single_steps_per_s": single[clock], "vector_steps_per_s": {k: v[clock] for k, v in vector.items()}}
+
+
+def reference_ratios(block: dict[str, Any], reference: dict[str, Any]) -> dict[str, Any]:
+    """A PG env's figures over the reference's: the single env (unwrapped against unwrapped) and the vector env at each N."""
+    single, ref = block["single_steps_per_s"], reference["single_steps_per_s"]
+    return {
+        "single": None if not (single and ref) else single / ref,
+        "vector": {
+            n: (None if not (rate and reference["vector_steps_per_s"].get(n)) else rate / reference["vector_steps_per_s"][n])
+            for n, rate in block["vector_steps_per_s"].items()
+        },
+    }
+
+
 def summarise(timings: list[Timing], config: PerfConfig) -> dict[str, Any]:
     """The JSON block of one env id from its timings (headline numbers by ``config.clock``)."""
     clock, base = config.clock, config.baseline_envs
@@ -313,13 +344,20 @@ def run_perf(config: PerfConfig, progress: Callable[[str], None] | None = None) 
     import resource
 
     result: dict[str, Any] = {"machine": machine_info(), "config": asdict(config)}
+    reference = None
+    if config.reference:
+        if progress is not None:
+            progress(f"measuring the reference {config.reference} ...")
+        reference = result["reference"] = measure_reference(config)
     for env_id in config.env_ids:
         if progress is not None:
             progress(f"measuring {env_id} ...")
         result[env_id] = measure_env(env_id, config)
+        if reference is not None:
+            result[env_id]["ratio_vs_reference"] = reference_ratios(result[env_id], reference)
     first = result[config.env_ids[0]]
     for key, value in first.items():
-        if key not in ("timings", "peak_mib"):
+        if key not in ("timings", "peak_mib", "ratio_vs_reference"):
             result[key] = value
     result["max_rss_mib"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
     result["machine"]["load_average_1m_end"] = round(os.getloadavg()[0], 2) if hasattr(os, "getloadavg") else None
@@ -348,4 +386,15 @@ def format_table(result: dict[str, Any]) -> str:
                 f"| {env_id} | {timing['name']} | {main:,.0f} | {1e6 / main:.3f} | {other:,.0f} | {ratio} | "
                 f"{'-' if peak is None else f'{peak:.1f}'} |"
             )
+    reference = result.get("reference")
+    if reference:
+        lines += ["", f"| env | vs {reference['env_id']}: single (unwrapped) | "
+                  + " | ".join(f"vector N={n}" for n in reference["vector_steps_per_s"]) + " |",
+                  "|---|---:|" + "---:|" * len(reference["vector_steps_per_s"])]
+        for env_id in config["env_ids"]:
+            ratios = result[env_id]["ratio_vs_reference"]
+            cells = [ratios["single"], *ratios["vector"].values()]
+            lines.append(f"| {env_id} | " + " | ".join("-" if c is None else f"{c:.3f}" for c in cells) + " |")
+        lines.append(f"| {reference['env_id']} (env-steps/s) | {reference['single_steps_per_s']:,.0f} | "
+                     + " | ".join(f"{v:,.0f}" for v in reference["vector_steps_per_s"].values()) + " |")
     return "\n".join(lines) + "\n"

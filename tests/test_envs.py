@@ -352,3 +352,31 @@ def test_env_constructors_are_keyword_only() -> None:
         with pytest.raises(TypeError):
             cls("corpus")  # type: ignore[misc]
     assert PredictEnv(timesteps_ahead=3, history="procedural").episode_length == 5
+
+
+@pytest.mark.parametrize(
+    ("env_id", "kwargs"),
+    [
+        ("PG-Follow-v0", {}),
+        ("PG-Predict-v0", {"timesteps_ahead": 2}),
+        ("PG-Coevolve-v0", {}),
+        ("PG-Follow-v0", {"similarity": "centered"}),  # rewards are not the score's terms: recomputed
+        ("PG-Coevolve-v0", {"similarity": "centered"}),
+    ],
+)
+def test_final_score_from_the_stored_rewards_equals_rescoring_the_record(env_id: str, kwargs: dict) -> None:
+    """The last step scores from the episode's buffers (the rewards where they are the score's terms);
+    the same bits as re-scoring the episode record from its vectors, over 600 episodes in all (120 per
+    case) of varied histories, actions (zero actions included) and seeds."""
+    env = gym.make(env_id, history="procedural", **kwargs)
+    rng = np.random.default_rng(11)
+    dim = env.action_space.shape[0]
+    for episode in range(120):
+        env.reset(seed=episode)
+        terminated = False
+        while not terminated:
+            action = rng.uniform(-1.0, 1.0, dim).astype(np.float32) if rng.random() > 0.1 else np.zeros(dim)
+            _, _, terminated, _, info = env.step(action)
+        record = env.unwrapped.episode_record()
+        assert info["final_score"] == np.float64(score_record(record)), f"episode {episode}"
+        assert info["normalized_score"] == np.float64(normalized_score_record(record)), f"episode {episode}"

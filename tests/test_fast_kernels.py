@@ -10,9 +10,16 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from progressgym_env import compiled
 from progressgym_env.backends.physics import moves_model
-from progressgym_env.elicitation import BinomialTable, sample_shares, split_queries
-from progressgym_env.numerics import cosine, last_axis_mean, last_axis_sum
+from progressgym_env.elicitation import (
+    BinomialTable,
+    GridBinomial,
+    GuidedSearch,
+    sample_shares,
+    split_queries,
+)
+from progressgym_env.numerics import cosine, last_axis_mean, last_axis_sum, suffix_max
 
 
 def _same(a: object, b: object) -> bool:
@@ -91,3 +98,112 @@ def test_moves_model_batch_equals_count_nonzero() -> None:
         assert _same(moves_model(actions), np.count_nonzero(actions, axis=-1) > 0)
     assert moves_model(np.zeros(5, dtype=np.float32)) is False
     assert moves_model(np.array([0, 0, -0.5], dtype=np.float32)) is True
+
+
+def test_guided_search_equals_searchsorted_in_every_bucket() -> None:
+    """Near, inside and far from the guide's wide (tail) buckets, rows of every shape."""
+    rng = np.random.default_rng(3)
+    cdf = np.cumsum(rng.random((40, 30)) ** 6, axis=1)  # uneven steps: wide and narrow buckets
+    cdf /= cdf[:, -1:]
+    cdf[3] = np.r_[np.zeros(29), 1.0]  # all mass on the last count
+    cdf[4] = 1.0  # all mass on 0
+    search = GuidedSearch(cdf, 64)
+    uniforms = np.r_[rng.random(10_000), 0.0, np.nextafter(1.0, 0.0), np.arange(64) / 64][:, None] * np.ones(40)
+    cells = np.arange(40)
+    expected = np.stack([cdf[c].searchsorted(uniforms[:, c], side="right") for c in cells], axis=1)
+    assert np.array_equal(search.search(uniforms, cells), expected)
+
+
+def _grid_binomial_pmf(sampler: GridBinomial, n: int, p: float) -> np.ndarray:
+    """The exact distribution of the grid sampler's count for (n, p): table part, then thinning."""
+    from scipy import stats
+
+    grid = sampler.GRID
+    below = np.floor(p * grid) / grid
+    column = int(np.flatnonzero(np.unique(sampler.counts) == n)[0])
+    cdf = sampler._search.cdf.reshape(grid + 1, -1, sampler._search.cdf.shape[-1])[int(p * grid), column]
+    first = np.diff(np.r_[0.0, cdf])[: n + 1]
+    again = 0.0 if below == 1.0 else (p - below) / (1.0 - below)
+    pmf = np.zeros(n + 1)
+    for y in range(n + 1):
+        pmf[y:] += first[y] * stats.binom.pmf(np.arange(n + 1 - y), n - y, again)
+    return pmf
+
+
+@pytest.mark.parametrize("p", [0.0, 1.0, 0.3337, 1e-6, 1 - 0.5 / GridBinomial.GRID])  # the last: top grid cell
+def test_grid_binomial_is_exactly_the_binomial_distribution(p: float) -> None:
+    """Table on the grid point below p, then binomial thinning of the failures: Binomial(n, p) exactly
+    (to float64 rounding), and the sampled counts follow it."""
+    from scipy import stats
+
+    counts = split_queries(512, 5)
+    sampler = GridBinomial.for_counts(counts)
+    for n in (102, 103):
+        np.testing.assert_allclose(_grid_binomial_pmf(sampler, n, p), stats.binom.pmf(np.arange(n + 1), n, p),
+                                   rtol=1e-9, atol=1e-15)
+    draws = np.rint(sampler.sample_shares(np.random.default_rng(5), np.full((40_000, 5), p)) * counts)
+    n = int(counts[0])
+    observed = np.bincount(draws[:, :2].astype(int).ravel(), minlength=n + 1)  # two dims with n = 103
+    expected = stats.binom.pmf(np.arange(n + 1), n, p) * observed.sum()
+    lumped = expected >= 20  # the chi-square test's cells; the rest must be (almost) empty
+    assert observed[~lumped].sum() <= max(10.0, 3 * expected[~lumped].sum())
+    if lumped.sum() > 1:
+        chi2 = ((observed[lumped] - expected[lumped]) ** 2 / expected[lumped]).sum()
+        assert stats.chi2.sf(chi2, lumped.sum() - 1) > 1e-4
+
+
+def test_grid_binomial_takes_two_uniforms_per_draw_whatever_the_values() -> None:
+    counts = split_queries(512, 5)
+    sampler = GridBinomial.for_counts(counts)
+    assert sampler is GridBinomial.for_counts(counts.copy())  # one shared table per split
+    for values in (np.zeros((7, 5)), np.random.default_rng(0).random((7, 5))):
+        rng = np.random.default_rng(9)
+        shares = sampler.sample_shares(rng, values)
+        assert shares.shape == (7, 5)
+        assert rng.random() == np.random.default_rng(9).random(2 * 7 * 5 + 1)[-1]
+    assert GridBinomial.fits(split_queries(4096, 5)) and not GridBinomial.fits(split_queries(10_000, 5))
+
+
+@pytest.mark.parametrize("shape", [(9,), (3, 9), (512, 9), (64, 3, 9), (200, 40), (100, 1)])
+def test_suffix_max_equals_the_reversed_accumulate(shape: tuple[int, ...]) -> None:
+    rng = np.random.default_rng(len(shape))
+    x = np.round(rng.standard_normal(shape), 1)  # ties
+    x.ravel()[::7] = -0.0
+    x.ravel()[::11] = 0.0
+    x.ravel()[5] = np.nan
+    expected = np.maximum.accumulate(x[..., ::-1], axis=-1)[..., ::-1]
+    found = suffix_max(x)
+    assert found.shape == expected.shape and np.array_equal(found, expected, equal_nan=True)
+    assert np.array_equal(np.signbit(found), np.signbit(expected))  # -0.0 where numpy keeps it
+    assert found is not x
+
+
+def test_compiled_guided_search_equals_the_numpy_path() -> None:
+    """The numba loop (where installed) gives the numpy path's answers: tables of known and of grid
+    probabilities, one cell set for every row or one per row, narrow and wide (tail) buckets."""
+    pytest.importorskip("numba")
+    if compiled.guided_search_kernel() is None:
+        pytest.skip(f"{compiled.ENV_VAR}=0 turns the compiled loops off")
+    rng = np.random.default_rng(4)
+    counts = split_queries(512, 5)
+    table = BinomialTable(np.vstack([rng.random((8, 5)), [[0.0, 1.0, 0.5, 1e-6, 1 - 1e-6]]]), counts)
+    grid = GridBinomial.for_counts(counts)
+    rows = 2 * compiled.MIN_SIZE
+    uniforms = rng.random((rows, 5))
+    uniforms[:64] = np.arange(64)[:, None] / 64  # bucket edges
+    per_row = np.arange(5) + 5 * rng.integers(0, 9, (rows, 1))
+    grid_cells = (rng.random((rows, 5)) * grid.GRID).astype(np.intp) * 2 + np.array([1, 1, 0, 0, 0])
+    for search, cells in [(table._search, np.arange(5) + 15), (table._search, per_row), (grid._search, grid_cells)]:
+        assert np.array_equal(search.search(uniforms, cells), search.search_numpy(uniforms, cells))
+    # The grid sampler's fused first stage: table draws, thinning probabilities, rows that may thin.
+    values = rng.random((rows, 5))
+    values[:3] = [[0.0] * 5, [1.0] * 5, np.arange(5) / grid.GRID]  # certain answers and grid points
+    two = rng.random((2, rows, 5))
+    kernel = compiled.grid_binomial_kernel()
+    assert kernel is not None
+    found = kernel(values, two[0], two[1], grid.GRID, grid._distinct, grid._count_index, grid.counts,
+                   grid._search._guide, grid._search._flat_cdf, grid._search.guide_size, grid._search._width)
+    for a, b in zip(found, grid.first_stage(values, two), strict=True):
+        assert np.array_equal(a, b)
+    assert np.array_equal(grid.sample_shares(np.random.default_rng(1), values),
+                          grid.sample_shares(np.random.default_rng(1), values[:, None, :])[:, 0])  # 3-D: numpy path

@@ -29,9 +29,16 @@ def test_perf_cli_writes_the_json_keys(tmp_path: Path, capsys) -> None:  # type:
         assert all(v > 0 for v in block["vector_steps_per_s"].values())
         assert len(block["timings"]) == 7 and all(t["peak_mib"] >= 0 for t in block["timings"])
     assert result["vector_steps_per_s"] == result["PG-Follow-v0"]["vector_steps_per_s"]
+    reference = result["reference"]  # CartPole-v1 timed in the same run; every PG figure as a ratio to it
+    assert reference["env_id"] == "CartPole-v1" and set(reference["vector_steps_per_s"]) == {"1", "3"}
+    for env_id in ("PG-Follow-v0", "PG-Coevolve-v0"):
+        ratios = result[env_id]["ratio_vs_reference"]
+        assert ratios["single"] == result[env_id]["single_steps_per_s"] / reference["single_steps_per_s"]
+        assert ratios["vector"]["3"] == result[env_id]["vector_steps_per_s"]["3"] / reference["vector_steps_per_s"]["3"]
     assert result["machine"]["cpu_cores"] >= 1 and result["config"]["clock"] == "cpu"
     table = capsys.readouterr().out
     assert "| PG-Coevolve-v0 | native vector, N=3 |" in table and "SyncVectorEnv" in table
+    assert "vs CartPole-v1: single (unwrapped) | vector N=1 | vector N=3 |" in table
 
 
 def test_benchmark_script_help_runs() -> None:

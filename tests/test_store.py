@@ -189,3 +189,29 @@ def test_a_writer_killed_at_random_moments_leaves_whole_parts(tmp_path: Path, ru
             assert not [p for p in store.problems if "not used; move it aside" in p]  # nothing corrupt
             assert store.count() == len(parts) * len(runs)  # whole row groups only
             assert list(store.runs()) == runs * len(parts)
+
+
+def test_a_benchmark_over_a_corrupt_part_reports_it_and_reruns_its_runs(tmp_path: Path) -> None:
+    from progressgym_env.benchmark import BenchmarkConfig, run_benchmark
+
+    config = BenchmarkConfig(agents=["static", "lifelong"], challenges=["follow"], seeds=3, out=str(tmp_path),
+                             wandb=False, plots=False, progress=False)
+    run_benchmark(config)
+
+    def plain(runs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        return [{k: v for k, v in r.items() if k != "created"} for r in runs]
+
+    first = plain(load_results(tmp_path / "results.json"))
+    (part,) = ResultsStore(tmp_path).parts()
+    part.write_bytes(part.read_bytes()[:-100])  # footer gone
+    with pytest.warns(StoreProblem, match="not a readable Parquet file"):
+        summary = run_benchmark(config)
+    assert (summary.new_runs, summary.skipped_runs) == (0, 6)  # recovered from the validated export
+    (tmp_path / "results.json").unlink()
+    for extra in ResultsStore(tmp_path).path.glob("part-000001-*.parquet"):
+        extra.unlink()  # as if the export had never been written (a large folder)
+    with pytest.warns(StoreProblem, match="not a readable Parquet file"):
+        summary = run_benchmark(config)
+    assert (summary.new_runs, summary.skipped_runs) == (6, 0)  # its runs are played again, not read
+    assert plain(load_results(tmp_path / "results.json")) == first
+    assert part.exists()  # left for a person to look at

@@ -16,13 +16,14 @@ from gymnasium.utils.env_checker import data_equivalence
 from gymnasium.vector import AutoresetMode, SyncVectorEnv
 
 import progressgym_env
-from progressgym_env.elicitation import BinomialTable, split_queries
+from progressgym_env.elicitation import BinomialTable, GridBinomial, split_queries
 from progressgym_env.envs.vector import (
     CoevolveVectorEnv,
     FollowVectorEnv,
     PredictVectorEnv,
     episode_record_at,
 )
+from progressgym_env.envs.vector.rows import Rows
 from progressgym_env.errors import (
     ConfigError,
     EpisodeOrderError,
@@ -218,6 +219,22 @@ def test_fast_mode_uses_the_table_only_for_fixed_history_answers() -> None:
     assert gym.make_vec("PG-Follow-v0", num_envs=2, rng_mode="exact").unwrapped._table is None
     assert gym.make_vec("PG-Coevolve-v0", num_envs=2).unwrapped._table is None
     assert gym.make_vec("PG-Follow-v0", num_envs=2, history="procedural").unwrapped._table is None
+
+
+def test_fast_mode_draws_moving_probabilities_from_the_grid_sampler_in_large_batches() -> None:
+    """Coevolve's answers (a moving simulated human) come from GridBinomial at N * d >= MIN_DRAWS,
+    from Generator.binomial below; exact mode always draws like the single env."""
+    def elicitation(**kwargs: Any) -> Any:
+        return gym.make_vec("PG-Coevolve-v0", **kwargs).unwrapped._episodes.elicitation
+
+    assert elicitation(num_envs=2).uses_grid and not elicitation(num_envs=2, rng_mode="exact").uses_grid
+    assert not elicitation(num_envs=2, query_budget=None).uses_grid
+    values = np.full((GridBinomial.MIN_DRAWS // 5 + 1, 5), 0.4)
+    counts = split_queries(512, 5)
+    big = elicitation(num_envs=2).observe(Rows.all(len(values)), 1, values, np.random.default_rng(0), None)[0]
+    assert np.array_equal(big, GridBinomial.for_counts(counts).sample_shares(np.random.default_rng(0), values))
+    small = elicitation(num_envs=2).observe(Rows.all(3), 1, values[:3], np.random.default_rng(0), None)[0]
+    assert np.array_equal(small, np.random.default_rng(0).binomial(counts, values[:3]) / counts)
 
 
 # -- errors ------------------------------------------------------------------------------------------

@@ -39,6 +39,8 @@ EXTRAS: dict[str, str] = {
     "tokenizers": "llm",
     "gguf": "llm",
     "vllm": "vllm",
+    "statsmodels": "calibrate",
+    "sklearn": "calibrate",
 }
 """The extra of ``pyproject.toml`` that installs each optional top-level module."""
 

@@ -42,6 +42,9 @@ from progressgym_env.validation import COMMON_KWARGS, reject_unknown_kwargs, val
 
 NO_SCORE = 0.0
 """``final_score`` and ``normalized_score`` in the infos before the last step (one info structure)."""
+_NO_SCORE_INFO = np.float64(NO_SCORE)
+"""NO_SCORE as the numpy scalar infos carry (immutable, so one object serves every info)."""
+_NO_QUERIES_INFO = np.int64(0)
 MAX_OBS_HISTORY = 64
 """Largest ``obs_history`` accepted (a sanity bound: histories have a handful of centuries)."""
 
@@ -176,6 +179,7 @@ class ProgressGymEnv(gym.Env[np.ndarray, np.ndarray]):
         self._models = np.zeros((0, d))
         self._simulated = np.zeros((0, d))
         self._rewards = np.zeros(0)
+        self._centuries = np.zeros(0, dtype=np.int64)
         self._steps_taken = 0
         self._closed = False
 
@@ -242,6 +246,7 @@ class ProgressGymEnv(gym.Env[np.ndarray, np.ndarray]):
             self._rewards = np.empty(n)
             self._simulated = np.empty((self.num_centuries, d)) if simulates else np.zeros((0, d))
             self._last_step = self.judge.last_step
+            self._centuries = np.asarray(history.centuries, dtype=np.int64)  # indexing gives the info's np.int64
         self.history = history
         self.backend.reset(history, self.np_random, simulate_human=simulates)
         if simulates:
@@ -258,11 +263,11 @@ class ProgressGymEnv(gym.Env[np.ndarray, np.ndarray]):
         info = {
             "human_values": self._observed_truth(),
             "model_values": self.backend.model_values.copy(),
-            "century": np.int64(history.centuries[self._t]),
+            "century": self._centuries[self._t],
             "queries": np.int64(queries),
             "target_values": self.judge.target(self._t).copy(),  # the first step's
-            "final_score": np.float64(NO_SCORE),
-            "normalized_score": np.float64(NO_SCORE),
+            "final_score": _NO_SCORE_INFO,
+            "normalized_score": _NO_SCORE_INFO,
         }
         if simulates:
             info["simulated_human_values"] = self.backend.simulated_values.copy()
@@ -299,30 +304,33 @@ class ProgressGymEnv(gym.Env[np.ndarray, np.ndarray]):
         info: dict[str, Any] = {
             "target_values": target.copy(),
             "model_values": model.copy(),
-            "century": np.int64(history.centuries[t]),
+            "century": self._centuries[t],
         }
         if simulated is not None:
             info["simulated_human_values"] = simulated.copy()
         if terminated:
             self._done = True
             obs = self._observation(self._estimate, model, 1.0, advance=False)
-            info["queries"] = np.int64(0)
+            info["queries"] = _NO_QUERIES_INFO
             info["human_values"] = self._observed_truth()
-            record = self.episode_record()
-            score = judge.final_score(record)
+            # Scored from the episode's buffers (the judge's rewards shortcut where rewards are its
+            # terms): the numbers episode_record() would give, without building the record.
+            score = float(judge.final_scores(self._models, self._simulated if simulated is not None else None,
+                                             self._rewards))
             info["final_score"] = np.float64(score)
             info["normalized_score"] = np.float64(judge.normalized_score(score))
             if self.record_in_info:
-                info["episode_record"] = record.to_dict()
+                info["episode_record"] = self.episode_record().to_dict()
         else:
-            self._t = t + 1
-            estimate, queries = backend.elicit(self._t, self.query_budget, simulated=judge.simulates_human)
+            self._t = t = t + 1
+            estimate, queries = backend.elicit(t, self.query_budget, simulated=simulated is not None)
             info["queries"] = np.int64(queries)
-            obs = self._observation(estimate, model, self._t * self._progress_scale)
+            obs = self._observation(estimate, model, t * self._progress_scale)
             info["human_values"] = self._observed_truth()
-            info["final_score"] = np.float64(NO_SCORE)  # scored on the last step
-            info["normalized_score"] = np.float64(NO_SCORE)
-            info.update(self.observation_extras())
+            info["final_score"] = _NO_SCORE_INFO  # scored on the last step
+            info["normalized_score"] = _NO_SCORE_INFO
+            if self._backend_extras:
+                info.update(self.observation_extras())
         return obs, reward, terminated, False, info
 
     def render(self) -> Any:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from progressgym_env.backends.calibration import load_calibration
 from progressgym_env.backends.physics import moves_model, pulled_logits, updated_logits
 from progressgym_env.envs.vector.draws import SubEnvGenerators
 from progressgym_env.envs.vector.estimates import BatchElicitation
@@ -46,7 +47,13 @@ class BatchEpisodes:
         self.state = BatchState(n, settings.num_centuries, settings.dim, judge.episode_length, settings.obs_history, self.simulates)
         self.elicitation = BatchElicitation(settings, fast, self.simulates)
         self.records = BatchRecords(settings, n, dict(judge.params), self.simulates)
+        cfg = settings.config
+        self.response = None if cfg.calibration is None else load_calibration(cfg.calibration)
+        """A calibrated physics (:mod:`progressgym_env.backends.calibration`), or None: the default one."""
+        self.pulls = (cfg.history_pull, cfg.ai_pull) if self.response is None else (
+            self.response.history_pull, self.response.ai_pull)
         self._progress_scale = 1.0 / (settings.num_centuries - 1)
+        self._noise_buffer = np.empty((n, settings.dim))
 
     def _draw(self, batch_rng: np.random.Generator | None) -> Draw:
         """The generator of sub-env i: the batch one in fast mode, its own in exact mode."""
@@ -64,6 +71,8 @@ class BatchEpisodes:
                 self.records.sampled(rows, sampled)
             self.judge.set_histories(rows.sel, values)
         state, histories, sel, d = self.state, self.histories, rows.sel, self.settings.dim
+        if self.response is not None:
+            self.response.check_states(histories.logits)
         start = histories.human[sel, 0]
         state.model_logits[sel] = histories.logits[sel, 0]
         state.model_values[sel] = start
@@ -109,22 +118,30 @@ class BatchEpisodes:
         t = lockstep(t_rows)
         action = actions[sel]
         moving: np.ndarray = moves_model(action)  # type: ignore[assignment]  # (N, d) actions: a bool array
-        noise = cfg.finetune_noise_sd * self._noise(rows, moving, batch_rng) if cfg.finetune_noise_sd > 0 else None
         old_logits = state.model_logits[sel]
-        logits = updated_logits(old_logits, action, cfg.capacity, noise)
-        moved = moving[:, None]
-        model = np.where(moved, sigmoid(logits), state.model_values[sel])
-        state.model_logits[sel] = np.where(moved, logits, old_logits)
-        state.model_values[sel] = model
+        if self.response is None:
+            noise = self._noise(rows, moving, batch_rng, cfg.finetune_noise_sd) if cfg.finetune_noise_sd > 0 else None
+            logits = updated_logits(old_logits, action, cfg.capacity, noise)
+        else:
+            self.response.check_action(action)
+            draws = self._noise(rows, moving, batch_rng, 1.0) if self.response.noisy else None
+            logits = self.response.updated_logits(old_logits, action, draws)
+        if moving.all():  # the usual case: every model updates, nothing to merge
+            model = sigmoid(logits)
+        else:  # an all-zero action is no update: those rows keep their model
+            moved = moving[:, None]
+            model = np.where(moved, sigmoid(logits), state.model_values[sel])
+            logits = np.where(moved, logits, old_logits)
+        state.keep("model_logits", rows, logits)
+        state.keep("model_values", rows, model)
         simulated = None
         if self.simulates:
             sim = pulled_logits(
-                state.sim_logits[sel], at(histories.logits, rows, t), state.model_logits[sel],
-                cfg.history_pull, cfg.ai_pull,
+                state.sim_logits[sel], at(histories.logits, rows, t), logits, *self.pulls
             )
             simulated = sigmoid(sim)
-            state.sim_logits[sel] = sim
-            state.sim_values[sel] = simulated
+            state.keep("sim_logits", rows, sim)
+            state.keep("sim_values", rows, simulated)
             store(state.simulated, rows, t, simulated)
         target = self._targets(rows, t)
         reward = judge.step_rewards(target, model, simulated, rows=sel)
@@ -166,11 +183,22 @@ class BatchEpisodes:
             targets[same] = self.judge.target(int(century), rows.index[same])
         return targets
 
-    def _noise(self, rows: Rows, moving: np.ndarray, batch_rng: np.random.Generator | None) -> np.ndarray:
-        """Fine-tuning noise (count, d); in exact mode drawn only for the sub-envs that update."""
-        if batch_rng is not None:
-            return batch_rng.standard_normal((rows.count, self.settings.dim))
-        return self.generators.normal(rows, moving, self.settings.dim)
+    def _noise(self, rows: Rows, moving: np.ndarray, batch_rng: np.random.Generator | None, scale: float) -> np.ndarray:
+        """Fine-tuning noise (count, d) in logits (standard normals times ``scale``); in exact mode drawn
+        only for the sub-envs that update.
+
+        Fast mode draws a step of every sub-env into one buffer kept between steps (it is only read
+        by the model update, which returns a new array).
+        """
+        if batch_rng is None:
+            noise = self.generators.normal(rows, moving, self.settings.dim)
+        elif rows.full:
+            noise = self._noise_buffer
+            batch_rng.standard_normal(out=noise)
+        else:
+            noise = batch_rng.standard_normal((rows.count, self.settings.dim))
+        noise *= scale
+        return noise
 
     def _observe_next(
         self,
@@ -194,7 +222,7 @@ class BatchEpisodes:
             past[:, 0] = state.estimate[sel]
             state.past[sel] = past
             obs[sel, 2 * d + 1 :] = past.reshape(rows.count, -1)
-        state.estimate[sel] = estimate
+        state.keep("estimate", rows, estimate)  # a fresh array from the elicitation
         obs[sel, :d] = estimate
         obs[sel, d : 2 * d] = model
         obs[sel, 2 * d] = nxt * self._progress_scale

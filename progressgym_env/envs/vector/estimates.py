@@ -2,17 +2,21 @@
 
 The query budget is split across the d dims once (:func:`~progressgym_env.elicitation.split_queries`);
 each observation is the answer shares of respondents holding the true vectors, drawn with the
-backend's elicitation method. When the answering humans are a fixed history (no simulated human) and
-answers are exact binomial draws, fast mode answers from a
-:class:`~progressgym_env.elicitation.BinomialTable`: the same distribution by inverse-CDF lookup,
-tens of times cheaper than ``Generator.binomial``.
+backend's elicitation method. Where answers are exact binomial draws, fast mode answers by inverse-CDF
+lookup, the same distribution several times cheaper than ``Generator.binomial``: from a
+:class:`~progressgym_env.elicitation.BinomialTable` of the history's own probabilities when the
+answering humans are a fixed history (no simulated human), else from a
+:class:`~progressgym_env.elicitation.GridBinomial` (a table on a probability grid plus an exact
+thinning step), which takes any probabilities (a simulated human, procedural histories) and serves
+batches of at least ``GridBinomial.MIN_DRAWS`` draws (smaller ones draw with ``Generator.binomial``: for
+a given seed and N the episode is always the same).
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from progressgym_env.elicitation import BinomialTable, sample_shares, split_queries
+from progressgym_env.elicitation import BinomialTable, GridBinomial, sample_shares, split_queries
 from progressgym_env.envs.vector.draws import SubEnvGenerators
 from progressgym_env.envs.vector.rows import Century, Rows
 from progressgym_env.envs.vector.settings import VectorSettings
@@ -32,11 +36,14 @@ class BatchElicitation:
         self.counts = None if budget is None else split_queries(budget, settings.dim)
         self.method = settings.config.elicitation
         self.table: BinomialTable | None = None
+        self.uses_grid = False  # GridBinomial for large batches (built on the first one)
         exact_answers = self.counts is not None and self.method == "binomial"
-        if fast and settings.fixed_history and not simulates_human and exact_answers:
+        if fast and exact_answers:
             assert self.counts is not None
-            if BinomialTable.fits(self.counts):
+            if settings.fixed_history and not simulates_human and BinomialTable.fits(self.counts):
                 self.table = BinomialTable(settings.history_source.history.values, self.counts)  # type: ignore[attr-defined]
+            else:
+                self.uses_grid = GridBinomial.fits(self.counts)
 
     def observe(
         self,
@@ -55,6 +62,8 @@ class BatchElicitation:
         if batch_rng is not None:
             if self.table is not None:
                 return self.table.sample_shares(batch_rng, t, rows.count), self.queries
+            if self.uses_grid and values.size >= GridBinomial.MIN_DRAWS:
+                return GridBinomial.for_counts(self.counts).sample_shares(batch_rng, values), self.queries
             return sample_shares(batch_rng, values, self.counts, self.method), self.queries
         shares = np.empty((rows.count, values.shape[-1]))
         for j, i in enumerate(rows.index.tolist()):

@@ -96,3 +96,14 @@ class BatchState:
         self.models = np.zeros((n, steps, d))
         self.rewards = np.zeros((n, steps))
         self.simulated = np.zeros((n, T, d)) if simulates else np.zeros((n, 0, d))
+
+    def keep(self, name: str, rows: Rows, values: np.ndarray) -> None:
+        """Set the rows of array ``name`` (model_logits, model_values, sim_logits, sim_values, estimate) to ``values``.
+
+        For every row, a fresh array that nothing else holds (what the step's physics returns) simply
+        becomes the state's array: no copy. Otherwise the rows are written into it.
+        """
+        if rows.full:
+            setattr(self, name, values)
+        else:
+            getattr(self, name)[rows.sel] = values
