@@ -40,6 +40,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
+from agents.budget import capped_timesteps
 from agents.jax_policy import NumpyPolicy, save_actor
 from agents.train import TEST_FIRST_SEED, VALIDATION_FIRST_SEED, ValidationCurve, evaluate_policy_on_seeds
 from agents.zoo import ZooHyperparams, load_hyperparams
@@ -292,6 +293,7 @@ class Sweep:
     chunk: Any
     updates_per_chunk: int
     depth: int
+    total_timesteps: int
 
 
 def build_sweep(config: JaxPPOConfig, hp: ZooHyperparams | None = None) -> Sweep:
@@ -315,11 +317,12 @@ def build_sweep(config: JaxPPOConfig, hp: ZooHyperparams | None = None) -> Sweep
     env_params = jax.tree_util.tree_map(lambda *xs: jnp.stack(xs), *envs_params)
     network = ActorCritic(env.num_actions, recipe.net_arch, recipe.log_std_init)
     keys = jnp.stack([jax.random.PRNGKey(seed) for seed in seeds])
-    runners = jax.jit(jax.vmap(partial(_init_runner, env, recipe, network)))(keys, env_params)
+    runners = jax.vmap(partial(_init_runner, env, recipe, network))(keys, env_params)  # (jitted, this hung on XLA CPU)
     total = config.total_timesteps or hp.n_timesteps
+    total, eval_every = capped_timesteps(total, config.eval_freq or max(1, total // 20))  # PROGRESSGYM_MAX_TIMESTEPS
     per_update = recipe.num_envs * recipe.num_steps
     updates = max(1, math.ceil(total / per_update))
-    eval_every = config.eval_freq or max(per_update, total // 20)
+    eval_every = max(per_update, eval_every)
     updates_per_chunk = max(1, min(updates, round(eval_every / per_update)))
     update = make_update(env, recipe, network)
 
@@ -331,7 +334,7 @@ def build_sweep(config: JaxPPOConfig, hp: ZooHyperparams | None = None) -> Sweep
         return jax.vmap(one_seed)(runners, env_params)
 
     return Sweep(config, recipe, env_id, {**base_kwargs, **env_kwargs}, hp, runners, env_params,
-                 jax.jit(chunk), updates_per_chunk, len(recipe.net_arch))
+                 jax.jit(chunk), updates_per_chunk, len(recipe.net_arch), total)
 
 
 def run_chunks(sweep: Sweep, chunks: int) -> tuple[Any, float, float]:
@@ -366,8 +369,7 @@ def train_jax_ppo(config: JaxPPOConfig, hp: ZooHyperparams | None = None) -> dic
     sweep = build_sweep(config, hp)
     recipe = sweep.recipe
     per_update = recipe.num_envs * recipe.num_steps
-    total = config.total_timesteps or sweep.hp.n_timesteps
-    chunks = max(1, math.ceil(math.ceil(total / per_update) / sweep.updates_per_chunk))
+    chunks = max(1, math.ceil(math.ceil(sweep.total_timesteps / per_update) / sweep.updates_per_chunk))
     out = Path(config.out or Path("runs") / "train" / f"jaxppo-{config.env}")
     seeds = list(range(config.first_seed, config.first_seed + config.seeds))
     validation_seeds = list(range(config.validation_first_seed, config.validation_first_seed + config.validation_episodes))

@@ -565,7 +565,9 @@ def _train_locked(
     from agents.vec_env import NativeVecEnv
 
     observation = {k: train_kwargs[k] for k in OBS_KWARGS if k in train_kwargs}
-    validation_kwargs = {**env_kwargs, **observation, "history": "procedural"}
+    # Validation histories are procedural in the training histories' value space (procedural-moral19 too).
+    procedural = config.train_history if config.train_history.startswith("procedural") else "procedural"
+    validation_kwargs = {**env_kwargs, **observation, "history": procedural}
     validation_kwargs.pop("similarity", None)  # validation scores the paper's cosine, whatever the reward
     torch.set_num_threads(max(1, config.torch_threads))
     total_timesteps = int(config.total_timesteps or hp.n_timesteps)

@@ -182,7 +182,7 @@ def validation_comparison(challenge: str, steps: int, seeds: int, episodes: int,
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--challenge", default="follow")
-    parser.add_argument("--sizes", default="1,16,256,4096,65536", help="env counts N, comma-separated")
+    parser.add_argument("--sizes", default="1,16,256,4096,65536", help="env counts N, comma-separated ('' = none)")
     parser.add_argument("--scan-steps", type=int, default=64)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--sb3-timesteps", type=int, default=16384)
@@ -206,8 +206,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         "command": " ".join(sys.argv), "device": str(jax.devices()[0]), "platform": platform.platform(),
         "cpus": os.cpu_count(), "load_average_start": os.getloadavg(), "challenge": args.challenge,
     }
-    sizes = [int(n) for n in args.sizes.split(",")]
-    report["env"] = env_throughput(sizes, args.challenge, args.scan_steps, args.repeats)
+    sizes = [int(n) for n in args.sizes.split(",") if n]
+    report["env"] = env_throughput(sizes, args.challenge, args.scan_steps, args.repeats) if sizes else []
     sb3 = sb3_throughput(args.challenge, args.sb3_timesteps)
     one = compiled_throughput(args.challenge, 1, args.chunks, args.updates_per_chunk)
     many = compiled_throughput(args.challenge, args.sweep_seeds, args.chunks, args.updates_per_chunk)

@@ -56,3 +56,18 @@ def test_gpu_jax_smoke_measures_the_twin_and_the_compiled_ppo_against_their_anch
     assert report["ppo"]["sb3_cpu"]["timesteps"] == 1024 and report["ppo"]["one_seed_vs_sb3_wall"] > 0
     assert report["sweep"]["seeds"] == 2 and len(report["sweep"]["validation_scores"]) == 2
     assert (tmp_path / "work" / "sweep" / "seed1" / "model.npz").is_file()
+
+
+@pytest.mark.slow
+def test_gpu_calibrate_histllama3_smoke_collects_fits_and_writes_a_calibration(tmp_path: Path) -> None:
+    from progressgym_env.backends.calibration import load_calibration
+
+    script = _load("gpu_calibrate_histllama3")
+    out, report_path = tmp_path / "calibration.json", tmp_path / "report.json"
+    argv = ["--smoke", "--workdir", str(tmp_path / "work"), "--out", str(out), "--json", str(report_path)]
+    assert script.main(argv) == 0
+    report = json.loads(report_path.read_text())
+    assert report["transitions"] == 10 and report["moved"] >= 8  # the smoke design: 2 episodes x 5 centuries
+    assert math.isfinite(report["seconds_per_update"]) and len(report["held_out_r2"]) == 19
+    assert load_calibration(out).digest == report["digest"]  # a valid, sealed file
+    assert script.main(["--agent-model", str(tmp_path / "missing")]) == 0  # no GPU or no weights: a message, exit 0

@@ -15,7 +15,7 @@ import sys
 
 HEAVY = ("torch", "transformers", "matplotlib", "wandb", "trl", "peft", "datasets", "accelerate",
          "stable_baselines3", "jax", "jaxlib", "flax", "optax", "gymnax", "numba", "pyarrow", "duckdb",
-         "pettingzoo", "supersuit", "minari", "torchrl", "tensordict")
+         "pettingzoo", "supersuit", "statsmodels", "sklearn", "minari", "torchrl", "tensordict")
 """Top-level packages a surrogate episode must not import."""
 
 _SCRIPT = f"""
@@ -38,6 +38,11 @@ for env_id in ("PG-Follow-v0", "PG-Predict-v0", "PG-Coevolve-v0"):
     for _ in range(steps + 1):  # past the end: autoreset runs too
         vec.step(vec.action_space.sample())
     vec.close()
+calibrated = gym.make("PG-Follow-v0", history="procedural-moral19", backend_config={{"calibration": "tiny-world"}})
+calibrated.reset(seed=0)
+calibrated.step(calibrated.action_space.sample() * 0.5)
+gym.make_vec("PG-Follow-v0", num_envs=2, history="procedural-moral19",
+             backend_config={{"calibration": "tiny-world"}}).reset(seed=0)
 society = gym.make("PG-Society-v0", num_ais=2, num_groups=4)  # its Gymnasium form needs no pettingzoo
 society.reset(seed=0)
 terminated = False
@@ -62,4 +67,5 @@ def test_import_and_surrogate_episodes_import_no_heavy_package() -> None:
     assert done.returncode == 0, done.stderr
     loaded = json.loads(done.stdout.strip().splitlines()[-1])
     assert loaded == [], f"a surrogate episode imported {loaded}; import them lazily where they are used"
+    # (a calibrated surrogate too: the calibration file is read with numpy; the fit libraries stay out)
 

@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 
 from progressgym_env.backends.base import DEFAULT_CAPACITY
+from progressgym_env.backends.calibration import CalibratedResponse, load_calibration
 from progressgym_env.backends.physics import moves_model, pulled_logits, steering_logits, updated_logits
 from progressgym_env.configs import config_from_any
 from progressgym_env.elicitation import ELICITATION_METHODS, sample_shares, split_queries
@@ -57,6 +58,12 @@ class SurrogateConfig:
     elicitation: str = field(
         default="binomial", metadata={"help": "Answer sampler: 'binomial' (exact) or 'normal' (approximate)."}
     )
+    calibration: str | None = field(
+        default=None,
+        metadata={"help": "A calibrated physics (a shipped name such as 'smollm2-135m-instruct', or a file from "
+                  "`progressgym calibrate`): it replaces the update and Coevolve's pulls; capacity stays the "
+                  "nominal scale agents plan with. None: the default physics above."},
+    )
 
     def __post_init__(self) -> None:
         capacity = _real("capacity", self.capacity)
@@ -74,6 +81,18 @@ class SurrogateConfig:
                 raise ConfigError(f"{name} is a fraction of the gap to close and must be in [0, 1], got {value!r}")
         if not isinstance(self.elicitation, str) or self.elicitation not in ELICITATION_METHODS:
             raise ConfigError(f"elicitation must be one of {ELICITATION_METHODS}, got {self.elicitation!r}")
+        if self.calibration is not None and not isinstance(self.calibration, str):
+            raise ConfigError(f"calibration must be a shipped name or a file path, got {self.calibration!r}")
+
+    def settings(self) -> dict[str, Any]:
+        """The fields as a dict for records: ``calibration`` (and its ``calibration_digest``) only when set,
+        so default records keep their keys."""
+        data = asdict(self)
+        if data["calibration"] is None:
+            del data["calibration"]
+        else:
+            data["calibration_digest"] = load_calibration(self.calibration).digest  # type: ignore[arg-type]
+        return data
 
     @classmethod
     def from_any(cls, config: SurrogateConfig | dict[str, Any] | None) -> SurrogateConfig:
@@ -89,7 +108,11 @@ class SurrogateBackend:
 
     def __init__(self, config: SurrogateConfig | dict[str, Any] | None = None) -> None:
         self.config = SurrogateConfig.from_any(config)
-        self._config_dict = {"backend": self.name, **asdict(self.config)}
+        self._config_dict = {"backend": self.name, **self.config.settings()}
+        self._response: CalibratedResponse | None = None
+        """The calibrated physics (``config.calibration``), or None for the default one."""
+        if self.config.calibration is not None:
+            self._response = load_calibration(self.config.calibration)
         self._rng: np.random.Generator | None = None
         self._history: History | None = None
         self._history_logits = np.zeros((0, 0))
@@ -101,11 +124,15 @@ class SurrogateBackend:
         self._counts: dict[int, np.ndarray] = {}
 
     def reset(self, history: History, rng: np.random.Generator, *, simulate_human: bool) -> None:
+        if self._response is not None:
+            self._response.check_value_space(history.value_space.name, history.dims)
         self._rng = rng
         if history is not self._history:  # a fixed history comes back every episode: convert it once
             self._history = history
             self._history_values = history.values
             self._history_logits = logit(history.values)
+            if self._response is not None:
+                self._response.check_states(self._history_logits)
         self._model_logits = self._history_logits[0].copy()
         self._model_values = history.values[0].copy()
         self._sim_logits = self._model_logits.copy()
@@ -126,6 +153,8 @@ class SurrogateBackend:
     def update_model(self, action: np.ndarray) -> np.ndarray:
         if not moves_model(action):  # no update at all (no noise drawn)
             return self._model_values
+        if self._response is not None:
+            return self._calibrated_update(self._response, action)
         cfg = self.config
         noise: Any = None
         if cfg.finetune_noise_sd > 0:
@@ -136,10 +165,26 @@ class SurrogateBackend:
         self._model_values = sigmoid(self._model_logits)
         return self._model_values
 
+    def _calibrated_update(self, response: CalibratedResponse, action: np.ndarray) -> np.ndarray:
+        """The update of a calibrated physics (:mod:`progressgym_env.backends.calibration`)."""
+        response.check_action(action)
+        noise: np.ndarray | None = None
+        if response.noisy:
+            noise = self._rng.standard_normal(action.shape[0])  # type: ignore[union-attr,assignment]
+        self._model_logits = response.updated_logits(self._model_logits, action, noise)
+        self._model_values = sigmoid(self._model_logits)
+        return self._model_values
+
+    def _pulls(self) -> tuple[float, float]:
+        """Coevolve's (history_pull, ai_pull): the calibration's, else the config's."""
+        if self._response is not None:
+            return self._response.history_pull, self._response.ai_pull
+        return self.config.history_pull, self.config.ai_pull
+
     def update_simulated_human(self, t: int) -> np.ndarray:
-        cfg = self.config
+        history_pull, ai_pull = self._pulls()
         self._sim_logits = pulled_logits(
-            self._sim_logits, self._history_logits[t], self._model_logits, cfg.history_pull, cfg.ai_pull
+            self._sim_logits, self._history_logits[t], self._model_logits, history_pull, ai_pull
         )
         self._sim_values = sigmoid(self._sim_logits)
         return self._sim_values
@@ -159,11 +204,11 @@ class SurrogateBackend:
 
     def steering_shift(self, goal: np.ndarray, t: int) -> np.ndarray | None:
         """Invert this century's pulls: the model shift that lands S_t on ``goal`` (None if ai_pull = 0)."""
-        cfg = self.config
-        if not cfg.ai_pull:
+        history_pull, ai_pull = self._pulls()
+        if not ai_pull:
             return None
         wanted = steering_logits(
-            logit(self._sim_values), logit(self._history_values[t]), logit(goal), cfg.history_pull, cfg.ai_pull
+            logit(self._sim_values), logit(self._history_values[t]), logit(goal), history_pull, ai_pull
         )
         return wanted - logit(self._model_values)
 

@@ -29,12 +29,12 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from fractions import Fraction
 from typing import Any
 
 import numpy as np
 
 from agents.registry import PRIVILEGED
+from progressgym_env.benchmark.aggregate import exact_sum, normalized_mean
 from progressgym_env.benchmark.challenges import CHALLENGES, challenge_title, record_challenge_key
 from progressgym_env.common.student_t import t_ppf
 from progressgym_env.judges import (
@@ -253,12 +253,6 @@ def t_interval(values: Iterable[float], confidence: float = CONFIDENCE) -> tuple
     return mean, quantile * float(array.std(ddof=1)) / math.sqrt(array.size)
 
 
-def exact_sum(values: Iterable[float]) -> Fraction:
-    """The exact sum of floats (as a fraction): the same whatever their order, so equal multisets of scores
-    have equal means and a tie stays a tie (the store's SQL aggregation sums exactly too)."""
-    return sum((Fraction(float(v)) for v in values), Fraction(0))
-
-
 def exact_mean(values: np.ndarray) -> float:
     """The correctly rounded mean of finite ``values`` (NaN if any is not finite)."""
     if not np.all(np.isfinite(values)):
@@ -300,9 +294,8 @@ def ratio_of_means(members: list[ScoredRun]) -> tuple[float, float, float]:
     lock_in = np.array([m.lock_in_score for m in members])
     reference = np.array([m.reference_score for m in members])
     n = final.size
-    exact_span = exact_sum(reference) - exact_sum(lock_in)
-    ratio = 0.0 if exact_span == 0 else float((exact_sum(final) - exact_sum(lock_in)) / exact_span)
-    span = float(exact_span / n)
+    ratio = normalized_mean(final, lock_in, reference, exact=True)
+    span = float((exact_sum(reference) - exact_sum(lock_in)) / n)
     squares = float((((final - lock_in) - ratio * (reference - lock_in)) ** 2).sum())
     if n < 2 or span == 0:
         return ratio, math.nan, 0.0

@@ -42,6 +42,8 @@ EXTRAS: dict[str, str] = {
     "minari": "offline",
     "torchrl": "offline",
     "tensordict": "offline",
+    "statsmodels": "calibrate",
+    "sklearn": "calibrate",
 }
 """The extra of ``pyproject.toml`` that installs each optional top-level module."""
 

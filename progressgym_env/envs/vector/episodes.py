@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from progressgym_env.backends.calibration import load_calibration
 from progressgym_env.backends.physics import moves_model, pulled_logits, updated_logits
 from progressgym_env.envs.vector.draws import SubEnvGenerators
 from progressgym_env.envs.vector.estimates import BatchElicitation
@@ -46,6 +47,11 @@ class BatchEpisodes:
         self.state = BatchState(n, settings.num_centuries, settings.dim, judge.episode_length, settings.obs_history, self.simulates)
         self.elicitation = BatchElicitation(settings, fast, self.simulates)
         self.records = BatchRecords(settings, n, dict(judge.params), self.simulates)
+        cfg = settings.config
+        self.response = None if cfg.calibration is None else load_calibration(cfg.calibration)
+        """A calibrated physics (:mod:`progressgym_env.backends.calibration`), or None: the default one."""
+        self.pulls = (cfg.history_pull, cfg.ai_pull) if self.response is None else (
+            self.response.history_pull, self.response.ai_pull)
         self._progress_scale = 1.0 / (settings.num_centuries - 1)
         self._noise_buffer = np.empty((n, settings.dim))
 
@@ -65,6 +71,8 @@ class BatchEpisodes:
                 self.records.sampled(rows, sampled)
             self.judge.set_histories(rows.sel, values)
         state, histories, sel, d = self.state, self.histories, rows.sel, self.settings.dim
+        if self.response is not None:
+            self.response.check_states(histories.logits)
         start = histories.human[sel, 0]
         state.model_logits[sel] = histories.logits[sel, 0]
         state.model_values[sel] = start
@@ -110,9 +118,14 @@ class BatchEpisodes:
         t = lockstep(t_rows)
         action = actions[sel]
         moving: np.ndarray = moves_model(action)  # type: ignore[assignment]  # (N, d) actions: a bool array
-        noise = self._noise(rows, moving, batch_rng, cfg.finetune_noise_sd) if cfg.finetune_noise_sd > 0 else None
         old_logits = state.model_logits[sel]
-        logits = updated_logits(old_logits, action, cfg.capacity, noise)
+        if self.response is None:
+            noise = self._noise(rows, moving, batch_rng, cfg.finetune_noise_sd) if cfg.finetune_noise_sd > 0 else None
+            logits = updated_logits(old_logits, action, cfg.capacity, noise)
+        else:
+            self.response.check_action(action)
+            draws = self._noise(rows, moving, batch_rng, 1.0) if self.response.noisy else None
+            logits = self.response.updated_logits(old_logits, action, draws)
         if moving.all():  # the usual case: every model updates, nothing to merge
             model = sigmoid(logits)
         else:  # an all-zero action is no update: those rows keep their model
@@ -124,7 +137,7 @@ class BatchEpisodes:
         simulated = None
         if self.simulates:
             sim = pulled_logits(
-                state.sim_logits[sel], at(histories.logits, rows, t), logits, cfg.history_pull, cfg.ai_pull
+                state.sim_logits[sel], at(histories.logits, rows, t), logits, *self.pulls
             )
             simulated = sigmoid(sim)
             state.keep("sim_logits", rows, sim)

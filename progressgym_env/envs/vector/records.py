@@ -84,7 +84,7 @@ class BatchRecords:
             value_space=s.value_space.name,
             dims=list(s.value_space.dims),
             similarity=s.similarity,
-            backend={"backend": "surrogate", **{k: getattr(config, k) for k in config.__dataclass_fields__}},
+            backend={"backend": "surrogate", **config.settings()},
             history_provenance=dict(history.provenance),
             params=dict(self.params),
             simulated=np.zeros((0, d)) if self.simulates_human else None,
