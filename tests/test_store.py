@@ -60,6 +60,14 @@ def test_runs_round_trip_exactly_and_import_is_idempotent(tmp_path: Path, runs: 
     assert store.count() == len(runs) and len(store.parts()) == 1
 
 
+def test_non_finite_record_fields_round_trip(runs: list[dict[str, Any]]) -> None:
+    """An LLM record's not-yet-measured fields are NaN: the store keeps them as results.json does."""
+    run = json.loads(json.dumps(runs[0]))
+    run["episode_record"]["measurement_se"] = [float("nan"), float("inf")]
+    (back,) = runs_of(table_of_runs([run]))
+    assert json.dumps(back, sort_keys=True) == json.dumps(run, sort_keys=True)
+
+
 def test_scan_filters_and_projects(tmp_path: Path, runs: list[dict[str, Any]]) -> None:
     import_results(tmp_path, runs)
     batches = list(ResultsStore(tmp_path).scan(columns=["seed", "final_score"],

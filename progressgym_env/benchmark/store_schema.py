@@ -98,8 +98,12 @@ but one, before ``schema_version``."""
 
 
 def dumps(value: Any) -> str:
-    """The JSON text a JSON column stores (compact, the value's own key order)."""
-    return json.dumps(value, separators=(",", ":"), allow_nan=False)
+    """The JSON text a JSON column stores (compact, the value's own key order).
+
+    NaN and infinities are written as ``results.json`` writes them (Python's ``NaN``/``Infinity`` tokens):
+    an LLM record's not-yet-measured fields are NaN, and a run must read back as it was written.
+    """
+    return json.dumps(value, separators=(",", ":"))
 
 
 def row_of(run: Mapping[str, Any]) -> dict[str, Any]:
