@@ -212,3 +212,5 @@ def test_bad_twin_arguments_are_named() -> None:
         make("pong")
     with pytest.raises(ConfigError, match="timesteps_ahead"):
         make_func_env("predict1", timesteps_ahead=99)
+    with pytest.raises(ConfigError, match="calibration='tiny-world'"):
+        make_func_env("follow", backend_config={"calibration": "tiny-world"})

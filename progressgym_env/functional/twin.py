@@ -149,6 +149,11 @@ class ProgressGymFuncEnv(FuncEnv):
         source = resolve_history(history)
         validate_query_budget(query_budget, source.value_space.dim)
         self.config = SurrogateConfig.from_any(backend_config)
+        if self.config.calibration is not None:  # never run the default physics under a calibration's name
+            raise ConfigError(
+                f"backend_config calibration={self.config.calibration!r}: the JAX twin runs the default surrogate "
+                "physics only; a calibrated surrogate runs in the numpy envs (gym.make, the native vector env)"
+            )
         self.judge_class = judge_class
         self.similarity = similarity
         self.query_budget = query_budget
