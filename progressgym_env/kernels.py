@@ -31,6 +31,8 @@ from typing import Any
 Array = Any
 """An array of the namespace in use (numpy.ndarray, jax.Array, ...)."""
 Reduction = Callable[[Array], Array]
+Scalar = float | Array
+"""A weight: a Python float or a 0-d array of the namespace."""
 
 VALUE_EPS = 1e-6
 """Values are clipped to [VALUE_EPS, 1 - VALUE_EPS] before the logit (DESIGN §9)."""
@@ -80,7 +82,7 @@ def sigmoid(logits: Array, xp: Any) -> Array:
     return 0.5 * (1.0 + xp.tanh(0.5 * logits))
 
 
-def logit_shift(action: Array, capacity: float, dtype: Any, xp: Any) -> Array:
+def logit_shift(action: Array, capacity: Scalar, dtype: Any, xp: Any) -> Array:
     """``capacity * action`` in ``dtype``: an update's deterministic shift, in logits (action cast first)."""
     return xp.astype(action, dtype, copy=False) * capacity
 
@@ -92,12 +94,12 @@ def updated_logits(logits: Array, shift: Array, noise: Array | None = None) -> A
     return shift + logits
 
 
-def history_pulled(simulated: Array, history: Array, history_pull: float) -> Array:
+def history_pulled(simulated: Array, history: Array, history_pull: Scalar) -> Array:
     """Coevolve's first pull: the simulated human closes ``history_pull`` of its logit gap to H_t."""
     return simulated + history_pull * (history - simulated)
 
 
-def pulled_logits(simulated: Array, history: Array, model: Array, history_pull: float, ai_pull: float) -> Array:
+def pulled_logits(simulated: Array, history: Array, model: Array, history_pull: Scalar, ai_pull: Scalar) -> Array:
     """The simulated human's logits after one century: pulled toward the history, then the model."""
     pulled = history_pulled(simulated, history, history_pull)
     return pulled + ai_pull * (model - pulled)

@@ -19,6 +19,7 @@ from __future__ import annotations
 import numpy as np
 
 from progressgym_env import kernels
+from progressgym_env.numerics import NUMPY_XP
 
 
 def moves_model(action: np.ndarray) -> np.ndarray | bool:
@@ -38,21 +39,25 @@ def moves_model(action: np.ndarray) -> np.ndarray | bool:
 
 
 def updated_logits(
-    logits: np.ndarray, action: np.ndarray, capacity: float, noise: np.ndarray | None = None
+    logits: np.ndarray, action: np.ndarray, capacity: float | np.ndarray, noise: np.ndarray | None = None
 ) -> np.ndarray:
     """The model's logits after one update: ``logits + capacity * action (+ noise)``, float64.
 
     :param logits: current model logits (..., d).
     :param action: the update strengths (..., d), any float dtype (computed in float64).
-    :param capacity: logit shift at |a_i| = 1.
+    :param capacity: logit shift at |a_i| = 1 (a float, or a 0-d float64 array: the same product, cheaper).
     :param noise: fine-tuning noise already scaled to logits (..., d), or None.
     :return: a new array (the inputs are not modified).
     """
-    return kernels.updated_logits(logits, kernels.logit_shift(action, capacity, np.float64, np), noise)
+    return kernels.updated_logits(logits, kernels.logit_shift(action, capacity, np.float64, NUMPY_XP), noise)
 
 
 def pulled_logits(
-    simulated: np.ndarray, history: np.ndarray, model: np.ndarray, history_pull: float, ai_pull: float
+    simulated: np.ndarray,
+    history: np.ndarray,
+    model: np.ndarray,
+    history_pull: float | np.ndarray,
+    ai_pull: float | np.ndarray,
 ) -> np.ndarray:
     """The simulated human's logits after one century: pulled toward the history, then the model.
 
@@ -61,6 +66,8 @@ def pulled_logits(
     :param model: the agent's model M_t in logits (..., d).
     :param history_pull: fraction of the gap to H_t closed first.
     :param ai_pull: fraction of the remaining gap to M_t closed next.
+
+    The pulls may be 0-d float64 arrays (the same products; numpy multiplies by them faster).
     """
     return kernels.pulled_logits(simulated, history, model, history_pull, ai_pull)
 

@@ -113,6 +113,10 @@ class SurrogateBackend:
         """The calibrated physics (``config.calibration``), or None for the default one."""
         if self.config.calibration is not None:
             self._response = load_calibration(self.config.calibration)
+        # The update's and the pulls' weights as 0-d float64 arrays: numpy multiplies a small array by
+        # one ~0.15 µs faster than by a Python float (no weak-scalar promotion); the same products.
+        self._capacity_weight = np.array(self.config.capacity, dtype=np.float64)
+        self._pull_weights = tuple(np.array(weight, dtype=np.float64) for weight in self._pulls())
         self._rng: np.random.Generator | None = None
         self._history: History | None = None
         self._history_logits = np.zeros((0, 0))
@@ -161,7 +165,7 @@ class SurrogateBackend:
             # 0 + sd * z for standard normals z, drawn as standard_normal draws them: the bits of
             # ``standard_normal(d) * sd`` (the vector env's exact mode) in one call instead of two.
             noise = self._rng.normal(0.0, cfg.finetune_noise_sd, action.shape[0])  # type: ignore[union-attr]
-        self._model_logits = updated_logits(self._model_logits, action, cfg.capacity, noise)
+        self._model_logits = updated_logits(self._model_logits, action, self._capacity_weight, noise)
         self._model_values = sigmoid(self._model_logits)
         return self._model_values
 
@@ -182,7 +186,7 @@ class SurrogateBackend:
         return self.config.history_pull, self.config.ai_pull
 
     def update_simulated_human(self, t: int) -> np.ndarray:
-        history_pull, ai_pull = self._pulls()
+        history_pull, ai_pull = self._pull_weights
         self._sim_logits = pulled_logits(
             self._sim_logits, self._history_logits[t], self._model_logits, history_pull, ai_pull
         )
