@@ -9,6 +9,7 @@ gives the agent the exact vector (no noise, 0 queries): useful for debugging, no
 from __future__ import annotations
 
 import functools
+from collections.abc import Callable
 
 import numpy as np
 
@@ -56,15 +57,33 @@ def sample_shares(
     """Observed share of value-upholding answers per dim (broadcasts over leading batch dims)."""
     if method == "binomial":
         if values.ndim == 1 and values.shape[0] <= _SCALAR_DRAWS:
-            # One respondent: d scalar draws skip the array call's argument checks (microseconds at
-            # this size) and give the same draws in the same order (both walk the dims in turn).
-            # Shares divided in Python: int / int is the correctly rounded quotient, as numpy's is.
-            draw = rng.binomial
-            return np.array([draw(n, p) / n for n, p in zip(counts.tolist(), values.tolist(), strict=True)])
+            return _scalar_binomial_shares(rng, values, counts.tolist())
         return rng.binomial(counts, values) / counts
     if method == "normal":
         return kernels.normal_shares(values, rng.standard_normal(np.shape(values)), counts, np)
     raise ConfigError(f"unknown elicitation method {method!r}; choose one of {ELICITATION_METHODS}")
+
+
+def _scalar_binomial_shares(rng: np.random.Generator, values: np.ndarray, counts: list[int]) -> np.ndarray:
+    """One respondent's binomial shares (d,) by d scalar draws.
+
+    They skip the array call's argument checks (microseconds at this size) and give its draws in
+    its order (both walk the dims in turn). Shares divided in Python: int / int is the correctly
+    rounded quotient, as numpy's is.
+    """
+    draw = rng.binomial
+    return np.array([draw(n, p) / n for n, p in zip(counts, values.tolist(), strict=True)])
+
+
+def share_sampler(counts: np.ndarray, method: str) -> Callable[[np.random.Generator, np.ndarray], np.ndarray]:
+    """``sample_shares(rng, values, counts, method)`` for one respondent's values (d,), with ``counts`` and
+    ``method`` fixed: what a single env's backend calls every century (the same draws, fewer checks)."""
+    if method == "binomial" and counts.shape[0] <= _SCALAR_DRAWS:
+        count_list = counts.tolist()
+        return lambda rng, values: _scalar_binomial_shares(rng, values, count_list)
+    if method not in ELICITATION_METHODS:
+        raise ConfigError(f"unknown elicitation method {method!r}; choose one of {ELICITATION_METHODS}")
+    return lambda rng, values: sample_shares(rng, values, counts, method)
 
 
 def _binomial_cdfs(p: np.ndarray, counts: np.ndarray) -> np.ndarray:

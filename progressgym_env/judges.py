@@ -31,7 +31,7 @@ import numpy as np
 
 from progressgym_env import kernels
 from progressgym_env.errors import ConfigError, HistoryFormatError, ResultsFileError
-from progressgym_env.numerics import NUMPY_OPS, cosine, last_axis_mean
+from progressgym_env.numerics import NUMPY_OPS, SCALAR_XP, cosine, last_axis_mean
 from progressgym_env.progressgym_format import COEVOLVE, TRACKING, TrackingFormat
 from progressgym_env.records import EpisodeRecord
 
@@ -461,8 +461,22 @@ class Judge:
         return self._references
 
     def normalized_score(self, score: float) -> float:
-        """One history's normalized score (0 = value lock-in, 1 = reference)."""
-        return float(self.normalized_scores(score))
+        """One history's normalized score (0 = value lock-in, 1 = reference).
+
+        For a one-history judge the same kernel runs on Python floats (the single env's last step):
+        numpy's float64 arithmetic, without four numpy calls on 0-d arrays.
+        """
+        if self.batch_shape:
+            return float(self.normalized_scores(score))
+        normalizers = self.normalizers()
+        cached = self._scalar_normalizers
+        if cached is None or cached[0] is not normalizers:
+            lock_in, span, tiny = normalizers
+            cached = self._scalar_normalizers = (normalizers, (float(lock_in), float(span), bool(tiny)))
+        return float(kernels.normalized(float(score), *cached[1], SCALAR_XP))
+
+    _scalar_normalizers: tuple[tuple[np.ndarray, np.ndarray, np.ndarray], tuple[float, float, bool]] | None = None
+    """:meth:`normalizers` of a one-history judge and the same as Python scalars (rebuilt when they are)."""
 
     def reference_scores(self) -> tuple[Any, Any]:
         """(score of value lock-in, score of the reference) of one history, from the history alone.

@@ -17,6 +17,9 @@ _SMALL = 64
 """Actions with at most this many entries are range-checked in plain Python (faster at that size)."""
 
 
+_FLOAT32 = np.dtype(np.float32)
+"""numpy's float32 dtype object (native arrays of float32 share it)."""
+
 BOUND_TOLERANCE = 1e-6
 """Actions this far outside [-1, 1] are float rounding (e.g. 1.0000001 from a wrapper), accepted and clipped."""
 
@@ -44,7 +47,8 @@ def validate_action(action: Any, shape: tuple[int, ...], clip: bool = False) -> 
     value is clipped into [-1, 1] (the env's ``clip_actions=True``). NaN and inf are always errors.
     """
     array = action if type(action) is np.ndarray else _as_array(action, shape)
-    if array.dtype.kind not in "fiu":
+    dtype = array.dtype
+    if dtype is not _FLOAT32 and dtype.kind not in "fiu":  # (an identity test first: the usual float32 costs ~20 ns)
         raise InvalidActionError(
             f"action must be real-valued numbers, found dtype {array.dtype} "
             f"({type(action).__name__}); pass a float array of shape {shape}"
@@ -56,13 +60,13 @@ def validate_action(action: Any, shape: tuple[int, ...], clip: bool = False) -> 
             _raise_bad_values(array)
         return np.clip(array, -1.0, 1.0).astype(np.float32, copy=False)
     original = array
-    if array.dtype != np.float32:
+    if dtype is not _FLOAT32 and dtype != np.float32:
         with np.errstate(over="ignore"):  # a finite 1e39 becomes inf: reported from ``original`` below
             array = array.astype(np.float32)
     if array.size <= _SMALL:
         # One env's action: Python's min/max/sum over a list beat numpy's reduction machinery.
         # A NaN or inf anywhere makes the sum non-finite, so the bounds test below stays exact.
-        values = array.ravel().tolist()
+        values = (array if array.ndim == 1 else array.ravel()).tolist()
         if not values:
             return array
         if not math.isfinite(sum(values)):

@@ -9,6 +9,7 @@ shared with the native vector env. Microseconds per step: the backend for RL res
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -18,7 +19,7 @@ from progressgym_env.backends.base import DEFAULT_CAPACITY
 from progressgym_env.backends.calibration import CalibratedResponse, load_calibration
 from progressgym_env.backends.physics import moves_model, pulled_logits, steering_logits, updated_logits
 from progressgym_env.configs import config_from_any
-from progressgym_env.elicitation import ELICITATION_METHODS, sample_shares, split_queries
+from progressgym_env.elicitation import ELICITATION_METHODS, share_sampler, split_queries
 from progressgym_env.errors import ConfigError
 from progressgym_env.history import History, HistorySource
 from progressgym_env.numerics import logit, sigmoid
@@ -125,7 +126,8 @@ class SurrogateBackend:
         self._model_values = np.zeros(0)
         self._sim_logits = np.zeros(0)
         self._sim_values = np.zeros(0)
-        self._counts: dict[int, np.ndarray] = {}
+        self._samplers: dict[int, Callable[[np.random.Generator, np.ndarray], np.ndarray]] = {}
+        """Answer samplers by query budget (its split into per-dim counts fixed)."""
 
     def reset(self, history: History, rng: np.random.Generator, *, simulate_human: bool) -> None:
         if self._response is not None:
@@ -197,10 +199,11 @@ class SurrogateBackend:
         values = self._sim_values if simulated else self._history_values[t]
         if budget is None:
             return values.copy(), 0
-        counts = self._counts.get(budget)
-        if counts is None:
-            counts = self._counts[budget] = split_queries(budget, values.shape[0])
-        return sample_shares(self._rng, values, counts, self.config.elicitation), int(budget)  # type: ignore[arg-type]
+        sampler = self._samplers.get(budget)
+        if sampler is None:
+            sampler = self._samplers[budget] = share_sampler(split_queries(budget, values.shape[0]),
+                                                             self.config.elicitation)
+        return sampler(self._rng, values), int(budget)  # type: ignore[arg-type]
 
     def history_source(self, name: str) -> HistorySource | None:
         """The surrogate provides no histories of its own (its humans are the history's vectors)."""

@@ -179,7 +179,11 @@ class ProgressGymEnv(gym.Env[np.ndarray, np.ndarray]):
         self._models = np.zeros((0, d))
         self._simulated = np.zeros((0, d))
         self._rewards = np.zeros(0)
-        self._centuries = np.zeros(0, dtype=np.int64)
+        self._centuries: list[np.int64] = []
+        """The episode's centuries as the numpy scalars infos carry (a list: indexing it costs no numpy call)."""
+        self._query_infos: dict[int, np.int64] = {}
+        """``info["queries"]`` values by count (immutable numpy scalars, so one object serves every info)."""
+        self._simulates = self.judge_class.simulates_human
         self._steps_taken = 0
         self._closed = False
 
@@ -246,7 +250,7 @@ class ProgressGymEnv(gym.Env[np.ndarray, np.ndarray]):
             self._rewards = np.empty(n)
             self._simulated = np.empty((self.num_centuries, d)) if simulates else np.zeros((0, d))
             self._last_step = self.judge.last_step
-            self._centuries = np.asarray(history.centuries, dtype=np.int64)  # indexing gives the info's np.int64
+            self._centuries = list(np.asarray(history.centuries, dtype=np.int64))  # the info's np.int64 scalars
         self.history = history
         self.backend.reset(history, self.np_random, simulate_human=simulates)
         if simulates:
@@ -264,7 +268,7 @@ class ProgressGymEnv(gym.Env[np.ndarray, np.ndarray]):
             "human_values": self._observed_truth(),
             "model_values": self.backend.model_values.copy(),
             "century": self._centuries[self._t],
-            "queries": np.int64(queries),
+            "queries": self._queries_info(queries),
             "target_values": self.judge.target(self._t).copy(),  # the first step's
             "final_score": _NO_SCORE_INFO,
             "normalized_score": _NO_SCORE_INFO,
@@ -327,7 +331,7 @@ class ProgressGymEnv(gym.Env[np.ndarray, np.ndarray]):
         else:
             self._t = t = t + 1
             estimate, queries = backend.elicit(t, self.query_budget, simulated=simulated is not None)
-            info["queries"] = np.int64(queries)
+            info["queries"] = self._queries_info(queries)
             obs = self._observation(estimate, model, t * self._progress_scale)
             info["human_values"] = self._observed_truth()
             info["final_score"] = _NO_SCORE_INFO  # scored on the last step
@@ -436,9 +440,16 @@ class ProgressGymEnv(gym.Env[np.ndarray, np.ndarray]):
         self._estimate = estimate
         return obs
 
+    def _queries_info(self, queries: int) -> np.int64:
+        """``queries`` as the numpy scalar infos carry (kept per count)."""
+        scalar = self._query_infos.get(queries)
+        if scalar is None:
+            scalar = self._query_infos[queries] = np.int64(queries)
+        return scalar
+
     def _observed_truth(self) -> np.ndarray:
         """The true vector behind the current observation (H_t, or S in Coevolve)."""
-        if self.simulates_human:
+        if self._simulates:
             return self.backend.simulated_values.copy()
         assert self.history is not None
         return self.history.values[self._t].copy()
