@@ -9,6 +9,7 @@ gives the agent the exact vector (no noise, 0 queries): useful for debugging, no
 from __future__ import annotations
 
 import functools
+import operator
 from collections.abc import Callable
 
 import numpy as np
@@ -57,30 +58,47 @@ def sample_shares(
     """Observed share of value-upholding answers per dim (broadcasts over leading batch dims)."""
     if method == "binomial":
         if values.ndim == 1 and values.shape[0] <= _SCALAR_DRAWS:
-            return _scalar_binomial_shares(rng, values, counts.tolist())
+            if values.shape != counts.shape:
+                raise ValueError(f"values {values.shape} and counts {counts.shape} differ in length")
+            return ScalarBinomialShares(counts)(rng, values)  # (repeated calls: keep a share_sampler)
         return rng.binomial(counts, values) / counts
     if method == "normal":
         return kernels.normal_shares(values, rng.standard_normal(np.shape(values)), counts, np)
     raise ConfigError(f"unknown elicitation method {method!r}; choose one of {ELICITATION_METHODS}")
 
 
-def _scalar_binomial_shares(rng: np.random.Generator, values: np.ndarray, counts: list[int]) -> np.ndarray:
-    """One respondent's binomial shares (d,) by d scalar draws.
+class ScalarBinomialShares:
+    """One respondent's binomial answer shares (d,) for fixed per-dim ``counts``, by d scalar draws.
 
-    They skip the array call's argument checks (microseconds at this size) and give its draws in
-    its order (both walk the dims in turn). Shares divided in Python: int / int is the correctly
-    rounded quotient, as numpy's is.
+    Scalar ``Generator.binomial`` calls skip the array call's argument checks (microseconds at this
+    size) and give its draws in its order (both walk the dims in turn). Each probability goes to the
+    call as a 0-d view of one buffer and each count as a 0-d int64 array, so numpy converts no Python
+    number (~0.1 µs a draw less): the same sampler, the same draws. Shares are divided in Python:
+    int / int is the correctly rounded quotient, as numpy's is.
+
+    An instance keeps a buffer: give each env (each thread) its own (:func:`share_sampler`).
+
+    :param counts: queries per dim (d,), as :func:`split_queries` gives them.
     """
-    draw = rng.binomial
-    return np.array([draw(n, p) / n for n, p in zip(counts, values.tolist(), strict=True)])
+
+    def __init__(self, counts: np.ndarray) -> None:
+        self._counts: list[int] = np.asarray(counts, dtype=np.int64).tolist()
+        self._count_arrays = [np.array(count, dtype=np.int64) for count in self._counts]
+        self._values = np.empty(len(self._counts))
+        self._value_views = [self._values[i, ...] for i in range(len(self._counts))]
+
+    def __call__(self, rng: np.random.Generator, values: np.ndarray) -> np.ndarray:
+        """The shares of a respondent holding ``values`` (d,), probabilities in [0, 1]."""
+        self._values[:] = values
+        draws = map(rng.binomial, self._count_arrays, self._value_views)
+        return np.array(list(map(operator.truediv, draws, self._counts)))
 
 
 def share_sampler(counts: np.ndarray, method: str) -> Callable[[np.random.Generator, np.ndarray], np.ndarray]:
     """``sample_shares(rng, values, counts, method)`` for one respondent's values (d,), with ``counts`` and
     ``method`` fixed: what a single env's backend calls every century (the same draws, fewer checks)."""
     if method == "binomial" and counts.shape[0] <= _SCALAR_DRAWS:
-        count_list = counts.tolist()
-        return lambda rng, values: _scalar_binomial_shares(rng, values, count_list)
+        return ScalarBinomialShares(counts)
     if method not in ELICITATION_METHODS:
         raise ConfigError(f"unknown elicitation method {method!r}; choose one of {ELICITATION_METHODS}")
     return lambda rng, values: sample_shares(rng, values, counts, method)

@@ -77,9 +77,13 @@ def logit(values: Array, xp: Any) -> Array:
     return xp.log(clipped / (1.0 - clipped))
 
 
-def sigmoid(logits: Array, xp: Any) -> Array:
-    """Inverse of :func:`logit`: ``0.5 * (1 + tanh(0.5 * x))`` (no overflow at large magnitudes)."""
-    return 0.5 * (1.0 + xp.tanh(0.5 * logits))
+def sigmoid(logits: Array, xp: Any, half: Scalar = 0.5, one: Scalar = 1.0) -> Array:
+    """Inverse of :func:`logit`: ``0.5 * (1 + tanh(0.5 * x))`` (no overflow at large magnitudes).
+
+    ``half`` and ``one`` are 0.5 and 1.0; numpy passes them as 0-d arrays of the logits' dtype, which it
+    multiplies and adds faster than Python floats (the same arithmetic).
+    """
+    return half * (one + xp.tanh(half * logits))
 
 
 def logit_shift(action: Array, capacity: Scalar, dtype: Any, xp: Any) -> Array:

@@ -188,8 +188,16 @@ def logit(values: np.ndarray) -> np.ndarray:
     return kernels.logit(values, np)
 
 
+_FLOAT64 = np.dtype(np.float64)
+_HALF, _ONE = np.array(0.5), np.array(1.0)
+""":func:`kernels.sigmoid`'s constants as 0-d float64 arrays: numpy multiplies a small array by one ~0.15 µs
+faster than by a Python float (no weak-scalar promotion), with the same float64 arithmetic."""
+
+
 def sigmoid(logits: np.ndarray) -> np.ndarray:
     """Inverse of :func:`logit`, numerically safe for large magnitudes (:func:`kernels.sigmoid`)."""
+    if getattr(logits, "dtype", None) is _FLOAT64:  # (other dtypes keep Python floats: they keep their dtype)
+        return kernels.sigmoid(logits, np, _HALF, _ONE)
     return kernels.sigmoid(logits, np)
 
 

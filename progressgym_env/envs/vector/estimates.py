@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from progressgym_env.elicitation import BinomialTable, GridBinomial, sample_shares, split_queries
+from progressgym_env.elicitation import BinomialTable, GridBinomial, sample_shares, share_sampler, split_queries
 from progressgym_env.envs.vector.draws import SubEnvGenerators
 from progressgym_env.envs.vector.rows import Century, Rows
 from progressgym_env.envs.vector.settings import VectorSettings
@@ -35,6 +35,8 @@ class BatchElicitation:
         self.queries = 0 if budget is None else int(budget)
         self.counts = None if budget is None else split_queries(budget, settings.dim)
         self.method = settings.config.elicitation
+        # exact mode draws each row from its sub-env's generator, one respondent at a time
+        self._one = None if self.counts is None else share_sampler(self.counts, self.method)
         self.table: BinomialTable | None = None
         self.uses_grid = False  # GridBinomial for large batches (built on the first one)
         exact_answers = self.counts is not None and self.method == "binomial"
@@ -65,7 +67,9 @@ class BatchElicitation:
             if self.uses_grid and values.size >= GridBinomial.MIN_DRAWS:
                 return GridBinomial.for_counts(self.counts).sample_shares(batch_rng, values), self.queries
             return sample_shares(batch_rng, values, self.counts, self.method), self.queries
+        one = self._one
+        assert one is not None
         shares = np.empty((rows.count, values.shape[-1]))
         for j, i in enumerate(rows.index.tolist()):
-            shares[j] = sample_shares(generators[i], values[j], self.counts, self.method)
+            shares[j] = one(generators[i], values[j])
         return shares, self.queries
