@@ -115,9 +115,17 @@ def steering_logits(simulated: Array, history: Array, goal: Array, history_pull:
     return pulled + (goal - pulled) / ai_pull
 
 
-def cosine_parts(a: Array, b: Array, xp: Any, total: Reduction) -> tuple[Array, Array]:
-    """(a.b, sqrt(|a|^2 |b|^2)) along the last axis: the cosine's numerator and denominator."""
-    return total(a * b), xp.sqrt(total(a * a) * total(b * b))
+def cosine_parts(
+    a: Array, b: Array, xp: Any, total: Reduction, b_squares: Array | None = None
+) -> tuple[Array, Array]:
+    """(a.b, sqrt(|a|^2 |b|^2)) along the last axis: the cosine's numerator and denominator.
+
+    :param b_squares: ``total(b * b)``, where a caller keeps it for a ``b`` it passes again and again
+        (a history): the same numbers, computed once. None: computed here.
+    """
+    if b_squares is None:
+        b_squares = total(b * b)
+    return total(a * b), xp.sqrt(total(a * a) * b_squares)
 
 
 def safe_ratio(dot: Array, norms: Array, xp: Any) -> Array:

@@ -98,13 +98,9 @@ def row_sum(x: np.ndarray) -> float:
     return float(_sum(x))
 
 
-def _reduce_last(x: np.ndarray) -> np.ndarray:
-    return _sum(x, axis=-1)
-
-
 def last_axis_mean(x: np.ndarray) -> np.ndarray:
     """``x.mean(axis=-1)`` without ``np.mean``'s Python layer: the same sum divided by the same count."""
-    return kernels.last_axis_mean(x, _reduce_last)
+    return kernels.last_axis_mean(x, last_axis_sum)
 
 
 def last_axis_sum(x: np.ndarray) -> np.ndarray:
@@ -135,8 +131,10 @@ def suffix_max(x: np.ndarray) -> np.ndarray:
     the order of comparisons cannot change a bit), but numpy accumulates a short last axis one row at
     a time; for many rows, one column maximum per position is several times cheaper.
     """
+    if x.ndim == 1:  # one row: numpy's own loop
+        return np.maximum.accumulate(x[::-1])[::-1]
     length = x.shape[-1] if x.ndim else 1
-    if x.ndim == 1 or length > 32 or x.size < 64 * length:  # one row, long rows or few: numpy's own loop
+    if length > 32 or x.size < 64 * length:  # one row, long rows or few: numpy's own loop
         return np.maximum.accumulate(x[..., ::-1], axis=-1)[..., ::-1]
     out = np.array(x)
     for i in range(length - 2, -1, -1):  # accumulate's order of arguments: maximum(running, next)
@@ -221,20 +219,25 @@ def _unbroadcast(x: np.ndarray, other: np.ndarray) -> np.ndarray:
     return x if index is None else x[tuple(index)]  # (new length-1 axes also have stride 0: nothing to cut)
 
 
-def cosine(a: np.ndarray, b: np.ndarray) -> np.ndarray | float:
+def cosine(a: np.ndarray, b: np.ndarray, b_squares: np.ndarray | None = None) -> np.ndarray | float:
     """Cosine similarity along the last axis; 0 where either vector is zero (DESIGN §4.4).
 
     Broadcasts: ``a`` (..., d) against ``b`` (..., d).
+
+    :param b_squares: :func:`row_squares` of ``b`` when the caller keeps it (one vector against the
+        same few rows again and again: Coevolve's S_t against its history); used on that path only.
     """
-    a = np.asarray(a, dtype=np.float64)
-    b = np.asarray(b, dtype=np.float64)
+    if type(a) is not np.ndarray or a.dtype is not _FLOAT64:  # (asarray's call costs ~0.1 µs even when a no-op)
+        a = np.asarray(a, dtype=np.float64)
+    if type(b) is not np.ndarray or b.dtype is not _FLOAT64:
+        b = np.asarray(b, dtype=np.float64)
     if a.ndim == 1 and b.ndim == 1:
         # Two vectors (the single env's per-step reward): the same kernel on Python floats, its sums
         # by row_sum and its square root by math.sqrt (correctly rounded, as numpy's): the same bits.
         dot, norms = kernels.cosine_parts(a, b, SCALAR_XP, row_sum)
         return dot / norms if norms > 0.0 else 0.0
     if a.ndim == 2 and b.ndim == 2 and a.shape[0] == 1 and 1 <= b.shape[0] <= _FEW_ROWS:
-        return _vector_against_rows(a[0], b)  # (one row broadcasts as the vector does: the same shape)
+        return _vector_against_rows(a[0], b, b_squares)  # (one row broadcasts as the vector does: the same shape)
     total: Callable[[np.ndarray, int], Any] = _sum  # the bare reduction (two vectors, or few rows)
     if a.ndim > 1 or b.ndim > 1:
         a = _unbroadcast(a, b)
@@ -253,17 +256,28 @@ _FEW_ROWS = 32
 
 def _few_rows_total(x: np.ndarray) -> Any:
     """The sum along the last axis of one vector (:func:`row_sum`, a Python float) or of rows (``add.reduce``)."""
-    return row_sum(x) if x.ndim == 1 else _sum(x, -1)
+    if x.ndim == 1 and _PYTHON_SUM_OK and x.shape[0] <= _ROW_MAX:
+        return _python_sum(x.tolist())
+    return _sum(x, -1)
 
 
-def _vector_against_rows(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+def row_squares(b: np.ndarray) -> np.ndarray | None:
+    """``total(b * b)`` of a few rows ``b`` (r, d) as :func:`cosine` computes it for one vector against them
+    (a caller that passes the same ``b`` again and again keeps it); None where cosine takes another path."""
+    if b.ndim != 2 or b.dtype != np.float64 or not 1 <= b.shape[0] <= _FEW_ROWS:
+        return None
+    squares: np.ndarray = _few_rows_total(b * b)
+    return squares
+
+
+def _vector_against_rows(a: np.ndarray, b: np.ndarray, b_squares: np.ndarray | None = None) -> np.ndarray:
     """:func:`cosine` of one vector ``a`` (d,) against a few rows ``b`` (r, d): (r,) (Coevolve's S_t against H).
 
     The same kernel, its sum of a's squares by :func:`row_sum`; where every norm is positive (and none
     is NaN), :func:`kernels.safe_ratio`'s two ``where`` calls select the plain quotient, so it is taken
     directly (checked on a Python list: ~0.3 µs instead of ~1.5).
     """
-    dot, norms = kernels.cosine_parts(a, b, np, _few_rows_total)
+    dot, norms = kernels.cosine_parts(a, b, np, _few_rows_total, b_squares)
     values = norms.tolist()
     if min(values) > 0.0 and math.isfinite(sum(values)):  # a NaN anywhere makes the sum NaN
         quotient: np.ndarray = dot / norms

@@ -16,7 +16,13 @@ from __future__ import annotations
 
 import numpy as np
 
-from progressgym_env.elicitation import BinomialTable, GridBinomial, sample_shares, share_sampler, split_queries
+from progressgym_env.elicitation import (
+    BinomialTable,
+    GridBinomial,
+    sample_shares,
+    share_sampler,
+    split_queries,
+)
 from progressgym_env.envs.vector.draws import SubEnvGenerators
 from progressgym_env.envs.vector.rows import Century, Rows
 from progressgym_env.envs.vector.settings import VectorSettings
