@@ -17,14 +17,25 @@ from progressgym_env.elicitation import (
     GridBinomial,
     GuidedSearch,
     sample_shares,
+    share_sampler,
     split_queries,
 )
-from progressgym_env.numerics import cosine, last_axis_mean, last_axis_sum, suffix_max
+from progressgym_env.judges import CoevolveJudge, FollowJudge
+from progressgym_env.numerics import (
+    cosine,
+    last_axis_mean,
+    last_axis_sum,
+    row_squares,
+    row_sum,
+    sigmoid,
+    suffix_max,
+)
 
 
 def _same(a: object, b: object) -> bool:
     a, b = np.asarray(a), np.asarray(b)
-    return a.shape == b.shape and a.dtype == b.dtype and np.array_equal(a, b) and np.array_equal(np.signbit(a), np.signbit(b))
+    return (a.shape == b.shape and a.dtype == b.dtype and np.array_equal(a, b, equal_nan=True)
+            and np.array_equal(np.signbit(a), np.signbit(b)))
 
 
 @pytest.mark.parametrize("d", [1, 2, 3, 5, 7, 8, 19])
@@ -34,6 +45,26 @@ def test_last_axis_sum_and_mean_equal_numpy(d: int) -> None:
     x[0] = -0.0  # a sum of -0.0s is +0.0 in numpy
     assert _same(last_axis_sum(x), np.add.reduce(x, axis=-1))
     assert _same(last_axis_mean(x), x.mean(axis=-1))
+
+
+def test_short_rows_are_summed_in_numpys_order() -> None:
+    """1-D sums of up to 15 entries run in Python floats: numpy's left fold below 8 entries, its eight
+    pairwise accumulators from 8 on (a left fold of those eight breaks the 8..15 cases)."""
+    rng = np.random.default_rng(3)
+    for d in range(1, 18):
+        for trial in range(40):
+            x = rng.standard_normal(d) * 10.0 ** rng.integers(-12, 12, d)  # order-sensitive sums
+            if trial < 3:
+                x[trial % d:] = -0.0
+            if trial == 3:
+                x[-1] = np.inf
+            if trial == 4:
+                x[0] = np.nan
+            expected = np.add.reduce(x)
+            found = row_sum(x)
+            assert type(found) is float and _same(found, expected)
+            assert _same(last_axis_sum(x), expected) and type(last_axis_sum(x)) is np.float64
+            assert _same(last_axis_mean(x), x.mean())
 
 
 def _plain_cosine(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -56,6 +87,65 @@ def test_cosine_of_broadcast_views_equals_materialised_arrays() -> None:
         assert _same(cosine(a, b), _plain_cosine(a, b))
         assert _same(cosine(b, a), _plain_cosine(b, a))
     assert cosine(history[0], history[1]) == float(_plain_cosine(history[0], history[1]))
+
+
+@pytest.mark.filterwarnings("ignore:overflow encountered")
+def test_small_cosines_equal_the_plain_numpy_cosine() -> None:
+    """Two vectors (Python floats) and one vector against a few rows (with and without kept row norms)."""
+    rng = np.random.default_rng(4)
+    for d in (1, 2, 5, 7, 8, 19):
+        for trial in range(30):
+            a, b = rng.standard_normal(d) * 10.0 ** rng.integers(-5, 5, d), rng.random(d)
+            if trial == 0:
+                a[:] = 0.0  # a zero vector scores 0
+            if trial == 1:
+                b[0] = np.nan
+            if trial == 2:
+                a[:] = 1e200  # the squared norms overflow
+            found = cosine(a, b)
+            assert type(found) is float and _same(found, _plain_cosine(a, b))
+            rows = rng.random((int(rng.integers(1, 40)), d))
+            if trial % 3 == 0:
+                rows[-1] = 0.0
+            if trial % 5 == 0:
+                rows[trial % len(rows), 0] = np.nan  # (not only first: Python's min skips a later NaN)
+            for one, many in [(a[None, :], rows), (a[None, :], rows[:1])]:
+                expected = _plain_cosine(one, many)
+                assert _same(cosine(one, many), expected)
+                assert _same(cosine(one, many, row_squares(many)), expected)
+    assert row_squares(rng.random((40, 5))) is None and row_squares(rng.random(5)) is None  # not that path
+
+
+def test_sigmoid_constants_as_arrays_give_the_float_constants_bits() -> None:
+    x = np.random.default_rng(5).standard_normal(4096) * 20
+    assert _same(sigmoid(x), 0.5 * (1.0 + np.tanh(0.5 * x)))
+    x32 = x.astype(np.float32)
+    assert _same(sigmoid(x32), 0.5 * (1.0 + np.tanh(0.5 * x32)))  # float32 stays float32
+    assert _same(sigmoid(x[3]), 0.5 * (1.0 + np.tanh(0.5 * x[3])))
+
+
+def test_a_kept_share_sampler_draws_as_sample_shares() -> None:
+    counts = split_queries(512, 5)
+    for method in ("binomial", "normal"):
+        sampler = share_sampler(counts, method)
+        fast, plain = np.random.default_rng(7), np.random.default_rng(7)
+        for step in range(40):  # one buffer, new values every call
+            values = np.random.default_rng(step).random(5)
+            values[step % 5] = float(step % 2)  # p = 0 and 1
+            assert _same(sampler(fast, values), sample_shares(plain, values, counts, method))
+        assert fast.random() == plain.random()
+    with pytest.raises(ValueError, match="differ in length"):
+        sample_shares(np.random.default_rng(0), np.full(3, 0.5), counts)
+
+
+def test_one_historys_normalized_score_equals_the_batched_formula() -> None:
+    rng = np.random.default_rng(6)
+    history = np.cumsum(rng.random((9, 5)), axis=0) / 9
+    for judge in (FollowJudge(history), CoevolveJudge(history), FollowJudge(np.full((9, 5), 0.5))):  # last: span 0
+        for score in (0.9, 0.951, 0.99, 1.0, float(rng.random())):
+            assert _same(judge.normalized_score(score), float(judge.normalized_scores(score)))
+        judge.set_histories(..., history[::-1].copy())  # new histories: new normalizers
+        assert _same(judge.normalized_score(0.97), float(judge.normalized_scores(0.97)))
 
 
 def test_binomial_table_answers_equal_a_binary_search_of_its_cdf() -> None:
