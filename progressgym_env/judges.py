@@ -325,6 +325,8 @@ class Judge:
         """The vectors (..., d) the step at century index ``t`` is scored against (row t - 1 of :meth:`targets`)."""
         assert self._targets is not None
         targets = self._targets if rows is ALL else self._targets[rows]
+        if targets.ndim == 2:  # one history: a row (the same view; plain indexing costs less than Ellipsis's)
+            return targets[t - FIRST_SCORED_STEP]
         return targets[..., t - FIRST_SCORED_STEP, :]
 
     def step_rewards(
