@@ -100,3 +100,21 @@ def test_counts_past_the_tables_fall_back_to_jax_random_binomial() -> None:
     state = env.initial(jax.random.PRNGKey(0))
     counts = np.asarray(env.observation(state))[:5] * (binomial.MAX_COUNT + 1)
     np.testing.assert_allclose(counts, np.rint(counts), atol=1e-2)  # shares of whole answer counts
+
+
+@pytest.mark.parametrize("count", [1, 2, 3, 16, 17])
+def test_key_words_are_jax_random_bits(count: int) -> None:
+    """The unrolled hash gives exactly JAX's words (``jax.random.bits`` with the original counter layout), also
+    jitted and vmapped, for raw and typed keys; another key type falls back to ``jax.random.bits``."""
+    from progressgym_env.functional.random_words import key_words
+
+    keys = jax.random.split(jax.random.PRNGKey(count), 5)
+    with jax.threefry_partitionable(False):
+        expected = jax.vmap(lambda key: jax.random.bits(key, (count,), jnp.uint32))(keys)
+        typed = jax.random.key(11)
+        typed_expected = jax.random.bits(typed, (count,), jnp.uint32)
+    np.testing.assert_array_equal(jax.jit(jax.vmap(lambda key: key_words(key, count)))(keys), expected)
+    np.testing.assert_array_equal(key_words(typed, count), typed_expected)
+    rbg = jax.random.key(11, impl="rbg")
+    np.testing.assert_array_equal(key_words(rbg, count), jax.random.bits(rbg, (count,), jnp.uint32))
+    assert len(set(np.asarray(expected).ravel().tolist())) == expected.size  # distinct words: the test can fail

@@ -47,6 +47,7 @@ from progressgym_env.elicitation import split_queries, validate_query_budget
 from progressgym_env.envs.base import observation_space, validate_obs_history
 from progressgym_env.errors import ConfigError
 from progressgym_env.functional import binomial
+from progressgym_env.functional.random_words import key_words
 from progressgym_env.history import FixedHistory, resolve_history
 from progressgym_env.judges import FIRST_SCORED_STEP, SIMILARITIES, Judge
 from progressgym_env.numerics import logit
@@ -244,7 +245,7 @@ class ProgressGymFuncEnv(FuncEnv):
     @staticmethod
     def words(rng: Any, count: int) -> jax.Array:
         """``count`` random uint32 words of key ``rng`` (at least one: a shape of zero is no draw at all)."""
-        return jax.random.bits(rng, (max(count, 1),), jnp.uint32)
+        return key_words(rng, count)
 
     @staticmethod
     def normals(words: jax.Array) -> jax.Array:
