@@ -10,13 +10,12 @@ X ~ Binomial(n, p) with a fixed, small amount of branch-free work per draw, in t
    32-bit word picks a cell (its top bits) and compares its low bits with the cell's threshold; one
    table lookup, no search.
 3. **Thinning**: each of the n - Y failures succeeds again with s = (q - q_lo) / (1 - q_lo) < 2 / G, so
-   Z ~ Binomial(n - Y, s) has mean mu < 2 n / G; Z is found by inversion from 0, unrolled over the few
-   values whose tail is not yet below 2^-24 (four at 103 queries a dim, eight at 1,024): no loop.
+   Z ~ Binomial(n - Y, s) has mean < 2 n / G; Z is found by inversion from 0 (three unrolled terms,
+   then a ``while`` loop that runs only when some lane drew Z >= 3).
 
 X = Y + Z is Binomial(n, q) exactly (each query succeeds with q_lo + (1 - q_lo) s = q, independently:
-binomial thinning), up to the rounding of the tables (thresholds of ``32 - log2 K`` bits), float32
-arithmetic in the thinning step and its tail cut below 2^-24 (under the 2^-23 resolution of the float32
-uniform it inverts): differences far below what any statistical test of the episodes can
+binomial thinning), up to the rounding of the tables (thresholds of ``32 - log2 K`` bits) and float32
+arithmetic in the thinning step: differences far below what any statistical test of the episodes can
 see (``tests/test_functional_binomial.py`` checks the tables against the analytic pmf and the draws by
 chi-square). The same two-stage idea is numpy's :class:`progressgym_env.elicitation.GridBinomial`,
 which searches CDFs with guide tables instead: a search is cheap in a numpy loop, a lookup in XLA.
@@ -40,8 +39,6 @@ GRID = 1 << 12
 MAX_COUNT = 1 << 10
 """Largest per-dim count tabulated (the tables hold (G / 2 + 1) x K words per distinct count)."""
 WORD_BITS = 32
-TAIL = 2.0**-24
-"""Probability below which the thinning step's tail is cut: half the resolution of a float32 uniform (2^-23)."""
 
 
 def cells_for(count: int) -> int:
@@ -114,14 +111,12 @@ class BinomialTables:
     :param table_of_dim: (d,) which count's tables each dimension reads.
     :param counts: (d,) the queries of each dimension (float32).
     :param low_bits: threshold bits of a packed cell (32 - log2 K).
-    :param thinning_terms: the largest thinning success count resolved (:func:`thinning_terms`).
     """
 
     words: jax.Array
     table_of_dim: jax.Array
     counts: jax.Array
     low_bits: int = struct.field(pytree_node=False, default=WORD_BITS)
-    thinning_terms: int = struct.field(pytree_node=False, default=1)
 
 
 def tables_for(counts: np.ndarray) -> BinomialTables | None:
@@ -134,7 +129,7 @@ def tables_for(counts: np.ndarray) -> BinomialTables | None:
     words = np.stack([grid_table(count, cells) for count in distinct])
     table_of_dim = np.array([distinct.index(int(c)) for c in counts], dtype=np.int32)
     return BinomialTables(jnp.asarray(words), jnp.asarray(table_of_dim), jnp.asarray(counts, jnp.float32),
-                          WORD_BITS - (cells.bit_length() - 1), thinning_terms(max(distinct)))
+                          WORD_BITS - (cells.bit_length() - 1))
 
 
 WORDS_PER_DRAW = 2
@@ -164,37 +159,35 @@ def sample(tables: BinomialTables, probabilities: jax.Array, words: jax.Array) -
     keep = (words[..., 0] & low_mask) < (packed & low_mask)
     grid_count = jnp.where(keep, cell, jnp.right_shift(packed, jnp.uint32(tables.low_bits)).astype(jnp.int32))
     trials = counts - grid_count.astype(jnp.float32)
-    s = jnp.maximum((q - q_lo) / (1.0 - q_lo), 0.0)
-    thinned = _thinning(trials, s, uniform_from(words[..., 1]), tables.thinning_terms)
+    thinned = _thinning(trials, jnp.maximum((q - q_lo) / (1.0 - q_lo), 0.0), uniform_from(words[..., 1]))
     successes = grid_count.astype(jnp.float32) + thinned
     return jnp.where(flipped, counts - successes, successes)
 
 
-def thinning_terms(max_count: int) -> int:
-    """The largest Z the thinning step resolves for counts up to ``max_count``: the least K with
-    P(Z > K) <= mu^(K+1) / (K+1)! < :data:`TAIL`, mu = max_count * 2 / G the largest mean it can have."""
-    mu = max_count * 2.0 / GRID
-    terms, bound = 0, mu
-    while bound >= TAIL:
-        terms += 1
-        bound *= mu / (terms + 1)
-    return terms
-
-
-def _thinning(trials: jax.Array, s: jax.Array, u: jax.Array, terms: int) -> jax.Array:
-    """Z ~ Binomial(trials, s) by inversion of ``u`` from 0, resolving Z = 0 .. ``terms`` (unrolled: no loop).
-
-    A larger Z is returned as ``terms``; with ``terms`` from :func:`thinning_terms` that has probability
-    below :data:`TAIL`, under the resolution of the float32 uniform ``u`` itself.
-    """
+def _thinning(trials: jax.Array, s: jax.Array, u: jax.Array) -> jax.Array:
+    """Z ~ Binomial(trials, s) by inversion of ``u`` from 0 (s small: Z is almost always 0, 1 or 2)."""
     ratio = s / (1.0 - s)
     term = jnp.exp(trials * jnp.log1p(-s))  # P(Z = 0)
     left = u
-    found = (left < term) | (trials <= 0.0)
+    found = left < term
     z = jnp.zeros_like(trials)
-    for k in range(1, terms + 1):
+    for k in (1.0, 2.0):  # unrolled: P(Z >= 3) is ~(2 n / G)^3 / 6 per draw
         left = left - term
-        term = term * ratio * ((trials - (k - 1.0)) / k)
-        z = jnp.where(found, z, float(k))
+        term = term * ratio * (trials - k + 1.0) / k
+        z = jnp.where(found, z, k)
         found = found | (left < term) | (k >= trials)
-    return z
+
+    Carry = tuple[jax.Array, jax.Array, jax.Array, jax.Array]  # (z, left, term, found)
+
+    def more(carry: Carry) -> jax.Array:
+        return ~jnp.all(carry[3])
+
+    def step(carry: Carry) -> Carry:
+        z, left, term, found = carry
+        k = z + 1.0
+        left = jnp.where(found, left, left - term)
+        term = jnp.where(found, term, term * ratio * (trials - k + 1.0) / k)
+        z = jnp.where(found, z, k)
+        return z, left, term, found | (left < term) | (k >= trials)
+
+    return jax.lax.while_loop(more, step, (z, left, term, found))[0]
