@@ -2,8 +2,9 @@
 
 1. **Env throughput**: a jitted ``lax.scan`` of vmapped ``step`` calls (gymnax's interface, auto-reset,
    constant actions) of the twin against gymnax's CartPole-v1 at the same N (1 ... 65,536), env-steps/s
-   after compilation; the twin in its default setting (binomial answers, query budget 512, fine-tuning
-   noise) and exact (``query_budget=None``).
+   after compilation, every program timed once per round in turn (best of ``--repeats`` rounds); the
+   twin in its default setting (binomial answers, query budget 512, fine-tuning noise), exact
+   (``query_budget=None``) and exact without fine-tuning noise (deterministic physics).
 2. **PPO throughput**: SB3 PPO (``learn`` on the native vector env with VecNormalize, no validation) and
    the compiled PPO (:mod:`agents.jax_ppo`, one seed and ``--sweep-seeds`` seeds in one program; compile
    time reported apart) on the same challenge, recipe (the zoo file's), network, rollout and epochs.
@@ -34,20 +35,23 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 
-def _steps_per_second(step_all: Callable[[Any], Any], steps: int, n: int, repeats: int) -> dict[str, float]:
-    """Env-steps/s of a compiled run of ``steps`` vectorised steps of ``n`` envs, best of ``repeats``, by the
-    process CPU time (``cpu``, the headline: on a shared machine it leaves out time spent waiting for a core)
-    and by the wall clock (``wall``)."""
+def _steps_per_second(programs: dict[str, Callable[[Any], Any]], steps: int, n: int,
+                      repeats: int) -> dict[str, dict[str, float]]:
+    """Env-steps/s of compiled runs of ``steps`` vectorised steps of ``n`` envs, per program: the best of
+    ``repeats`` rounds that run every program once in turn (so a burst of load on a shared machine hits
+    them alike), by the process CPU time (``cpu``, the headline) and by the wall clock (``wall``)."""
     import jax
 
-    step_all(jax.random.PRNGKey(0)).block_until_ready()  # compile
-    wall = cpu = float("inf")
+    for program in programs.values():
+        program(jax.random.PRNGKey(0)).block_until_ready()  # compile
+    best = {name: {"cpu": float("inf"), "wall": float("inf")} for name in programs}
     for i in range(repeats):
-        start, start_cpu = time.perf_counter(), time.process_time()
-        step_all(jax.random.PRNGKey(i + 1)).block_until_ready()
-        wall = min(wall, time.perf_counter() - start)
-        cpu = min(cpu, time.process_time() - start_cpu)
-    return {"cpu": steps * n / cpu, "wall": steps * n / wall}
+        for name, program in programs.items():
+            start, start_cpu = time.perf_counter(), time.process_time()
+            program(jax.random.PRNGKey(i + 1)).block_until_ready()
+            best[name]["wall"] = min(best[name]["wall"], time.perf_counter() - start)
+            best[name]["cpu"] = min(best[name]["cpu"], time.process_time() - start_cpu)
+    return {name: {clock: steps * n / seconds for clock, seconds in clocks.items()} for name, clocks in best.items()}
 
 
 def scan_program(env: Any, params: Any, n: int, steps: int, action: Any) -> Callable[[Any], Any]:
@@ -81,6 +85,8 @@ def env_throughput(sizes: Sequence[int], challenge: str, steps: int, repeats: in
     cartpole, cartpole_params = gymnax.make("CartPole-v1")
     twin, twin_params = make(challenge, num_histories=1024)
     exact, exact_params = make(challenge, num_histories=1024, query_budget=None)
+    still, still_params = make(challenge, num_histories=1024, query_budget=None,
+                               backend_config={"finetune_noise_sd": 0.0})
     action = jnp.full((twin.num_actions,), 0.1)
     rows = []
     for n in sizes:
@@ -88,12 +94,13 @@ def env_throughput(sizes: Sequence[int], challenge: str, steps: int, repeats: in
         row: dict[str, Any] = {"N": n, "scan_steps": count}
         programs = {"cartpole": scan_program(cartpole, cartpole_params, n, count, jnp.asarray(1)),
                     "twin": scan_program(twin, twin_params, n, count, action),
-                    "twin_exact": scan_program(exact, exact_params, n, count, action)}
-        for name, program in programs.items():
-            for clock, rate in _steps_per_second(program, count, n, repeats).items():
+                    "twin_exact": scan_program(exact, exact_params, n, count, action),
+                    "twin_exact_noiseless": scan_program(still, still_params, n, count, action)}
+        for name, rates in _steps_per_second(programs, count, n, repeats).items():
+            for clock, rate in rates.items():
                 row[f"{name}_steps_per_s_{clock}"] = rate
         for clock in ("cpu", "wall"):
-            for name in ("twin", "twin_exact"):
+            for name in ("twin", "twin_exact", "twin_exact_noiseless"):
                 row[f"{name}_vs_cartpole_{clock}"] = row[f"{name}_steps_per_s_{clock}"] / row[f"cartpole_steps_per_s_{clock}"]
         print(json.dumps({k: round(v, 3) if isinstance(v, float) else v for k, v in row.items()}), flush=True)
         rows.append(row)

@@ -54,14 +54,15 @@ class GymnaxEnv:
     ) -> tuple[jax.Array, TwinState, jax.Array, jax.Array, dict[str, Any]]:
         """One step; a finished episode is reset in the same call (gymnax's auto-reset)."""
         params = self.default_params if params is None else params
-        step_key, reset_key, observe_key = jax.random.split(key, 3)
         env = self.func_env
-        moved = env.advance(state, action, step_key, params)
+        words = env.words(key, env.step_words)  # one draw: a reset's history, the noise, the estimate
+        noise_end = 1 + env.noise_words
+        moved = env.advance(state, action, words[1:noise_end], params)
         reward = env.reward(state, action, moved, None, params)
         done = env.terminal(moved, None, params)
         info = env.transition_info(state, action, moved, params)
         info["discount"] = jnp.where(done, 0.0, 1.0)
-        fresh = env.start(reset_key, params)
+        fresh = env.start(words[0], params)
         chosen = jax.tree_util.tree_map(lambda new, old: jnp.where(done, new, old), fresh, moved)
-        next_state = env.observe(chosen, observe_key, params, done)  # one estimate drawn either way
+        next_state = env.observe(chosen, words[noise_end:], params, done)  # one estimate drawn either way
         return env.observation(next_state, None, params), next_state, reward, done, info

@@ -15,9 +15,14 @@ constants computed by the numpy judge. A fixed history (the corpus, a file) is a
 
 Differences from the numpy env, by design of a compiled env: float32 throughout (x64 off), actions
 are clipped into [-1, 1] (the numpy env's ``clip_actions=True``; a jitted function cannot raise), and
-random draws come from ``jax.random``, so a seed gives a different (equally distributed) episode
-than the numpy env's. With ``query_budget=None`` and no fine-tuning noise, the same actions give the
+random draws come from ``jax.random`` (one ``jax.random.bits`` call per step; answers from the exact
+alias-and-thinning sampler of :mod:`progressgym_env.functional.binomial`), so a seed gives a different
+(equally distributed) episode than the numpy env's. With ``query_budget=None`` and no fine-tuning noise, the same actions give the
 same episode to float32 precision (tests/test_functional.py).
+
+The state holds its history's row in the bank (``index``), not a copy of it: each step reads the rows
+it needs (gathers a compiled program fuses), so resetting a finished env costs a few words, not a
+history.
 
 Timeline as in the numpy env: the state observes century index t = 1 after :meth:`initial`; each
 :meth:`transition` applies the action (M_t), moves the simulated human (S_t, if the judge has one),
@@ -41,6 +46,8 @@ from progressgym_env.backends.surrogate import SurrogateConfig
 from progressgym_env.elicitation import split_queries, validate_query_budget
 from progressgym_env.envs.base import observation_space, validate_obs_history
 from progressgym_env.errors import ConfigError
+from progressgym_env.functional import binomial
+from progressgym_env.functional.random_words import key_words
 from progressgym_env.history import FixedHistory, resolve_history
 from progressgym_env.judges import FIRST_SCORED_STEP, SIMILARITIES, Judge
 from progressgym_env.numerics import logit
@@ -53,13 +60,14 @@ JAX_OPS = kernels.Ops(
 
 @struct.dataclass
 class Episode:
-    """What one history contributes to an episode (one row of the bank; in the state, the episode's own).
+    """What each history of the bank contributes to an episode (every array has a leading bank axis B).
 
     :param values: the history's values (T, d). :param logits: their logits (T, d).
     :param targets: the targets (n, d) the judge gives for it (n = episode length).
     :param center: its mean vector (d,) (the ``centered`` similarity's centre).
     :param lock_in: its value-lock-in score. :param span: reference minus lock-in (1 where ~0).
     :param tiny: whether the span is ~0 (normalised score 0 there).
+    :param first_term: the score's term of S_0 = H_0 (judges that simulate a human; else 0).
     """
 
     values: jax.Array
@@ -69,13 +77,14 @@ class Episode:
     lock_in: jax.Array
     span: jax.Array
     tiny: jax.Array
+    first_term: jax.Array
 
 
 @struct.dataclass
 class TwinParams:
     """Everything an episode reads besides its state (a pytree: traced, not baked into the program).
 
-    :param bank: the history bank, an :class:`Episode` whose arrays have a leading axis B.
+    :param bank: the history bank (:class:`Episode`).
     :param counts: queries per dimension (d,) (unused with ``query_budget=None``).
     """
 
@@ -87,20 +96,11 @@ class TwinParams:
     ai_pull: float = 0.5
 
 
-def row(array: jax.Array, index: jax.Array) -> jax.Array:
-    """``array[index]`` along the first axis as a one-hot contraction (exact: the other rows are added as zeros).
-
-    Vectorised over envs, a dynamic index into a small per-env array is a gather, which XLA runs
-    slowly on CPUs; the contraction is a few fused multiply-adds.
-    """
-    return jnp.tensordot(jax.nn.one_hot(index, array.shape[0], dtype=array.dtype), array, axes=1)
-
-
 @struct.dataclass
 class TwinState:
-    """One env's state: its history (a row of the bank), century index, model, simulated human, memory."""
+    """One env's state: its history's row in the bank, century index, model, simulated human, memory."""
 
-    episode: Episode
+    index: jax.Array
     t: jax.Array
     model_logits: jax.Array
     model_values: jax.Array
@@ -166,6 +166,11 @@ class ProgressGymFuncEnv(FuncEnv):
         self.episode_length = self.judge.episode_length
         self.last_step = self.judge.last_step
         self.simulates_human = bool(judge_class.simulates_human)
+        self.counts = split_queries(query_budget, self.dim) if query_budget is not None else np.ones(self.dim)
+        self.answer_tables = (binomial.tables_for(self.counts)
+                              if query_budget is not None and self.config.elicitation != "normal" else None)
+        self.noise_words = self.dim if self.config.finetune_noise_sd > 0 else 0
+        self.answer_words = self._answer_words()
         self.observation_space = observation_space(self.dim, self.obs_history)
         self.action_space = spaces.Box(-1.0, 1.0, shape=(self.dim,), dtype=np.float32)
         super().__init__()
@@ -185,20 +190,22 @@ class ProgressGymFuncEnv(FuncEnv):
         judge = self.judge
         human = judge.human
         lock_in, span, tiny = judge.normalizers()
-        counts = split_queries(self.query_budget, self.dim) if self.query_budget is not None else np.ones(self.dim)
         f32 = jnp.float32
+        values = jnp.asarray(human, f32)
+        center = jnp.asarray(human.mean(axis=-2), f32)
         bank = Episode(
-            values=jnp.asarray(human, f32),
+            values=values,
             logits=jnp.asarray(logit(human), f32),
             targets=jnp.asarray(np.asarray(judge.targets(human)), f32),
-            center=jnp.asarray(human.mean(axis=-2), f32),
+            center=center,
             lock_in=jnp.asarray(lock_in, f32),
             span=jnp.asarray(span, f32),
             tiny=jnp.asarray(tiny),
+            first_term=jax.vmap(self._first_term)(values, center),
         )
         return TwinParams(
             bank=bank,
-            counts=jnp.asarray(counts, f32),
+            counts=jnp.asarray(self.counts, f32),
             capacity=float(self.config.capacity),
             noise_sd=float(self.config.finetune_noise_sd),
             history_pull=float(self.config.history_pull),
@@ -218,6 +225,34 @@ class ProgressGymFuncEnv(FuncEnv):
                 "num_centuries": self.num_centuries, "dim": self.dim,
                 "backend": {"backend": "surrogate", **asdict(self.config)}}
 
+    # -- randomness: one jax.random.bits call per step, split into words by use -------------------
+
+    def _answer_words(self) -> int:
+        """Random words one estimate draws: none (exact), one per dim (normal answers), two per dim (alias
+        and thinning), or one seeding ``jax.random.binomial`` (counts past the tables)."""
+        if self.query_budget is None:
+            return 0
+        if self.config.elicitation == "normal":
+            return self.dim
+        return binomial.WORDS_PER_DRAW * self.dim if self.answer_tables is not None else 1
+
+    @property
+    def step_words(self) -> int:
+        """Words :class:`~progressgym_env.functional.GymnaxEnv` draws per step: a reset's history, the
+        fine-tuning noise and the estimate."""
+        return 1 + self.noise_words + self.answer_words
+
+    @staticmethod
+    def words(rng: Any, count: int) -> jax.Array:
+        """``count`` random uint32 words of key ``rng`` (at least one: a shape of zero is no draw at all)."""
+        return key_words(rng, count)
+
+    @staticmethod
+    def normals(words: jax.Array) -> jax.Array:
+        """Standard normal numbers from words, by the inverse error function (as ``jax.random.normal``)."""
+        u = binomial.uniform_from(words)
+        return jnp.sqrt(2.0) * jax.lax.erf_inv(jnp.maximum(2.0 * u - 1.0, -1.0 + 2.0**-23))
+
     # -- the rule, over jax.numpy -------------------------------------------------------------
 
     def _similarity(self, name: str, center: jax.Array) -> Any:
@@ -225,51 +260,58 @@ class ProgressGymFuncEnv(FuncEnv):
             return lambda a, b: kernels.cosine(a, b, JAX_OPS)
         return lambda a, b: kernels.cosine(a - center, b - center, JAX_OPS)
 
-    def _elicit(self, key: jax.Array, values: jax.Array, params: TwinParams) -> jax.Array:
+    def _elicit(self, words: jax.Array, values: jax.Array, params: TwinParams) -> jax.Array:
         """The observed answer shares of a respondent holding ``values`` (exact with ``query_budget=None``)."""
         if self.query_budget is None:
             return values
         if self.config.elicitation == "normal":
-            return kernels.normal_shares(values, jax.random.normal(key, values.shape), params.counts, jnp)
-        return jax.random.binomial(key, params.counts, values) / params.counts
+            return kernels.normal_shares(values, self.normals(words), params.counts, jnp)
+        if self.answer_tables is not None:
+            draws = words.reshape(self.dim, binomial.WORDS_PER_DRAW)
+            return binomial.sample(self.answer_tables, values, draws) / params.counts
+        return jax.random.binomial(jax.random.PRNGKey(words[0]), params.counts, values) / params.counts
 
-    def _first_term(self, episode: Episode) -> jax.Array:
-        """S_0's plain-cosine term of the score (judges that simulate a human), else 0."""
+    def _first_term(self, values: jax.Array, center: jax.Array) -> jax.Array:
+        """S_0's plain-cosine term of the score of a history ``values`` (judges that simulate a human), else 0."""
         if not self.simulates_human:
             return jnp.zeros((), jnp.float32)
-        plain = self._similarity("cosine", episode.center)
-        return self.judge.step_terms(None, None, episode.values[0], episode.values, plain, JAX_OPS)
+        plain = self._similarity("cosine", center)
+        return self.judge.step_terms(None, None, values[0], values, plain, JAX_OPS)
 
     def initial(self, rng: Any, params: TwinParams | None = None) -> TwinState:
         """A new episode: a history from the bank, the model (and S_0) at H_0, the first estimate."""
         p = self.params_or_default(params)
-        start, observe = jax.random.split(rng)
-        return self.observe(self.start(start, p), observe, p, jnp.asarray(True))
+        words = self.words(rng, 1 + self.answer_words)
+        return self.observe(self.start(words[0], p), words[1:], p, jnp.asarray(True))
 
     def transition(self, state: TwinState, action: Any, rng: Any, params: TwinParams | None = None) -> TwinState:
         """One century: update the model, move the simulated human, score, observe the next century."""
         p = self.params_or_default(params)
-        advance, observe = jax.random.split(rng)
-        return self.observe(self.advance(state, action, advance, p), observe, p, jnp.asarray(False))
+        words = self.words(rng, self.noise_words + self.answer_words)
+        moved = self.advance(state, action, words[: self.noise_words], p)
+        return self.observe(moved, words[self.noise_words:], p, jnp.asarray(False))
 
-    def start(self, rng: Any, p: TwinParams) -> TwinState:
-        """:meth:`initial` before the first estimate is drawn (see :meth:`observe`)."""
-        index = jax.random.randint(rng, (), 0, p.bank.values.shape[0])
-        episode = jax.tree_util.tree_map(lambda x: x[index], p.bank)
-        first, first_logits = episode.values[0], episode.logits[0]
+    def start(self, word: jax.Array, p: TwinParams) -> TwinState:
+        """:meth:`initial` before the first estimate is drawn (see :meth:`observe`); ``word`` picks the history."""
+        size = p.bank.values.shape[0]
+        index = jnp.minimum(jnp.floor(binomial.uniform_from(word) * size).astype(jnp.int32), size - 1)
+        first, first_logits = p.bank.values[index, 0], p.bank.logits[index, 0]
         empty = jnp.zeros((self.dim,), jnp.float32)
         return TwinState(
-            episode=episode, t=jnp.asarray(FIRST_SCORED_STEP, jnp.int32), model_logits=first_logits,
+            index=index, t=jnp.asarray(FIRST_SCORED_STEP, jnp.int32), model_logits=first_logits,
             model_values=first, sim_logits=first_logits, sim_values=first, estimate=empty,
             past=jnp.zeros((self.obs_history - 1, self.dim), jnp.float32), reward=jnp.zeros((), jnp.float32),
-            score_sum=self._first_term(episode), done=jnp.asarray(False),
+            score_sum=p.bank.first_term[index], done=jnp.asarray(False),
         )
 
-    def advance(self, state: TwinState, action: Any, rng: Any, p: TwinParams) -> TwinState:
-        """:meth:`transition` before the next estimate is drawn: model, simulated human, reward, t, memory."""
+    def advance(self, state: TwinState, action: Any, noise_words: jax.Array, p: TwinParams) -> TwinState:
+        """:meth:`transition` before the next estimate is drawn: model, simulated human, reward, t, memory.
+
+        :param noise_words: :attr:`noise_words` random words (the fine-tuning noise).
+        """
         action = jnp.clip(jnp.asarray(action, jnp.float32), -1.0, 1.0)
-        t, episode = state.t, state.episode
-        noise = p.noise_sd * jax.random.normal(rng, (self.dim,)) if self.config.finetune_noise_sd > 0 else None
+        t, index, bank = state.t, state.index, p.bank
+        noise = p.noise_sd * self.normals(noise_words) if self.noise_words else None
         moved = kernels.updated_logits(state.model_logits, kernels.logit_shift(action, p.capacity, jnp.float32, jnp),
                                        noise)
         moves = jnp.any(action != 0)  # an all-zero action is no update at all
@@ -277,11 +319,11 @@ class ProgressGymFuncEnv(FuncEnv):
         model_values = jnp.where(moves, kernels.sigmoid(moved, jnp), state.model_values)
         sim_logits, sim_values = state.sim_logits, state.sim_values
         if self.simulates_human:
-            sim_logits = kernels.pulled_logits(sim_logits, row(episode.logits, t), model_logits,
+            sim_logits = kernels.pulled_logits(sim_logits, bank.logits[index, t], model_logits,
                                                p.history_pull, p.ai_pull)
             sim_values = kernels.sigmoid(sim_logits, jnp)
-        target = row(episode.targets, t - FIRST_SCORED_STEP)
-        center, values = episode.center, episode.values
+        target = bank.targets[index, t - FIRST_SCORED_STEP]
+        center, values = bank.center[index], bank.values[index]  # read only by the rules that use them
         reward = self.judge.step_terms(target, model_values, sim_values, values,
                                        self._similarity(self.similarity, center), JAX_OPS)
         plain = reward if self.similarity == "cosine" else self.judge.step_terms(
@@ -291,16 +333,19 @@ class ProgressGymFuncEnv(FuncEnv):
         if self.obs_history > 1:  # the estimate just acted on moves into the memory (not at the end)
             past = jnp.where(done, past, jnp.concatenate([state.estimate[None], past[:-1]], axis=0))
         return TwinState(
-            episode=episode, t=jnp.where(done, t, t + 1), model_logits=model_logits,
+            index=index, t=jnp.where(done, t, t + 1), model_logits=model_logits,
             model_values=model_values, sim_logits=sim_logits, sim_values=sim_values, estimate=state.estimate,
             past=past, reward=jnp.asarray(reward, jnp.float32), score_sum=state.score_sum + plain, done=done,
         )
 
-    def observe(self, state: TwinState, rng: Any, p: TwinParams, fresh: jax.Array) -> TwinState:
+    def observe(self, state: TwinState, answer_words: jax.Array, p: TwinParams, fresh: jax.Array) -> TwinState:
         """Draw the estimate of century ``state.t`` (kept at the end of an episode); a ``fresh`` episode's
-        memory repeats it. One draw per step, also when :class:`GymnaxEnv` resets a finished env."""
-        observed = state.sim_values if self.simulates_human else row(state.episode.values, state.t)
-        drawn = self._elicit(rng, observed, p)
+        memory repeats it. One draw per step, also when :class:`GymnaxEnv` resets a finished env.
+
+        :param answer_words: :attr:`answer_words` random words (the answers).
+        """
+        observed = state.sim_values if self.simulates_human else p.bank.values[state.index, state.t]
+        drawn = self._elicit(answer_words, observed, p)
         estimate = jnp.where(state.done, state.estimate, drawn)
         past = jnp.where(fresh, jnp.broadcast_to(estimate, state.past.shape), state.past)
         return state.replace(estimate=estimate, past=past)  # type: ignore[attr-defined]
@@ -322,10 +367,11 @@ class ProgressGymFuncEnv(FuncEnv):
 
     def scores(self, state: TwinState, params: TwinParams | None = None) -> tuple[jax.Array, jax.Array]:
         """(final score, normalised score) of a finished episode (0 before the end, as the numpy env's infos)."""
+        p = self.params_or_default(params)
         terms = self.episode_length + int(self.simulates_human)
         score = state.score_sum / terms
-        episode = state.episode
-        normalized = kernels.normalized(score, episode.lock_in, episode.span, episode.tiny, jnp)
+        bank, index = p.bank, state.index
+        normalized = kernels.normalized(score, bank.lock_in[index], bank.span[index], bank.tiny[index], jnp)
         return jnp.where(state.done, score, 0.0), jnp.where(state.done, normalized, 0.0)
 
     def state_info(self, state: TwinState, params: TwinParams | None = None) -> dict[str, Any]:
