@@ -1,4 +1,4 @@
-"""The twin's exact binomial sampler (progressgym_env.functional.binomial): alias tables and thinning.
+"""The twin's random draws: the exact binomial sampler (alias tables and thinning), its words and normals.
 
 Slow tier (imports JAX; the default suite never does): skipped without the ``jax`` extra.
 """
@@ -118,3 +118,13 @@ def test_key_words_are_jax_random_bits(count: int) -> None:
     rbg = jax.random.key(11, impl="rbg")
     np.testing.assert_array_equal(key_words(rbg, count), jax.random.bits(rbg, (count,), jnp.uint32))
     assert len(set(np.asarray(expected).ravel().tolist())) == expected.size  # distinct words: the test can fail
+
+
+def test_normals_from_words_are_standard_normal() -> None:
+    from progressgym_env.functional.twin import ProgressGymFuncEnv
+
+    words = jax.random.bits(jax.random.PRNGKey(5), (200_000,), jnp.uint32)
+    z = np.asarray(jax.jit(ProgressGymFuncEnv.normals)(words), dtype=np.float64)
+    assert np.all(np.isfinite(z))
+    assert stats.kstest(z, "norm").pvalue > 1e-3
+    assert stats.kstest(z * 1.02, "norm").pvalue < 1e-3  # the test tells a 2% wider spread

@@ -154,7 +154,8 @@ def sample(tables: BinomialTables, probabilities: jax.Array, words: jax.Array) -
     grid = jnp.minimum(jnp.floor(q * GRID), GRID // 2)
     q_lo = grid / GRID
     cell = jnp.right_shift(words[..., 0], jnp.uint32(tables.low_bits)).astype(jnp.int32)
-    packed = tables.words[tables.table_of_dim, grid.astype(jnp.int32), cell]
+    rows, cells = tables.words.shape[1:]
+    packed = tables.words.reshape(-1)[(tables.table_of_dim * rows + grid.astype(jnp.int32)) * cells + cell]
     low_mask = jnp.uint32((1 << tables.low_bits) - 1)
     keep = (words[..., 0] & low_mask) < (packed & low_mask)
     grid_count = jnp.where(keep, cell, jnp.right_shift(packed, jnp.uint32(tables.low_bits)).astype(jnp.int32))
