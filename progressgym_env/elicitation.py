@@ -87,6 +87,10 @@ class ScalarBinomialShares:
         self._values = np.empty(len(self._counts))
         self._value_views = [self._values[i, ...] for i in range(len(self._counts))]
 
+    def __reduce__(self) -> tuple[type, tuple[np.ndarray]]:
+        """Copies and pickles are built afresh from the counts (a copied view would not see the new buffer)."""
+        return type(self), (np.array(self._counts, dtype=np.int64),)
+
     def __call__(self, rng: np.random.Generator, values: np.ndarray) -> np.ndarray:
         """The shares of a respondent holding ``values`` (d,), probabilities in [0, 1]."""
         self._values[:] = values
@@ -101,7 +105,7 @@ def share_sampler(counts: np.ndarray, method: str) -> Callable[[np.random.Genera
         return ScalarBinomialShares(counts)
     if method not in ELICITATION_METHODS:
         raise ConfigError(f"unknown elicitation method {method!r}; choose one of {ELICITATION_METHODS}")
-    return lambda rng, values: sample_shares(rng, values, counts, method)
+    return functools.partial(sample_shares, counts=counts, method=method)  # (a partial pickles, a lambda not)
 
 
 def _binomial_cdfs(p: np.ndarray, counts: np.ndarray) -> np.ndarray:

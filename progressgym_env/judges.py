@@ -31,7 +31,7 @@ import numpy as np
 
 from progressgym_env import kernels
 from progressgym_env.errors import ConfigError, HistoryFormatError, ResultsFileError
-from progressgym_env.numerics import NUMPY_OPS, SCALAR_XP, cosine, last_axis_mean, row_squares
+from progressgym_env.numerics import NUMPY_OPS, SCALAR_XP, KeptRowsCosine, cosine, last_axis_mean, row_squares
 from progressgym_env.progressgym_format import COEVOLVE, TRACKING, TrackingFormat
 from progressgym_env.records import EpisodeRecord
 
@@ -616,12 +616,10 @@ class CoevolveJudge(Judge):
         self._start_cache = None
         super().set_histories(rows, human)
         self._history_similarity = self._similarity
-        if not self.batch_shape and self.similarity == "cosine":
+        if not self.batch_shape and self.similarity == "cosine" and row_squares(self.human) is not None:
             # One history scored against itself every step: keep its rows' squared norms (the cosine's
             # total(H * H), the same numbers) instead of summing them again at every step.
-            own, squares = self.human, row_squares(self.human)
-            if squares is not None:
-                self._history_similarity = lambda a, b: cosine(a, b, squares if b is own else None)
+            self._history_similarity = KeptRowsCosine(self.human)
 
     def _score_record(self, record: EpisodeRecord | Mapping[str, Any]) -> np.ndarray:
         simulated = _as_matrix(_field(record, "simulated"), "simulated", self.num_centuries, self.human.shape[-1])

@@ -270,6 +270,24 @@ def row_squares(b: np.ndarray) -> np.ndarray | None:
     return squares
 
 
+class KeptRowsCosine:
+    """:func:`cosine`, keeping :func:`row_squares` of one array of rows passed as its second argument.
+
+    A judge of one history scores a vector against the same history every step; its rows' squared
+    norms (per-history constants) are then summed once. Other second arguments: plain :func:`cosine`.
+    A class, not a closure, so that envs still pickle and copy (the rows keep their identity).
+
+    :param rows: the rows (r, d) kept (by reference: they must not change while this is in use).
+    """
+
+    def __init__(self, rows: np.ndarray) -> None:
+        self.rows = rows
+        self.squares = row_squares(rows)
+
+    def __call__(self, a: np.ndarray, b: np.ndarray) -> np.ndarray | float:
+        return cosine(a, b, self.squares if b is self.rows else None)
+
+
 def _vector_against_rows(a: np.ndarray, b: np.ndarray, b_squares: np.ndarray | None = None) -> np.ndarray:
     """:func:`cosine` of one vector ``a`` (d,) against a few rows ``b`` (r, d): (r,) (Coevolve's S_t against H).
 

@@ -178,6 +178,27 @@ def test_same_seed_same_episode_different_seed_differs(env_id: str, kwargs: dict
     assert not np.array_equal(np.asarray(first[0]), np.asarray(other[0]))
 
 
+@pytest.mark.parametrize("env_id", ["PG-Follow-v0", "PG-Coevolve-v0"])
+@pytest.mark.parametrize("elicitation", ["binomial", "normal"])
+def test_a_copied_or_pickled_env_continues_the_episode(env_id: str, elicitation: str) -> None:
+    """Kept per-env state (the answer sampler's buffer and its views, a judge's kept row norms) survives
+    copy.deepcopy and pickle: the copy steps exactly as the original (a copied view of the old buffer
+    would answer from stale probabilities)."""
+    import copy
+    import pickle
+
+    env = gym.make(env_id, backend_config={"elicitation": elicitation})
+    env.reset(seed=3)
+    action = np.linspace(-0.5, 0.5, 5, dtype=np.float32)
+    env.step(action)
+    copies = [copy.deepcopy(env), pickle.loads(pickle.dumps(env))]
+    expected = [env.step(action) for _ in range(7)]
+    for twin in copies:
+        for want in expected:
+            got = twin.step(action)
+            assert data_equivalence(got[:4], want[:4]) and data_equivalence(got[4], want[4])
+
+
 def test_procedural_history_changes_per_episode_and_is_in_record() -> None:
     env = gym.make("PG-Follow-v0", record_in_info=True, history="procedural")
     *_, infos_a = run_episode(env, 5, zero_policy)
