@@ -296,6 +296,19 @@ class Sweep:
     total_timesteps: int
 
 
+def shard_seeds(tree: Any, seeds: int) -> Any:
+    """``tree`` (arrays with a leading seed axis) split over the local devices along that axis, so the
+    compiled sweep (which follows its inputs' sharding) runs each device's seeds in parallel: several GPUs,
+    or the cores of a CPU exposed as devices (``XLA_FLAGS=--xla_force_host_platform_device_count=N``, set
+    before JAX starts). Uses the most devices that divide ``seeds``; one device leaves ``tree`` as it is."""
+    devices = jax.local_devices()
+    usable = max(count for count in range(1, len(devices) + 1) if seeds % count == 0)
+    if usable == 1:
+        return tree
+    mesh = jax.sharding.Mesh(np.array(devices[:usable]), ("seeds",))
+    return jax.device_put(tree, jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec("seeds")))
+
+
 def build_sweep(config: JaxPPOConfig, hp: ZooHyperparams | None = None) -> Sweep:
     """Compile-ready state of a sweep: each seed's twin (its own history bank), network and optimiser."""
     from agents.train import TrainConfig
@@ -318,6 +331,7 @@ def build_sweep(config: JaxPPOConfig, hp: ZooHyperparams | None = None) -> Sweep
     network = ActorCritic(env.num_actions, recipe.net_arch, recipe.log_std_init)
     keys = jnp.stack([jax.random.PRNGKey(seed) for seed in seeds])
     runners = jax.vmap(partial(_init_runner, env, recipe, network))(keys, env_params)  # (jitted, this hung on XLA CPU)
+    runners, env_params = shard_seeds((runners, env_params), config.seeds)
     total = config.total_timesteps or hp.n_timesteps
     total, eval_every = capped_timesteps(total, config.eval_freq or max(1, total // 20))  # PROGRESSGYM_MAX_TIMESTEPS
     per_update = recipe.num_envs * recipe.num_steps

@@ -201,8 +201,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--validation-episodes", type=int, default=100)
     parser.add_argument("--workdir", default="runs/bench-jax")
     parser.add_argument("--smoke", action="store_true", help="tiny shapes: checks the script runs")
+    parser.add_argument("--cpu-devices", type=int, default=0,
+                        help="expose the CPU as N JAX devices (the sweep's seeds are split over them); 0 = JAX's default")
     parser.add_argument("--json", default=None)
     args = parser.parse_args(argv)
+    if args.cpu_devices:  # before JAX starts: XLA reads its flags once
+        flag = f"--xla_force_host_platform_device_count={args.cpu_devices}"
+        os.environ["XLA_FLAGS"] = f"{os.environ.get('XLA_FLAGS', '')} {flag}".strip()
     if args.smoke:
         args.sizes, args.scan_steps, args.repeats = "1,8", 4, 1
         args.sb3_timesteps, args.sweep_seeds, args.chunks, args.updates_per_chunk = 1024, 2, 1, 1
@@ -211,7 +216,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     report: dict[str, Any] = {
         "command": " ".join(sys.argv), "device": str(jax.devices()[0]), "platform": platform.platform(),
-        "cpus": os.cpu_count(), "load_average_start": os.getloadavg(), "challenge": args.challenge,
+        "cpus": os.cpu_count(), "jax_devices": jax.local_device_count(), "load_average_start": os.getloadavg(),
+        "challenge": args.challenge,
     }
     sizes = [int(n) for n in args.sizes.split(",") if n]
     report["env"] = env_throughput(sizes, args.challenge, args.scan_steps, args.repeats) if sizes else []

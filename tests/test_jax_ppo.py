@@ -149,3 +149,39 @@ def test_the_corpus_is_refused_as_training_history() -> None:
         JaxPPOConfig(env_kwargs={"history": "corpus"})
     with pytest.raises(ConfigError, match="validation_episodes"):
         JaxPPOConfig(validation_episodes=0)
+
+
+SHARDED_SWEEP = """
+import json, sys
+import jax, numpy as np
+from agents.jax_ppo import JaxPPOConfig, build_sweep, run_chunks
+sweep = build_sweep(JaxPPOConfig(env="follow", seeds=2, total_timesteps=2048, eval_freq=1024, num_histories=16))
+runners, _, _ = run_chunks(sweep, 1)
+leaf = jax.tree_util.tree_leaves(runners.train_state.params)[0]
+print(json.dumps({"devices": jax.local_device_count(), "shards": len(leaf.sharding.device_set),
+                  "params": [np.asarray(x, np.float64).ravel().tolist()
+                             for x in jax.tree_util.tree_leaves(runners.train_state.params)]}))
+"""
+
+
+@pytest.mark.slow
+def test_a_sweep_split_over_two_devices_trains_as_on_one() -> None:
+    """With the CPU exposed as two devices the seeds' arrays are split over both, and two compiled chunks
+    give the parameters the one-device program gives (float32 tolerance: XLA may fuse differently)."""
+    import os
+    import subprocess
+    import sys
+
+    pytest.importorskip("jax")
+    root = Path(__file__).resolve().parents[1]
+    runs = {}
+    for devices in (1, 2):
+        env = {**os.environ, "XLA_FLAGS": f"--xla_force_host_platform_device_count={devices}",
+               "PYTHONPATH": str(root)}
+        done = subprocess.run([sys.executable, "-c", SHARDED_SWEEP], capture_output=True, text=True, env=env,
+                              cwd=root, timeout=600, check=True)
+        runs[devices] = json.loads(done.stdout.strip().splitlines()[-1])
+    assert (runs[1]["devices"], runs[1]["shards"]) == (1, 1)
+    assert (runs[2]["devices"], runs[2]["shards"]) == (2, 2)
+    for one, two in zip(runs[1]["params"], runs[2]["params"], strict=True):
+        np.testing.assert_allclose(two, one, rtol=1e-4, atol=1e-6)
