@@ -9,8 +9,8 @@ array API standard defines, so the numpy envs (:mod:`progressgym_env.numerics`,
 Reductions that fix numpy's bits are passed in, not re-implemented: ``total`` sums along the last
 axis (numpy passes its column fold, :func:`progressgym_env.numerics.last_axis_sum`, which has exactly
 ``np.add.reduce``'s bits), and ``suffix_max`` is the reverse running maximum (numpy:
-``maximum.accumulate`` on the reversed axis; JAX: ``lax.cummax(reverse=True)``). Their defaults are
-the namespace's plain ``sum`` and a loop of ``max`` calls.
+``maximum.accumulate`` on the reversed axis; JAX: a loop of elementwise maxima). Their defaults are
+the namespace's plain ``sum`` and that loop.
 
 Formulas (DESIGN §4.4, §6, §9):
 
@@ -44,10 +44,16 @@ def plain_total(xp: Any) -> Reduction:
 
 
 def loop_suffix_max(xp: Any) -> Reduction:
-    """A reverse running maximum from ``xp.max`` calls (the default ``suffix_max``; max is exact in any order)."""
+    """A reverse running maximum as a loop of elementwise maxima from the last entry (the default
+    ``suffix_max``; max is exact in any order). A compiler fuses the loop into the step around it, where a
+    scan primitive (``lax.cummax``) is a separate windowed reduction (measured ~10% of a compiled Coevolve
+    step)."""
 
     def suffix_max(x: Array) -> Array:
-        return xp.stack([xp.max(x[..., i:], axis=-1) for i in range(x.shape[-1])], axis=-1)
+        running = [x[..., -1]]
+        for i in range(x.shape[-1] - 2, -1, -1):
+            running.append(xp.maximum(x[..., i], running[-1]))
+        return xp.stack(running[::-1], axis=-1)
 
     return suffix_max
 

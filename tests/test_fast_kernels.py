@@ -297,3 +297,14 @@ def test_compiled_guided_search_equals_the_numpy_path() -> None:
         assert np.array_equal(a, b)
     assert np.array_equal(grid.sample_shares(np.random.default_rng(1), values),
                           grid.sample_shares(np.random.default_rng(1), values[:, None, :])[:, 0])  # 3-D: numpy path
+
+
+def test_the_kernels_default_suffix_max_is_the_reverse_running_maximum() -> None:
+    """``kernels.ops_for(xp)``'s suffix maximum (the JAX twin's: a loop of elementwise maxima) on any namespace."""
+    from progressgym_env import kernels
+
+    x = np.random.default_rng(3).standard_normal((4, 3, 9))
+    x[0, 0, 4] = np.nan
+    expected = np.maximum.accumulate(x[..., ::-1], axis=-1)[..., ::-1]
+    np.testing.assert_array_equal(kernels.ops_for(np).suffix_max(x), expected)
+    np.testing.assert_array_equal(kernels.ops_for(np).suffix_max(x[..., :1]), x[..., :1])

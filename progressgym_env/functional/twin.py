@@ -53,10 +53,8 @@ from progressgym_env.history import FixedHistory, resolve_history
 from progressgym_env.judges import FIRST_SCORED_STEP, SIMILARITIES, Judge
 from progressgym_env.numerics import logit
 
-JAX_OPS = kernels.Ops(
-    jnp, lambda x: jnp.sum(x, axis=-1), lambda x: jax.lax.cummax(x, axis=x.ndim - 1, reverse=True)
-)
-"""The shared kernels' JAX namespace: jnp's sum and ``lax.cummax`` as the reverse running maximum."""
+JAX_OPS = kernels.ops_for(jnp)
+"""The shared kernels' JAX namespace: jnp's sum and a loop of elementwise maxima as the reverse running maximum."""
 
 
 @struct.dataclass
