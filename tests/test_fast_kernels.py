@@ -308,3 +308,16 @@ def test_the_kernels_default_suffix_max_is_the_reverse_running_maximum() -> None
     expected = np.maximum.accumulate(x[..., ::-1], axis=-1)[..., ::-1]
     np.testing.assert_array_equal(kernels.ops_for(np).suffix_max(x), expected)
     np.testing.assert_array_equal(kernels.ops_for(np).suffix_max(x[..., :1]), x[..., :1])
+
+
+def test_the_unrolled_total_is_a_left_fold_of_short_rows_and_the_sum_of_long_ones() -> None:
+    from progressgym_env import kernels
+
+    total = kernels.unrolled_total(np, longest=4)
+    x = np.array([[1e16, 1.0, -1e16, 1.0]])  # a left fold loses the first 1.0: ((1e16 + 1) - 1e16) + 1 = 1
+    assert total(x)[0] == ((1e16 + 1.0) - 1e16) + 1.0 == 1.0
+    rows = np.random.default_rng(4).standard_normal((3, 7, 4))
+    np.testing.assert_allclose(total(rows), rows.sum(axis=-1), rtol=1e-12)
+    long = np.random.default_rng(5).standard_normal((2, 9))
+    np.testing.assert_array_equal(total(long), np.sum(long, axis=-1))  # past ``longest``: the namespace's sum
+    assert total(np.zeros((2, 0))).shape == (2,)
