@@ -314,7 +314,7 @@ class ProgressGymFuncEnv(FuncEnv):
         noise = p.noise_sd * self.normals(noise_words) if self.noise_words else None
         moved = kernels.updated_logits(state.model_logits, kernels.logit_shift(action, p.capacity, jnp.float32, jnp),
                                        noise)
-        moves = jnp.any(action != 0)  # an all-zero action is no update at all
+        moves = JAX_OPS.total(jnp.abs(action)) != 0  # an all-zero action is no update at all (a fused sum; NaN moves)
         model_logits = jnp.where(moves, moved, state.model_logits)
         model_values = jnp.where(moves, kernels.sigmoid(moved, jnp), state.model_values)
         sim_logits, sim_values = state.sim_logits, state.sim_values
