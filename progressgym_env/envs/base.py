@@ -94,7 +94,27 @@ def _flag(name: str, value: Any) -> bool:
     return bool(value)
 
 
-class ProgressGymEnv(gym.Env[np.ndarray, np.ndarray]):
+class ChallengeIdentity:
+    """What an env's challenge is, read from its judge class and its resolved parameters (shared by the
+    single env and the society's Gymnasium form)."""
+
+    judge_class: ClassVar[type[Judge]]
+    params: dict[str, Any]
+
+    @property
+    def challenge(self) -> str:
+        """The challenge name records carry (``follow``, ``predict``, ``coevolve`` or a plugin's)."""
+        return self.judge_class.challenge
+
+    @property
+    def challenge_key(self) -> str:
+        """The benchmark key of this env's challenge and parameters (``predict2``)."""
+        from progressgym_env.registry import variant_key
+
+        return variant_key(self.challenge, self.params)
+
+
+class ProgressGymEnv(ChallengeIdentity, gym.Env[np.ndarray, np.ndarray]):
     """Base class; use ``PG-Follow-v0``, ``PG-Predict-v0`` or ``PG-Coevolve-v0``.
 
     Constructor arguments are keyword-only (see each env's Arguments table).
@@ -188,18 +208,6 @@ class ProgressGymEnv(gym.Env[np.ndarray, np.ndarray]):
         self._closed = False
 
     # -- what the challenge is (read from its judge) -------------------------------------------
-
-    @property
-    def challenge(self) -> str:
-        """The challenge name records carry (``follow``, ``predict``, ``coevolve`` or a plugin's)."""
-        return self.judge_class.challenge
-
-    @property
-    def challenge_key(self) -> str:
-        """The benchmark key of this env's challenge and parameters (``predict2``)."""
-        from progressgym_env.registry import variant_key
-
-        return variant_key(self.challenge, self.params)
 
     @property
     def simulates_human(self) -> bool:

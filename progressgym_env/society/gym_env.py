@@ -18,6 +18,7 @@ import numpy as np
 from gymnasium import spaces
 
 from progressgym_env.backends.physics import steering_logits
+from progressgym_env.envs.base import ChallengeIdentity
 from progressgym_env.errors import ConfigError, EpisodeOrderError, InvalidActionError
 from progressgym_env.numerics import logit
 from progressgym_env.records import EpisodeRecord
@@ -83,7 +84,7 @@ class ActorBackend:
         return wanted - logit(self.model_values)
 
 
-class SocietyGymEnv(gym.Env[np.ndarray, np.ndarray]):
+class SocietyGymEnv(ChallengeIdentity, gym.Env[np.ndarray, np.ndarray]):
     """PG-Society-v0 for single-policy tools: see :class:`~progressgym_env.society.parallel.SocietyParallelEnv`
     for the dynamics, spaces per AI, rewards and arguments (the same kwargs, ``max_cycles`` aside).
 
@@ -112,16 +113,6 @@ class SocietyGymEnv(gym.Env[np.ndarray, np.ndarray]):
         self.action_space = spaces.Box(-1.0, 1.0, shape=(m, d), dtype=np.float32)
         self.actor_views = [ActorView(self, i) for i in range(m)]
         self._done = True
-
-    @property
-    def challenge(self) -> str:
-        return self.judge_class.challenge
-
-    @property
-    def challenge_key(self) -> str:
-        from progressgym_env.registry import variant_key
-
-        return variant_key(self.challenge, self.params)
 
     @property
     def update_capacity(self) -> float:
